@@ -1,0 +1,69 @@
+package io.batchpilot.db;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import javax.sql.DataSource;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.output.MigrateResult;
+
+/**
+ * Applies batchpilot's migrations with Flyway. On plain PostgreSQL the Supabase compatibility
+ * schema goes first; on a Supabase database (an {@code auth} schema that we did not create) it is
+ * skipped. Each has its own history table, so neither touches the project's own migrations.
+ */
+public final class Migrator {
+
+  public static final String HISTORY_TABLE = "batchpilot_schema_history";
+  public static final String COMPAT_HISTORY_TABLE = "batchpilot_compat_history";
+  public static final String MIGRATIONS = "classpath:batchpilot/migration";
+  public static final String COMPAT_MIGRATIONS = "classpath:batchpilot/compat";
+
+  /** What one run did. */
+  public record Result(boolean compatibilityApplied, int migrationsApplied, String schemaVersion) {}
+
+  private final DataSource dataSource;
+
+  public Migrator(DataSource dataSource) {
+    this.dataSource = dataSource;
+  }
+
+  public Result migrate() {
+    boolean compat = needsCompatibilitySchema();
+    if (compat) {
+      flyway(COMPAT_MIGRATIONS, COMPAT_HISTORY_TABLE).migrate();
+    }
+    Flyway flyway = flyway(MIGRATIONS, HISTORY_TABLE);
+    MigrateResult result = flyway.migrate();
+    return new Result(compat, result.migrationsExecuted, flyway.info().current().getVersion().getVersion());
+  }
+
+  private Flyway flyway(String location, String historyTable) {
+    return Flyway.configure()
+        .dataSource(dataSource)
+        .locations(location)
+        .table(historyTable)
+        .schemas("public")
+        .createSchemas(false)
+        // A Supabase project's public schema is never empty: start our history at version 0 there.
+        .baselineOnMigrate(true)
+        .baselineVersion("0")
+        // The SQL is also shipped as a Supabase CLI migration: it must run unchanged there.
+        .placeholderReplacement(false)
+        .load();
+  }
+
+  /** True on plain PostgreSQL: no auth schema, or one this compatibility migration made. */
+  boolean needsCompatibilitySchema() {
+    try (Connection connection = dataSource.getConnection();
+         Statement statement = connection.createStatement();
+         ResultSet rs = statement.executeQuery(
+             "SELECT to_regnamespace('auth') IS NULL OR to_regclass('public." + COMPAT_HISTORY_TABLE + "') IS NOT NULL")) {
+      rs.next();
+      return rs.getBoolean(1);
+    } catch (SQLException e) {
+      throw new IllegalStateException("cannot inspect the database before migrating: " + e.getMessage(), e);
+    }
+  }
+}

@@ -1,0 +1,24 @@
+-- batchpilot: remove everything the migration added, and nothing of the project's own.
+-- Nothing here cascades: if the project built on batchpilot's objects (a view over a table, a
+-- policy calling a helper), PostgreSQL refuses and names the dependant, so nothing of yours is
+-- dropped silently. Dropping a table also drops its triggers, policies and publication membership.
+BEGIN;
+
+DROP TABLE IF EXISTS public.batch_upload_files;
+DROP TABLE IF EXISTS public.batch_upload_sessions;
+DROP TABLE IF EXISTS public.api_quota_tracking;
+
+DROP FUNCTION IF EXISTS batchpilot_private.touch_updated_at();
+DROP FUNCTION IF EXISTS batchpilot_private.count_file_statuses();
+DROP FUNCTION IF EXISTS batchpilot_private.apply_file_status_changes(uuid[], text[], integer[]);
+DROP FUNCTION IF EXISTS batchpilot_private.notify_claimable_files();
+DROP FUNCTION IF EXISTS batchpilot_private.notify_resumed_sessions();
+DROP FUNCTION IF EXISTS batchpilot_private.notify_sessions(uuid[]);
+DROP FUNCTION IF EXISTS batchpilot_private.my_session_ids();
+DROP FUNCTION IF EXISTS batchpilot_private.my_team_ids();
+DROP FUNCTION IF EXISTS batchpilot_private.is_admin();
+DROP SCHEMA IF EXISTS batchpilot_private;
+
+DROP TABLE IF EXISTS public.batchpilot_schema_history;
+
+COMMIT;

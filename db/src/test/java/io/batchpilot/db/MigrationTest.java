@@ -1,0 +1,53 @@
+package io.batchpilot.db;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.batchpilot.db.testing.SchemaSnapshot;
+import io.batchpilot.db.testing.TestDatabase;
+import io.batchpilot.db.testing.TestPostgres;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.List;
+import org.flywaydb.core.Flyway;
+import org.junit.jupiter.api.Test;
+
+class MigrationTest {
+
+  @Test
+  void appliesToAnEmptyDatabaseAndASecondRunChangesNothing() throws Exception {
+    try (TestDatabase db = TestPostgres.get().createDatabase(false)) {
+      Migrator.Result first = new Migrator(db.dataSource()).migrate();
+      assertTrue(first.compatibilityApplied(), "plain PostgreSQL needs the compatibility schema");
+      assertTrue(first.migrationsApplied() >= 1);
+      List<String> afterFirst = SchemaSnapshot.of(db.dataSource());
+      assertTrue(afterFirst.contains("relation public.batch_upload_files r rls=true"), afterFirst::toString);
+
+      Migrator.Result second = new Migrator(db.dataSource()).migrate();
+      assertEquals(0, second.migrationsApplied());
+      assertEquals(first.schemaVersion(), second.schemaVersion());
+      assertEquals(afterFirst, SchemaSnapshot.of(db.dataSource()));
+    }
+  }
+
+  @Test
+  void compatibilitySchemaIsSkippedWhereSupabaseProvidesAuth() throws Exception {
+    try (TestDatabase db = TestPostgres.get().createDatabase(false)) {
+      // Stand in for a Supabase database: auth and the app's tables exist, made by someone else.
+      Flyway.configure().dataSource(db.dataSource()).locations(Migrator.COMPAT_MIGRATIONS)
+          .table("supabase_own_history").placeholderReplacement(false).load().migrate();
+
+      Migrator.Result result = new Migrator(db.dataSource()).migrate();
+
+      assertFalse(result.compatibilityApplied());
+      assertTrue(result.migrationsApplied() >= 1);
+      try (Connection c = db.dataSource().getConnection(); Statement s = c.createStatement();
+           ResultSet rs = s.executeQuery("SELECT to_regclass('public." + Migrator.COMPAT_HISTORY_TABLE + "') IS NULL")) {
+        rs.next();
+        assertTrue(rs.getBoolean(1), "the compatibility history table must not be created on Supabase");
+      }
+    }
+  }
+}

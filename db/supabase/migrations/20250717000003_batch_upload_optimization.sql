@@ -1,0 +1,503 @@
+-- batchpilot: generated from db/src/main/resources/batchpilot/migration by
+-- io.batchpilot.db.SupabaseMigrationFile. Do not edit; edit the Flyway migrations and regenerate.
+-- Apply with the Supabase CLI (supabase db push) or with `batchpilot migrate`, not both.
+
+-- ==== V1__batch_upload_optimization.sql ====
+
+-- batchpilot: batch sessions, per-file tracking and the API quota ledger.
+-- The seed's schema (phase 3, section 3.2), corrected; see db/README.md for what changed and why.
+-- Every column added to the seed's tables is nullable or has a default, so inserts shaped like the
+-- seed's frontend hook keep working.
+
+-- Helpers for row-level security live in a schema the Data API does not expose.
+CREATE SCHEMA batchpilot_private;
+REVOKE ALL ON SCHEMA batchpilot_private FROM PUBLIC;
+GRANT USAGE ON SCHEMA batchpilot_private TO authenticated, service_role;
+
+-- ---------------------------------------------------------------------------------------------
+-- Sessions
+-- ---------------------------------------------------------------------------------------------
+CREATE TABLE public.batch_upload_sessions (
+  id                          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  user_id                     uuid DEFAULT auth.uid() REFERENCES auth.users (id) ON DELETE CASCADE,
+  team_id                     uuid REFERENCES public.teams (id) ON DELETE CASCADE,
+
+  session_name                text,
+  total_files                 integer NOT NULL
+    CONSTRAINT batch_upload_sessions_total_files_check CHECK (total_files >= 0),
+  -- One counter per file status, kept equal to the files' statuses by a trigger.
+  files_uploading             integer NOT NULL DEFAULT 0
+    CONSTRAINT batch_upload_sessions_files_uploading_check CHECK (files_uploading >= 0),
+  files_pending               integer NOT NULL DEFAULT 0
+    CONSTRAINT batch_upload_sessions_files_pending_check CHECK (files_pending >= 0),
+  files_processing            integer NOT NULL DEFAULT 0
+    CONSTRAINT batch_upload_sessions_files_processing_check CHECK (files_processing >= 0),
+  files_completed             integer NOT NULL DEFAULT 0
+    CONSTRAINT batch_upload_sessions_files_completed_check CHECK (files_completed >= 0),
+  files_failed                integer NOT NULL DEFAULT 0
+    CONSTRAINT batch_upload_sessions_files_failed_check CHECK (files_failed >= 0),
+  files_skipped               integer NOT NULL DEFAULT 0
+    CONSTRAINT batch_upload_sessions_files_skipped_check CHECK (files_skipped >= 0),
+
+  provider                    text NOT NULL DEFAULT 'gemini'
+    CONSTRAINT batch_upload_sessions_provider_check CHECK (provider IN ('gemini')),
+  model                       text NOT NULL DEFAULT 'gemini-2.5-flash'
+    CONSTRAINT batch_upload_sessions_model_check CHECK (model ~ '^[a-z0-9][a-z0-9.-]*$'),
+  max_concurrent              integer NOT NULL DEFAULT 2
+    CONSTRAINT batch_upload_sessions_max_concurrent_check CHECK (max_concurrent BETWEEN 1 AND 1000),
+  rate_limit_config           jsonb NOT NULL DEFAULT '{}'::jsonb
+    CONSTRAINT batch_upload_sessions_rate_limit_config_check CHECK (jsonb_typeof(rate_limit_config) = 'object'),
+  processing_strategy         text NOT NULL DEFAULT 'adaptive'
+    CONSTRAINT batch_upload_sessions_processing_strategy_check
+      CHECK (processing_strategy IN ('conservative', 'balanced', 'aggressive', 'adaptive')),
+
+  status                      text NOT NULL DEFAULT 'pending'
+    CONSTRAINT batch_upload_sessions_status_check
+      CHECK (status IN ('pending', 'processing', 'completed', 'failed', 'cancelled', 'paused')),
+  started_at                  timestamptz,
+  completed_at                timestamptz,
+  estimated_completion_at     timestamptz,
+
+  total_processing_time_ms    bigint NOT NULL DEFAULT 0
+    CONSTRAINT batch_upload_sessions_total_processing_time_ms_check CHECK (total_processing_time_ms >= 0),
+  total_api_calls             integer NOT NULL DEFAULT 0
+    CONSTRAINT batch_upload_sessions_total_api_calls_check CHECK (total_api_calls >= 0),
+  total_tokens_used           bigint NOT NULL DEFAULT 0
+    CONSTRAINT batch_upload_sessions_total_tokens_used_check CHECK (total_tokens_used >= 0),
+  rate_limit_hits             integer NOT NULL DEFAULT 0
+    CONSTRAINT batch_upload_sessions_rate_limit_hits_check CHECK (rate_limit_hits >= 0),
+  avg_file_processing_time_ms numeric(10, 2)
+    CONSTRAINT batch_upload_sessions_avg_file_processing_time_ms_check CHECK (avg_file_processing_time_ms >= 0),
+
+  error_message               text,
+  last_error_at               timestamptz,
+
+  created_at                  timestamptz NOT NULL DEFAULT now(),
+  updated_at                  timestamptz NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE public.batch_upload_sessions IS
+  'A batch of uploaded files processed together; counters always equal the counts of its files by status.';
+COMMENT ON COLUMN public.batch_upload_sessions.team_id IS
+  'NULL for a personal session, visible to its owner only; otherwise visible to the team''s members.';
+
+CREATE INDEX batch_upload_sessions_user_status_idx
+  ON public.batch_upload_sessions (user_id, status, created_at);
+CREATE INDEX batch_upload_sessions_team_status_idx
+  ON public.batch_upload_sessions (team_id, status, created_at);
+CREATE INDEX batch_upload_sessions_active_idx
+  ON public.batch_upload_sessions (status) WHERE status IN ('pending', 'processing', 'paused');
+
+-- ---------------------------------------------------------------------------------------------
+-- Files
+-- ---------------------------------------------------------------------------------------------
+CREATE TABLE public.batch_upload_files (
+  id                      uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  batch_session_id        uuid NOT NULL REFERENCES public.batch_upload_sessions (id) ON DELETE CASCADE,
+  receipt_id              uuid REFERENCES public.receipts (id) ON DELETE CASCADE,
+
+  original_filename       text NOT NULL
+    CONSTRAINT batch_upload_files_original_filename_check CHECK (length(original_filename) BETWEEN 1 AND 1024),
+  file_size_bytes         bigint
+    CONSTRAINT batch_upload_files_file_size_bytes_check CHECK (file_size_bytes >= 0),
+  file_type               text,
+  upload_order            integer
+    CONSTRAINT batch_upload_files_upload_order_check CHECK (upload_order >= 0),
+
+  -- Where the bytes are: a Supabase Storage object, or a URL.
+  storage_bucket          text,
+  storage_path            text,
+  source_url              text,
+  CONSTRAINT batch_upload_files_storage_path_check
+    CHECK ((storage_bucket IS NULL) = (storage_path IS NULL)),
+  content_sha256          bytea
+    CONSTRAINT batch_upload_files_content_sha256_check CHECK (octet_length(content_sha256) = 32),
+
+  status                  text NOT NULL DEFAULT 'pending'
+    CONSTRAINT batch_upload_files_status_check
+      CHECK (status IN ('pending', 'uploading', 'processing', 'completed', 'failed', 'skipped')),
+  processing_started_at   timestamptz,
+  processing_completed_at timestamptz,
+  processing_duration_ms  integer
+    CONSTRAINT batch_upload_files_processing_duration_ms_check CHECK (processing_duration_ms >= 0),
+
+  -- Claiming: who holds the file and until when; when it may next be tried.
+  claimed_by              text,
+  lease_expires_at        timestamptz,
+  next_attempt_at         timestamptz NOT NULL DEFAULT now(),
+  attempts                integer NOT NULL DEFAULT 0
+    CONSTRAINT batch_upload_files_attempts_check CHECK (attempts >= 0),
+  max_attempts            integer NOT NULL DEFAULT 5
+    CONSTRAINT batch_upload_files_max_attempts_check CHECK (max_attempts BETWEEN 1 AND 100),
+
+  model                   text
+    CONSTRAINT batch_upload_files_model_check CHECK (model ~ '^[a-z0-9][a-z0-9.-]*$'),
+  api_calls_made          integer NOT NULL DEFAULT 0
+    CONSTRAINT batch_upload_files_api_calls_made_check CHECK (api_calls_made >= 0),
+  input_tokens            integer
+    CONSTRAINT batch_upload_files_input_tokens_check CHECK (input_tokens >= 0),
+  output_tokens           integer
+    CONSTRAINT batch_upload_files_output_tokens_check CHECK (output_tokens >= 0),
+  tokens_used             integer NOT NULL DEFAULT 0
+    CONSTRAINT batch_upload_files_tokens_used_check CHECK (tokens_used >= 0),
+  rate_limited            boolean NOT NULL DEFAULT false,
+  -- The seed's column, derived so that it can never disagree with attempts.
+  retry_count             integer GENERATED ALWAYS AS (greatest(attempts - 1, 0)) STORED,
+
+  result                  jsonb,
+  error_type              text
+    CONSTRAINT batch_upload_files_error_type_check CHECK (error_type IN (
+      'upload_failed', 'processing_failed', 'invalid_file', 'file_unavailable',
+      'rate_limited', 'quota_exhausted', 'overloaded', 'server_error', 'timeout',
+      'invalid_request', 'permission_denied', 'not_found', 'blocked_output',
+      'malformed_response', 'lease_expired')),
+  error_message           text,
+
+  created_at              timestamptz NOT NULL DEFAULT now(),
+  updated_at              timestamptz NOT NULL DEFAULT now()
+);
+
+COMMENT ON COLUMN public.batch_upload_files.file_type IS 'The declared MIME type, checked against the bytes before any API call.';
+COMMENT ON COLUMN public.batch_upload_files.claimed_by IS 'The worker holding the file while its lease runs.';
+COMMENT ON COLUMN public.batch_upload_files.retry_count IS 'attempts - 1: derived, read-only.';
+
+CREATE INDEX batch_upload_files_session_status_idx
+  ON public.batch_upload_files (batch_session_id, status, upload_order);
+CREATE INDEX batch_upload_files_receipt_idx
+  ON public.batch_upload_files (receipt_id);
+-- The claim: pending files that are due, oldest first.
+CREATE INDEX batch_upload_files_claimable_idx
+  ON public.batch_upload_files (batch_session_id, next_attempt_at) WHERE status = 'pending';
+-- The lease rescuer: files whose lease may have run out.
+CREATE INDEX batch_upload_files_lease_idx
+  ON public.batch_upload_files (lease_expires_at) WHERE status = 'processing';
+-- Duplicate content: an earlier completed result for the same bytes and model.
+CREATE INDEX batch_upload_files_content_idx
+  ON public.batch_upload_files (content_sha256, model) WHERE status = 'completed';
+
+-- ---------------------------------------------------------------------------------------------
+-- The API quota ledger: one row per (provider, model, quota type, minute)
+-- ---------------------------------------------------------------------------------------------
+CREATE TABLE public.api_quota_tracking (
+  id                  uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  api_provider        text NOT NULL
+    CONSTRAINT api_quota_tracking_api_provider_check CHECK (api_provider IN ('gemini')),
+  model               text NOT NULL
+    CONSTRAINT api_quota_tracking_model_check CHECK (model ~ '^[a-z0-9][a-z0-9.-]*$'),
+  quota_type          text NOT NULL
+    CONSTRAINT api_quota_tracking_quota_type_check
+      CHECK (quota_type IN ('requests', 'input_tokens', 'output_tokens')),
+  time_window         timestamptz NOT NULL
+    CONSTRAINT api_quota_tracking_time_window_check CHECK (time_window = date_trunc('minute', time_window)),
+
+  quota_used          bigint NOT NULL DEFAULT 0
+    CONSTRAINT api_quota_tracking_quota_used_check CHECK (quota_used >= 0),
+  quota_limit         bigint NOT NULL
+    CONSTRAINT api_quota_tracking_quota_limit_check CHECK (quota_limit >= 0),
+  quota_remaining     bigint GENERATED ALWAYS AS (quota_limit - quota_used) STORED,
+
+  is_rate_limited     boolean NOT NULL DEFAULT false,
+  rate_limit_reset_at timestamptz,
+
+  created_at          timestamptz NOT NULL DEFAULT now(),
+  updated_at          timestamptz NOT NULL DEFAULT now(),
+
+  -- Gemini's quotas are per model.
+  CONSTRAINT api_quota_tracking_window_key UNIQUE (api_provider, model, quota_type, time_window)
+);
+
+CREATE INDEX api_quota_tracking_window_idx ON public.api_quota_tracking (time_window);
+
+-- ---------------------------------------------------------------------------------------------
+-- updated_at
+-- ---------------------------------------------------------------------------------------------
+CREATE FUNCTION batchpilot_private.touch_updated_at() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+BEGIN
+  NEW.updated_at := now();
+  RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER batch_upload_sessions_touch BEFORE UPDATE ON public.batch_upload_sessions
+  FOR EACH ROW EXECUTE FUNCTION batchpilot_private.touch_updated_at();
+CREATE TRIGGER batch_upload_files_touch BEFORE UPDATE ON public.batch_upload_files
+  FOR EACH ROW EXECUTE FUNCTION batchpilot_private.touch_updated_at();
+CREATE TRIGGER api_quota_tracking_touch BEFORE UPDATE ON public.api_quota_tracking
+  FOR EACH ROW EXECUTE FUNCTION batchpilot_private.touch_updated_at();
+
+-- ---------------------------------------------------------------------------------------------
+-- Session counters: statement-level triggers sum the status changes of every row a statement
+-- touched and update each session once. They run as the owner, so a frontend that may not write
+-- the counters still keeps them true.
+-- ---------------------------------------------------------------------------------------------
+CREATE FUNCTION batchpilot_private.apply_file_status_changes(
+  session_ids uuid[], statuses text[], deltas integer[]) RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+BEGIN
+  -- Lock the sessions in one order, so two statements that touch the same sessions cannot deadlock.
+  PERFORM 1 FROM public.batch_upload_sessions
+   WHERE id = ANY (session_ids) ORDER BY id FOR NO KEY UPDATE;
+
+  WITH changes AS (
+    SELECT * FROM unnest(session_ids, statuses, deltas) AS c (batch_session_id, status, delta)
+  ), per_session AS (
+    SELECT batch_session_id,
+           coalesce(sum(delta) FILTER (WHERE status = 'uploading'), 0)  AS uploading,
+           coalesce(sum(delta) FILTER (WHERE status = 'pending'), 0)    AS pending,
+           coalesce(sum(delta) FILTER (WHERE status = 'processing'), 0) AS processing,
+           coalesce(sum(delta) FILTER (WHERE status = 'completed'), 0)  AS completed,
+           coalesce(sum(delta) FILTER (WHERE status = 'failed'), 0)     AS failed,
+           coalesce(sum(delta) FILTER (WHERE status = 'skipped'), 0)    AS skipped
+      FROM changes
+     GROUP BY batch_session_id
+  )
+  UPDATE public.batch_upload_sessions s
+     SET files_uploading  = s.files_uploading  + c.uploading,
+         files_pending    = s.files_pending    + c.pending,
+         files_processing = s.files_processing + c.processing,
+         files_completed  = s.files_completed  + c.completed,
+         files_failed     = s.files_failed     + c.failed,
+         files_skipped    = s.files_skipped    + c.skipped
+    FROM per_session c
+   WHERE s.id = c.batch_session_id
+     AND (c.uploading, c.pending, c.processing, c.completed, c.failed, c.skipped)
+         IS DISTINCT FROM (0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint);
+END
+$$;
+
+-- A trigger with transition tables fires for one event only, so each event has its own.
+CREATE FUNCTION batchpilot_private.count_file_statuses() RETURNS trigger
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    PERFORM batchpilot_private.apply_file_status_changes(
+      array_agg(batch_session_id), array_agg(status), array_agg(1)) FROM new_files;
+  ELSIF TG_OP = 'DELETE' THEN
+    PERFORM batchpilot_private.apply_file_status_changes(
+      array_agg(batch_session_id), array_agg(status), array_agg(-1)) FROM old_files;
+  ELSE
+    PERFORM batchpilot_private.apply_file_status_changes(
+      array_agg(c.batch_session_id), array_agg(c.status), array_agg(c.delta))
+      FROM (SELECT n.batch_session_id, n.status, 1 AS delta
+              FROM new_files n JOIN old_files o USING (id)
+             WHERE (n.batch_session_id, n.status) IS DISTINCT FROM (o.batch_session_id, o.status)
+            UNION ALL
+            SELECT o.batch_session_id, o.status, -1
+              FROM new_files n JOIN old_files o USING (id)
+             WHERE (n.batch_session_id, n.status) IS DISTINCT FROM (o.batch_session_id, o.status)) c;
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER batch_upload_files_count_inserted
+  AFTER INSERT ON public.batch_upload_files
+  REFERENCING NEW TABLE AS new_files
+  FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.count_file_statuses();
+CREATE TRIGGER batch_upload_files_count_updated
+  AFTER UPDATE ON public.batch_upload_files
+  REFERENCING OLD TABLE AS old_files NEW TABLE AS new_files
+  FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.count_file_statuses();
+CREATE TRIGGER batch_upload_files_count_deleted
+  AFTER DELETE ON public.batch_upload_files
+  REFERENCING OLD TABLE AS old_files
+  FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.count_file_statuses();
+
+-- ---------------------------------------------------------------------------------------------
+-- Wake-ups: one NOTIFY per statement, carrying session ids only (never file contents), when files
+-- become claimable or a session starts or resumes. Workers also poll, so a lost one costs latency,
+-- not files.
+-- ---------------------------------------------------------------------------------------------
+CREATE FUNCTION batchpilot_private.notify_sessions(session_ids uuid[]) RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+DECLARE
+  payload text;
+BEGIN
+  IF cardinality(session_ids) = 0 THEN
+    RETURN;
+  END IF;
+  payload := array_to_string(session_ids, ',');
+  -- NOTIFY payloads stop at 8000 bytes; an empty payload means "look at every session".
+  IF octet_length(payload) > 7900 THEN
+    payload := '';
+  END IF;
+  PERFORM pg_notify('batchpilot_work', payload);
+END
+$$;
+
+CREATE FUNCTION batchpilot_private.notify_claimable_files() RETURNS trigger
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+BEGIN
+  PERFORM batchpilot_private.notify_sessions(array_agg(DISTINCT batch_session_id))
+     FROM new_files
+    WHERE status = 'pending' AND next_attempt_at <= clock_timestamp();
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER batch_upload_files_notify_inserted
+  AFTER INSERT ON public.batch_upload_files
+  REFERENCING NEW TABLE AS new_files
+  FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.notify_claimable_files();
+CREATE TRIGGER batch_upload_files_notify_updated
+  AFTER UPDATE ON public.batch_upload_files
+  REFERENCING NEW TABLE AS new_files
+  FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.notify_claimable_files();
+
+CREATE FUNCTION batchpilot_private.notify_resumed_sessions() RETURNS trigger
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+BEGIN
+  PERFORM batchpilot_private.notify_sessions(array_agg(n.id))
+     FROM new_sessions n JOIN old_sessions o USING (id)
+    WHERE n.status = 'processing' AND o.status IS DISTINCT FROM 'processing';
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER batch_upload_sessions_notify_resumed
+  AFTER UPDATE ON public.batch_upload_sessions
+  REFERENCING OLD TABLE AS old_sessions NEW TABLE AS new_sessions
+  FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.notify_resumed_sessions();
+
+-- ---------------------------------------------------------------------------------------------
+-- Row-level security. Membership and admin checks are SECURITY DEFINER functions, so policies do
+-- not recurse into team_members' own policies, and `authenticated` never needs to read auth.users.
+-- ---------------------------------------------------------------------------------------------
+CREATE FUNCTION batchpilot_private.my_team_ids() RETURNS SETOF uuid
+  LANGUAGE sql STABLE
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+  SELECT m.team_id FROM public.team_members m WHERE m.user_id = (SELECT auth.uid())
+$$;
+
+CREATE FUNCTION batchpilot_private.my_session_ids() RETURNS SETOF uuid
+  LANGUAGE sql STABLE
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+  SELECT s.id
+    FROM public.batch_upload_sessions s
+   WHERE (s.team_id IS NULL AND s.user_id = (SELECT auth.uid()))
+      OR s.team_id IN (SELECT batchpilot_private.my_team_ids())
+$$;
+
+-- An admin's app_metadata.role is 'admin'. Only the service key can set app_metadata; a user can
+-- change their own user_metadata, so it is never trusted here.
+CREATE FUNCTION batchpilot_private.is_admin() RETURNS boolean
+  LANGUAGE sql STABLE
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+  SELECT coalesce((SELECT auth.jwt()) -> 'app_metadata' ->> 'role' = 'admin', false)
+      OR EXISTS (SELECT 1 FROM auth.users u
+                  WHERE u.id = (SELECT auth.uid())
+                    AND u.raw_app_meta_data ->> 'role' = 'admin')
+$$;
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA batchpilot_private FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION batchpilot_private.my_team_ids(), batchpilot_private.my_session_ids(),
+  batchpilot_private.is_admin() TO authenticated, service_role;
+
+ALTER TABLE public.batch_upload_sessions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE public.batch_upload_files ENABLE ROW LEVEL SECURITY;
+ALTER TABLE public.api_quota_tracking ENABLE ROW LEVEL SECURITY;
+
+-- Sessions: personal ones to their owner, team ones to the team's members. A new session belongs
+-- to its creator; no session can be moved into a team its writer is not a member of.
+CREATE POLICY batch_sessions_select ON public.batch_upload_sessions
+  FOR SELECT TO authenticated
+  USING ((team_id IS NULL AND user_id = (SELECT auth.uid()))
+         OR team_id IN (SELECT batchpilot_private.my_team_ids()));
+
+CREATE POLICY batch_sessions_insert ON public.batch_upload_sessions
+  FOR INSERT TO authenticated
+  WITH CHECK (user_id = (SELECT auth.uid())
+              AND (team_id IS NULL OR team_id IN (SELECT batchpilot_private.my_team_ids())));
+
+CREATE POLICY batch_sessions_update ON public.batch_upload_sessions
+  FOR UPDATE TO authenticated
+  USING ((team_id IS NULL AND user_id = (SELECT auth.uid()))
+         OR team_id IN (SELECT batchpilot_private.my_team_ids()))
+  WITH CHECK ((team_id IS NULL AND user_id = (SELECT auth.uid()))
+              OR team_id IN (SELECT batchpilot_private.my_team_ids()));
+
+CREATE POLICY batch_sessions_delete ON public.batch_upload_sessions
+  FOR DELETE TO authenticated
+  USING ((team_id IS NULL AND user_id = (SELECT auth.uid()))
+         OR team_id IN (SELECT batchpilot_private.my_team_ids()));
+
+-- Files follow their session. A frontend registers files as uploading or pending and may retry or
+-- skip them; only the workers (service_role, which bypasses RLS) complete or fail them.
+CREATE POLICY batch_files_select ON public.batch_upload_files
+  FOR SELECT TO authenticated
+  USING (batch_session_id IN (SELECT batchpilot_private.my_session_ids()));
+
+CREATE POLICY batch_files_insert ON public.batch_upload_files
+  FOR INSERT TO authenticated
+  WITH CHECK (batch_session_id IN (SELECT batchpilot_private.my_session_ids())
+              AND status IN ('uploading', 'pending'));
+
+CREATE POLICY batch_files_update ON public.batch_upload_files
+  FOR UPDATE TO authenticated
+  USING (batch_session_id IN (SELECT batchpilot_private.my_session_ids()))
+  WITH CHECK (batch_session_id IN (SELECT batchpilot_private.my_session_ids())
+              AND status IN ('uploading', 'pending', 'skipped'));
+
+CREATE POLICY batch_files_delete ON public.batch_upload_files
+  FOR DELETE TO authenticated
+  USING (batch_session_id IN (SELECT batchpilot_private.my_session_ids()));
+
+-- The quota ledger: admins read it; only the workers write it.
+CREATE POLICY api_quota_admin_select ON public.api_quota_tracking
+  FOR SELECT TO authenticated
+  USING ((SELECT batchpilot_private.is_admin()));
+
+-- Privileges. Supabase grants the API roles everything in public by default; these tables take
+-- back what RLS alone would leave open: anon gets nothing, authenticated writes only the columns
+-- a frontend owns (counters, leases, results and tokens are the workers').
+REVOKE ALL ON public.batch_upload_sessions, public.batch_upload_files, public.api_quota_tracking
+  FROM anon, authenticated;
+GRANT SELECT, DELETE ON public.batch_upload_sessions, public.batch_upload_files TO authenticated;
+GRANT INSERT (id, user_id, team_id, session_name, total_files, provider, model, max_concurrent,
+              rate_limit_config, processing_strategy, status)
+  ON public.batch_upload_sessions TO authenticated;
+GRANT UPDATE (session_name, total_files, max_concurrent, rate_limit_config, processing_strategy, status)
+  ON public.batch_upload_sessions TO authenticated;
+GRANT INSERT (id, batch_session_id, receipt_id, original_filename, file_size_bytes, file_type,
+              upload_order, storage_bucket, storage_path, source_url, content_sha256, status,
+              model, max_attempts)
+  ON public.batch_upload_files TO authenticated;
+GRANT UPDATE (receipt_id, original_filename, file_size_bytes, file_type, storage_bucket,
+              storage_path, source_url, content_sha256, status, next_attempt_at)
+  ON public.batch_upload_files TO authenticated;
+GRANT SELECT ON public.api_quota_tracking TO authenticated;
+GRANT ALL ON public.batch_upload_sessions, public.batch_upload_files, public.api_quota_tracking
+  TO service_role;
+
+-- ---------------------------------------------------------------------------------------------
+-- Realtime: frontends subscribe to their sessions' and files' row changes.
+-- ---------------------------------------------------------------------------------------------
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'supabase_realtime') THEN
+    ALTER PUBLICATION supabase_realtime ADD TABLE public.batch_upload_sessions, public.batch_upload_files;
+  END IF;
+END
+$$;
