@@ -51,11 +51,12 @@ public final class TestData {
         + " VALUES (?, 'receipt-' || gen_random_uuid() || '.jpg', ?) RETURNING id", session, status);
   }
 
-  /** Runs one statement with these parameters; returns the number of rows it changed. */
+  /** Runs one statement (a write, or a SELECT for its effect) with these parameters; returns the rows it changed. */
   public int update(String sql, Object... parameters) throws SQLException {
     try (Connection connection = dataSource.getConnection();
          PreparedStatement statement = prepare(connection, sql, parameters)) {
-      return statement.executeUpdate();
+      statement.execute();
+      return Math.max(statement.getUpdateCount(), 0);
     }
   }
 
