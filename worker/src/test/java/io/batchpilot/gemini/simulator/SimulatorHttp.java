@@ -44,6 +44,11 @@ final class SimulatorHttp {
         return new Reply(r.statusCode(), body, r.body(), r.headers());
     }
 
+    /** A JSON tree as a reader sees it (numbers parsed back), to compare with a response's text. */
+    static JsonNode parsed(JsonNode node) throws IOException {
+        return JSON.readTree(node.toString());
+    }
+
     static String textRequest(String text) {
         return "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":" + JSON.valueToTree(text) + "}]}]}";
     }
