@@ -91,6 +91,7 @@ public final class GeminiClient implements AutoCloseable {
         }
         UploadedFile file = upload(modelId, content, mime);
         try {
+            awaitActive(modelId, file);
             ObjectNode fileData = json.createObjectNode();
             fileData.putObject("fileData").put("mimeType", mime).put("fileUri", file.uri());
             return extract(modelId, generateRequest(fileData));
@@ -327,10 +328,10 @@ public final class GeminiClient implements AutoCloseable {
 
     // ---- File API ------------------------------------------------------------------------------
 
-    private record UploadedFile(String name, String uri) {
+    private record UploadedFile(String name, String uri, String state) {
     }
 
-    /** Resumable upload in one step (start, then "upload, finalize"), then wait until the file is ACTIVE. */
+    /** Resumable upload in one step: start, then "upload, finalize" with all the bytes. */
     private UploadedFile upload(String modelId, byte[] content, String mime) throws GeminiException {
         ObjectNode metadata = json.createObjectNode();
         metadata.putObject("file").put("displayName", "batchpilot receipt");
@@ -365,13 +366,12 @@ public final class GeminiClient implements AutoCloseable {
             throw new GeminiException(GeminiError.MALFORMED_RESPONSE,
                     "the File API answered without a valid file name and uri: retry");
         }
-        UploadedFile uploaded = new UploadedFile(name, uri);
-        awaitActive(modelId, uploaded, file.path("state").asText("ACTIVE"));
-        return uploaded;
+        return new UploadedFile(name, uri, file.path("state").asText("ACTIVE"));
     }
 
-    private void awaitActive(String modelId, UploadedFile file, String initialState) throws GeminiException {
-        String state = initialState;
+    /** Images and PDFs are usually ACTIVE at once; otherwise ask until they are, within the call timeout. */
+    private void awaitActive(String modelId, UploadedFile file) throws GeminiException {
+        String state = file.state();
         long deadline = System.nanoTime() + config.callTimeout().toNanos();
         while (state.equals("PROCESSING")) {
             if (System.nanoTime() - deadline > 0) {
