@@ -174,37 +174,16 @@ public final class GeminiClient implements AutoCloseable {
     // ---- token estimate ------------------------------------------------------------------------
 
     private long textTokens(String text) {
-        if (text == null || text.isEmpty()) {
-            return 0;
-        }
-        return (long) Math.ceil(codePoints(text) / textRatio.charsPerToken());
+        return new TokenCounter(textRatio.charsPerToken()).textTokens(text);
     }
 
     private static long fileTokens(byte[] content, String mimeType) {
-        String type = mimeType == null ? "" : mimeType.toLowerCase(Locale.ROOT);
         try {
-            if (type.equals("application/pdf")) {
-                return 258L * Math.max(1, countMatches(new String(content, java.nio.charset.StandardCharsets.ISO_8859_1),
-                        Pattern.compile("/Type\\s*/Page(?![a-zA-Z])")));
-            }
-            java.awt.image.BufferedImage image = javax.imageio.ImageIO.read(new java.io.ByteArrayInputStream(content));
-            if (image == null) {
-                throw new IllegalArgumentException("cannot estimate tokens of a '" + mimeType + "' file: not a readable image or PDF");
-            }
-            int w = image.getWidth();
-            int h = image.getHeight();
-            return w <= 384 && h <= 384 ? 258 : 258L * ((w + 767) / 768) * ((h + 767) / 768);
+            return TokenCounter.fileTokens(content, mimeType);
         } catch (IOException e) {
-            throw new IllegalArgumentException("cannot estimate tokens of a '" + mimeType + "' file: " + e.getMessage(), e);
+            throw new IllegalArgumentException("cannot estimate the tokens of a '" + mimeType + "' file: " + e.getMessage()
+                    + "; FileValidator should have refused it", e);
         }
-    }
-
-    private static int countMatches(String text, Pattern pattern) {
-        int n = 0;
-        for (var m = pattern.matcher(text); m.find(); ) {
-            n++;
-        }
-        return n;
     }
 
     private static long codePoints(String text) {

@@ -6,14 +6,13 @@ package io.batchpilot.gemini;
  * the pre-call estimate of a fixed prompt converges on the real count after a few calls.
  */
 final class TextTokenRatio {
-    static final double INITIAL_CHARS_PER_TOKEN = 4.0;
     // Weight of one observation: fast enough to converge in a handful of calls, slow enough that
     // one odd text does not swing the estimate.
     private static final double WEIGHT = 0.3;
     private static final double MIN = 1.0;
     private static final double MAX = 12.0;
 
-    private double charsPerToken = INITIAL_CHARS_PER_TOKEN;
+    private double charsPerToken = TokenCounter.DEFAULT_CHARS_PER_TOKEN;
 
     synchronized double charsPerToken() {
         return charsPerToken;
