@@ -5,6 +5,7 @@ import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
+import java.util.regex.Pattern;
 import okhttp3.HttpUrl;
 
 /**
@@ -33,6 +34,7 @@ public record GeminiConfig(
     public static final Duration DEFAULT_READ_TIMEOUT = Duration.ofSeconds(120);
     public static final Duration DEFAULT_CALL_TIMEOUT = Duration.ofSeconds(300);
     public static final Duration DEFAULT_FILE_ACTIVE_POLL_INTERVAL = Duration.ofSeconds(1);
+    private static final Pattern API_KEY_CHARACTERS = Pattern.compile("[A-Za-z0-9._~+/=-]+");
 
     public GeminiConfig {
         Objects.requireNonNull(baseUrl, "baseUrl");
@@ -40,10 +42,10 @@ public record GeminiConfig(
             throw new IllegalArgumentException(
                     "GEMINI_API_KEY is not set: create a key at https://aistudio.google.com/apikey and set GEMINI_API_KEY");
         }
-        if (!apiKey.equals(apiKey.strip()) || apiKey.chars().anyMatch(c -> c < 0x21 || c > 0x7e)) {
+        if (!API_KEY_CHARACTERS.matcher(apiKey).matches()) {
             // Named without the value: the key itself must not reach a log through this message.
-            throw new IllegalArgumentException(
-                    "GEMINI_API_KEY contains whitespace or non-ASCII characters: copy the key again without spaces or quotes");
+            throw new IllegalArgumentException("GEMINI_API_KEY contains whitespace, quotes or other characters an API key"
+                    + " does not have: copy the key again without spaces or quotes");
         }
         HttpUrl url = HttpUrl.parse(baseUrl);
         if (url == null) {
