@@ -159,7 +159,7 @@ public final class GeminiClient implements AutoCloseable {
         return fileTokens + textTokens(promptText);
     }
 
-    /** Shuts the connection pool and dispatcher down; calls after this fail. */
+    /** Closes the pooled connections and stops the dispatcher's threads. */
     @Override
     public void close() {
         http.dispatcher().executorService().shutdown();

@@ -12,7 +12,7 @@ public final class GeminiException extends Exception {
     private static final long serialVersionUID = 1L;
 
     private final GeminiError error;
-    private final transient Duration retryDelay;
+    private final Duration retryDelay;
     private final String quotaId;
     private final Usage usage;
 
