@@ -107,9 +107,9 @@ class QuotaGateTest {
   void adaptiveFactorIsCutOncePerBlockAndRestoredAdditivelyPerQuietWindow() {
     stepped.defineLimits(model, 10, 1_000_000, 1000, 10, 0);
     // Workers that got the same 429 report it during the block: one cut, not three.
-    OffsetDateTime blockEnd = gate.rateLimited("gemini", model, Duration.ofMillis(500), "GenerateRequestsPerMinute");
+    gate.rateLimited("gemini", model, Duration.ofMillis(500), "GenerateRequestsPerMinute");
     gate.rateLimited("gemini", model, Duration.ofMillis(500));
-    gate.rateLimited("gemini", model, Duration.ofMillis(500));
+    OffsetDateTime blockEnd = gate.rateLimited("gemini", model, Duration.ofMillis(500));
     assertEquals(0.5, gate.status("gemini", model).orElseThrow().adaptiveFactor(), 1e-9);
     OffsetDateTime cutAt = stepped.dsl().select(QUOTA_LIMITS.ADAPTIVE_CHANGED_AT).from(QUOTA_LIMITS)
         .where(QUOTA_LIMITS.MODEL.eq(model)).fetchOne().value1();
@@ -119,9 +119,9 @@ class QuotaGateTest {
     assertEquals(5, grantsUntilRefused(Strategy.ADAPTIVE, afterBlock));
     assertEquals(5, grantsUntilRefused(Strategy.AGGRESSIVE, afterBlock), "other strategies keep the full limit");
     // Three quiet windows after the cut: 0.5 + 3 x 0.05 = 0.65 of 10.
-    assertEquals(6, grantsUntilRefused(Strategy.ADAPTIVE, cutAt.plusMillis(3500)));
+    assertEquals(6, grantsUntilRefused(Strategy.ADAPTIVE, cutAt.plusNanos(3_500_000_000L)));
     // The next block's 429 cuts what is in effect then: 0.65 x 0.5.
-    stepped.dsl().update(QUOTA_LIMITS).set(QUOTA_LIMITS.ADAPTIVE_CHANGED_AT, cutAt.minusMillis(3500))
+    stepped.dsl().update(QUOTA_LIMITS).set(QUOTA_LIMITS.ADAPTIVE_CHANGED_AT, cutAt.minusNanos(3_500_000_000L))
         .setNull(QUOTA_LIMITS.BLOCKED_UNTIL).where(QUOTA_LIMITS.MODEL.eq(model)).execute();
     gate.rateLimited("gemini", model, Duration.ofMillis(500));
     assertEquals(0.325, gate.status("gemini", model).orElseThrow().adaptiveFactor(), 1e-9);
