@@ -823,8 +823,11 @@ BEGIN
     RETURN;
   END IF;
 
-  SELECT count(*) INTO in_flight FROM public.quota_permits p
-   WHERE p.provider = p_provider AND p.model = p_model AND p.released_at IS NULL AND p.expires_at > now_at;
+  -- Counting stops at the cap: the cost stays bounded however many permits a crash left behind.
+  SELECT count(*) INTO in_flight FROM (
+    SELECT 1 FROM public.quota_permits p
+     WHERE p.provider = p_provider AND p.model = p_model AND p.released_at IS NULL AND p.expires_at > now_at
+     LIMIT in_flight_limit) f;
   IF in_flight >= in_flight_limit THEN
     -- A release can come at any moment; ask again after one bucket (at most 100 ms).
     RETURN QUERY SELECT false, NULL::uuid, least(100, bucket_ms), 'in_flight';
