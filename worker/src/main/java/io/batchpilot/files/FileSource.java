@@ -246,7 +246,9 @@ public final class FileSource {
 
   private static boolean storageSaysNotFound(ResponseBody body) {
     try {
-      JsonNode json = JSON.readTree(body.source().readUtf8(64 * 1024));
+      BufferedSource source = body.source();
+      source.request(64 * 1024); // an error body is small; never read more than this of one
+      JsonNode json = JSON.readTree(source.getBuffer().readUtf8());
       return json != null && ("404".equals(json.path("statusCode").asText())
           || "not_found".equals(json.path("error").asText()));
     } catch (IOException e) {
