@@ -4,6 +4,7 @@
 -- dropped silently. Dropping a table also drops its triggers, policies and publication membership.
 BEGIN;
 
+DROP TABLE IF EXISTS public.batchpilot_leader;
 DROP TABLE IF EXISTS public.batch_upload_files;
 DROP TABLE IF EXISTS public.batch_upload_sessions;
 DROP TABLE IF EXISTS public.api_quota_tracking;

@@ -7,6 +7,7 @@ package io.batchpilot.jooq;
 import io.batchpilot.jooq.tables.ApiQuotaTracking;
 import io.batchpilot.jooq.tables.BatchUploadFiles;
 import io.batchpilot.jooq.tables.BatchUploadSessions;
+import io.batchpilot.jooq.tables.BatchpilotLeader;
 import io.batchpilot.jooq.tables.Receipts;
 import io.batchpilot.jooq.tables.TeamMembers;
 import io.batchpilot.jooq.tables.Teams;
@@ -49,6 +50,12 @@ public class DefaultSchema extends SchemaImpl {
     public final BatchUploadSessions BATCH_UPLOAD_SESSIONS = BatchUploadSessions.BATCH_UPLOAD_SESSIONS;
 
     /**
+     * The worker that runs maintenance, until expires_at (database clock);
+     * renewed while it lives.
+     */
+    public final BatchpilotLeader BATCHPILOT_LEADER = BatchpilotLeader.BATCHPILOT_LEADER;
+
+    /**
      * The table <code>receipts</code>.
      */
     public final Receipts RECEIPTS = Receipts.RECEIPTS;
@@ -82,6 +89,7 @@ public class DefaultSchema extends SchemaImpl {
             ApiQuotaTracking.API_QUOTA_TRACKING,
             BatchUploadFiles.BATCH_UPLOAD_FILES,
             BatchUploadSessions.BATCH_UPLOAD_SESSIONS,
+            BatchpilotLeader.BATCHPILOT_LEADER,
             Receipts.RECEIPTS,
             TeamMembers.TEAM_MEMBERS,
             Teams.TEAMS

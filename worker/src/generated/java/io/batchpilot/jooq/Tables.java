@@ -7,6 +7,7 @@ package io.batchpilot.jooq;
 import io.batchpilot.jooq.tables.ApiQuotaTracking;
 import io.batchpilot.jooq.tables.BatchUploadFiles;
 import io.batchpilot.jooq.tables.BatchUploadSessions;
+import io.batchpilot.jooq.tables.BatchpilotLeader;
 import io.batchpilot.jooq.tables.Receipts;
 import io.batchpilot.jooq.tables.TeamMembers;
 import io.batchpilot.jooq.tables.Teams;
@@ -33,6 +34,12 @@ public class Tables {
      * counts of its files by status.
      */
     public static final BatchUploadSessions BATCH_UPLOAD_SESSIONS = BatchUploadSessions.BATCH_UPLOAD_SESSIONS;
+
+    /**
+     * The worker that runs maintenance, until expires_at (database clock);
+     * renewed while it lives.
+     */
+    public static final BatchpilotLeader BATCHPILOT_LEADER = BatchpilotLeader.BATCHPILOT_LEADER;
 
     /**
      * The table <code>receipts</code>.
