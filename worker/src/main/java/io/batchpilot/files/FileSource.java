@@ -86,13 +86,20 @@ public final class FileSource {
           + FileSourceConfig.ENV_SUPABASE_URL + " and " + FileSourceConfig.ENV_SERVICE_ROLE_KEY
           + "; set them and retry the file", false);
     }
+    if (!config.storageBuckets().contains(object.bucket())) {
+      throw new FileUnavailableException(object + " is refused: bucket '" + object.bucket()
+          + "' is not in " + FileSourceConfig.ENV_STORAGE_BUCKETS + "; add it there if uploads go to it", false);
+    }
     HttpUrl base = HttpUrl.get(config.supabaseUrl().get().toString());
     HttpUrl.Builder url = base.newBuilder().addPathSegments("storage/v1/object/authenticated")
         .addPathSegment(object.bucket());
-    for (String segment : object.path().split("/")) {
-      if (!segment.isEmpty()) {
-        url.addPathSegment(segment);
+    for (String segment : object.path().split("/", -1)) {
+      // OkHttp resolves "." and "..", which would let a path climb into another bucket.
+      if (segment.isEmpty() || segment.equals(".") || segment.equals("..")) {
+        throw new FileUnavailableException(object + " is refused: storage_path has an empty, '.' or"
+            + " '..' segment; give the object's plain path inside the bucket", false);
       }
+      url.addPathSegment(segment);
     }
     String key = config.serviceRoleKey().orElseThrow();
     Request request = new Request.Builder().url(url.build()).get()
@@ -156,7 +163,7 @@ public final class FileSource {
 
   /** Each hop must be https on an allowed host, and not a literal internal address. */
   private HttpUrl checkedUrl(FileLocation.RemoteUrl location, URI uri) throws FileUnavailableException {
-    HttpUrl url = HttpUrl.get(uri);
+    HttpUrl url = HttpUrl.parse(uri.toString());
     if (url == null || !url.isHttps()) {
       throw new FileUnavailableException(location + ": only https URLs are fetched (got '" + uri
           + "'): serve the file over https", false);

@@ -21,6 +21,9 @@ import java.util.stream.Collectors;
  *     with anything but uploads in it.
  * @param supabaseUrl the project URL for Storage downloads; absent: Storage objects are refused
  * @param serviceRoleKey the key Storage downloads are made with; never logged or shown
+ * @param storageBuckets the only buckets files are read from. The service-role key reads every
+ *     bucket and any signed-in user can insert a file row naming any bucket, so without this list
+ *     a user could have a private bucket's object processed into their own row.
  * @param allowedHosts hosts whose URLs may be fetched: exact names, or {@code *.example.com} for
  *     subdomains; empty: no URL is fetched
  * @param allowPrivateAddresses whether an allowed host may resolve to a loopback, private,
@@ -34,6 +37,7 @@ public record FileSourceConfig(
     Optional<Path> localRoot,
     Optional<URI> supabaseUrl,
     Optional<String> serviceRoleKey,
+    Set<String> storageBuckets,
     Set<String> allowedHosts,
     boolean allowPrivateAddresses,
     long maxFileBytes,
@@ -48,6 +52,7 @@ public record FileSourceConfig(
   public static final String ENV_LOCAL_ROOT = "BATCHPILOT_LOCAL_FILE_ROOT";
   public static final String ENV_SUPABASE_URL = "SUPABASE_URL";
   public static final String ENV_SERVICE_ROLE_KEY = "SUPABASE_SERVICE_ROLE_KEY";
+  public static final String ENV_STORAGE_BUCKETS = "BATCHPILOT_STORAGE_BUCKETS";
   public static final String ENV_ALLOWED_HOSTS = "BATCHPILOT_URL_ALLOWED_HOSTS";
   public static final String ENV_ALLOW_PRIVATE_ADDRESSES = "BATCHPILOT_URL_ALLOW_PRIVATE_ADDRESSES";
   public static final String ENV_MAX_FILE_BYTES = "BATCHPILOT_MAX_FILE_BYTES";
@@ -56,6 +61,7 @@ public record FileSourceConfig(
     Objects.requireNonNull(localRoot, "localRoot");
     Objects.requireNonNull(supabaseUrl, "supabaseUrl");
     Objects.requireNonNull(serviceRoleKey, "serviceRoleKey");
+    Objects.requireNonNull(storageBuckets, "storageBuckets");
     Objects.requireNonNull(allowedHosts, "allowedHosts");
     Objects.requireNonNull(connectTimeout, "connectTimeout");
     Objects.requireNonNull(downloadTimeout, "downloadTimeout");
@@ -81,6 +87,16 @@ public record FileSourceConfig(
       throw new IllegalArgumentException(ENV_SERVICE_ROLE_KEY + " is blank: copy the service_role"
           + " key from the project's API settings");
     }
+    storageBuckets = storageBuckets.stream().map(String::strip).collect(Collectors.toUnmodifiableSet());
+    if (supabaseUrl.isPresent() && storageBuckets.isEmpty()) {
+      throw new IllegalArgumentException("set " + ENV_STORAGE_BUCKETS + " to the buckets uploads go to"
+          + " (comma-separated): the service-role key reads every bucket, so batchpilot reads only these");
+    }
+    for (String bucket : storageBuckets) {
+      if (bucket.isEmpty() || bucket.contains("/")) {
+        throw new IllegalArgumentException(ENV_STORAGE_BUCKETS + " entry '" + bucket + "' is not a bucket name");
+      }
+    }
     allowedHosts = allowedHosts.stream().map(h -> h.strip().toLowerCase(Locale.ROOT))
         .collect(Collectors.toUnmodifiableSet());
     for (String host : allowedHosts) {
@@ -102,7 +118,7 @@ public record FileSourceConfig(
 
   /** Nothing allowed: a starting point for {@code with...} calls in code and tests. */
   public static FileSourceConfig defaults() {
-    return new FileSourceConfig(Optional.empty(), Optional.empty(), Optional.empty(), Set.of(), false,
+    return new FileSourceConfig(Optional.empty(), Optional.empty(), Optional.empty(), Set.of(), Set.of(), false,
         DEFAULT_MAX_FILE_BYTES, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DOWNLOAD_TIMEOUT);
   }
 
@@ -126,13 +142,18 @@ public record FileSourceConfig(
         setting(env, ENV_LOCAL_ROOT).map(Path::of),
         supabase,
         setting(env, ENV_SERVICE_ROLE_KEY),
-        setting(env, ENV_ALLOWED_HOSTS)
-            .map(v -> Arrays.stream(v.split(",")).filter(s -> !s.isBlank()).collect(Collectors.toSet()))
-            .orElse(Set.of()),
+        list(env, ENV_STORAGE_BUCKETS),
+        list(env, ENV_ALLOWED_HOSTS),
         setting(env, ENV_ALLOW_PRIVATE_ADDRESSES).map(Boolean::parseBoolean).orElse(false),
         max,
         DEFAULT_CONNECT_TIMEOUT,
         DEFAULT_DOWNLOAD_TIMEOUT);
+  }
+
+  private static Set<String> list(Map<String, String> env, String name) {
+    return setting(env, name)
+        .map(v -> Arrays.stream(v.split(",")).filter(s -> !s.isBlank()).collect(Collectors.toSet()))
+        .orElse(Set.of());
   }
 
   private static Optional<String> setting(Map<String, String> env, String name) {
@@ -140,27 +161,27 @@ public record FileSourceConfig(
   }
 
   public FileSourceConfig withLocalRoot(Path root) {
-    return new FileSourceConfig(Optional.of(root), supabaseUrl, serviceRoleKey, allowedHosts,
+    return new FileSourceConfig(Optional.of(root), supabaseUrl, serviceRoleKey, storageBuckets, allowedHosts,
         allowPrivateAddresses, maxFileBytes, connectTimeout, downloadTimeout);
   }
 
-  public FileSourceConfig withSupabase(URI url, String key) {
-    return new FileSourceConfig(localRoot, Optional.of(url), Optional.of(key), allowedHosts,
+  public FileSourceConfig withSupabase(URI url, String key, Set<String> buckets) {
+    return new FileSourceConfig(localRoot, Optional.of(url), Optional.of(key), buckets, allowedHosts,
         allowPrivateAddresses, maxFileBytes, connectTimeout, downloadTimeout);
   }
 
   public FileSourceConfig withAllowedHosts(Set<String> hosts, boolean allowPrivate) {
-    return new FileSourceConfig(localRoot, supabaseUrl, serviceRoleKey, hosts, allowPrivate,
+    return new FileSourceConfig(localRoot, supabaseUrl, serviceRoleKey, storageBuckets, hosts, allowPrivate,
         maxFileBytes, connectTimeout, downloadTimeout);
   }
 
   public FileSourceConfig withMaxFileBytes(long max) {
-    return new FileSourceConfig(localRoot, supabaseUrl, serviceRoleKey, allowedHosts,
+    return new FileSourceConfig(localRoot, supabaseUrl, serviceRoleKey, storageBuckets, allowedHosts,
         allowPrivateAddresses, max, connectTimeout, downloadTimeout);
   }
 
   public FileSourceConfig withTimeouts(Duration connect, Duration download) {
-    return new FileSourceConfig(localRoot, supabaseUrl, serviceRoleKey, allowedHosts,
+    return new FileSourceConfig(localRoot, supabaseUrl, serviceRoleKey, storageBuckets, allowedHosts,
         allowPrivateAddresses, maxFileBytes, connect, download);
   }
 
@@ -181,6 +202,7 @@ public record FileSourceConfig(
     return "FileSourceConfig[localRoot=" + localRoot.map(Path::toString).orElse("(none)")
         + ", supabaseUrl=" + supabaseUrl.map(URI::toString).orElse("(none)")
         + ", serviceRoleKey=" + (serviceRoleKey.isPresent() ? "(set)" : "(none)")
+        + ", storageBuckets=" + storageBuckets
         + ", allowedHosts=" + allowedHosts + ", allowPrivateAddresses=" + allowPrivateAddresses
         + ", maxFileBytes=" + maxFileBytes + ", connectTimeout=" + connectTimeout
         + ", downloadTimeout=" + downloadTimeout + "]";

@@ -54,7 +54,7 @@ class FileSourceTest {
 
   private FileSource storage(long maxBytes) {
     URI supabase = server.url("/").uri();
-    return new FileSource(FileSourceConfig.defaults().withSupabase(supabase, KEY).withMaxFileBytes(maxBytes), http);
+    return new FileSource(FileSourceConfig.defaults().withSupabase(supabase, KEY, Set.of("receipts", "b")).withMaxFileBytes(maxBytes), http);
   }
 
   private FileSource urls(Set<String> hosts, boolean allowPrivate) {
@@ -119,7 +119,7 @@ class FileSourceTest {
   @Test
   void aStalledDownloadTimesOutAndIsRetryable() {
     server.enqueue(new MockResponse.Builder().code(200).body("late").headersDelay(5, TimeUnit.SECONDS).build());
-    FileSource source = new FileSource(FileSourceConfig.defaults().withSupabase(server.url("/").uri(), KEY)
+    FileSource source = new FileSource(FileSourceConfig.defaults().withSupabase(server.url("/").uri(), KEY, Set.of("b"))
         .withTimeouts(Duration.ofSeconds(1), Duration.ofMillis(300)), http);
     FileUnavailableException e = unavailable(source, new FileLocation.StorageObject("b", "slow.jpg"));
     assertTrue(e.retryable());
@@ -138,6 +138,18 @@ class FileSourceTest {
     InvalidFileException streamed = assertThrows(InvalidFileException.class,
         () -> storage(100_000).load(new FileLocation.StorageObject("b", "big.jpg")));
     assertTrue(streamed.getMessage().contains("is more than 100000 bytes"), streamed.getMessage());
+  }
+
+  @Test
+  void storageObjectsOutsideTheListedBucketsOrClimbingOutAreNeverRequested() {
+    FileUnavailableException bucket = unavailable(storage(1000), new FileLocation.StorageObject("private", "a.jpg"));
+    assertFalse(bucket.retryable());
+    assertEquals("storage object private/a.jpg is refused: bucket 'private' is not in"
+        + " BATCHPILOT_STORAGE_BUCKETS; add it there if uploads go to it", bucket.getMessage());
+    FileUnavailableException climb = unavailable(storage(1000),
+        new FileLocation.StorageObject("receipts", "../private/a.jpg"));
+    assertTrue(climb.getMessage().contains("storage_path has an empty, '.' or '..' segment"), climb.getMessage());
+    assertEquals(0, server.getRequestCount());
   }
 
   @Test
@@ -242,7 +254,7 @@ class FileSourceTest {
 
   @Test
   void configToStringNeverShowsTheKey() {
-    String shown = FileSourceConfig.defaults().withSupabase(URI.create("https://x.supabase.co"), KEY).toString();
+    String shown = FileSourceConfig.defaults().withSupabase(URI.create("https://x.supabase.co"), KEY, Set.of("receipts")).toString();
     assertFalse(shown.contains(KEY), shown);
     assertTrue(shown.contains("serviceRoleKey=(set)"), shown);
   }
@@ -255,5 +267,10 @@ class FileSourceTest {
     IllegalArgumentException half = assertThrows(IllegalArgumentException.class,
         () -> FileSourceConfig.fromEnvironment(java.util.Map.of("SUPABASE_URL", "https://x.supabase.co")));
     assertTrue(half.getMessage().contains("SUPABASE_SERVICE_ROLE_KEY"), half.getMessage());
+    IllegalArgumentException buckets = assertThrows(IllegalArgumentException.class,
+        () -> FileSourceConfig.fromEnvironment(java.util.Map.of("SUPABASE_URL", "https://x.supabase.co",
+            "SUPABASE_SERVICE_ROLE_KEY", KEY)));
+    assertTrue(buckets.getMessage().startsWith("set BATCHPILOT_STORAGE_BUCKETS"), buckets.getMessage());
+    assertFalse(buckets.getMessage().contains(KEY));
   }
 }
