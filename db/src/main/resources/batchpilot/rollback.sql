@@ -5,6 +5,9 @@
 -- Run: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f rollback.sql (one transaction: all or nothing).
 BEGIN;
 
+-- V6: maintenance.
+DROP TABLE IF EXISTS public.batchpilot_leader;
+
 -- V2: the quota gate.
 DROP FUNCTION IF EXISTS public.batchpilot_acquire_quota(text, text, bigint, text);
 DROP FUNCTION IF EXISTS public.batchpilot_reconcile_quota(uuid, bigint);
