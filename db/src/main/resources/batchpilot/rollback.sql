@@ -4,6 +4,12 @@
 -- dropped silently. Dropping a table also drops its triggers, policies and publication membership.
 BEGIN;
 
+-- V3 (worker)
+DROP FUNCTION IF EXISTS batchpilot_private.claim_files(text, integer, interval);
+DROP FUNCTION IF EXISTS batchpilot_private.complete_files(jsonb);
+DROP FUNCTION IF EXISTS batchpilot_private.estimate_completion(interval);
+ALTER TABLE IF EXISTS public.batch_upload_files DROP COLUMN IF EXISTS duplicate_of;
+
 DROP TABLE IF EXISTS public.batch_upload_files;
 DROP TABLE IF EXISTS public.batch_upload_sessions;
 DROP TABLE IF EXISTS public.api_quota_tracking;
