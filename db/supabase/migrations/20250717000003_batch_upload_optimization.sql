@@ -744,3 +744,65 @@ REVOKE ALL ON FUNCTION batchpilot_private.claim_files(text, integer, interval),
   batchpilot_private.complete_files(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION batchpilot_private.claim_files(text, integer, interval),
   batchpilot_private.complete_files(jsonb) TO service_role;
+
+-- ---------------------------------------------------------------------------------------------
+-- ETA: for each processing session, the files left at the rate its files finished over the last
+-- `measured` interval (or since it started, when younger). The rate already reflects the session's
+-- share of the quota, because the gate admits the fleet's calls at the quota's pace.
+-- ---------------------------------------------------------------------------------------------
+CREATE FUNCTION batchpilot_private.estimate_completion(measured interval) RETURNS integer
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+DECLARE
+  now_time timestamptz := clock_timestamp();
+  updated integer;
+BEGIN
+  WITH rates AS (
+    SELECT s.id,
+           s.files_pending + s.files_processing AS files_left,
+           (SELECT count(*) FROM public.batch_upload_files f
+             WHERE f.batch_session_id = s.id
+               AND f.status IN ('completed', 'failed')
+               AND f.processing_completed_at > greatest(now_time - measured, s.started_at)) AS finished,
+           extract(epoch FROM now_time - greatest(now_time - measured, s.started_at)) AS seconds
+      FROM public.batch_upload_sessions s
+     WHERE s.status = 'processing' AND s.started_at IS NOT NULL
+  )
+  UPDATE public.batch_upload_sessions s
+     SET estimated_completion_at = CASE
+           WHEN r.files_left = 0 THEN now_time
+           ELSE now_time + make_interval(secs => r.files_left * r.seconds / r.finished) END
+    FROM rates r
+   WHERE s.id = r.id AND r.finished > 0 AND r.seconds > 0;
+  GET DIAGNOSTICS updated = ROW_COUNT;
+  RETURN updated;
+END
+$$;
+
+REVOKE ALL ON FUNCTION batchpilot_private.estimate_completion(interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION batchpilot_private.estimate_completion(interval) TO service_role;
+
+-- ---------------------------------------------------------------------------------------------
+-- V1's notify_sessions received NULL (array_agg over no rows) from every session UPDATE that
+-- resumed nothing, and sent an empty NOTIFY ("look at every session") for it: each counter update,
+-- so every claim and completion, woke the whole fleet and took NOTIFY's commit lock. No ids, no NOTIFY.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION batchpilot_private.notify_sessions(session_ids uuid[]) RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+DECLARE
+  payload text;
+BEGIN
+  IF coalesce(cardinality(session_ids), 0) = 0 THEN
+    RETURN;
+  END IF;
+  payload := array_to_string(session_ids, ',');
+  -- NOTIFY payloads stop at 8000 bytes; an empty payload means "look at every session".
+  IF octet_length(payload) > 7900 THEN
+    payload := '';
+  END IF;
+  PERFORM pg_notify('batchpilot_work', payload);
+END
+$$;
