@@ -117,6 +117,11 @@ public final class Worker implements AutoCloseable {
     return claimStatements.get();
   }
 
+  /** False once {@link #stop()} began: no file will be claimed any more. */
+  public boolean claiming() {
+    return claiming;
+  }
+
   public int inFlight() {
     return inFlight.size();
   }
