@@ -44,6 +44,9 @@ public final class GeminiClient implements AutoCloseable {
     /** batchEmbedContents accepts at most this many requests. */
     public static final int MAX_EMBEDDINGS_PER_REQUEST = 100;
 
+    /** An image Java cannot decode is estimated as a 12 MP photo (3072x4096 px: 4 x 6 tiles of 258 tokens). */
+    public static final long UNMEASURABLE_IMAGE_TOKENS = 24 * 258;
+
     static final String API_KEY_HEADER = "x-goog-api-key";
     private static final MediaType JSON_TYPE = MediaType.get("application/json; charset=utf-8");
     private static final Pattern MODEL_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
@@ -156,7 +159,9 @@ public final class GeminiClient implements AutoCloseable {
      * Input tokens a request will cost, before sending it: the file by Google's image and PDF rules,
      * the text by the ratio learned from earlier responses. {@code content} may be null for text only.
      *
-     * @throws IllegalArgumentException when the file cannot be read as {@code mimeType}
+     * An image in a format ImageIO cannot read (HEIC, HEIF) counts {@link #UNMEASURABLE_IMAGE_TOKENS}.
+     *
+     * @throws IllegalArgumentException when a PDF cannot be read, or the type is neither image, PDF nor text
      */
     public long estimateInputTokens(byte[] content, String mimeType, String promptText) {
         long fileTokens = content == null ? 0 : fileTokens(content, mimeType);
@@ -185,6 +190,10 @@ public final class GeminiClient implements AutoCloseable {
         try {
             return TokenCounter.fileTokens(content, mimeType);
         } catch (IOException e) {
+            if (mimeType != null && mimeType.toLowerCase(Locale.ROOT).startsWith("image/")) {
+                // HEIC/HEIF: Gemini reads them, ImageIO cannot measure them. Overestimate; reconcile corrects it.
+                return UNMEASURABLE_IMAGE_TOKENS;
+            }
             throw new IllegalArgumentException("cannot estimate the tokens of a '" + mimeType + "' file: " + e.getMessage()
                     + "; FileValidator should have refused it", e);
         }
