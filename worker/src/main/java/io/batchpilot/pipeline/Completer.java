@@ -7,6 +7,7 @@ import io.batchpilot.store.Jooq;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -167,6 +168,9 @@ public final class Completer implements AutoCloseable {
     n.put("rate_limited", o.rateLimited());
     n.put("session_error", o.sessionError());
     n.put("session_failed", o.sessionFailed());
+    if (o.contentSha256() != null) {
+      n.put("content_sha256", HexFormat.of().formatHex(o.contentSha256()));
+    }
     return n;
   }
 
