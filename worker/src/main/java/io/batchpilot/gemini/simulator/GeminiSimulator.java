@@ -188,7 +188,8 @@ public final class GeminiSimulator implements AutoCloseable {
         String fingerprint = key == null || key.isEmpty() ? "none" : fingerprint(key);
         Matcher mm = MODEL_METHOD.matcher(path);
         String model = mm.matches() ? mm.group(1) : "";
-        String method = mm.matches() ? mm.group(2) : path.startsWith("/upload/") ? "upload" : "getFile";
+        String method = mm.matches() ? mm.group(2)
+                : path.startsWith("/upload/") ? "upload" : FILE_PATH.matcher(path).matches() ? "getFile" : "unknown";
 
         if (key == null || key.isEmpty()) {
             reject(exchange, fingerprint, model, method, new RequestRejected(403, ErrorBodies.unauthenticated(), "unauthenticated"));
