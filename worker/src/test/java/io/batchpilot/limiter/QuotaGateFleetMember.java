@@ -44,6 +44,8 @@ public final class QuotaGateFleetMember {
     LongAdder granted = new LongAdder();
     LongAdder ok = new LongAdder();
     LongAdder rateLimited = new LongAdder();
+    // Answers "wait" for requests or tokens: the fleet offered more than the limit.
+    LongAdder refused = new LongAdder();
     // From the grant (database clock) to handing the request to the HTTP client (same host's
     // clock): the client's share of the spread the safety margin must cover.
     java.util.Queue<Long> grantToSendMs = new java.util.concurrent.ConcurrentLinkedQueue<>();
@@ -62,11 +64,15 @@ public final class QuotaGateFleetMember {
           try {
             while (System.currentTimeMillis() < end) {
               long tokens = 100 + random.nextInt(1001);
-              Admission admission = gate.acquireWithin("gemini", model, tokens, Strategy.AGGRESSIVE,
-                  Duration.ofMillis(Math.max(0, end - System.currentTimeMillis())));
-              if (!(admission instanceof Admission.Granted g)) {
+              Admission admission = gate.acquire("gemini", model, tokens, Strategy.AGGRESSIVE);
+              if (admission instanceof Admission.Wait wait) {
+                if (wait.reason() == WaitReason.REQUESTS || wait.reason() == WaitReason.INPUT_TOKENS) {
+                  refused.increment();
+                }
+                Thread.sleep(QuotaGate.withJitter(wait.delay(), QuotaGateConfig.defaults().maxJitter()).toMillis());
                 continue;
               }
+              Admission.Granted g = (Admission.Granted) admission;
               granted.increment();
               grantToSendMs.add(System.currentTimeMillis() - g.permit().grantedAt().toEpochMilli());
               try (Response response = http.newCall(generateContent(baseUrl, model, tokens)).execute()) {
@@ -97,6 +103,7 @@ public final class QuotaGateFleetMember {
       http.connectionPool().evictAll();
     }
     System.out.println("granted=" + granted.sum() + " ok=" + ok.sum() + " rate_limited=" + rateLimited.sum()
+        + " refused=" + refused.sum()
         + " grant_to_send_ms_p50/p99/max=" + percentiles(grantToSendMs));
   }
 
