@@ -8,6 +8,7 @@ import io.batchpilot.jooq.tables.ApiQuotaTracking;
 import io.batchpilot.jooq.tables.BatchUploadFiles;
 import io.batchpilot.jooq.tables.BatchUploadSessions;
 import io.batchpilot.jooq.tables.BatchpilotAcquireQuota;
+import io.batchpilot.jooq.tables.BatchpilotLeader;
 import io.batchpilot.jooq.tables.BatchpilotQuotaStatus;
 import io.batchpilot.jooq.tables.QuotaBuckets;
 import io.batchpilot.jooq.tables.QuotaLimits;
@@ -117,6 +118,12 @@ public class DefaultSchema extends SchemaImpl {
     }
 
     /**
+     * The worker that runs maintenance, until expires_at (database clock);
+     * renewed while it lives.
+     */
+    public final BatchpilotLeader BATCHPILOT_LEADER = BatchpilotLeader.BATCHPILOT_LEADER;
+
+    /**
      * provider text, model text
      */
     public final BatchpilotQuotaStatus BATCHPILOT_QUOTA_STATUS = BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS;
@@ -213,6 +220,7 @@ public class DefaultSchema extends SchemaImpl {
             BatchUploadFiles.BATCH_UPLOAD_FILES,
             BatchUploadSessions.BATCH_UPLOAD_SESSIONS,
             BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA,
+            BatchpilotLeader.BATCHPILOT_LEADER,
             BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS,
             QuotaBuckets.QUOTA_BUCKETS,
             QuotaLimits.QUOTA_LIMITS,

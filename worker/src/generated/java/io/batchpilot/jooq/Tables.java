@@ -8,6 +8,7 @@ import io.batchpilot.jooq.tables.ApiQuotaTracking;
 import io.batchpilot.jooq.tables.BatchUploadFiles;
 import io.batchpilot.jooq.tables.BatchUploadSessions;
 import io.batchpilot.jooq.tables.BatchpilotAcquireQuota;
+import io.batchpilot.jooq.tables.BatchpilotLeader;
 import io.batchpilot.jooq.tables.BatchpilotQuotaStatus;
 import io.batchpilot.jooq.tables.QuotaBuckets;
 import io.batchpilot.jooq.tables.QuotaLimits;
@@ -102,6 +103,12 @@ public class Tables {
             strategy
         );
     }
+
+    /**
+     * The worker that runs maintenance, until expires_at (database clock);
+     * renewed while it lives.
+     */
+    public static final BatchpilotLeader BATCHPILOT_LEADER = BatchpilotLeader.BATCHPILOT_LEADER;
 
     /**
      * provider text, model text
