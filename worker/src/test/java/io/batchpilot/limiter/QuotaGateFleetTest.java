@@ -29,8 +29,10 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Three worker JVMs with several threads each share one quota through the gate, against the
- * simulator enforcing a strict sliding window compressed to 2 s: no 429, no window over the
- * limits, and the binding limit (requests) used at 95% or more in steady state.
+ * simulator enforcing a strict sliding window compressed to 4 s: no 429, no window over the
+ * limits, and the binding limit (requests) used at 95% or more in steady state. 4 s rather than 2:
+ * use is at most window / (window + margin + bucket), and the margin must cover the spread between
+ * grant and arrival, which each member prints (grant_to_send_ms).
  */
 @ExtendWith(PostgresExtension.class)
 class QuotaGateFleetTest {
