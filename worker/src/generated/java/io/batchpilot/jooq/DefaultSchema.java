@@ -7,6 +7,10 @@ package io.batchpilot.jooq;
 import io.batchpilot.jooq.tables.ApiQuotaTracking;
 import io.batchpilot.jooq.tables.BatchUploadFiles;
 import io.batchpilot.jooq.tables.BatchUploadSessions;
+import io.batchpilot.jooq.tables.BatchpilotMetricSnapshots;
+import io.batchpilot.jooq.tables.BatchpilotModelPrices;
+import io.batchpilot.jooq.tables.BatchpilotUsagePerMinute;
+import io.batchpilot.jooq.tables.BatchpilotWorkerHeartbeats;
 import io.batchpilot.jooq.tables.Receipts;
 import io.batchpilot.jooq.tables.TeamMembers;
 import io.batchpilot.jooq.tables.Teams;
@@ -49,6 +53,29 @@ public class DefaultSchema extends SchemaImpl {
     public final BatchUploadSessions BATCH_UPLOAD_SESSIONS = BatchUploadSessions.BATCH_UPLOAD_SESSIONS;
 
     /**
+     * Dropwizard metrics of each worker, one row per metric per report; pruned
+     * by maintenance.
+     */
+    public final BatchpilotMetricSnapshots BATCHPILOT_METRIC_SNAPSHOTS = BatchpilotMetricSnapshots.BATCHPILOT_METRIC_SNAPSHOTS;
+
+    /**
+     * The table <code>batchpilot_model_prices</code>.
+     */
+    public final BatchpilotModelPrices BATCHPILOT_MODEL_PRICES = BatchpilotModelPrices.BATCHPILOT_MODEL_PRICES;
+
+    /**
+     * Files by outcome, API calls and tokens per minute, team and model; sums
+     * of changes to batch_upload_files.
+     */
+    public final BatchpilotUsagePerMinute BATCHPILOT_USAGE_PER_MINUTE = BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE;
+
+    /**
+     * One row per worker process; a worker is alive while last_seen_at is
+     * recent (the database clock).
+     */
+    public final BatchpilotWorkerHeartbeats BATCHPILOT_WORKER_HEARTBEATS = BatchpilotWorkerHeartbeats.BATCHPILOT_WORKER_HEARTBEATS;
+
+    /**
      * The table <code>receipts</code>.
      */
     public final Receipts RECEIPTS = Receipts.RECEIPTS;
@@ -82,6 +109,10 @@ public class DefaultSchema extends SchemaImpl {
             ApiQuotaTracking.API_QUOTA_TRACKING,
             BatchUploadFiles.BATCH_UPLOAD_FILES,
             BatchUploadSessions.BATCH_UPLOAD_SESSIONS,
+            BatchpilotMetricSnapshots.BATCHPILOT_METRIC_SNAPSHOTS,
+            BatchpilotModelPrices.BATCHPILOT_MODEL_PRICES,
+            BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE,
+            BatchpilotWorkerHeartbeats.BATCHPILOT_WORKER_HEARTBEATS,
             Receipts.RECEIPTS,
             TeamMembers.TEAM_MEMBERS,
             Teams.TEAMS
