@@ -25,7 +25,7 @@ public final class ConnectionPools {
     if (url.password() != null) {
       config.setPassword(url.password());
     }
-    config.addDataSourceProperty("applicationName", name);
+    config.addDataSourceProperty("application.name", name);
     config.setMaximumPoolSize(maxSize);
     config.setMinimumIdle(Math.min(2, maxSize));
     config.setPoolName(name);

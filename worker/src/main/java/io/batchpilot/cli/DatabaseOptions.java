@@ -1,0 +1,41 @@
+package io.batchpilot.cli;
+
+import com.zaxxer.hikari.HikariDataSource;
+import com.zaxxer.hikari.pool.HikariPool;
+import io.batchpilot.db.ConnectionPools;
+import io.batchpilot.db.DatabaseUrl;
+import picocli.CommandLine.Option;
+
+/** {@code --database-url}, or {@code DATABASE_URL}: the one way every command finds PostgreSQL. */
+public final class DatabaseOptions {
+
+  @Option(names = "--database-url", paramLabel = "URL", defaultValue = "${env:DATABASE_URL}",
+      description = "PostgreSQL to use: postgresql://user:password@host:5432/db or a JDBC URL. "
+          + "Env: DATABASE_URL. Workers need a direct or session-mode connection (port 5432), "
+          + "not Supavisor's transaction mode (6543).")
+  String databaseUrl;
+
+  public DatabaseUrl url() {
+    if (databaseUrl == null || databaseUrl.isBlank()) {
+      throw CliException.usage("DATABASE_URL is not set: export DATABASE_URL=postgresql://user:password@host:5432/postgres "
+          + "or pass --database-url");
+    }
+    try {
+      return DatabaseUrl.parse("DATABASE_URL", databaseUrl);
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage(e.getMessage());
+    }
+  }
+
+  /** A pool, or a one-line error naming the server when it does not answer. */
+  public HikariDataSource open(int maxSize, String name) {
+    DatabaseUrl url = url();
+    try {
+      return ConnectionPools.open(url, maxSize, name);
+    } catch (HikariPool.PoolInitializationException e) {
+      Throwable cause = e.getCause() == null ? e : e.getCause();
+      throw new CliException(ExitCode.UNAVAILABLE, "cannot connect to " + url + ": " + cause.getMessage()
+          + " (check DATABASE_URL, that the server runs, and that this machine may reach it)", e);
+    }
+  }
+}
