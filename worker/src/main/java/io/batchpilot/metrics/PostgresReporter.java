@@ -87,7 +87,15 @@ public final class PostgresReporter extends ScheduledReporter {
     List<Object[]> rows = new ArrayList<>();
     Map<String, Long> counts = new HashMap<>();
     gauges.forEach((name, gauge) -> {
-      if (gauge.getValue() instanceof Number number) {
+      Object value;
+      try {
+        value = gauge.getValue();
+      } catch (RuntimeException e) {
+        // A gauge that cannot answer now (its source is down) must not cost the other metrics.
+        log.debug("worker {}: gauge {} failed: {}", config.workerId(), name, e.toString());
+        return;
+      }
+      if (value instanceof Number number) {
         rows.add(row(name, "gauge", null, null, number.doubleValue(), null, null));
       }
     });
