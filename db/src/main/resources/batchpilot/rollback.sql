@@ -12,12 +12,35 @@ DROP VIEW IF EXISTS batchpilot_reporting.usage_per_minute;
 DROP VIEW IF EXISTS batchpilot_reporting.active_sessions;
 DROP VIEW IF EXISTS batchpilot_reporting.quota_usage_per_minute;
 DROP VIEW IF EXISTS batchpilot_reporting.model_prices;
+DROP VIEW IF EXISTS batchpilot_reporting.quota_limits;
+DROP VIEW IF EXISTS batchpilot_reporting.adaptive_factor_changes;
+DROP FUNCTION IF EXISTS batchpilot_reporting.adaptive_factor(double precision, double precision, integer, timestamptz, timestamptz);
 DROP SCHEMA IF EXISTS batchpilot_reporting;
 DROP TABLE IF EXISTS public.batchpilot_worker_heartbeats;
 DROP TABLE IF EXISTS public.batchpilot_metric_snapshots;
 DROP TABLE IF EXISTS public.batchpilot_usage_per_minute;
 DROP TABLE IF EXISTS public.batchpilot_model_prices;
+DROP TABLE IF EXISTS public.batchpilot_adaptive_factor_changes;
 
+-- V2: the quota gate.
+DROP FUNCTION IF EXISTS public.batchpilot_acquire_quota(text, text, bigint, text);
+DROP FUNCTION IF EXISTS public.batchpilot_reconcile_quota(uuid, bigint);
+DROP FUNCTION IF EXISTS public.batchpilot_release_quota(uuid);
+DROP FUNCTION IF EXISTS public.batchpilot_report_rate_limit(text, text, bigint, text);
+DROP FUNCTION IF EXISTS public.batchpilot_report_daily_quota_exhausted(text, text);
+DROP FUNCTION IF EXISTS public.batchpilot_quota_status(text, text);
+DROP FUNCTION IF EXISTS batchpilot_private.acquire_quota(text, text, bigint, text, timestamptz);
+DROP FUNCTION IF EXISTS batchpilot_private.mark_ledger_limited(public.quota_limits, timestamptz, timestamptz);
+DROP FUNCTION IF EXISTS batchpilot_private.strategy_fraction(public.quota_limits, text, timestamptz);
+DROP FUNCTION IF EXISTS batchpilot_private.adaptive_factor_at(public.quota_limits, timestamptz);
+DROP FUNCTION IF EXISTS batchpilot_private.next_pacific_midnight(timestamptz);
+DROP FUNCTION IF EXISTS batchpilot_private.epoch_ms(timestamptz);
+DROP FUNCTION IF EXISTS batchpilot_private.from_epoch_ms(bigint);
+DROP TABLE IF EXISTS public.quota_permits;
+DROP TABLE IF EXISTS public.quota_buckets;
+DROP TABLE IF EXISTS public.quota_limits;
+
+-- V1
 DROP TABLE IF EXISTS public.batch_upload_files;
 DROP TABLE IF EXISTS public.batch_upload_sessions;
 DROP TABLE IF EXISTS public.api_quota_tracking;
@@ -32,6 +55,7 @@ DROP FUNCTION IF EXISTS batchpilot_private.my_session_ids();
 DROP FUNCTION IF EXISTS batchpilot_private.my_team_ids();
 DROP FUNCTION IF EXISTS batchpilot_private.is_admin();
 DROP FUNCTION IF EXISTS batchpilot_private.roll_up_file_usage();
+DROP FUNCTION IF EXISTS batchpilot_private.record_adaptive_factor();
 DROP SCHEMA IF EXISTS batchpilot_private;
 
 DROP TABLE IF EXISTS public.batchpilot_schema_history;

@@ -149,6 +149,57 @@ CREATE TRIGGER batch_upload_files_roll_up_usage
   FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.roll_up_file_usage();
 
 -- ---------------------------------------------------------------------------------------------
+-- The quota gate's adaptive factor over time. quota_limits (V2) keeps only the last cut and when it
+-- happened; the factor then grows back by adaptive_increase per window. Each cut is recorded here,
+-- so the quota dashboard can draw the factor at any past minute. Cuts are rare (once per blocked
+-- period), and the trigger fires only when these columns are written, never on a grant.
+-- ---------------------------------------------------------------------------------------------
+CREATE TABLE public.batchpilot_adaptive_factor_changes (
+  provider          text NOT NULL,
+  model             text NOT NULL,
+  changed_at        timestamptz NOT NULL,
+  adaptive_factor   double precision NOT NULL,
+  adaptive_increase double precision NOT NULL,
+  window_ms         integer NOT NULL,
+  PRIMARY KEY (provider, model, changed_at)
+);
+
+COMMENT ON TABLE public.batchpilot_adaptive_factor_changes IS
+  'Each value quota_limits.adaptive_factor was set to, with what it grows back by; pruned by maintenance.';
+
+CREATE INDEX batchpilot_adaptive_factor_changes_time_idx
+  ON public.batchpilot_adaptive_factor_changes (changed_at);
+
+CREATE FUNCTION batchpilot_private.record_adaptive_factor() RETURNS trigger
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+BEGIN
+  INSERT INTO public.batchpilot_adaptive_factor_changes
+         (provider, model, changed_at, adaptive_factor, adaptive_increase, window_ms)
+  VALUES (NEW.provider, NEW.model, NEW.adaptive_changed_at, NEW.adaptive_factor, NEW.adaptive_increase, NEW.window_ms)
+  ON CONFLICT (provider, model, changed_at) DO UPDATE
+     SET adaptive_factor = excluded.adaptive_factor,
+         adaptive_increase = excluded.adaptive_increase,
+         window_ms = excluded.window_ms;
+  RETURN NULL;
+END
+$$;
+
+REVOKE ALL ON FUNCTION batchpilot_private.record_adaptive_factor() FROM PUBLIC;
+
+CREATE TRIGGER quota_limits_record_adaptive_factor
+  AFTER INSERT OR UPDATE OF adaptive_factor, adaptive_changed_at, adaptive_increase, window_ms
+  ON public.quota_limits
+  FOR EACH ROW EXECUTE FUNCTION batchpilot_private.record_adaptive_factor();
+
+INSERT INTO public.batchpilot_adaptive_factor_changes
+       (provider, model, changed_at, adaptive_factor, adaptive_increase, window_ms)
+SELECT provider, model, adaptive_changed_at, adaptive_factor, adaptive_increase, window_ms
+  FROM public.quota_limits;
+
+-- ---------------------------------------------------------------------------------------------
 -- Prices, for the cost dashboard. Admins edit them (SQL editor, or the Data API with an admin JWT).
 -- Standard (paid tier) list prices in USD per million tokens, from Google's pricing page
 -- https://ai.google.dev/gemini-api/docs/pricing as transcribed on 2026-09-20 and March 2026
@@ -183,11 +234,14 @@ ALTER TABLE public.batchpilot_worker_heartbeats ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.batchpilot_metric_snapshots ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.batchpilot_usage_per_minute ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.batchpilot_model_prices ENABLE ROW LEVEL SECURITY;
+ALTER TABLE public.batchpilot_adaptive_factor_changes ENABLE ROW LEVEL SECURITY;
 
 REVOKE ALL ON public.batchpilot_worker_heartbeats, public.batchpilot_metric_snapshots,
-  public.batchpilot_usage_per_minute, public.batchpilot_model_prices FROM anon, authenticated;
+  public.batchpilot_usage_per_minute, public.batchpilot_model_prices,
+  public.batchpilot_adaptive_factor_changes FROM anon, authenticated;
 GRANT ALL ON public.batchpilot_worker_heartbeats, public.batchpilot_metric_snapshots,
-  public.batchpilot_usage_per_minute, public.batchpilot_model_prices TO service_role;
+  public.batchpilot_usage_per_minute, public.batchpilot_model_prices,
+  public.batchpilot_adaptive_factor_changes TO service_role;
 
 CREATE POLICY batchpilot_model_prices_admin ON public.batchpilot_model_prices
   FOR ALL TO authenticated
@@ -235,6 +289,34 @@ CREATE VIEW batchpilot_reporting.quota_usage_per_minute AS
          rate_limit_reset_at
     FROM public.api_quota_tracking;
 
+-- The factor in effect at an instant, from a recorded value: the same arithmetic as V2's
+-- batchpilot_private.adaptive_factor_at (QuotaPanelsTest checks they agree), over plain values so
+-- the history table can use it.
+CREATE FUNCTION batchpilot_reporting.adaptive_factor(
+  factor double precision, increase double precision, window_ms integer, changed_at timestamptz, at timestamptz)
+  RETURNS double precision
+  LANGUAGE sql IMMUTABLE
+  SET search_path = ''
+AS $$
+  SELECT least(1.0, factor + increase * greatest(0, floor(extract(epoch FROM at - changed_at) * 1000 / window_ms)))
+$$;
+
+-- Each model's limits and the gate's state now.
+CREATE VIEW batchpilot_reporting.quota_limits AS
+  SELECT provider, model, requests_per_minute, input_tokens_per_minute, requests_per_day, max_in_flight,
+         CASE WHEN day = (now() AT TIME ZONE 'America/Los_Angeles')::date THEN requests_today ELSE 0 END
+           AS requests_today,
+         batchpilot_reporting.adaptive_factor(adaptive_factor, adaptive_increase, window_ms, adaptive_changed_at, now())
+           AS adaptive_factor,
+         CASE WHEN blocked_until > now() THEN blocked_until END AS blocked_until,
+         CASE WHEN blocked_until > now() THEN blocked_quota_id END AS blocked_quota_id,
+         CASE WHEN parked_until > now() THEN parked_until END AS parked_until
+    FROM public.quota_limits;
+
+CREATE VIEW batchpilot_reporting.adaptive_factor_changes AS
+  SELECT provider, model, changed_at, adaptive_factor, adaptive_increase, window_ms
+    FROM public.batchpilot_adaptive_factor_changes;
+
 CREATE VIEW batchpilot_reporting.model_prices AS
   SELECT model, input_usd_per_million, output_usd_per_million, updated_at
     FROM public.batchpilot_model_prices;
@@ -253,8 +335,14 @@ EXCEPTION WHEN duplicate_object THEN
 END
 $$;
 
+REVOKE ALL ON FUNCTION batchpilot_reporting.adaptive_factor(double precision, double precision, integer,
+  timestamptz, timestamptz) FROM PUBLIC;
+
 GRANT USAGE ON SCHEMA batchpilot_reporting TO batchpilot_grafana;
 GRANT SELECT ON batchpilot_reporting.worker_heartbeats, batchpilot_reporting.metric_snapshots,
   batchpilot_reporting.usage_per_minute, batchpilot_reporting.active_sessions,
-  batchpilot_reporting.quota_usage_per_minute, batchpilot_reporting.model_prices
+  batchpilot_reporting.quota_usage_per_minute, batchpilot_reporting.quota_limits,
+  batchpilot_reporting.adaptive_factor_changes, batchpilot_reporting.model_prices
   TO batchpilot_grafana;
+GRANT EXECUTE ON FUNCTION batchpilot_reporting.adaptive_factor(double precision, double precision, integer,
+  timestamptz, timestamptz) TO batchpilot_grafana;

@@ -7,13 +7,25 @@ package io.batchpilot.jooq;
 import io.batchpilot.jooq.tables.ApiQuotaTracking;
 import io.batchpilot.jooq.tables.BatchUploadFiles;
 import io.batchpilot.jooq.tables.BatchUploadSessions;
+import io.batchpilot.jooq.tables.BatchpilotAcquireQuota;
+import io.batchpilot.jooq.tables.BatchpilotAdaptiveFactorChanges;
 import io.batchpilot.jooq.tables.BatchpilotMetricSnapshots;
 import io.batchpilot.jooq.tables.BatchpilotModelPrices;
+import io.batchpilot.jooq.tables.BatchpilotQuotaStatus;
 import io.batchpilot.jooq.tables.BatchpilotUsagePerMinute;
 import io.batchpilot.jooq.tables.BatchpilotWorkerHeartbeats;
+import io.batchpilot.jooq.tables.QuotaBuckets;
+import io.batchpilot.jooq.tables.QuotaLimits;
+import io.batchpilot.jooq.tables.QuotaPermits;
 import io.batchpilot.jooq.tables.Receipts;
 import io.batchpilot.jooq.tables.TeamMembers;
 import io.batchpilot.jooq.tables.Teams;
+import io.batchpilot.jooq.tables.records.BatchpilotAcquireQuotaRecord;
+import io.batchpilot.jooq.tables.records.BatchpilotQuotaStatusRecord;
+
+import org.jooq.Configuration;
+import org.jooq.Field;
+import org.jooq.Result;
 
 
 /**
@@ -39,6 +51,70 @@ public class Tables {
     public static final BatchUploadSessions BATCH_UPLOAD_SESSIONS = BatchUploadSessions.BATCH_UPLOAD_SESSIONS;
 
     /**
+     * provider text, model text, estimated_input_tokens bigint, strategy text
+     * DEFAULT 'adaptive'::text
+     */
+    public static final BatchpilotAcquireQuota BATCHPILOT_ACQUIRE_QUOTA = BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA;
+
+    /**
+     * Call <code>batchpilot_acquire_quota</code>.
+     */
+    public static Result<BatchpilotAcquireQuotaRecord> BATCHPILOT_ACQUIRE_QUOTA(
+          Configuration configuration
+        , String provider
+        , String model
+        , Long estimatedInputTokens
+        , String strategy
+    ) {
+        return configuration.dsl().selectFrom(io.batchpilot.jooq.tables.BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA.call(
+              provider
+            , model
+            , estimatedInputTokens
+            , strategy
+        )).fetch();
+    }
+
+    /**
+     * Get <code>batchpilot_acquire_quota</code> as a table.
+     */
+    public static BatchpilotAcquireQuota BATCHPILOT_ACQUIRE_QUOTA(
+          String provider
+        , String model
+        , Long estimatedInputTokens
+        , String strategy
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA.call(
+            provider,
+            model,
+            estimatedInputTokens,
+            strategy
+        );
+    }
+
+    /**
+     * Get <code>batchpilot_acquire_quota</code> as a table.
+     */
+    public static BatchpilotAcquireQuota BATCHPILOT_ACQUIRE_QUOTA(
+          Field<String> provider
+        , Field<String> model
+        , Field<Long> estimatedInputTokens
+        , Field<String> strategy
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA.call(
+            provider,
+            model,
+            estimatedInputTokens,
+            strategy
+        );
+    }
+
+    /**
+     * Each value quota_limits.adaptive_factor was set to, with what it grows
+     * back by; pruned by maintenance.
+     */
+    public static final BatchpilotAdaptiveFactorChanges BATCHPILOT_ADAPTIVE_FACTOR_CHANGES = BatchpilotAdaptiveFactorChanges.BATCHPILOT_ADAPTIVE_FACTOR_CHANGES;
+
+    /**
      * Dropwizard metrics of each worker, one row per metric per report; pruned
      * by maintenance.
      */
@@ -48,6 +124,51 @@ public class Tables {
      * The table <code>batchpilot_model_prices</code>.
      */
     public static final BatchpilotModelPrices BATCHPILOT_MODEL_PRICES = BatchpilotModelPrices.BATCHPILOT_MODEL_PRICES;
+
+    /**
+     * provider text, model text
+     */
+    public static final BatchpilotQuotaStatus BATCHPILOT_QUOTA_STATUS = BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS;
+
+    /**
+     * Call <code>batchpilot_quota_status</code>.
+     */
+    public static Result<BatchpilotQuotaStatusRecord> BATCHPILOT_QUOTA_STATUS(
+          Configuration configuration
+        , String provider
+        , String model
+    ) {
+        return configuration.dsl().selectFrom(io.batchpilot.jooq.tables.BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS.call(
+              provider
+            , model
+        )).fetch();
+    }
+
+    /**
+     * Get <code>batchpilot_quota_status</code> as a table.
+     */
+    public static BatchpilotQuotaStatus BATCHPILOT_QUOTA_STATUS(
+          String provider
+        , String model
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS.call(
+            provider,
+            model
+        );
+    }
+
+    /**
+     * Get <code>batchpilot_quota_status</code> as a table.
+     */
+    public static BatchpilotQuotaStatus BATCHPILOT_QUOTA_STATUS(
+          Field<String> provider
+        , Field<String> model
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS.call(
+            provider,
+            model
+        );
+    }
 
     /**
      * Files by outcome, API calls and tokens per minute, team and model; sums
@@ -60,6 +181,23 @@ public class Tables {
      * recent (the database clock).
      */
     public static final BatchpilotWorkerHeartbeats BATCHPILOT_WORKER_HEARTBEATS = BatchpilotWorkerHeartbeats.BATCHPILOT_WORKER_HEARTBEATS;
+
+    /**
+     * Granted requests and input tokens per (provider, model) and bucket; kept
+     * for one window and a margin.
+     */
+    public static final QuotaBuckets QUOTA_BUCKETS = QuotaBuckets.QUOTA_BUCKETS;
+
+    /**
+     * Per (provider, model): the limits an admin edits, and the quota gate's
+     * fleet-wide state.
+     */
+    public static final QuotaLimits QUOTA_LIMITS = QuotaLimits.QUOTA_LIMITS;
+
+    /**
+     * Quota grants: in flight until released_at is set or expires_at passes.
+     */
+    public static final QuotaPermits QUOTA_PERMITS = QuotaPermits.QUOTA_PERMITS;
 
     /**
      * The table <code>receipts</code>.

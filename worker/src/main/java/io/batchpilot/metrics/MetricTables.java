@@ -1,5 +1,6 @@
 package io.batchpilot.metrics;
 
+import static io.batchpilot.jooq.Tables.BATCHPILOT_ADAPTIVE_FACTOR_CHANGES;
 import static io.batchpilot.jooq.Tables.BATCHPILOT_METRIC_SNAPSHOTS;
 import static io.batchpilot.jooq.Tables.BATCHPILOT_USAGE_PER_MINUTE;
 import static io.batchpilot.jooq.Tables.BATCHPILOT_WORKER_HEARTBEATS;
@@ -22,6 +23,15 @@ public final class MetricTables {
   /** The per-minute usage rollup feeds the cost dashboard by day: keep it longer than the snapshots. */
   public static final Pruned USAGE = new Pruned(BATCHPILOT_USAGE_PER_MINUTE, BATCHPILOT_USAGE_PER_MINUTE.MINUTE);
 
+  /**
+   * The adaptive factor's history. Prune with care: the quota dashboard draws the factor from the
+   * last change before each minute, so keep at least each model's latest row (Retention may skip
+   * this table: it grows by one row per 429-blocked period only).
+   */
+  public static final Pruned ADAPTIVE_FACTOR = new Pruned(BATCHPILOT_ADAPTIVE_FACTOR_CHANGES,
+      BATCHPILOT_ADAPTIVE_FACTOR_CHANGES.CHANGED_AT);
+
+  /** What Retention prunes by age alone. */
   public static final List<Pruned> ALL = List.of(SNAPSHOTS, HEARTBEATS, USAGE);
 
   private MetricTables() {}

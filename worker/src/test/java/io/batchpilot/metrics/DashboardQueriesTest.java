@@ -13,7 +13,6 @@ import java.sql.ResultSetMetaData;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.sql.Types;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -70,10 +69,8 @@ class DashboardQueriesTest {
   @TestFactory
   Stream<DynamicTest> everyPanelRunsAsGrafanaAndReturnsWhatItShows(TestDatabase db) throws SQLException {
     Instant now = databaseNow(db);
-    // The widest range a dashboard opens with (cost: 30 days), ending just after now.
-    GrafanaMacros macros = new GrafanaMacros(now.minus(Duration.ofDays(30)), now.plusSeconds(60));
     return Dashboards.queries().stream().map(query -> DynamicTest.dynamicTest(query.toString(),
-        () -> check(db, query, macros.expand(query.rawSql()))));
+        () -> check(db, query, openedNow(query, now).expand(query.rawSql()))));
   }
 
   /**
@@ -84,8 +81,8 @@ class DashboardQueriesTest {
   @TestFactory
   Stream<DynamicTest> panelsReadRollupsNotTheFileTableAndFindTheirRowsByIndex(TestDatabase db) throws SQLException {
     Instant now = databaseNow(db);
-    GrafanaMacros macros = new GrafanaMacros(now.minus(Duration.ofDays(30)), now.plusSeconds(60));
     return Dashboards.queries().stream().map(query -> DynamicTest.dynamicTest(query.toString(), () -> {
+      GrafanaMacros macros = openedNow(query, now);
       try (Connection c = db.connect(); Statement s = c.createStatement()) {
         s.execute("SET enable_seqscan = off");
         try (ResultSet plan = s.executeQuery("EXPLAIN (FORMAT JSON) " + macros.expand(query.rawSql()))) {
@@ -142,6 +139,11 @@ class DashboardQueriesTest {
         assertTrue(rows > 0, query + " returned no rows from a database filled by a run:\n" + sql);
       }
     }
+  }
+
+  /** The dashboard as an admin opens it: its default range, ending now. */
+  private static GrafanaMacros openedNow(Dashboards.PanelQuery query, Instant now) {
+    return new GrafanaMacros(now.minus(query.defaultRange()), now);
   }
 
   private static Instant databaseNow(TestDatabase db) throws SQLException {

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class GrafanaRoleTest {
 
   private static final List<String> VIEWS = List.of("worker_heartbeats", "metric_snapshots", "usage_per_minute",
-      "active_sessions", "quota_usage_per_minute", "model_prices");
+      "active_sessions", "quota_usage_per_minute", "quota_limits", "adaptive_factor_changes", "model_prices");
 
   @Test
   void readsEveryReportingViewAndCannotLogInUntilGivenAPassword(TestDatabase db) throws SQLException {
@@ -48,6 +48,9 @@ class GrafanaRoleTest {
         "SELECT * FROM public.receipts",
         "SELECT * FROM public.batchpilot_metric_snapshots",
         "SELECT * FROM public.batchpilot_model_prices",
+        "SELECT * FROM public.quota_limits",
+        "SELECT * FROM public.quota_permits",
+        "SELECT public.batchpilot_acquire_quota('gemini', 'gemini-2.5-flash', 1, 'adaptive')",
         "UPDATE batchpilot_reporting.model_prices SET input_usd_per_million = 0",
         "INSERT INTO batchpilot_reporting.worker_heartbeats (worker_id, host, version) VALUES ('x', 'y', 'z')",
         "DELETE FROM batchpilot_reporting.metric_snapshots");

@@ -51,7 +51,7 @@ final class ReportingFixture {
     dsl.execute("UPDATE public.batch_upload_sessions SET estimated_completion_at = now() + interval '7 minutes',"
         + " rate_limit_hits = 3 WHERE id = ?", uuid(big));
 
-    ledger(dsl);
+    gate(dsl);
     return metrics(dataSource);
   }
 
@@ -101,17 +101,21 @@ final class ReportingFixture {
         + " ORDER BY upload_order LIMIT ?)", errorType, uuid(session), files);
   }
 
-  /** The gate's per-minute ledger over the last 15 minutes, with one blocked minute. */
-  private static void ledger(DSLContext dsl) {
-    dsl.execute("INSERT INTO public.api_quota_tracking (api_provider, model, quota_type, time_window, quota_used, quota_limit,"
-        + " is_rate_limited, rate_limit_reset_at)"
-        + " SELECT 'gemini', m.model, q.quota_type, date_trunc('minute', now()) - n * interval '1 minute',"
-        + "        CASE q.quota_type WHEN 'requests' THEN m.rpm - n % 3 ELSE (m.rpm - n % 3) * 900 END,"
-        + "        CASE q.quota_type WHEN 'requests' THEN m.rpm ELSE m.tpm END,"
-        + "        n = 4, CASE WHEN n = 4 THEN date_trunc('minute', now()) - interval '3 minutes 40 seconds' END"
-        + "   FROM (VALUES (?, 10, 250000), (?, 15, 250000)) m (model, rpm, tpm)"
-        + "  CROSS JOIN (VALUES ('requests'), ('input_tokens')) q (quota_type)"
-        + "  CROSS JOIN generate_series(0, 14) n", FLASH, LITE);
+  /**
+   * The quota gate at work: over the last 15 minutes each model is asked for 12 requests a minute
+   * (the real acquire function, its clock stepped as the gate's tests step it), more than flash's
+   * limit of 10 admits; then Gemini answers one flash call with a 429, which blocks flash for the
+   * fleet and cuts its adaptive factor.
+   */
+  private static void gate(DSLContext dsl) {
+    dsl.execute("DO $$ BEGIN"
+        + " FOR n IN REVERSE 15..1 LOOP FOR k IN 0..11 LOOP"
+        + "   PERFORM batchpilot_private.acquire_quota('gemini', m, 1290, 'aggressive',"
+        + "       date_trunc('minute', now()) - n * interval '1 minute' + k * interval '4 seconds')"
+        + "     FROM unnest(ARRAY['" + FLASH + "', '" + LITE + "']) m;"
+        + " END LOOP; END LOOP; END $$");
+    dsl.execute("SELECT public.batchpilot_report_rate_limit('gemini', ?, 20000,"
+        + " 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier')", FLASH);
   }
 
   /** Two workers' registries, as the pipeline fills them: worker 1 has stopped, worker 2 runs on. */
