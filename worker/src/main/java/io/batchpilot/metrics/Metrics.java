@@ -51,6 +51,7 @@ public final class Metrics {
   private final MetricRegistry registry;
   private final Clock clock;
   private volatile IntSupplier inFlight = () -> 0;
+  private volatile LongSupplier backlog = () -> 0L;
 
   public Metrics() {
     this(new MetricRegistry(), Clock.defaultClock());
@@ -95,7 +96,7 @@ public final class Metrics {
     counter(MetricKey.of(FILES_FAILED, "model", model, "error_type", errorType)).inc();
   }
 
-  /** Where the number of files in flight comes from (the executor); also the heartbeat's in_flight. */
+  /** Where the number of files in flight comes from (the executor); also the heartbeat's in_flight. A later call replaces it. */
   public void inFlight(IntSupplier supplier) {
     inFlight = supplier;
     registry.gauge(MetricKey.of(FILES_IN_FLIGHT).registryName(), () -> (Gauge<Integer>) () -> inFlight.getAsInt());
@@ -105,9 +106,10 @@ public final class Metrics {
     return inFlight.getAsInt();
   }
 
-  /** Where the backlog comes from; read once per report, so it should be cheap. */
+  /** Where the backlog comes from; read once per report, so it should be cheap. A later call replaces it. */
   public void backlog(LongSupplier supplier) {
-    registry.gauge(MetricKey.of(FILES_BACKLOG).registryName(), () -> (Gauge<Long>) supplier::getAsLong);
+    backlog = supplier;
+    registry.gauge(MetricKey.of(FILES_BACKLOG).registryName(), () -> (Gauge<Long>) () -> backlog.getAsLong());
   }
 
   private Timer timer(MetricKey key) {
