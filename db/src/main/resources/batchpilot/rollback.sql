@@ -22,6 +22,9 @@ DROP TABLE IF EXISTS public.batchpilot_usage_per_minute;
 DROP TABLE IF EXISTS public.batchpilot_model_prices;
 DROP TABLE IF EXISTS public.batchpilot_adaptive_factor_changes;
 
+-- V6: maintenance.
+DROP TABLE IF EXISTS public.batchpilot_leader;
+
 -- V2: the quota gate.
 DROP FUNCTION IF EXISTS public.batchpilot_acquire_quota(text, text, bigint, text);
 DROP FUNCTION IF EXISTS public.batchpilot_reconcile_quota(uuid, bigint);

@@ -9,6 +9,7 @@ import io.batchpilot.jooq.tables.BatchUploadFiles;
 import io.batchpilot.jooq.tables.BatchUploadSessions;
 import io.batchpilot.jooq.tables.BatchpilotAcquireQuota;
 import io.batchpilot.jooq.tables.BatchpilotAdaptiveFactorChanges;
+import io.batchpilot.jooq.tables.BatchpilotLeader;
 import io.batchpilot.jooq.tables.BatchpilotMetricSnapshots;
 import io.batchpilot.jooq.tables.BatchpilotModelPrices;
 import io.batchpilot.jooq.tables.BatchpilotQuotaStatus;
@@ -126,6 +127,12 @@ public class DefaultSchema extends SchemaImpl {
      * back by; pruned by maintenance.
      */
     public final BatchpilotAdaptiveFactorChanges BATCHPILOT_ADAPTIVE_FACTOR_CHANGES = BatchpilotAdaptiveFactorChanges.BATCHPILOT_ADAPTIVE_FACTOR_CHANGES;
+
+    /**
+     * The worker that runs maintenance, until expires_at (database clock);
+     * renewed while it lives.
+     */
+    public final BatchpilotLeader BATCHPILOT_LEADER = BatchpilotLeader.BATCHPILOT_LEADER;
 
     /**
      * Dropwizard metrics of each worker, one row per metric per report; pruned
@@ -248,6 +255,7 @@ public class DefaultSchema extends SchemaImpl {
             BatchUploadSessions.BATCH_UPLOAD_SESSIONS,
             BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA,
             BatchpilotAdaptiveFactorChanges.BATCHPILOT_ADAPTIVE_FACTOR_CHANGES,
+            BatchpilotLeader.BATCHPILOT_LEADER,
             BatchpilotMetricSnapshots.BATCHPILOT_METRIC_SNAPSHOTS,
             BatchpilotModelPrices.BATCHPILOT_MODEL_PRICES,
             BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS,

@@ -9,6 +9,7 @@ import io.batchpilot.jooq.tables.BatchUploadFiles;
 import io.batchpilot.jooq.tables.BatchUploadSessions;
 import io.batchpilot.jooq.tables.BatchpilotAcquireQuota;
 import io.batchpilot.jooq.tables.BatchpilotAdaptiveFactorChanges;
+import io.batchpilot.jooq.tables.BatchpilotLeader;
 import io.batchpilot.jooq.tables.BatchpilotMetricSnapshots;
 import io.batchpilot.jooq.tables.BatchpilotModelPrices;
 import io.batchpilot.jooq.tables.BatchpilotQuotaStatus;
@@ -113,6 +114,12 @@ public class Tables {
      * back by; pruned by maintenance.
      */
     public static final BatchpilotAdaptiveFactorChanges BATCHPILOT_ADAPTIVE_FACTOR_CHANGES = BatchpilotAdaptiveFactorChanges.BATCHPILOT_ADAPTIVE_FACTOR_CHANGES;
+
+    /**
+     * The worker that runs maintenance, until expires_at (database clock);
+     * renewed while it lives.
+     */
+    public static final BatchpilotLeader BATCHPILOT_LEADER = BatchpilotLeader.BATCHPILOT_LEADER;
 
     /**
      * Dropwizard metrics of each worker, one row per metric per report; pruned

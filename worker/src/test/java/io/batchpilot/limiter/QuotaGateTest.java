@@ -22,6 +22,7 @@ import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jooq.exception.DataAccessException;
 import org.junit.jupiter.api.BeforeEach;
+import org.jooq.impl.DSL;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -121,7 +122,10 @@ class QuotaGateTest {
     // Three quiet windows after the cut: 0.5 + 3 x 0.05 = 0.65 of 10.
     assertEquals(6, grantsUntilRefused(Strategy.ADAPTIVE, cutAt.plusNanos(3_500_000_000L)));
     // The next block's 429 cuts what is in effect then: 0.65 x 0.5.
-    stepped.dsl().update(QUOTA_LIMITS).set(QUOTA_LIMITS.ADAPTIVE_CHANGED_AT, cutAt.minusNanos(3_500_000_000L))
+    // Relative to the database's clock, which rateLimited reads: however slowly this test runs.
+    stepped.dsl().update(QUOTA_LIMITS)
+        .set(QUOTA_LIMITS.ADAPTIVE_CHANGED_AT,
+            DSL.field("clock_timestamp() - interval '3.5 seconds'", QUOTA_LIMITS.ADAPTIVE_CHANGED_AT.getDataType()))
         .setNull(QUOTA_LIMITS.BLOCKED_UNTIL).where(QUOTA_LIMITS.MODEL.eq(model)).execute();
     gate.rateLimited("gemini", model, Duration.ofMillis(500));
     assertEquals(0.325, gate.status("gemini", model).orElseThrow().adaptiveFactor(), 1e-9);
