@@ -508,6 +508,25 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
         return (OffsetDateTime) get(31);
     }
 
+    /**
+     * Setter for <code>batch_upload_files.duplicate_of</code>. The earlier file
+     * whose result this one reused without calling the API (same content, team
+     * and model).
+     */
+    public BatchUploadFilesRecord setDuplicateOf(UUID value) {
+        set(32, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>batch_upload_files.duplicate_of</code>. The earlier file
+     * whose result this one reused without calling the API (same content, team
+     * and model).
+     */
+    public UUID getDuplicateOf() {
+        return (UUID) get(32);
+    }
+
     // -------------------------------------------------------------------------
     // Primary key information
     // -------------------------------------------------------------------------
@@ -531,7 +550,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
     /**
      * Create a detached, initialised BatchUploadFilesRecord
      */
-    public BatchUploadFilesRecord(UUID id, UUID batchSessionId, UUID receiptId, String originalFilename, Long fileSizeBytes, String fileType, Integer uploadOrder, String storageBucket, String storagePath, String sourceUrl, byte[] contentSha256, String status, OffsetDateTime processingStartedAt, OffsetDateTime processingCompletedAt, Integer processingDurationMs, String claimedBy, OffsetDateTime leaseExpiresAt, OffsetDateTime nextAttemptAt, Integer attempts, Integer maxAttempts, String model, Integer apiCallsMade, Integer inputTokens, Integer outputTokens, Integer tokensUsed, Boolean rateLimited, Integer retryCount, JSONB result, String errorType, String errorMessage, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
+    public BatchUploadFilesRecord(UUID id, UUID batchSessionId, UUID receiptId, String originalFilename, Long fileSizeBytes, String fileType, Integer uploadOrder, String storageBucket, String storagePath, String sourceUrl, byte[] contentSha256, String status, OffsetDateTime processingStartedAt, OffsetDateTime processingCompletedAt, Integer processingDurationMs, String claimedBy, OffsetDateTime leaseExpiresAt, OffsetDateTime nextAttemptAt, Integer attempts, Integer maxAttempts, String model, Integer apiCallsMade, Integer inputTokens, Integer outputTokens, Integer tokensUsed, Boolean rateLimited, Integer retryCount, JSONB result, String errorType, String errorMessage, OffsetDateTime createdAt, OffsetDateTime updatedAt, UUID duplicateOf) {
         super(BatchUploadFiles.BATCH_UPLOAD_FILES);
 
         setId(id);
@@ -566,6 +585,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
         setErrorMessage(errorMessage);
         setCreatedAt(createdAt);
         setUpdatedAt(updatedAt);
+        setDuplicateOf(duplicateOf);
         resetChangedOnNotNull();
     }
 }
