@@ -7,6 +7,9 @@ package io.batchpilot.jooq;
 import io.batchpilot.jooq.tables.ApiQuotaTracking;
 import io.batchpilot.jooq.tables.BatchUploadFiles;
 import io.batchpilot.jooq.tables.BatchUploadSessions;
+import io.batchpilot.jooq.tables.BatchpilotAdaptiveFactorChanges;
+import io.batchpilot.jooq.tables.BatchpilotMetricSnapshots;
+import io.batchpilot.jooq.tables.BatchpilotWorkerHeartbeats;
 import io.batchpilot.jooq.tables.QuotaPermits;
 import io.batchpilot.jooq.tables.TeamMembers;
 
@@ -35,6 +38,10 @@ public class Indexes {
     public static final Index BATCH_UPLOAD_SESSIONS_ACTIVE_IDX = Internal.createIndex(DSL.name("batch_upload_sessions_active_idx"), BatchUploadSessions.BATCH_UPLOAD_SESSIONS, new OrderField[] { BatchUploadSessions.BATCH_UPLOAD_SESSIONS.STATUS }, false);
     public static final Index BATCH_UPLOAD_SESSIONS_TEAM_STATUS_IDX = Internal.createIndex(DSL.name("batch_upload_sessions_team_status_idx"), BatchUploadSessions.BATCH_UPLOAD_SESSIONS, new OrderField[] { BatchUploadSessions.BATCH_UPLOAD_SESSIONS.TEAM_ID, BatchUploadSessions.BATCH_UPLOAD_SESSIONS.STATUS, BatchUploadSessions.BATCH_UPLOAD_SESSIONS.CREATED_AT }, false);
     public static final Index BATCH_UPLOAD_SESSIONS_USER_STATUS_IDX = Internal.createIndex(DSL.name("batch_upload_sessions_user_status_idx"), BatchUploadSessions.BATCH_UPLOAD_SESSIONS, new OrderField[] { BatchUploadSessions.BATCH_UPLOAD_SESSIONS.USER_ID, BatchUploadSessions.BATCH_UPLOAD_SESSIONS.STATUS, BatchUploadSessions.BATCH_UPLOAD_SESSIONS.CREATED_AT }, false);
+    public static final Index BATCHPILOT_ADAPTIVE_FACTOR_CHANGES_TIME_IDX = Internal.createIndex(DSL.name("batchpilot_adaptive_factor_changes_time_idx"), BatchpilotAdaptiveFactorChanges.BATCHPILOT_ADAPTIVE_FACTOR_CHANGES, new OrderField[] { BatchpilotAdaptiveFactorChanges.BATCHPILOT_ADAPTIVE_FACTOR_CHANGES.CHANGED_AT }, false);
+    public static final Index BATCHPILOT_METRIC_SNAPSHOTS_NAME_TIME_IDX = Internal.createIndex(DSL.name("batchpilot_metric_snapshots_name_time_idx"), BatchpilotMetricSnapshots.BATCHPILOT_METRIC_SNAPSHOTS, new OrderField[] { BatchpilotMetricSnapshots.BATCHPILOT_METRIC_SNAPSHOTS.NAME, BatchpilotMetricSnapshots.BATCHPILOT_METRIC_SNAPSHOTS.TAKEN_AT }, false);
+    public static final Index BATCHPILOT_METRIC_SNAPSHOTS_TIME_IDX = Internal.createIndex(DSL.name("batchpilot_metric_snapshots_time_idx"), BatchpilotMetricSnapshots.BATCHPILOT_METRIC_SNAPSHOTS, new OrderField[] { BatchpilotMetricSnapshots.BATCHPILOT_METRIC_SNAPSHOTS.TAKEN_AT }, false);
+    public static final Index BATCHPILOT_WORKER_HEARTBEATS_LAST_SEEN_IDX = Internal.createIndex(DSL.name("batchpilot_worker_heartbeats_last_seen_idx"), BatchpilotWorkerHeartbeats.BATCHPILOT_WORKER_HEARTBEATS, new OrderField[] { BatchpilotWorkerHeartbeats.BATCHPILOT_WORKER_HEARTBEATS.LAST_SEEN_AT }, false);
     public static final Index QUOTA_PERMITS_GRANTED_IDX = Internal.createIndex(DSL.name("quota_permits_granted_idx"), QuotaPermits.QUOTA_PERMITS, new OrderField[] { QuotaPermits.QUOTA_PERMITS.PROVIDER, QuotaPermits.QUOTA_PERMITS.MODEL, QuotaPermits.QUOTA_PERMITS.GRANTED_AT }, false);
     public static final Index QUOTA_PERMITS_IN_FLIGHT_IDX = Internal.createIndex(DSL.name("quota_permits_in_flight_idx"), QuotaPermits.QUOTA_PERMITS, new OrderField[] { QuotaPermits.QUOTA_PERMITS.PROVIDER, QuotaPermits.QUOTA_PERMITS.MODEL, QuotaPermits.QUOTA_PERMITS.EXPIRES_AT }, false);
     public static final Index TEAM_MEMBERS_USER_ID_IDX = Internal.createIndex(DSL.name("team_members_user_id_idx"), TeamMembers.TEAM_MEMBERS, new OrderField[] { TeamMembers.TEAM_MEMBERS.USER_ID }, false);

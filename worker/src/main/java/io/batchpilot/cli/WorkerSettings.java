@@ -34,6 +34,8 @@ final class WorkerSettings {
 
   static WorkerProcess.Settings from(DatabaseUrl database, Map<String, String> env, int concurrency) {
     try {
+      // The worker's own flags first: a wrong flag is reported before a missing key.
+      WorkerConfig worker = WorkerConfig.defaults().withConcurrency(concurrency);
       return new WorkerProcess.Settings(database,
           GeminiConfig.fromEnvironment(env),
           FileSourceConfig.fromEnvironment(env),
@@ -41,7 +43,7 @@ final class WorkerSettings {
           ImagePreprocessorConfig.defaults(),
           QuotaGateConfig.defaults(),
           ReceiptProcessor.Config.defaults(),
-          WorkerConfig.defaults().withConcurrency(concurrency),
+          worker,
           MaintenanceConfig.fromEnvironment(env));
     } catch (IllegalArgumentException e) {
       throw CliException.usage(e.getMessage());

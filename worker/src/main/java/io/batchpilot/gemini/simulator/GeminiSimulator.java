@@ -631,12 +631,4 @@ public final class GeminiSimulator implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
     }
-
-    /** Runs the simulator until the JVM is stopped; settings from flags or BATCHPILOT_SIM_* (see SimulatorConfig#parse). */
-    public static void main(String[] args) throws IOException, InterruptedException {
-        GeminiSimulator sim = start(SimulatorConfig.parse(args, System.getenv()));
-        Runtime.getRuntime().addShutdownHook(new Thread(sim::close, "gemini-simulator-stop"));
-        System.out.println("Gemini simulator listening on " + sim.baseUrl());
-        Thread.currentThread().join();
-    }
 }
