@@ -3,6 +3,7 @@ package io.batchpilot.session;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
 
+import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
 import io.batchpilot.jooq.tables.records.BatchUploadSessionsRecord;
 import io.batchpilot.store.Jooq;
 import java.time.OffsetDateTime;
@@ -12,7 +13,6 @@ import javax.sql.DataSource;
 import org.jooq.DSLContext;
 import org.jooq.InsertValuesStep10;
 import org.jooq.impl.DSL;
-import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
 
 /**
  * Creating and steering batch sessions. Each change is one statement (cancel: one transaction),

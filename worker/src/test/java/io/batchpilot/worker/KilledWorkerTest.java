@@ -50,7 +50,7 @@ class KilledWorkerTest {
         List.of(NewFile.at("only.png", "image/png", "file:///nowhere/only.png")));
 
     ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), WorkerProcess.class.getName(), "2000");
+        "-cp", System.getProperty("java.class.path"), StuckWorkerMain.class.getName(), "2000");
     pb.environment().put("BATCHPILOT_DATABASE_URL", urlWithCredentials(db.url()));
     pb.redirectErrorStream(true);
     Process child = pb.start();

@@ -12,14 +12,14 @@ import javax.sql.DataSource;
  * holds the file, so a test can kill it mid-file. Database URL in BATCHPILOT_DATABASE_URL; the
  * lease in milliseconds as the first argument.
  */
-public final class WorkerProcess {
+public final class StuckWorkerMain {
 
-  private WorkerProcess() {}
+  private StuckWorkerMain() {}
 
   public static void main(String[] args) throws Exception {
     DatabaseUrl url = DatabaseUrl.parse("BATCHPILOT_DATABASE_URL", System.getenv("BATCHPILOT_DATABASE_URL"));
     Duration lease = Duration.ofMillis(Long.parseLong(args[0]));
-    DataSource pool = ConnectionPools.open(url, 2, "worker-process");
+    DataSource pool = ConnectionPools.open(url, 2, "stuck-worker");
     WorkerConfig config = WorkerConfig.defaults().withConcurrency(1).withLease(lease, lease.dividedBy(4))
         .withNotifier(new NotifierConfig(Duration.ofMillis(200), Duration.ofMillis(50), Duration.ofSeconds(1)));
     Worker worker = new Worker(config, pool, url, file -> {
