@@ -4,11 +4,20 @@
 -- dropped silently. Dropping a table also drops its triggers, policies and publication membership.
 BEGIN;
 
+-- V5: embeddings
+DROP FUNCTION IF EXISTS public.match_receipts;
+DROP TABLE IF EXISTS public.receipt_embeddings;
+DROP FUNCTION IF EXISTS batchpilot_private.claim_embeddings(text, integer, integer, interval);
+DROP FUNCTION IF EXISTS batchpilot_private.embeddings_due();
+DROP FUNCTION IF EXISTS batchpilot_private.record_embeddings(jsonb);
+DROP FUNCTION IF EXISTS batchpilot_private.embedding_dimensions();
+
 DROP TABLE IF EXISTS public.batch_upload_files;
 DROP TABLE IF EXISTS public.batch_upload_sessions;
 DROP TABLE IF EXISTS public.api_quota_tracking;
 
 DROP FUNCTION IF EXISTS batchpilot_private.touch_updated_at();
+DROP FUNCTION IF EXISTS batchpilot_private.queue_embedding();
 DROP FUNCTION IF EXISTS batchpilot_private.count_file_statuses();
 DROP FUNCTION IF EXISTS batchpilot_private.apply_file_status_changes(uuid[], text[], integer[]);
 DROP FUNCTION IF EXISTS batchpilot_private.notify_claimable_files();

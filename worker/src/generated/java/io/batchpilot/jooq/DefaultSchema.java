@@ -7,14 +7,21 @@ package io.batchpilot.jooq;
 import io.batchpilot.jooq.tables.ApiQuotaTracking;
 import io.batchpilot.jooq.tables.BatchUploadFiles;
 import io.batchpilot.jooq.tables.BatchUploadSessions;
+import io.batchpilot.jooq.tables.MatchReceipts;
+import io.batchpilot.jooq.tables.ReceiptEmbeddings;
 import io.batchpilot.jooq.tables.Receipts;
 import io.batchpilot.jooq.tables.TeamMembers;
 import io.batchpilot.jooq.tables.Teams;
+import io.batchpilot.jooq.tables.records.MatchReceiptsRecord;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.UUID;
 
 import org.jooq.Catalog;
+import org.jooq.Configuration;
+import org.jooq.Field;
+import org.jooq.Result;
 import org.jooq.Table;
 import org.jooq.impl.SchemaImpl;
 
@@ -47,6 +54,64 @@ public class DefaultSchema extends SchemaImpl {
      * counts of its files by status.
      */
     public final BatchUploadSessions BATCH_UPLOAD_SESSIONS = BatchUploadSessions.BATCH_UPLOAD_SESSIONS;
+
+    /**
+     * query_embedding real[], match_count integer DEFAULT 10, filter_session_id
+     * uuid DEFAULT NULL::uuid
+     */
+    public final MatchReceipts MATCH_RECEIPTS = MatchReceipts.MATCH_RECEIPTS;
+
+    /**
+     * Call <code>match_receipts</code>.
+     */
+    public static Result<MatchReceiptsRecord> MATCH_RECEIPTS(
+          Configuration configuration
+        , Float[] queryEmbedding
+        , Integer matchCount
+        , UUID filterSessionId
+    ) {
+        return configuration.dsl().selectFrom(io.batchpilot.jooq.tables.MatchReceipts.MATCH_RECEIPTS.call(
+              queryEmbedding
+            , matchCount
+            , filterSessionId
+        )).fetch();
+    }
+
+    /**
+     * Get <code>match_receipts</code> as a table.
+     */
+    public static MatchReceipts MATCH_RECEIPTS(
+          Float[] queryEmbedding
+        , Integer matchCount
+        , UUID filterSessionId
+    ) {
+        return io.batchpilot.jooq.tables.MatchReceipts.MATCH_RECEIPTS.call(
+            queryEmbedding,
+            matchCount,
+            filterSessionId
+        );
+    }
+
+    /**
+     * Get <code>match_receipts</code> as a table.
+     */
+    public static MatchReceipts MATCH_RECEIPTS(
+          Field<Float[]> queryEmbedding
+        , Field<Integer> matchCount
+        , Field<UUID> filterSessionId
+    ) {
+        return io.batchpilot.jooq.tables.MatchReceipts.MATCH_RECEIPTS.call(
+            queryEmbedding,
+            matchCount,
+            filterSessionId
+        );
+    }
+
+    /**
+     * One embedding per extracted file, for similarity search
+     * (public.match_receipts).
+     */
+    public final ReceiptEmbeddings RECEIPT_EMBEDDINGS = ReceiptEmbeddings.RECEIPT_EMBEDDINGS;
 
     /**
      * The table <code>receipts</code>.
@@ -82,6 +147,8 @@ public class DefaultSchema extends SchemaImpl {
             ApiQuotaTracking.API_QUOTA_TRACKING,
             BatchUploadFiles.BATCH_UPLOAD_FILES,
             BatchUploadSessions.BATCH_UPLOAD_SESSIONS,
+            MatchReceipts.MATCH_RECEIPTS,
+            ReceiptEmbeddings.RECEIPT_EMBEDDINGS,
             Receipts.RECEIPTS,
             TeamMembers.TEAM_MEMBERS,
             Teams.TEAMS

@@ -7,12 +7,14 @@ package io.batchpilot.jooq;
 import io.batchpilot.jooq.tables.ApiQuotaTracking;
 import io.batchpilot.jooq.tables.BatchUploadFiles;
 import io.batchpilot.jooq.tables.BatchUploadSessions;
+import io.batchpilot.jooq.tables.ReceiptEmbeddings;
 import io.batchpilot.jooq.tables.Receipts;
 import io.batchpilot.jooq.tables.TeamMembers;
 import io.batchpilot.jooq.tables.Teams;
 import io.batchpilot.jooq.tables.records.ApiQuotaTrackingRecord;
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
 import io.batchpilot.jooq.tables.records.BatchUploadSessionsRecord;
+import io.batchpilot.jooq.tables.records.ReceiptEmbeddingsRecord;
 import io.batchpilot.jooq.tables.records.ReceiptsRecord;
 import io.batchpilot.jooq.tables.records.TeamMembersRecord;
 import io.batchpilot.jooq.tables.records.TeamsRecord;
@@ -39,6 +41,7 @@ public class Keys {
     public static final UniqueKey<ApiQuotaTrackingRecord> API_QUOTA_TRACKING_WINDOW_KEY = Internal.createUniqueKey(ApiQuotaTracking.API_QUOTA_TRACKING, DSL.name("api_quota_tracking_window_key"), new TableField[] { ApiQuotaTracking.API_QUOTA_TRACKING.API_PROVIDER, ApiQuotaTracking.API_QUOTA_TRACKING.MODEL, ApiQuotaTracking.API_QUOTA_TRACKING.QUOTA_TYPE, ApiQuotaTracking.API_QUOTA_TRACKING.TIME_WINDOW }, true);
     public static final UniqueKey<BatchUploadFilesRecord> BATCH_UPLOAD_FILES_PKEY = Internal.createUniqueKey(BatchUploadFiles.BATCH_UPLOAD_FILES, DSL.name("batch_upload_files_pkey"), new TableField[] { BatchUploadFiles.BATCH_UPLOAD_FILES.ID }, true);
     public static final UniqueKey<BatchUploadSessionsRecord> BATCH_UPLOAD_SESSIONS_PKEY = Internal.createUniqueKey(BatchUploadSessions.BATCH_UPLOAD_SESSIONS, DSL.name("batch_upload_sessions_pkey"), new TableField[] { BatchUploadSessions.BATCH_UPLOAD_SESSIONS.ID }, true);
+    public static final UniqueKey<ReceiptEmbeddingsRecord> RECEIPT_EMBEDDINGS_PKEY = Internal.createUniqueKey(ReceiptEmbeddings.RECEIPT_EMBEDDINGS, DSL.name("receipt_embeddings_pkey"), new TableField[] { ReceiptEmbeddings.RECEIPT_EMBEDDINGS.FILE_ID }, true);
     public static final UniqueKey<ReceiptsRecord> RECEIPTS_PKEY = Internal.createUniqueKey(Receipts.RECEIPTS, DSL.name("receipts_pkey"), new TableField[] { Receipts.RECEIPTS.ID }, true);
     public static final UniqueKey<TeamMembersRecord> TEAM_MEMBERS_PKEY = Internal.createUniqueKey(TeamMembers.TEAM_MEMBERS, DSL.name("team_members_pkey"), new TableField[] { TeamMembers.TEAM_MEMBERS.TEAM_ID, TeamMembers.TEAM_MEMBERS.USER_ID }, true);
     public static final UniqueKey<TeamsRecord> TEAMS_PKEY = Internal.createUniqueKey(Teams.TEAMS, DSL.name("teams_pkey"), new TableField[] { Teams.TEAMS.ID }, true);
@@ -50,6 +53,8 @@ public class Keys {
     public static final ForeignKey<BatchUploadFilesRecord, BatchUploadSessionsRecord> BATCH_UPLOAD_FILES__BATCH_UPLOAD_FILES_BATCH_SESSION_ID_FKEY = Internal.createForeignKey(BatchUploadFiles.BATCH_UPLOAD_FILES, DSL.name("batch_upload_files_batch_session_id_fkey"), new TableField[] { BatchUploadFiles.BATCH_UPLOAD_FILES.BATCH_SESSION_ID }, Keys.BATCH_UPLOAD_SESSIONS_PKEY, new TableField[] { BatchUploadSessions.BATCH_UPLOAD_SESSIONS.ID }, true);
     public static final ForeignKey<BatchUploadFilesRecord, ReceiptsRecord> BATCH_UPLOAD_FILES__BATCH_UPLOAD_FILES_RECEIPT_ID_FKEY = Internal.createForeignKey(BatchUploadFiles.BATCH_UPLOAD_FILES, DSL.name("batch_upload_files_receipt_id_fkey"), new TableField[] { BatchUploadFiles.BATCH_UPLOAD_FILES.RECEIPT_ID }, Keys.RECEIPTS_PKEY, new TableField[] { Receipts.RECEIPTS.ID }, true);
     public static final ForeignKey<BatchUploadSessionsRecord, TeamsRecord> BATCH_UPLOAD_SESSIONS__BATCH_UPLOAD_SESSIONS_TEAM_ID_FKEY = Internal.createForeignKey(BatchUploadSessions.BATCH_UPLOAD_SESSIONS, DSL.name("batch_upload_sessions_team_id_fkey"), new TableField[] { BatchUploadSessions.BATCH_UPLOAD_SESSIONS.TEAM_ID }, Keys.TEAMS_PKEY, new TableField[] { Teams.TEAMS.ID }, true);
+    public static final ForeignKey<ReceiptEmbeddingsRecord, BatchUploadSessionsRecord> RECEIPT_EMBEDDINGS__RECEIPT_EMBEDDINGS_BATCH_SESSION_ID_FKEY = Internal.createForeignKey(ReceiptEmbeddings.RECEIPT_EMBEDDINGS, DSL.name("receipt_embeddings_batch_session_id_fkey"), new TableField[] { ReceiptEmbeddings.RECEIPT_EMBEDDINGS.BATCH_SESSION_ID }, Keys.BATCH_UPLOAD_SESSIONS_PKEY, new TableField[] { BatchUploadSessions.BATCH_UPLOAD_SESSIONS.ID }, true);
+    public static final ForeignKey<ReceiptEmbeddingsRecord, BatchUploadFilesRecord> RECEIPT_EMBEDDINGS__RECEIPT_EMBEDDINGS_FILE_ID_FKEY = Internal.createForeignKey(ReceiptEmbeddings.RECEIPT_EMBEDDINGS, DSL.name("receipt_embeddings_file_id_fkey"), new TableField[] { ReceiptEmbeddings.RECEIPT_EMBEDDINGS.FILE_ID }, Keys.BATCH_UPLOAD_FILES_PKEY, new TableField[] { BatchUploadFiles.BATCH_UPLOAD_FILES.ID }, true);
     public static final ForeignKey<ReceiptsRecord, TeamsRecord> RECEIPTS__RECEIPTS_TEAM_ID_FKEY = Internal.createForeignKey(Receipts.RECEIPTS, DSL.name("receipts_team_id_fkey"), new TableField[] { Receipts.RECEIPTS.TEAM_ID }, Keys.TEAMS_PKEY, new TableField[] { Teams.TEAMS.ID }, true);
     public static final ForeignKey<TeamMembersRecord, TeamsRecord> TEAM_MEMBERS__TEAM_MEMBERS_TEAM_ID_FKEY = Internal.createForeignKey(TeamMembers.TEAM_MEMBERS, DSL.name("team_members_team_id_fkey"), new TableField[] { TeamMembers.TEAM_MEMBERS.TEAM_ID }, Keys.TEAMS_PKEY, new TableField[] { Teams.TEAMS.ID }, true);
 }

@@ -7,9 +7,18 @@ package io.batchpilot.jooq;
 import io.batchpilot.jooq.tables.ApiQuotaTracking;
 import io.batchpilot.jooq.tables.BatchUploadFiles;
 import io.batchpilot.jooq.tables.BatchUploadSessions;
+import io.batchpilot.jooq.tables.MatchReceipts;
+import io.batchpilot.jooq.tables.ReceiptEmbeddings;
 import io.batchpilot.jooq.tables.Receipts;
 import io.batchpilot.jooq.tables.TeamMembers;
 import io.batchpilot.jooq.tables.Teams;
+import io.batchpilot.jooq.tables.records.MatchReceiptsRecord;
+
+import java.util.UUID;
+
+import org.jooq.Configuration;
+import org.jooq.Field;
+import org.jooq.Result;
 
 
 /**
@@ -33,6 +42,64 @@ public class Tables {
      * counts of its files by status.
      */
     public static final BatchUploadSessions BATCH_UPLOAD_SESSIONS = BatchUploadSessions.BATCH_UPLOAD_SESSIONS;
+
+    /**
+     * query_embedding real[], match_count integer DEFAULT 10, filter_session_id
+     * uuid DEFAULT NULL::uuid
+     */
+    public static final MatchReceipts MATCH_RECEIPTS = MatchReceipts.MATCH_RECEIPTS;
+
+    /**
+     * Call <code>match_receipts</code>.
+     */
+    public static Result<MatchReceiptsRecord> MATCH_RECEIPTS(
+          Configuration configuration
+        , Float[] queryEmbedding
+        , Integer matchCount
+        , UUID filterSessionId
+    ) {
+        return configuration.dsl().selectFrom(io.batchpilot.jooq.tables.MatchReceipts.MATCH_RECEIPTS.call(
+              queryEmbedding
+            , matchCount
+            , filterSessionId
+        )).fetch();
+    }
+
+    /**
+     * Get <code>match_receipts</code> as a table.
+     */
+    public static MatchReceipts MATCH_RECEIPTS(
+          Float[] queryEmbedding
+        , Integer matchCount
+        , UUID filterSessionId
+    ) {
+        return io.batchpilot.jooq.tables.MatchReceipts.MATCH_RECEIPTS.call(
+            queryEmbedding,
+            matchCount,
+            filterSessionId
+        );
+    }
+
+    /**
+     * Get <code>match_receipts</code> as a table.
+     */
+    public static MatchReceipts MATCH_RECEIPTS(
+          Field<Float[]> queryEmbedding
+        , Field<Integer> matchCount
+        , Field<UUID> filterSessionId
+    ) {
+        return io.batchpilot.jooq.tables.MatchReceipts.MATCH_RECEIPTS.call(
+            queryEmbedding,
+            matchCount,
+            filterSessionId
+        );
+    }
+
+    /**
+     * One embedding per extracted file, for similarity search
+     * (public.match_receipts).
+     */
+    public static final ReceiptEmbeddings RECEIPT_EMBEDDINGS = ReceiptEmbeddings.RECEIPT_EMBEDDINGS;
 
     /**
      * The table <code>receipts</code>.
