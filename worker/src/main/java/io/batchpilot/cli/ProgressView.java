@@ -1,0 +1,107 @@
+package io.batchpilot.cli;
+
+import java.io.PrintStream;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Locale;
+import java.util.Optional;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+/**
+ * Shows a long run's progress: a live bar on a terminal, plain lines (at most one per interval, and
+ * one whenever the counts change state) when the output is a pipe or a file.
+ */
+public interface ProgressView extends AutoCloseable {
+
+  /** What the view shows; {@code eta} is empty until throughput has been measured. */
+  record Snapshot(long done, long total, long failed, double filesPerMinute, long requestsLastMinute,
+                  long requestLimitPerMinute, long rateLimitHits, Optional<Instant> eta) {
+
+    /** Everything but the count, which the bar draws itself. */
+    String details(Instant now) {
+      String quota = requestLimitPerMinute > 0
+          ? requestsLastMinute + "/" + requestLimitPerMinute + " req/min"
+          : requestsLastMinute + " req/min";
+      String etaText = eta.map(at -> formatDuration(Duration.between(now, at))).orElse("measuring");
+      return String.format(Locale.ROOT, "%d failed · %.1f files/min · quota %s · %d×429 · ETA %s",
+          failed, filesPerMinute, quota, rateLimitHits, etaText);
+    }
+  }
+
+  void show(Snapshot snapshot);
+
+  @Override
+  void close();
+
+  /** A bar when {@code System.console()} says the output is a terminal, plain lines otherwise. */
+  static ProgressView forStdout(String task) {
+    return System.console() != null ? new Bar(task) : new Lines(task, System.out, Clock.systemUTC(), Duration.ofSeconds(5));
+  }
+
+  static String formatDuration(Duration d) {
+    long seconds = Math.max(0, d.getSeconds());
+    return seconds >= 3600
+        ? String.format(Locale.ROOT, "%d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60)
+        : String.format(Locale.ROOT, "%d:%02d", seconds / 60, seconds % 60);
+  }
+
+  /** The live bar (progressbar library): redraws in place. */
+  final class Bar implements ProgressView {
+    private final ProgressBar bar;
+    private final Clock clock = Clock.systemUTC();
+
+    Bar(String task) {
+      bar = new ProgressBarBuilder().setTaskName(task).setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK)
+          .setInitialMax(1).hideEta().setUpdateIntervalMillis(250).build();
+    }
+
+    @Override
+    public void show(Snapshot s) {
+      bar.maxHint(Math.max(1, s.total()));
+      bar.stepTo(s.done());
+      bar.setExtraMessage(" " + s.details(clock.instant()));
+    }
+
+    @Override
+    public void close() {
+      bar.close();
+    }
+  }
+
+  /** Plain lines for logs and pipes: one when something changed, at most one per interval. */
+  final class Lines implements ProgressView {
+    private final String task;
+    private final PrintStream out;
+    private final Clock clock;
+    private final Duration interval;
+    private Instant lastPrinted = Instant.MIN;
+    private Snapshot last;
+
+    Lines(String task, PrintStream out, Clock clock, Duration interval) {
+      this.task = task;
+      this.out = out;
+      this.clock = clock;
+      this.interval = interval;
+    }
+
+    @Override
+    public void show(Snapshot s) {
+      Instant now = clock.instant();
+      boolean finished = s.done() >= s.total() && (last == null || last.done() < last.total());
+      if (finished || (!s.equals(last) && !now.isBefore(lastPrinted.plus(interval)))) {
+        out.println(task + ": " + s.done() + "/" + s.total() + " files · " + s.details(now));
+        out.flush();
+        lastPrinted = now;
+        last = s;
+      }
+    }
+
+    @Override
+    public void close() {
+      out.flush();
+    }
+  }
+}

@@ -1,0 +1,30 @@
+package io.batchpilot.gemini.simulator;
+
+import java.time.Instant;
+
+/**
+ * One request as the simulator saw it. The key appears only as a fingerprint.
+ *
+ * @param sequence arrival order (0, 1, ...), the same order the limiter decided in
+ * @param arrivalNanos {@link System#nanoTime()} at arrival, for window arithmetic
+ * @param method generateContent, batchEmbedContents, embedContent, countTokens, upload, getFile
+ * @param counted whether it counted toward the (key, model) quota: admitted by the limiter
+ * @param outcome ok, rate_limited, a fault's flag, invalid_request, unauthenticated, not_found
+ */
+public record RecordedRequest(
+        long sequence,
+        long arrivalNanos,
+        Instant arrival,
+        String keyFingerprint,
+        String model,
+        String method,
+        long inputTokens,
+        int status,
+        String outcome,
+        boolean counted) {
+
+    /** Methods that Google meters against the per-model RPM/TPM/RPD quotas. */
+    public boolean metered() {
+        return method.equals("generateContent") || method.equals("batchEmbedContents") || method.equals("embedContent");
+    }
+}

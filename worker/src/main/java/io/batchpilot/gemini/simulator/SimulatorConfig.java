@@ -1,0 +1,219 @@
+package io.batchpilot.gemini.simulator;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Everything the Gemini simulator can be told. Defaults: 127.0.0.1 on a free port, a 60 s window,
+ * no limits, any non-empty key accepted, no latency, no faults, seed 1, 64 threads.
+ *
+ * @param port 0 picks a free port
+ * @param window length of the sliding "minute" (tests compress it to a second or two)
+ * @param defaultLimits limits for a model not named in modelLimits
+ * @param freeTier 429 bodies carry the -FreeTier quota ids and free-tier metrics
+ * @param apiKeys keys accepted (400 API_KEY_INVALID for others); empty accepts any key
+ * @param thoughtsTokens thoughtsTokenCount reported per generateContent (0 omits it, as Google does)
+ * @param clock wall clock for arrival instants and the per-day reset
+ */
+public record SimulatorConfig(
+        String host,
+        int port,
+        Duration window,
+        ModelLimits defaultLimits,
+        Map<String, ModelLimits> modelLimits,
+        boolean freeTier,
+        Set<String> apiKeys,
+        LatencyDistribution latency,
+        FaultPlan faults,
+        long seed,
+        int threads,
+        long thoughtsTokens,
+        Clock clock) {
+
+    public static final Duration DEFAULT_WINDOW = Duration.ofSeconds(60);
+    public static final int DEFAULT_THREADS = 64;
+
+    public SimulatorConfig {
+        if (host == null || host.isBlank()) {
+            throw new IllegalArgumentException("simulator host must not be empty");
+        }
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("simulator port must be 0..65535 (0 = any free port), was " + port);
+        }
+        if (window.isNegative() || window.isZero()) {
+            throw new IllegalArgumentException("simulator window must be positive, was " + window);
+        }
+        if (threads < 1) {
+            throw new IllegalArgumentException("simulator threads must be at least 1, was " + threads);
+        }
+        if (thoughtsTokens < 0) {
+            throw new IllegalArgumentException("simulator thoughtsTokens must not be negative, was " + thoughtsTokens);
+        }
+        modelLimits = Map.copyOf(modelLimits);
+        apiKeys = Set.copyOf(apiKeys);
+    }
+
+    public static SimulatorConfig defaults() {
+        return new SimulatorConfig("127.0.0.1", 0, DEFAULT_WINDOW, ModelLimits.UNLIMITED, Map.of(), false, Set.of(),
+                LatencyDistribution.NONE, FaultPlan.NONE, 1L, DEFAULT_THREADS, 0, Clock.systemUTC());
+    }
+
+    public ModelLimits limitsFor(String model) {
+        return modelLimits.getOrDefault(model, defaultLimits);
+    }
+
+    public SimulatorConfig withPort(int p) {
+        return new SimulatorConfig(host, p, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, seed,
+                threads, thoughtsTokens, clock);
+    }
+
+    public SimulatorConfig withWindow(Duration w) {
+        return new SimulatorConfig(host, port, w, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, seed,
+                threads, thoughtsTokens, clock);
+    }
+
+    public SimulatorConfig withDefaultLimits(ModelLimits l) {
+        return new SimulatorConfig(host, port, window, l, modelLimits, freeTier, apiKeys, latency, faults, seed,
+                threads, thoughtsTokens, clock);
+    }
+
+    public SimulatorConfig withModelLimits(String model, ModelLimits l) {
+        Map<String, ModelLimits> m = new HashMap<>(modelLimits);
+        m.put(model, l);
+        return new SimulatorConfig(host, port, window, defaultLimits, m, freeTier, apiKeys, latency, faults, seed,
+                threads, thoughtsTokens, clock);
+    }
+
+    public SimulatorConfig withFreeTier(boolean f) {
+        return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, f, apiKeys, latency, faults, seed,
+                threads, thoughtsTokens, clock);
+    }
+
+    public SimulatorConfig withApiKeys(Set<String> keys) {
+        return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, keys, latency, faults, seed,
+                threads, thoughtsTokens, clock);
+    }
+
+    public SimulatorConfig withLatency(LatencyDistribution l) {
+        return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, l, faults, seed,
+                threads, thoughtsTokens, clock);
+    }
+
+    public SimulatorConfig withFaults(FaultPlan f) {
+        return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, f, seed,
+                threads, thoughtsTokens, clock);
+    }
+
+    public SimulatorConfig withSeed(long s) {
+        return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, s,
+                threads, thoughtsTokens, clock);
+    }
+
+    public SimulatorConfig withThreads(int t) {
+        return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, seed,
+                t, thoughtsTokens, clock);
+    }
+
+    public SimulatorConfig withThoughtsTokens(long t) {
+        return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, seed,
+                threads, t, clock);
+    }
+
+    public SimulatorConfig withClock(Clock c) {
+        return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, seed,
+                threads, thoughtsTokens, c);
+    }
+
+    /**
+     * Reads flags, falling back to environment variables (flag {@code --rpm} = {@code BATCHPILOT_SIM_RPM}):
+     * {@code --host}, {@code --port}, {@code --window 60s}, {@code --rpm}, {@code --tpm}, {@code --rpd},
+     * {@code --model-limits MODEL=rpm/tpm/rpd} (repeatable; env: comma-separated), {@code --free-tier},
+     * {@code --api-key K} (repeatable; env: comma-separated), {@code --latency fixed:50ms},
+     * {@code --fault NAME=RATE} (repeatable), {@code --slow-response 30s}, {@code --seed}, {@code --threads},
+     * {@code --thoughts-tokens}.
+     */
+    public static SimulatorConfig parse(String[] args, Map<String, String> env) {
+        Map<String, java.util.List<String>> flags = new HashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (!a.startsWith("--")) {
+                throw new IllegalArgumentException("unexpected argument '" + a + "': flags look like --rpm 10");
+            }
+            String name = a.substring(2);
+            String value;
+            int eq = name.indexOf('=');
+            if (eq >= 0) {
+                value = name.substring(eq + 1);
+                name = name.substring(0, eq);
+            } else if (name.equals("free-tier")) {
+                value = "true";
+            } else {
+                if (i + 1 >= args.length) {
+                    throw new IllegalArgumentException("--" + name + " needs a value");
+                }
+                value = args[++i];
+            }
+            flags.computeIfAbsent(name, k -> new java.util.ArrayList<>()).add(value);
+        }
+        for (Map.Entry<String, String> e : env.entrySet()) {
+            if (e.getKey().startsWith("BATCHPILOT_SIM_")) {
+                String name = e.getKey().substring("BATCHPILOT_SIM_".length()).toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+                flags.computeIfAbsent(name, k -> new java.util.ArrayList<>(java.util.List.of(e.getValue().split(","))));
+            }
+        }
+        SimulatorConfig c = defaults();
+        long rpm = 0;
+        long tpm = 0;
+        long rpd = 0;
+        FaultPlan faults = FaultPlan.NONE;
+        Set<String> keys = new LinkedHashSet<>();
+        for (Map.Entry<String, java.util.List<String>> f : flags.entrySet()) {
+            String setting = "--" + f.getKey();
+            String last = f.getValue().get(f.getValue().size() - 1).trim();
+            try {
+                switch (f.getKey()) {
+                    case "host" -> c = new SimulatorConfig(last, c.port, c.window, c.defaultLimits, c.modelLimits, c.freeTier,
+                            c.apiKeys, c.latency, c.faults, c.seed, c.threads, c.thoughtsTokens, c.clock);
+                    case "port" -> c = c.withPort(Integer.parseInt(last));
+                    case "window" -> c = c.withWindow(Durations.parse(setting, last));
+                    case "rpm" -> rpm = Long.parseLong(last);
+                    case "tpm" -> tpm = Long.parseLong(last);
+                    case "rpd" -> rpd = Long.parseLong(last);
+                    case "model-limits" -> {
+                        for (String v : f.getValue()) {
+                            int eq = v.indexOf('=');
+                            if (eq < 0) {
+                                throw new IllegalArgumentException(setting + " must be MODEL=rpm/tpm/rpd, was '" + v + "'");
+                            }
+                            c = c.withModelLimits(v.substring(0, eq).trim(), ModelLimits.parse(setting, v.substring(eq + 1)));
+                        }
+                    }
+                    case "free-tier" -> c = c.withFreeTier(Boolean.parseBoolean(last));
+                    case "api-key" -> f.getValue().forEach(k -> keys.add(k.trim()));
+                    case "latency" -> c = c.withLatency(LatencyDistribution.parse(setting, last));
+                    case "fault" -> {
+                        for (String v : f.getValue()) {
+                            int eq = v.indexOf('=');
+                            if (eq < 0) {
+                                throw new IllegalArgumentException(setting + " must be NAME=RATE, e.g. overloaded=0.01; was '" + v + "'");
+                            }
+                            faults = faults.with(Fault.fromFlag(v.substring(0, eq).trim()), Double.parseDouble(v.substring(eq + 1)));
+                        }
+                    }
+                    case "slow-response" -> faults = faults.withSlowResponseDelay(Durations.parse(setting, last));
+                    case "seed" -> c = c.withSeed(Long.parseLong(last));
+                    case "threads" -> c = c.withThreads(Integer.parseInt(last));
+                    case "thoughts-tokens" -> c = c.withThoughtsTokens(Long.parseLong(last));
+                    default -> throw new IllegalArgumentException("unknown simulator setting " + setting);
+                }
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(setting + ": '" + last + "' is not a number", e);
+            }
+        }
+        return c.withDefaultLimits(new ModelLimits(rpm, tpm, rpd)).withFaults(faults).withApiKeys(keys);
+    }
+}
