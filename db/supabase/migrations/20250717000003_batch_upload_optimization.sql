@@ -323,7 +323,8 @@ AS $$
 DECLARE
   payload text;
 BEGIN
-  IF cardinality(session_ids) = 0 THEN
+  -- array_agg over no rows is NULL, not empty: a statement that made nothing claimable sends nothing.
+  IF coalesce(cardinality(session_ids), 0) = 0 THEN
     RETURN;
   END IF;
   payload := array_to_string(session_ids, ',');
@@ -341,9 +342,18 @@ CREATE FUNCTION batchpilot_private.notify_claimable_files() RETURNS trigger
   SET search_path = ''
 AS $$
 BEGIN
-  PERFORM batchpilot_private.notify_sessions(array_agg(DISTINCT batch_session_id))
-     FROM new_files
-    WHERE status = 'pending' AND next_attempt_at <= clock_timestamp();
+  IF TG_OP = 'INSERT' THEN
+    PERFORM batchpilot_private.notify_sessions(array_agg(DISTINCT batch_session_id))
+       FROM new_files
+      WHERE status = 'pending' AND next_attempt_at <= clock_timestamp();
+  ELSE
+    -- Only rows that were not claimable before: a worker's own writes and a rename stay silent.
+    PERFORM batchpilot_private.notify_sessions(array_agg(DISTINCT n.batch_session_id))
+       FROM new_files n JOIN old_files o USING (id)
+      WHERE n.status = 'pending' AND n.next_attempt_at <= clock_timestamp()
+        AND (o.status <> 'pending' OR o.next_attempt_at > clock_timestamp()
+             OR o.batch_session_id <> n.batch_session_id);
+  END IF;
   RETURN NULL;
 END
 $$;
@@ -354,7 +364,7 @@ CREATE TRIGGER batch_upload_files_notify_inserted
   FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.notify_claimable_files();
 CREATE TRIGGER batch_upload_files_notify_updated
   AFTER UPDATE ON public.batch_upload_files
-  REFERENCING NEW TABLE AS new_files
+  REFERENCING OLD TABLE AS old_files NEW TABLE AS new_files
   FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.notify_claimable_files();
 
 CREATE FUNCTION batchpilot_private.notify_resumed_sessions() RETURNS trigger
@@ -411,7 +421,8 @@ AS $$
                     AND u.raw_app_meta_data ->> 'role' = 'admin')
 $$;
 
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA batchpilot_private FROM PUBLIC;
+-- Supabase's default privileges may grant functions to the API roles directly, not only to PUBLIC.
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA batchpilot_private FROM PUBLIC, anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION batchpilot_private.my_team_ids(), batchpilot_private.my_session_ids(),
   batchpilot_private.is_admin() TO authenticated, service_role;
 
@@ -444,7 +455,8 @@ CREATE POLICY batch_sessions_delete ON public.batch_upload_sessions
          OR team_id IN (SELECT batchpilot_private.my_team_ids()));
 
 -- Files follow their session. A frontend registers files as uploading or pending and may retry or
--- skip them; only the workers (service_role, which bypasses RLS) complete or fail them.
+-- skip them; only the workers (service_role, which bypasses RLS) complete or fail them, and a file
+-- a worker holds (processing) or has completed is not the frontend's to change.
 CREATE POLICY batch_files_select ON public.batch_upload_files
   FOR SELECT TO authenticated
   USING (batch_session_id IN (SELECT batchpilot_private.my_session_ids()));
@@ -456,7 +468,8 @@ CREATE POLICY batch_files_insert ON public.batch_upload_files
 
 CREATE POLICY batch_files_update ON public.batch_upload_files
   FOR UPDATE TO authenticated
-  USING (batch_session_id IN (SELECT batchpilot_private.my_session_ids()))
+  USING (batch_session_id IN (SELECT batchpilot_private.my_session_ids())
+         AND status IN ('uploading', 'pending', 'failed', 'skipped'))
   WITH CHECK (batch_session_id IN (SELECT batchpilot_private.my_session_ids())
               AND status IN ('uploading', 'pending', 'skipped'));
 
@@ -494,9 +507,11 @@ GRANT ALL ON public.batch_upload_sessions, public.batch_upload_files, public.api
 -- ---------------------------------------------------------------------------------------------
 -- Realtime: frontends subscribe to their sessions' and files' row changes.
 -- ---------------------------------------------------------------------------------------------
+-- The quota ledger stays out: it changes on every API call and only admins may read it.
+-- A publication FOR ALL TABLES already streams them and refuses ADD TABLE.
 DO $$
 BEGIN
-  IF EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'supabase_realtime') THEN
+  IF EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'supabase_realtime' AND NOT puballtables) THEN
     ALTER PUBLICATION supabase_realtime ADD TABLE public.batch_upload_sessions, public.batch_upload_files;
   END IF;
 END

@@ -2,6 +2,7 @@
 -- Nothing here cascades: if the project built on batchpilot's objects (a view over a table, a
 -- policy calling a helper), PostgreSQL refuses and names the dependant, so nothing of yours is
 -- dropped silently. Dropping a table also drops its triggers, policies and publication membership.
+-- Run: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f rollback.sql (one transaction: all or nothing).
 BEGIN;
 
 -- V5: embeddings

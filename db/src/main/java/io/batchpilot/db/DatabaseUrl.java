@@ -1,12 +1,14 @@
 package io.batchpilot.db;
 
 import java.net.URI;
+import java.io.ByteArrayOutputStream;
 import java.net.URISyntaxException;
-import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * Where a PostgreSQL database is, parsed from any of the forms people paste: Supabase's
@@ -17,6 +19,9 @@ import java.util.Objects;
 public final class DatabaseUrl {
 
   public static final int DEFAULT_PORT = 5432;
+
+  private static final Set<String> SSL_MODES =
+      Set.of("disable", "allow", "prefer", "require", "verify-ca", "verify-full");
 
   private final String host;
   private final int port;
@@ -64,8 +69,11 @@ public final class DatabaseUrl {
     if (uri.getHost() == null) {
       throw invalid(settingName, trimmed, "it names no host");
     }
+    if (uri.getPort() == 0 || uri.getPort() > 65535) {
+      throw invalid(settingName, trimmed, "port " + uri.getPort() + " is not between 1 and 65535");
+    }
     String path = uri.getRawPath() == null ? "" : uri.getRawPath();
-    String database = path.startsWith("/") ? decode(path.substring(1)) : decode(path);
+    String database = decode(settingName, trimmed, path.startsWith("/") ? path.substring(1) : path);
     if (database.isEmpty()) {
       throw invalid(settingName, trimmed, "it names no database (add /postgres or your database's name after the port)");
     }
@@ -74,15 +82,31 @@ public final class DatabaseUrl {
     if (uri.getRawUserInfo() != null) {
       String info = uri.getRawUserInfo();
       int colon = info.indexOf(':');
-      user = decode(colon < 0 ? info : info.substring(0, colon));
-      password = colon < 0 ? null : decode(info.substring(colon + 1));
+      user = decode(settingName, trimmed, colon < 0 ? info : info.substring(0, colon));
+      password = colon < 0 ? null : decode(settingName, trimmed, info.substring(colon + 1));
     }
-    Map<String, String> parameters = parameters(uri.getRawQuery());
+    Map<String, String> parameters = parameters(settingName, trimmed, uri.getRawQuery());
     user = parameters.getOrDefault("user", user);
     password = parameters.getOrDefault("password", password);
-    String sslMode = parameters.getOrDefault("sslmode", parameters.get("sslMode"));
+    String sslMode = sslMode(settingName, trimmed, parameters);
     int port = uri.getPort() < 0 ? DEFAULT_PORT : uri.getPort();
-    return new DatabaseUrl(uri.getHost(), port, database, user, password, sslMode);
+    return new DatabaseUrl(uri.getHost(), port, database, user == null || user.isEmpty() ? null : user,
+        password, sslMode);
+  }
+
+  /** libpq's sslmode; pgjdbc-ng's ssl.mode and pgjdbc's ssl=true (which verifies fully) say the same. */
+  private static String sslMode(String settingName, String text, Map<String, String> parameters) {
+    String mode = parameters.get("sslmode");
+    if (mode == null && parameters.containsKey("ssl.mode")) {
+      mode = parameters.get("ssl.mode").replaceAll("([a-z])([A-Z])", "$1-$2").toLowerCase(Locale.ROOT);
+    }
+    if (mode == null && "true".equalsIgnoreCase(parameters.get("ssl"))) {
+      mode = "verify-full";
+    }
+    if (mode != null && !SSL_MODES.contains(mode)) {
+      throw invalid(settingName, text, "sslmode '" + mode + "' is not one of disable, allow, prefer, require, verify-ca, verify-full");
+    }
+    return mode;
   }
 
   private static IllegalArgumentException invalid(String settingName, String text, String why) {
@@ -90,13 +114,25 @@ public final class DatabaseUrl {
         + ". Example: postgresql://postgres:password@db.example.supabase.co:5432/postgres");
   }
 
-  /** Replaces the password in a URL-shaped string, so that it can be logged or shown. */
+  /**
+   * Replaces the password in a URL-shaped string, so that it can be logged or shown. An unencoded
+   * {@code @} or {@code /} in a password is a common mistake, so everything from the user's colon to
+   * the last {@code @} is masked: showing too little beats showing part of a password.
+   */
   public static String maskPassword(String text) {
-    String masked = text.replaceAll("(://[^:/@?]+:)[^@/]*@", "$1****@");
+    String masked = text;
+    int scheme = masked.indexOf("://");
+    int at = masked.lastIndexOf('@');
+    if (scheme >= 0 && at > scheme) {
+      int colon = masked.indexOf(':', scheme + 3);
+      if (colon >= 0 && colon < at) {
+        masked = masked.substring(0, colon + 1) + "****" + masked.substring(at);
+      }
+    }
     return masked.replaceAll("(?i)(password=)[^&]*", "$1****");
   }
 
-  private static Map<String, String> parameters(String rawQuery) {
+  private static Map<String, String> parameters(String settingName, String text, String rawQuery) {
     Map<String, String> result = new LinkedHashMap<>();
     if (rawQuery == null || rawQuery.isEmpty()) {
       return result;
@@ -104,14 +140,39 @@ public final class DatabaseUrl {
     for (String pair : rawQuery.split("&")) {
       int eq = pair.indexOf('=');
       if (eq > 0) {
-        result.put(decode(pair.substring(0, eq)), decode(pair.substring(eq + 1)));
+        // Query strings encode a space as '+'; user info and paths keep '+' literal.
+        result.put(decode(settingName, text, pair.substring(0, eq)),
+            decode(settingName, text, pair.substring(eq + 1).replace('+', ' ')));
       }
     }
     return result;
   }
 
-  private static String decode(String s) {
-    return URLDecoder.decode(s, StandardCharsets.UTF_8);
+  /** Percent-decoding as RFC 3986 defines it: unlike URLDecoder, a '+' stays a '+'. */
+  private static String decode(String settingName, String text, String s) {
+    if (s.indexOf('%') < 0) {
+      return s;
+    }
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream(s.length());
+    int i = 0;
+    while (i < s.length()) {
+      int escape = s.indexOf('%', i);
+      if (escape != i) {
+        int end = escape < 0 ? s.length() : escape;
+        bytes.writeBytes(s.substring(i, end).getBytes(StandardCharsets.UTF_8));
+        i = end;
+        continue;
+      }
+      int high = i + 2 < s.length() ? Character.digit(s.charAt(i + 1), 16) : -1;
+      int low = i + 2 < s.length() ? Character.digit(s.charAt(i + 2), 16) : -1;
+      if (high < 0 || low < 0) {
+        // The characters after '%' may be part of a password: the message does not quote them.
+        throw invalid(settingName, text, "'%' must be followed by two hex digits (write a literal % as %25)");
+      }
+      bytes.write(high * 16 + low);
+      i += 3;
+    }
+    return bytes.toString(StandardCharsets.UTF_8);
   }
 
   /** The same server, another database on it. */
@@ -135,7 +196,7 @@ public final class DatabaseUrl {
       case "verify-ca" -> "VerifyCa";
       case "verify-full" -> "VerifyFull";
       default -> throw new IllegalArgumentException("sslmode '" + libpqMode
-          + "' is not one of disable, allow, prefer, require, verify-ca, verify-full");
+          + "' is not one of " + String.join(", ", SSL_MODES));
     };
   }
 

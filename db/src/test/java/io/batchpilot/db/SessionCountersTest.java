@@ -1,0 +1,165 @@
+package io.batchpilot.db;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.batchpilot.db.testing.PostgresExtension;
+import io.batchpilot.db.testing.TestData;
+import io.batchpilot.db.testing.TestDatabase;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** The statement-level trigger keeps a session's files_* counters equal to its files' statuses. */
+@ExtendWith(PostgresExtension.class)
+class SessionCountersTest {
+
+  private static final List<String> STATUSES =
+      List.of("uploading", "pending", "processing", "completed", "failed", "skipped");
+
+  private final DataSource db;
+  private final TestData data;
+  private UUID first;
+  private UUID second;
+
+  SessionCountersTest(TestDatabase database) {
+    this.db = database.dataSource();
+    this.data = new TestData(database.dataSource());
+  }
+
+  @BeforeEach
+  void twoSessions() throws SQLException {
+    UUID user = data.user();
+    first = data.session(user, null);
+    second = data.session(user, null);
+  }
+
+  @Test
+  void countersFollowInsertsUpdatesMovesAndDeletes() throws SQLException {
+    data.update("INSERT INTO public.batch_upload_files (batch_session_id, original_filename, status)"
+        + " SELECT s, 'f' || i, CASE WHEN i % 3 = 0 THEN 'uploading' ELSE 'pending' END"
+        + " FROM unnest(?::uuid[]) s, generate_series(1, 6) i", (Object) new UUID[] {first, second});
+    assertEquals(Map.of("uploading", 2L, "pending", 4L), counters(first));
+    assertCountersEqualFileCounts();
+
+    // One statement across both sessions, as a worker's claim does.
+    assertEquals(8, data.update("UPDATE public.batch_upload_files SET status = 'processing'"
+        + " WHERE status = 'pending' AND batch_session_id IN (?, ?)", first, second));
+    assertEquals(Map.of("uploading", 2L, "processing", 4L), counters(second));
+    assertCountersEqualFileCounts();
+
+    data.update("UPDATE public.batch_upload_files SET status = CASE WHEN original_filename IN ('f1', 'f2')"
+        + " THEN 'completed' WHEN original_filename = 'f4' THEN 'failed' ELSE status END"
+        + " WHERE batch_session_id IN (?, ?)", first, second);
+    data.update("UPDATE public.batch_upload_files SET status = 'skipped' WHERE original_filename = 'f3'"
+        + " AND batch_session_id = ?", first);
+    // A write that changes no status leaves the counters alone.
+    data.update("UPDATE public.batch_upload_files SET error_message = 'noted' WHERE batch_session_id = ?", first);
+    assertEquals(Map.of("uploading", 1L, "processing", 1L, "completed", 2L, "failed", 1L, "skipped", 1L),
+        counters(first));
+    assertCountersEqualFileCounts();
+
+    // A file moved to another session counts there, in its new status.
+    data.update("UPDATE public.batch_upload_files SET batch_session_id = ?, status = 'pending'"
+        + " WHERE batch_session_id = ? AND original_filename = 'f1'", second, first);
+    assertEquals(Map.of("uploading", 1L, "processing", 1L, "completed", 1L, "failed", 1L, "skipped", 1L),
+        counters(first));
+    assertCountersEqualFileCounts();
+
+    data.update("DELETE FROM public.batch_upload_files WHERE status IN ('completed', 'uploading')"
+        + " AND batch_session_id IN (?, ?)", first, second);
+    assertEquals(Map.of("processing", 1L, "failed", 1L, "skipped", 1L), counters(first));
+    assertCountersEqualFileCounts();
+  }
+
+  @Test
+  void concurrentWritersTouchingTheSameSessionsInOppositeOrderDoNotDeadlock() throws Exception {
+    // Each writer has one file in each session; the rows are laid out so that one writer's statement
+    // meets the first session first and the other's meets the second session first.
+    List<UUID> writerOne = List.of(data.file(first, "pending"), data.file(second, "pending"));
+    List<UUID> writerTwo = new ArrayList<>();
+    writerTwo.add(data.file(second, "pending"));
+    writerTwo.add(0, data.file(first, "pending"));
+    int rounds = 200;
+    CyclicBarrier together = new CyclicBarrier(2);
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      List<Future<Integer>> writers = List.of(
+          pool.submit(() -> flipBackAndForth(writerOne, rounds, together)),
+          pool.submit(() -> flipBackAndForth(writerTwo, rounds, together)));
+      for (Future<Integer> writer : writers) {
+        // A deadlock surfaces as SQLState 40P01 from PostgreSQL's detector, failing the future.
+        assertEquals(rounds, writer.get(2, TimeUnit.MINUTES));
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertCountersEqualFileCounts();
+  }
+
+  /** Moves the files pending → processing → pending, one transaction per move, in step with the other writer. */
+  private int flipBackAndForth(List<UUID> files, int rounds, CyclicBarrier together) throws Exception {
+    try (Connection c = db.getConnection();
+         PreparedStatement flip = c.prepareStatement("UPDATE public.batch_upload_files"
+             + " SET status = CASE status WHEN 'pending' THEN 'processing' ELSE 'pending' END"
+             + " WHERE id = ANY (?::uuid[])")) {
+      c.setAutoCommit(false);
+      flip.setObject(1, files.toArray(new UUID[0]));
+      for (int round = 0; round < rounds; round++) {
+        together.await(30, TimeUnit.SECONDS);
+        assertEquals(2, flip.executeUpdate());
+        c.commit();
+      }
+      return rounds;
+    }
+  }
+
+  private Map<String, Long> counters(UUID session) throws SQLException {
+    try (Connection c = db.getConnection();
+         PreparedStatement s = TestData.prepare(c, "SELECT files_uploading, files_pending, files_processing,"
+             + " files_completed, files_failed, files_skipped FROM public.batch_upload_sessions WHERE id = ?", session);
+         ResultSet rs = s.executeQuery()) {
+      assertTrue(rs.next());
+      Map<String, Long> nonZero = new TreeMap<>();
+      for (int i = 0; i < STATUSES.size(); i++) {
+        if (rs.getLong(i + 1) != 0) {
+          nonZero.put(STATUSES.get(i), rs.getLong(i + 1));
+        }
+      }
+      return nonZero;
+    }
+  }
+
+  /** Every session's counters, side by side with a count of its files by status. */
+  private void assertCountersEqualFileCounts() throws SQLException {
+    String sql = "SELECT s.id, format('%s/%s/%s/%s/%s/%s', s.files_uploading, s.files_pending, s.files_processing,"
+        + " s.files_completed, s.files_failed, s.files_skipped),"
+        + " format('%s/%s/%s/%s/%s/%s', count(f.id) FILTER (WHERE f.status = 'uploading'),"
+        + " count(f.id) FILTER (WHERE f.status = 'pending'), count(f.id) FILTER (WHERE f.status = 'processing'),"
+        + " count(f.id) FILTER (WHERE f.status = 'completed'), count(f.id) FILTER (WHERE f.status = 'failed'),"
+        + " count(f.id) FILTER (WHERE f.status = 'skipped'))"
+        + " FROM public.batch_upload_sessions s LEFT JOIN public.batch_upload_files f ON f.batch_session_id = s.id"
+        + " GROUP BY s.id";
+    try (Connection c = db.getConnection(); PreparedStatement s = c.prepareStatement(sql); ResultSet rs = s.executeQuery()) {
+      while (rs.next()) {
+        assertEquals(rs.getString(3), rs.getString(2), "session " + rs.getString(1)
+            + " counters (uploading/pending/processing/completed/failed/skipped) differ from its files");
+      }
+    }
+  }
+}
