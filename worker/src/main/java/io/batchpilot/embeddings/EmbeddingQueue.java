@@ -1,6 +1,8 @@
 package io.batchpilot.embeddings;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import io.batchpilot.store.Jooq;
@@ -17,7 +19,8 @@ import org.jooq.impl.DSL;
  */
 public final class EmbeddingQueue {
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  // Amounts stay exact (0.50 is not 0.5): they are embedded as printed.
+  private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
 
   private final DSLContext dsl;
 
@@ -64,7 +67,7 @@ public final class EmbeddingQueue {
     return dsl.select(DSL.field("batchpilot_private.embedding_dimensions()", Integer.class)).fetchOne(0, Integer.class);
   }
 
-  private static com.fasterxml.jackson.databind.JsonNode readJson(String text) {
+  private static JsonNode readJson(String text) {
     try {
       return text == null ? null : JSON.readTree(text);
     } catch (JsonProcessingException e) {
