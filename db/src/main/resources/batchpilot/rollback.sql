@@ -5,7 +5,10 @@
 -- Run: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f rollback.sql (one transaction: all or nothing).
 BEGIN;
 
--- V5: embeddings
+-- V6: maintenance.
+DROP TABLE IF EXISTS public.batchpilot_leader;
+
+-- V5: embeddings.
 DROP FUNCTION IF EXISTS public.match_receipts;
 DROP TABLE IF EXISTS public.receipt_embeddings;
 DROP FUNCTION IF EXISTS batchpilot_private.claim_embeddings(text, integer, integer, interval);
@@ -13,6 +16,25 @@ DROP FUNCTION IF EXISTS batchpilot_private.embeddings_due();
 DROP FUNCTION IF EXISTS batchpilot_private.record_embeddings(jsonb);
 DROP FUNCTION IF EXISTS batchpilot_private.embedding_dimensions();
 
+-- V2: the quota gate.
+DROP FUNCTION IF EXISTS public.batchpilot_acquire_quota(text, text, bigint, text);
+DROP FUNCTION IF EXISTS public.batchpilot_reconcile_quota(uuid, bigint);
+DROP FUNCTION IF EXISTS public.batchpilot_release_quota(uuid);
+DROP FUNCTION IF EXISTS public.batchpilot_report_rate_limit(text, text, bigint, text);
+DROP FUNCTION IF EXISTS public.batchpilot_report_daily_quota_exhausted(text, text);
+DROP FUNCTION IF EXISTS public.batchpilot_quota_status(text, text);
+DROP FUNCTION IF EXISTS batchpilot_private.acquire_quota(text, text, bigint, text, timestamptz);
+DROP FUNCTION IF EXISTS batchpilot_private.mark_ledger_limited(public.quota_limits, timestamptz, timestamptz);
+DROP FUNCTION IF EXISTS batchpilot_private.strategy_fraction(public.quota_limits, text, timestamptz);
+DROP FUNCTION IF EXISTS batchpilot_private.adaptive_factor_at(public.quota_limits, timestamptz);
+DROP FUNCTION IF EXISTS batchpilot_private.next_pacific_midnight(timestamptz);
+DROP FUNCTION IF EXISTS batchpilot_private.epoch_ms(timestamptz);
+DROP FUNCTION IF EXISTS batchpilot_private.from_epoch_ms(bigint);
+DROP TABLE IF EXISTS public.quota_permits;
+DROP TABLE IF EXISTS public.quota_buckets;
+DROP TABLE IF EXISTS public.quota_limits;
+
+-- V1
 DROP TABLE IF EXISTS public.batch_upload_files;
 DROP TABLE IF EXISTS public.batch_upload_sessions;
 DROP TABLE IF EXISTS public.api_quota_tracking;

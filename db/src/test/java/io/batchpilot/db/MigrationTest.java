@@ -34,11 +34,7 @@ class MigrationTest {
 
   @Test
   void compatibilitySchemaIsSkippedWhereSupabaseProvidesAuth() throws Exception {
-    try (TestDatabase db = TestPostgres.get().createDatabase(false)) {
-      // Stand in for a Supabase database: auth and the app's tables exist, made by someone else.
-      Flyway.configure().dataSource(db.dataSource()).locations(Migrator.COMPAT_MIGRATIONS)
-          .table("supabase_own_history").placeholderReplacement(false).load().migrate();
-
+    try (TestDatabase db = supabaseLike()) {
       Migrator.Result result = new Migrator(db.dataSource()).migrate();
 
       assertFalse(result.compatibilityApplied());
@@ -48,6 +44,34 @@ class MigrationTest {
         rs.next();
         assertTrue(rs.getBoolean(1), "the compatibility history table must not be created on Supabase");
       }
+
+      List<String> afterFirst = SchemaSnapshot.of(db.dataSource());
+      Migrator.Result second = new Migrator(db.dataSource()).migrate();
+      assertFalse(second.compatibilityApplied());
+      assertEquals(0, second.migrationsApplied());
+      assertEquals(afterFirst, SchemaSnapshot.of(db.dataSource()));
     }
+  }
+
+  @Test
+  void supabaseCliFileBuildsTheSameSchemaAsFlyway() throws Exception {
+    try (TestDatabase viaFlyway = supabaseLike(); TestDatabase viaCli = supabaseLike()) {
+      new Migrator(viaFlyway.dataSource()).migrate();
+      // What `supabase db push` does: run the file as one script.
+      try (Connection c = viaCli.connect(); Statement s = c.createStatement()) {
+        s.execute(SupabaseMigrationFile.render());
+      }
+      List<String> expected = SchemaSnapshot.of(viaFlyway.dataSource()).stream()
+          .filter(line -> !line.contains(Migrator.HISTORY_TABLE)).toList();
+      assertEquals(expected, SchemaSnapshot.of(viaCli.dataSource()));
+    }
+  }
+
+  /** A fresh database with what Supabase provides, made by someone other than batchpilot. */
+  private static TestDatabase supabaseLike() {
+    TestDatabase db = TestPostgres.get().createDatabase(false);
+    Flyway.configure().dataSource(db.dataSource()).locations(Migrator.COMPAT_MIGRATIONS)
+        .table("supabase_own_history").placeholderReplacement(false).load().migrate();
+    return db;
   }
 }

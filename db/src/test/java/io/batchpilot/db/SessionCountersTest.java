@@ -10,6 +10,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -110,6 +111,85 @@ class SessionCountersTest {
       pool.shutdownNow();
     }
     assertCountersEqualFileCounts();
+  }
+
+  @Test
+  void aWriterLocksSessionsInIdOrderSoItHoldsNoneWhileWaitingForTheFirst() throws Exception {
+    UUID low;
+    UUID high;
+    try (Connection c = db.getConnection();
+         PreparedStatement order = TestData.prepare(c, "SELECT id FROM public.batch_upload_sessions"
+             + " WHERE id IN (?, ?) ORDER BY id", first, second);
+         ResultSet rs = order.executeQuery()) {
+      rs.next();
+      low = rs.getObject(1, UUID.class);
+      rs.next();
+      high = rs.getObject(1, UUID.class);
+    }
+    // Inserted and listed high first, so whatever the plan, the statement meets the high session first.
+    UUID highFile = data.file(high, "pending");
+    UUID lowFile = data.file(low, "pending");
+    UUID otherHighFile = data.file(high, "pending");
+
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    try (Connection blocker = db.getConnection(); Connection writer = db.getConnection();
+         Connection other = db.getConnection()) {
+      blocker.setAutoCommit(false);
+      try (PreparedStatement lock = TestData.prepare(blocker,
+          "SELECT 1 FROM public.batch_upload_sessions WHERE id = ? FOR UPDATE", low)) {
+        lock.executeQuery().close();
+      }
+      int writerPid = pid(writer);
+      // The trigger must still lock the low session first, and so wait holding nothing.
+      Future<Integer> blocked = pool.submit(() -> {
+        try (PreparedStatement update = TestData.prepare(writer, "UPDATE public.batch_upload_files f"
+            + " SET status = 'processing' FROM (VALUES (?::uuid, 1), (?::uuid, 2)) v (id, n) WHERE f.id = v.id",
+            highFile, lowFile)) {
+          return update.executeUpdate();
+        }
+      });
+      awaitLockWait(writerPid);
+
+      // The waiting writer holds no session lock, so a writer of the high session alone goes through.
+      try (Statement timeout = other.createStatement()) {
+        timeout.execute("SET lock_timeout = '5s'");
+      }
+      try (PreparedStatement update = TestData.prepare(other,
+          "UPDATE public.batch_upload_files SET status = 'processing' WHERE id = ?", otherHighFile)) {
+        assertEquals(1, update.executeUpdate(), "a writer waiting for one session must not hold another");
+      }
+
+      blocker.commit();
+      assertEquals(2, blocked.get(1, TimeUnit.MINUTES));
+    } finally {
+      pool.shutdownNow();
+    }
+    assertCountersEqualFileCounts();
+  }
+
+  private static int pid(Connection c) throws SQLException {
+    try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT pg_backend_pid()")) {
+      rs.next();
+      return rs.getInt(1);
+    }
+  }
+
+  /** Polls until the backend waits for a lock (a deadline, not a sleep: it returns as soon as it does). */
+  private void awaitLockWait(int pid) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    try (Connection c = db.getConnection();
+         PreparedStatement waiting = TestData.prepare(c,
+             "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = ?", pid)) {
+      while (System.nanoTime() < deadline) {
+        try (ResultSet rs = waiting.executeQuery()) {
+          if (rs.next() && rs.getBoolean(1)) {
+            return;
+          }
+        }
+        Thread.onSpinWait();
+      }
+    }
+    throw new AssertionError("backend " + pid + " never waited for the blocked session's lock");
   }
 
   /** Moves the files pending → processing → pending, one transaction per move, in step with the other writer. */

@@ -7,11 +7,19 @@ package io.batchpilot.jooq;
 import io.batchpilot.jooq.tables.ApiQuotaTracking;
 import io.batchpilot.jooq.tables.BatchUploadFiles;
 import io.batchpilot.jooq.tables.BatchUploadSessions;
+import io.batchpilot.jooq.tables.BatchpilotAcquireQuota;
+import io.batchpilot.jooq.tables.BatchpilotLeader;
+import io.batchpilot.jooq.tables.BatchpilotQuotaStatus;
 import io.batchpilot.jooq.tables.MatchReceipts;
+import io.batchpilot.jooq.tables.QuotaBuckets;
+import io.batchpilot.jooq.tables.QuotaLimits;
+import io.batchpilot.jooq.tables.QuotaPermits;
 import io.batchpilot.jooq.tables.ReceiptEmbeddings;
 import io.batchpilot.jooq.tables.Receipts;
 import io.batchpilot.jooq.tables.TeamMembers;
 import io.batchpilot.jooq.tables.Teams;
+import io.batchpilot.jooq.tables.records.BatchpilotAcquireQuotaRecord;
+import io.batchpilot.jooq.tables.records.BatchpilotQuotaStatusRecord;
 import io.batchpilot.jooq.tables.records.MatchReceiptsRecord;
 
 import java.util.Arrays;
@@ -54,6 +62,115 @@ public class DefaultSchema extends SchemaImpl {
      * counts of its files by status.
      */
     public final BatchUploadSessions BATCH_UPLOAD_SESSIONS = BatchUploadSessions.BATCH_UPLOAD_SESSIONS;
+
+    /**
+     * provider text, model text, estimated_input_tokens bigint, strategy text
+     * DEFAULT 'adaptive'::text
+     */
+    public final BatchpilotAcquireQuota BATCHPILOT_ACQUIRE_QUOTA = BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA;
+
+    /**
+     * Call <code>batchpilot_acquire_quota</code>.
+     */
+    public static Result<BatchpilotAcquireQuotaRecord> BATCHPILOT_ACQUIRE_QUOTA(
+          Configuration configuration
+        , String provider
+        , String model
+        , Long estimatedInputTokens
+        , String strategy
+    ) {
+        return configuration.dsl().selectFrom(io.batchpilot.jooq.tables.BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA.call(
+              provider
+            , model
+            , estimatedInputTokens
+            , strategy
+        )).fetch();
+    }
+
+    /**
+     * Get <code>batchpilot_acquire_quota</code> as a table.
+     */
+    public static BatchpilotAcquireQuota BATCHPILOT_ACQUIRE_QUOTA(
+          String provider
+        , String model
+        , Long estimatedInputTokens
+        , String strategy
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA.call(
+            provider,
+            model,
+            estimatedInputTokens,
+            strategy
+        );
+    }
+
+    /**
+     * Get <code>batchpilot_acquire_quota</code> as a table.
+     */
+    public static BatchpilotAcquireQuota BATCHPILOT_ACQUIRE_QUOTA(
+          Field<String> provider
+        , Field<String> model
+        , Field<Long> estimatedInputTokens
+        , Field<String> strategy
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA.call(
+            provider,
+            model,
+            estimatedInputTokens,
+            strategy
+        );
+    }
+
+    /**
+     * The worker that runs maintenance, until expires_at (database clock);
+     * renewed while it lives.
+     */
+    public final BatchpilotLeader BATCHPILOT_LEADER = BatchpilotLeader.BATCHPILOT_LEADER;
+
+    /**
+     * provider text, model text
+     */
+    public final BatchpilotQuotaStatus BATCHPILOT_QUOTA_STATUS = BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS;
+
+    /**
+     * Call <code>batchpilot_quota_status</code>.
+     */
+    public static Result<BatchpilotQuotaStatusRecord> BATCHPILOT_QUOTA_STATUS(
+          Configuration configuration
+        , String provider
+        , String model
+    ) {
+        return configuration.dsl().selectFrom(io.batchpilot.jooq.tables.BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS.call(
+              provider
+            , model
+        )).fetch();
+    }
+
+    /**
+     * Get <code>batchpilot_quota_status</code> as a table.
+     */
+    public static BatchpilotQuotaStatus BATCHPILOT_QUOTA_STATUS(
+          String provider
+        , String model
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS.call(
+            provider,
+            model
+        );
+    }
+
+    /**
+     * Get <code>batchpilot_quota_status</code> as a table.
+     */
+    public static BatchpilotQuotaStatus BATCHPILOT_QUOTA_STATUS(
+          Field<String> provider
+        , Field<String> model
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS.call(
+            provider,
+            model
+        );
+    }
 
     /**
      * query_embedding real[], match_count integer DEFAULT 10, filter_session_id
@@ -108,6 +225,23 @@ public class DefaultSchema extends SchemaImpl {
     }
 
     /**
+     * Granted requests and input tokens per (provider, model) and bucket; kept
+     * for one window and a margin.
+     */
+    public final QuotaBuckets QUOTA_BUCKETS = QuotaBuckets.QUOTA_BUCKETS;
+
+    /**
+     * Per (provider, model): the limits an admin edits, and the quota gate's
+     * fleet-wide state.
+     */
+    public final QuotaLimits QUOTA_LIMITS = QuotaLimits.QUOTA_LIMITS;
+
+    /**
+     * Quota grants: in flight until released_at is set or expires_at passes.
+     */
+    public final QuotaPermits QUOTA_PERMITS = QuotaPermits.QUOTA_PERMITS;
+
+    /**
      * One embedding per extracted file, for similarity search
      * (public.match_receipts).
      */
@@ -147,7 +281,13 @@ public class DefaultSchema extends SchemaImpl {
             ApiQuotaTracking.API_QUOTA_TRACKING,
             BatchUploadFiles.BATCH_UPLOAD_FILES,
             BatchUploadSessions.BATCH_UPLOAD_SESSIONS,
+            BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA,
+            BatchpilotLeader.BATCHPILOT_LEADER,
+            BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS,
             MatchReceipts.MATCH_RECEIPTS,
+            QuotaBuckets.QUOTA_BUCKETS,
+            QuotaLimits.QUOTA_LIMITS,
+            QuotaPermits.QUOTA_PERMITS,
             ReceiptEmbeddings.RECEIPT_EMBEDDINGS,
             Receipts.RECEIPTS,
             TeamMembers.TEAM_MEMBERS,

@@ -7,6 +7,7 @@ package io.batchpilot.jooq;
 import io.batchpilot.jooq.tables.ApiQuotaTracking;
 import io.batchpilot.jooq.tables.BatchUploadFiles;
 import io.batchpilot.jooq.tables.BatchUploadSessions;
+import io.batchpilot.jooq.tables.QuotaPermits;
 import io.batchpilot.jooq.tables.ReceiptEmbeddings;
 import io.batchpilot.jooq.tables.TeamMembers;
 
@@ -37,6 +38,8 @@ public class Indexes {
     public static final Index BATCH_UPLOAD_SESSIONS_ACTIVE_IDX = Internal.createIndex(DSL.name("batch_upload_sessions_active_idx"), BatchUploadSessions.BATCH_UPLOAD_SESSIONS, new OrderField[] { BatchUploadSessions.BATCH_UPLOAD_SESSIONS.STATUS }, false);
     public static final Index BATCH_UPLOAD_SESSIONS_TEAM_STATUS_IDX = Internal.createIndex(DSL.name("batch_upload_sessions_team_status_idx"), BatchUploadSessions.BATCH_UPLOAD_SESSIONS, new OrderField[] { BatchUploadSessions.BATCH_UPLOAD_SESSIONS.TEAM_ID, BatchUploadSessions.BATCH_UPLOAD_SESSIONS.STATUS, BatchUploadSessions.BATCH_UPLOAD_SESSIONS.CREATED_AT }, false);
     public static final Index BATCH_UPLOAD_SESSIONS_USER_STATUS_IDX = Internal.createIndex(DSL.name("batch_upload_sessions_user_status_idx"), BatchUploadSessions.BATCH_UPLOAD_SESSIONS, new OrderField[] { BatchUploadSessions.BATCH_UPLOAD_SESSIONS.USER_ID, BatchUploadSessions.BATCH_UPLOAD_SESSIONS.STATUS, BatchUploadSessions.BATCH_UPLOAD_SESSIONS.CREATED_AT }, false);
+    public static final Index QUOTA_PERMITS_GRANTED_IDX = Internal.createIndex(DSL.name("quota_permits_granted_idx"), QuotaPermits.QUOTA_PERMITS, new OrderField[] { QuotaPermits.QUOTA_PERMITS.PROVIDER, QuotaPermits.QUOTA_PERMITS.MODEL, QuotaPermits.QUOTA_PERMITS.GRANTED_AT }, false);
+    public static final Index QUOTA_PERMITS_IN_FLIGHT_IDX = Internal.createIndex(DSL.name("quota_permits_in_flight_idx"), QuotaPermits.QUOTA_PERMITS, new OrderField[] { QuotaPermits.QUOTA_PERMITS.PROVIDER, QuotaPermits.QUOTA_PERMITS.MODEL, QuotaPermits.QUOTA_PERMITS.EXPIRES_AT }, false);
     public static final Index RECEIPT_EMBEDDINGS_SESSION_IDX = Internal.createIndex(DSL.name("receipt_embeddings_session_idx"), ReceiptEmbeddings.RECEIPT_EMBEDDINGS, new OrderField[] { ReceiptEmbeddings.RECEIPT_EMBEDDINGS.BATCH_SESSION_ID }, false);
     public static final Index TEAM_MEMBERS_USER_ID_IDX = Internal.createIndex(DSL.name("team_members_user_id_idx"), TeamMembers.TEAM_MEMBERS, new OrderField[] { TeamMembers.TEAM_MEMBERS.USER_ID }, false);
 }

@@ -4,9 +4,18 @@
 package io.batchpilot.jooq;
 
 
+import io.batchpilot.jooq.routines.BatchpilotReconcileQuota;
+import io.batchpilot.jooq.routines.BatchpilotReleaseQuota;
+import io.batchpilot.jooq.routines.BatchpilotReportDailyQuotaExhausted;
+import io.batchpilot.jooq.routines.BatchpilotReportRateLimit;
+import io.batchpilot.jooq.tables.BatchpilotAcquireQuota;
+import io.batchpilot.jooq.tables.BatchpilotQuotaStatus;
 import io.batchpilot.jooq.tables.MatchReceipts;
+import io.batchpilot.jooq.tables.records.BatchpilotAcquireQuotaRecord;
+import io.batchpilot.jooq.tables.records.BatchpilotQuotaStatusRecord;
 import io.batchpilot.jooq.tables.records.MatchReceiptsRecord;
 
+import java.time.OffsetDateTime;
 import java.util.UUID;
 
 import org.jooq.Configuration;
@@ -20,6 +29,280 @@ import org.jooq.Result;
  */
 @SuppressWarnings({ "all", "unchecked", "rawtypes" })
 public class Routines {
+
+    /**
+     * Call <code>batchpilot_reconcile_quota</code>
+     */
+    public static Boolean batchpilotReconcileQuota(
+          Configuration configuration
+        , UUID permitId
+        , Long actualInputTokens
+    ) {
+        BatchpilotReconcileQuota f = new BatchpilotReconcileQuota();
+        f.setPermitId(permitId);
+        f.setActualInputTokens(actualInputTokens);
+
+        f.execute(configuration);
+        return f.getReturnValue();
+    }
+
+    /**
+     * Get <code>batchpilot_reconcile_quota</code> as a field.
+     */
+    public static Field<Boolean> batchpilotReconcileQuota(
+          UUID permitId
+        , Long actualInputTokens
+    ) {
+        BatchpilotReconcileQuota f = new BatchpilotReconcileQuota();
+        f.setPermitId(permitId);
+        f.setActualInputTokens(actualInputTokens);
+
+        return f.asField();
+    }
+
+    /**
+     * Get <code>batchpilot_reconcile_quota</code> as a field.
+     */
+    public static Field<Boolean> batchpilotReconcileQuota(
+          Field<UUID> permitId
+        , Field<Long> actualInputTokens
+    ) {
+        BatchpilotReconcileQuota f = new BatchpilotReconcileQuota();
+        f.setPermitId(permitId);
+        f.setActualInputTokens(actualInputTokens);
+
+        return f.asField();
+    }
+
+    /**
+     * Call <code>batchpilot_release_quota</code>
+     */
+    public static Boolean batchpilotReleaseQuota(
+          Configuration configuration
+        , UUID permitId
+    ) {
+        BatchpilotReleaseQuota f = new BatchpilotReleaseQuota();
+        f.setPermitId(permitId);
+
+        f.execute(configuration);
+        return f.getReturnValue();
+    }
+
+    /**
+     * Get <code>batchpilot_release_quota</code> as a field.
+     */
+    public static Field<Boolean> batchpilotReleaseQuota(
+          UUID permitId
+    ) {
+        BatchpilotReleaseQuota f = new BatchpilotReleaseQuota();
+        f.setPermitId(permitId);
+
+        return f.asField();
+    }
+
+    /**
+     * Get <code>batchpilot_release_quota</code> as a field.
+     */
+    public static Field<Boolean> batchpilotReleaseQuota(
+          Field<UUID> permitId
+    ) {
+        BatchpilotReleaseQuota f = new BatchpilotReleaseQuota();
+        f.setPermitId(permitId);
+
+        return f.asField();
+    }
+
+    /**
+     * Call <code>batchpilot_report_daily_quota_exhausted</code>
+     */
+    public static OffsetDateTime batchpilotReportDailyQuotaExhausted(
+          Configuration configuration
+        , String provider
+        , String model
+    ) {
+        BatchpilotReportDailyQuotaExhausted f = new BatchpilotReportDailyQuotaExhausted();
+        f.setProvider(provider);
+        f.setModel(model);
+
+        f.execute(configuration);
+        return f.getReturnValue();
+    }
+
+    /**
+     * Get <code>batchpilot_report_daily_quota_exhausted</code> as a field.
+     */
+    public static Field<OffsetDateTime> batchpilotReportDailyQuotaExhausted(
+          String provider
+        , String model
+    ) {
+        BatchpilotReportDailyQuotaExhausted f = new BatchpilotReportDailyQuotaExhausted();
+        f.setProvider(provider);
+        f.setModel(model);
+
+        return f.asField();
+    }
+
+    /**
+     * Get <code>batchpilot_report_daily_quota_exhausted</code> as a field.
+     */
+    public static Field<OffsetDateTime> batchpilotReportDailyQuotaExhausted(
+          Field<String> provider
+        , Field<String> model
+    ) {
+        BatchpilotReportDailyQuotaExhausted f = new BatchpilotReportDailyQuotaExhausted();
+        f.setProvider(provider);
+        f.setModel(model);
+
+        return f.asField();
+    }
+
+    /**
+     * Call <code>batchpilot_report_rate_limit</code>
+     */
+    public static OffsetDateTime batchpilotReportRateLimit(
+          Configuration configuration
+        , String provider
+        , String model
+        , Long retryDelayMs
+        , String quotaId
+    ) {
+        BatchpilotReportRateLimit f = new BatchpilotReportRateLimit();
+        f.setProvider(provider);
+        f.setModel(model);
+        f.setRetryDelayMs(retryDelayMs);
+        f.setQuotaId(quotaId);
+
+        f.execute(configuration);
+        return f.getReturnValue();
+    }
+
+    /**
+     * Get <code>batchpilot_report_rate_limit</code> as a field.
+     */
+    public static Field<OffsetDateTime> batchpilotReportRateLimit(
+          String provider
+        , String model
+        , Long retryDelayMs
+        , String quotaId
+    ) {
+        BatchpilotReportRateLimit f = new BatchpilotReportRateLimit();
+        f.setProvider(provider);
+        f.setModel(model);
+        f.setRetryDelayMs(retryDelayMs);
+        f.setQuotaId(quotaId);
+
+        return f.asField();
+    }
+
+    /**
+     * Get <code>batchpilot_report_rate_limit</code> as a field.
+     */
+    public static Field<OffsetDateTime> batchpilotReportRateLimit(
+          Field<String> provider
+        , Field<String> model
+        , Field<Long> retryDelayMs
+        , Field<String> quotaId
+    ) {
+        BatchpilotReportRateLimit f = new BatchpilotReportRateLimit();
+        f.setProvider(provider);
+        f.setModel(model);
+        f.setRetryDelayMs(retryDelayMs);
+        f.setQuotaId(quotaId);
+
+        return f.asField();
+    }
+
+    /**
+     * Call <code>batchpilot_acquire_quota</code>.
+     */
+    public static Result<BatchpilotAcquireQuotaRecord> batchpilotAcquireQuota(
+          Configuration configuration
+        , String provider
+        , String model
+        , Long estimatedInputTokens
+        , String strategy
+    ) {
+        return configuration.dsl().selectFrom(io.batchpilot.jooq.tables.BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA.call(
+              provider
+            , model
+            , estimatedInputTokens
+            , strategy
+        )).fetch();
+    }
+
+    /**
+     * Get <code>batchpilot_acquire_quota</code> as a table.
+     */
+    public static BatchpilotAcquireQuota batchpilotAcquireQuota(
+          String provider
+        , String model
+        , Long estimatedInputTokens
+        , String strategy
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA.call(
+            provider,
+            model,
+            estimatedInputTokens,
+            strategy
+        );
+    }
+
+    /**
+     * Get <code>batchpilot_acquire_quota</code> as a table.
+     */
+    public static BatchpilotAcquireQuota batchpilotAcquireQuota(
+          Field<String> provider
+        , Field<String> model
+        , Field<Long> estimatedInputTokens
+        , Field<String> strategy
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA.call(
+            provider,
+            model,
+            estimatedInputTokens,
+            strategy
+        );
+    }
+
+    /**
+     * Call <code>batchpilot_quota_status</code>.
+     */
+    public static Result<BatchpilotQuotaStatusRecord> batchpilotQuotaStatus(
+          Configuration configuration
+        , String provider
+        , String model
+    ) {
+        return configuration.dsl().selectFrom(io.batchpilot.jooq.tables.BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS.call(
+              provider
+            , model
+        )).fetch();
+    }
+
+    /**
+     * Get <code>batchpilot_quota_status</code> as a table.
+     */
+    public static BatchpilotQuotaStatus batchpilotQuotaStatus(
+          String provider
+        , String model
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS.call(
+            provider,
+            model
+        );
+    }
+
+    /**
+     * Get <code>batchpilot_quota_status</code> as a table.
+     */
+    public static BatchpilotQuotaStatus batchpilotQuotaStatus(
+          Field<String> provider
+        , Field<String> model
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS.call(
+            provider,
+            model
+        );
+    }
 
     /**
      * Call <code>match_receipts</code>.

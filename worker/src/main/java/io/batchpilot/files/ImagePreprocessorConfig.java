@@ -8,7 +8,7 @@ package io.batchpilot.files;
  */
 public record ImagePreprocessorConfig(int maxLongestSide, float jpegQuality) {
 
-    public static final int DEFAULT_MAX_LONGEST_SIDE = 1536;
+    public static final int DEFAULT_MAX_LONGEST_SIDE = 1280;
     public static final float DEFAULT_JPEG_QUALITY = 0.85f;
 
     public ImagePreprocessorConfig {

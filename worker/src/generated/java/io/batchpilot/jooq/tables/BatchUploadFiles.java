@@ -229,6 +229,13 @@ public class BatchUploadFiles extends TableImpl<BatchUploadFilesRecord> {
     public final TableField<BatchUploadFilesRecord, OffsetDateTime> UPDATED_AT = createField(DSL.name("updated_at"), SQLDataType.TIMESTAMPWITHTIMEZONE(6).nullable(false).defaultValue(DSL.field(DSL.raw("now()"), SQLDataType.TIMESTAMPWITHTIMEZONE)), this, "");
 
     /**
+     * The column <code>batch_upload_files.duplicate_of</code>. The earlier file
+     * whose result this one reused without calling the API (same content, team
+     * and model).
+     */
+    public final TableField<BatchUploadFilesRecord, UUID> DUPLICATE_OF = createField(DSL.name("duplicate_of"), SQLDataType.UUID, this, "The earlier file whose result this one reused without calling the API (same content, team and model).");
+
+    /**
      * The column <code>batch_upload_files.embedding_status</code>. NULL until
      * the extraction completes; then pending, processing (a worker holds it),
      * completed or failed. Never changes status or result.
@@ -351,7 +358,7 @@ public class BatchUploadFiles extends TableImpl<BatchUploadFilesRecord> {
 
     @Override
     public List<ForeignKey<BatchUploadFilesRecord, ?>> getReferences() {
-        return Arrays.asList(Keys.BATCH_UPLOAD_FILES__BATCH_UPLOAD_FILES_BATCH_SESSION_ID_FKEY, Keys.BATCH_UPLOAD_FILES__BATCH_UPLOAD_FILES_RECEIPT_ID_FKEY);
+        return Arrays.asList(Keys.BATCH_UPLOAD_FILES__BATCH_UPLOAD_FILES_BATCH_SESSION_ID_FKEY, Keys.BATCH_UPLOAD_FILES__BATCH_UPLOAD_FILES_DUPLICATE_OF_FKEY, Keys.BATCH_UPLOAD_FILES__BATCH_UPLOAD_FILES_RECEIPT_ID_FKEY);
     }
 
     private transient BatchUploadSessionsPath _batchUploadSessions;
@@ -365,6 +372,18 @@ public class BatchUploadFiles extends TableImpl<BatchUploadFilesRecord> {
             _batchUploadSessions = new BatchUploadSessionsPath(this, Keys.BATCH_UPLOAD_FILES__BATCH_UPLOAD_FILES_BATCH_SESSION_ID_FKEY, null);
 
         return _batchUploadSessions;
+    }
+
+    private transient BatchUploadFilesPath _batchUploadFiles;
+
+    /**
+     * Get the implicit join path to the <code>batch_upload_files</code> table.
+     */
+    public BatchUploadFilesPath batchUploadFiles() {
+        if (_batchUploadFiles == null)
+            _batchUploadFiles = new BatchUploadFilesPath(this, Keys.BATCH_UPLOAD_FILES__BATCH_UPLOAD_FILES_DUPLICATE_OF_FKEY, null);
+
+        return _batchUploadFiles;
     }
 
     private transient ReceiptsPath _receipts;

@@ -35,6 +35,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A stand-in for Google's Generative Language API (v1beta) on 127.0.0.1: generateContent,
@@ -56,6 +58,7 @@ public final class GeminiSimulator implements AutoCloseable {
     private static final Pattern FILE_PATH = Pattern.compile("^/v1beta/files/([A-Za-z0-9-]+)$");
     private static final Pattern FILE_URI = Pattern.compile("(?:^|/)files/([A-Za-z0-9-]+)$");
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Logger LOG = LoggerFactory.getLogger(GeminiSimulator.class);
 
     private final SimulatorConfig config;
     private final HttpServer server;
@@ -161,8 +164,11 @@ public final class GeminiSimulator implements AutoCloseable {
                 body = in.readAllBytes();
             }
             route(exchange, body);
-        } catch (IOException | RuntimeException e) {
-            // The client went away or the handler failed; the exchange closes with the connection.
+        } catch (IOException e) {
+            // The client went away (timed out, or was reset on purpose); nothing to answer.
+        } catch (RuntimeException e) {
+            LOG.error("Gemini simulator failed on {} {}; the client sees the connection close", exchange.getRequestMethod(),
+                    exchange.getRequestURI().getPath(), e);
         }
     }
 
@@ -516,11 +522,7 @@ public final class GeminiSimulator implements AutoCloseable {
     private void record(SlidingWindowLimiter.Decision d, String fingerprint, String model, String method, long tokens,
                         int status, String outcome) {
         log.add(new RecordedRequest(d.sequence(), d.arrivalNanos(), d.arrival(), fingerprint, model, method, tokens, status,
-                outcome, d.admitted() && isMetered(method)));
-    }
-
-    private static boolean isMetered(String method) {
-        return method.equals("generateContent") || method.equals("batchEmbedContents") || method.equals("embedContent");
+                outcome, d.admitted() && RecordedRequest.isMetered(method)));
     }
 
     private static void respond(HttpExchange exchange, int status, ObjectNode body) throws IOException {

@@ -25,6 +25,10 @@ public record RecordedRequest(
 
     /** Methods that Google meters against the per-model RPM/TPM/RPD quotas. */
     public boolean metered() {
+        return isMetered(method);
+    }
+
+    static boolean isMetered(String method) {
         return method.equals("generateContent") || method.equals("batchEmbedContents") || method.equals("embedContent");
     }
 }

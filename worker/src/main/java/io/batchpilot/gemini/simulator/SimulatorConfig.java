@@ -57,6 +57,15 @@ public record SimulatorConfig(
         apiKeys = Set.copyOf(apiKeys);
     }
 
+    /** Keys appear as fingerprints only: a config may be logged. */
+    @Override
+    public String toString() {
+        return "SimulatorConfig[host=" + host + ", port=" + port + ", window=" + window + ", defaultLimits=" + defaultLimits
+                + ", modelLimits=" + modelLimits + ", freeTier=" + freeTier + ", apiKeys="
+                + apiKeys.stream().map(GeminiSimulator::fingerprint).sorted().toList() + ", latency=" + latency + ", faults="
+                + faults + ", seed=" + seed + ", threads=" + threads + ", thoughtsTokens=" + thoughtsTokens + "]";
+    }
+
     public static SimulatorConfig defaults() {
         return new SimulatorConfig("127.0.0.1", 0, DEFAULT_WINDOW, ModelLimits.UNLIMITED, Map.of(), false, Set.of(),
                 LatencyDistribution.NONE, FaultPlan.NONE, 1L, DEFAULT_THREADS, 0, Clock.systemUTC());

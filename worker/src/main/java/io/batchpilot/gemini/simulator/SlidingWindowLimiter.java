@@ -5,7 +5,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneId;
-import java.time.ZonedDateTime;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -20,7 +19,8 @@ import java.util.function.Function;
  * Rejected requests do not count: a client that backs off regains its full quota once the window
  * slides (Google does not document whether its 429s consume quota; this choice makes the
  * simulator's audit judge only what was admitted, and callers can audit arrivals separately).
- * Requests per day count per calendar day in America/Los_Angeles, where Google resets them.
+ * Requests per day count per calendar day in America/Los_Angeles, where Google resets them; the
+ * retryDelay of a per-day 429 is one window, not the time to the reset, as with Google.
  */
 final class SlidingWindowLimiter {
 
@@ -88,8 +88,9 @@ final class SlidingWindowLimiter {
         }
         if (limits.requestsPerDay() > 0 && u.requestsToday + 1 > limits.requestsPerDay()) {
             violations.add(new QuotaViolation(QuotaViolation.Kind.REQUESTS_PER_DAY, limits.requestsPerDay()));
-            ZonedDateTime midnight = today.plusDays(1).atStartOfDay(QUOTA_DAY_ZONE);
-            delayNanos = Math.max(delayNanos, Duration.between(arrival, midnight.toInstant()).toNanos());
+            // Google's per-day 429s carry a short retryDelay ("18s", "34s" seen) that says nothing about
+            // the reset; only the quotaId tells. One window keeps that trap for clients to handle.
+            delayNanos = Math.max(delayNanos, windowNanos);
         }
         if (violations.isEmpty()) {
             u.window.addLast(new Admitted(now, inputTokens));

@@ -140,12 +140,17 @@ public final class SyntheticReceipts {
     }
 
     /**
-     * A varied set: PNG and JPEG at widths from 300 px (one tile) to 3000 px (a phone photo), tall
-     * and squarer aspects, and a PDF every eighth file (1 to 3 pages). Same n, same set.
+     * Sizes of receipt images as they arrive: a thumbnail, a narrow scan, a screenshot, cropped
+     * photos, and 16:9 and 4:3 phone photos (width, height / width).
+     */
+    private static final double[][] SIZES = {{300, 1.4}, {600, 2.8}, {900, 2.0}, {1080, 2.2}, {1600, 1.6},
+        {2268, 1.78}, {3024, 1.33}};
+
+    /**
+     * A varied set: PNG and JPEG in the sizes above, and a PDF every eighth file (1 to 3 pages).
+     * Same n, same set.
      */
     public static List<Sample> sampleSet(int n) {
-        int[] widths = {300, 600, 900, 1200, 1800, 2400, 3000};
-        double[] aspects = {1.4, 2.0, 2.8};
         List<Sample> samples = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             long seed = 1000 + i;
@@ -153,12 +158,12 @@ public final class SyntheticReceipts {
                 samples.add(new Sample("receipt-" + i + ".pdf", "application/pdf", pdf(seed, 1 + (i / 8) % 3), receipt(seed)));
                 continue;
             }
-            int width = widths[i % widths.length];
-            double aspect = aspects[i % aspects.length];
+            double[] size = SIZES[(i - i / 8) % SIZES.length];
             if (i % 2 == 0) {
-                samples.add(new Sample("receipt-" + i + ".png", "image/png", png(seed, width, aspect), receipt(seed)));
+                samples.add(new Sample("receipt-" + i + ".png", "image/png", png(seed, (int) size[0], size[1]), receipt(seed)));
             } else {
-                samples.add(new Sample("receipt-" + i + ".jpg", "image/jpeg", jpeg(seed, width, aspect, 0.85f), receipt(seed)));
+                samples.add(new Sample("receipt-" + i + ".jpg", "image/jpeg", jpeg(seed, (int) size[0], size[1], 0.85f),
+                        receipt(seed)));
             }
         }
         return samples;

@@ -188,6 +188,26 @@ class WireFormatTest {
     }
 
     @Test
+    void snakeCaseAndCamelCaseRequestsAreReadAlike() throws Exception {
+        String data = java.util.Base64.getEncoder().encodeToString(SyntheticReceipts.png(9, 900, 1.0));
+        String camel = "{\"systemInstruction\":{\"parts\":[{\"text\":\"You read receipts.\"}]},\"contents\":[{\"parts\":["
+                + "{\"inlineData\":{\"mimeType\":\"image/png\",\"data\":\"" + data + "\"}}]}],"
+                + "\"generationConfig\":{\"responseMimeType\":\"application/json\"}}";
+        String snake = "{\"system_instruction\":{\"parts\":[{\"text\":\"You read receipts.\"}]},\"contents\":[{\"parts\":["
+                + "{\"inline_data\":{\"mime_type\":\"image/png\",\"data\":\"" + data + "\"}}]}],"
+                + "\"generation_config\":{\"response_mime_type\":\"application/json\"}}";
+        try (GeminiSimulator sim = GeminiSimulator.start(SimulatorConfig.defaults())) {
+            JsonNode a = SimulatorHttp.generate(sim, "m", "k", camel).body();
+            JsonNode b = SimulatorHttp.generate(sim, "m", "k", snake).body();
+            assertEquals(a.get("candidates"), b.get("candidates"));
+            assertEquals(a.get("usageMetadata"), b.get("usageMetadata"));
+            // 900 x 900: 2 x 2 tiles, and 18 characters of system instruction = 5 tokens.
+            assertEquals(4 * 258 + 5, a.get("usageMetadata").get("promptTokenCount").asLong());
+            assertEquals("IMAGE", a.get("usageMetadata").get("promptTokensDetails").get(1).get("modality").asText());
+        }
+    }
+
+    @Test
     void windowLengthIsConfigurable() {
         assertEquals(Duration.ofMillis(1500), SimulatorConfig.parse(new String[] {"--window", "1500ms"}, Map.of()).window());
     }

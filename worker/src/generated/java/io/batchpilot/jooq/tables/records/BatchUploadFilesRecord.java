@@ -509,12 +509,31 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
     }
 
     /**
+     * Setter for <code>batch_upload_files.duplicate_of</code>. The earlier file
+     * whose result this one reused without calling the API (same content, team
+     * and model).
+     */
+    public BatchUploadFilesRecord setDuplicateOf(UUID value) {
+        set(32, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>batch_upload_files.duplicate_of</code>. The earlier file
+     * whose result this one reused without calling the API (same content, team
+     * and model).
+     */
+    public UUID getDuplicateOf() {
+        return (UUID) get(32);
+    }
+
+    /**
      * Setter for <code>batch_upload_files.embedding_status</code>. NULL until
      * the extraction completes; then pending, processing (a worker holds it),
      * completed or failed. Never changes status or result.
      */
     public BatchUploadFilesRecord setEmbeddingStatus(String value) {
-        set(32, value);
+        set(33, value);
         return this;
     }
 
@@ -524,14 +543,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * completed or failed. Never changes status or result.
      */
     public String getEmbeddingStatus() {
-        return (String) get(32);
+        return (String) get(33);
     }
 
     /**
      * Setter for <code>batch_upload_files.embedding_attempts</code>.
      */
     public BatchUploadFilesRecord setEmbeddingAttempts(Integer value) {
-        set(33, value);
+        set(34, value);
         return this;
     }
 
@@ -539,14 +558,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.embedding_attempts</code>.
      */
     public Integer getEmbeddingAttempts() {
-        return (Integer) get(33);
+        return (Integer) get(34);
     }
 
     /**
      * Setter for <code>batch_upload_files.embedding_next_attempt_at</code>.
      */
     public BatchUploadFilesRecord setEmbeddingNextAttemptAt(OffsetDateTime value) {
-        set(34, value);
+        set(35, value);
         return this;
     }
 
@@ -554,14 +573,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.embedding_next_attempt_at</code>.
      */
     public OffsetDateTime getEmbeddingNextAttemptAt() {
-        return (OffsetDateTime) get(34);
+        return (OffsetDateTime) get(35);
     }
 
     /**
      * Setter for <code>batch_upload_files.embedding_claimed_by</code>.
      */
     public BatchUploadFilesRecord setEmbeddingClaimedBy(String value) {
-        set(35, value);
+        set(36, value);
         return this;
     }
 
@@ -569,14 +588,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.embedding_claimed_by</code>.
      */
     public String getEmbeddingClaimedBy() {
-        return (String) get(35);
+        return (String) get(36);
     }
 
     /**
      * Setter for <code>batch_upload_files.embedding_lease_expires_at</code>.
      */
     public BatchUploadFilesRecord setEmbeddingLeaseExpiresAt(OffsetDateTime value) {
-        set(36, value);
+        set(37, value);
         return this;
     }
 
@@ -584,14 +603,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.embedding_lease_expires_at</code>.
      */
     public OffsetDateTime getEmbeddingLeaseExpiresAt() {
-        return (OffsetDateTime) get(36);
+        return (OffsetDateTime) get(37);
     }
 
     /**
      * Setter for <code>batch_upload_files.embedding_error_type</code>.
      */
     public BatchUploadFilesRecord setEmbeddingErrorType(String value) {
-        set(37, value);
+        set(38, value);
         return this;
     }
 
@@ -599,7 +618,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.embedding_error_type</code>.
      */
     public String getEmbeddingErrorType() {
-        return (String) get(37);
+        return (String) get(38);
     }
 
     /**
@@ -608,7 +627,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * succeeds).
      */
     public BatchUploadFilesRecord setEmbeddingError(String value) {
-        set(38, value);
+        set(39, value);
         return this;
     }
 
@@ -618,14 +637,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * succeeds).
      */
     public String getEmbeddingError() {
-        return (String) get(38);
+        return (String) get(39);
     }
 
     /**
      * Setter for <code>batch_upload_files.embedded_at</code>.
      */
     public BatchUploadFilesRecord setEmbeddedAt(OffsetDateTime value) {
-        set(39, value);
+        set(40, value);
         return this;
     }
 
@@ -633,7 +652,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.embedded_at</code>.
      */
     public OffsetDateTime getEmbeddedAt() {
-        return (OffsetDateTime) get(39);
+        return (OffsetDateTime) get(40);
     }
 
     // -------------------------------------------------------------------------
@@ -659,7 +678,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
     /**
      * Create a detached, initialised BatchUploadFilesRecord
      */
-    public BatchUploadFilesRecord(UUID id, UUID batchSessionId, UUID receiptId, String originalFilename, Long fileSizeBytes, String fileType, Integer uploadOrder, String storageBucket, String storagePath, String sourceUrl, byte[] contentSha256, String status, OffsetDateTime processingStartedAt, OffsetDateTime processingCompletedAt, Integer processingDurationMs, String claimedBy, OffsetDateTime leaseExpiresAt, OffsetDateTime nextAttemptAt, Integer attempts, Integer maxAttempts, String model, Integer apiCallsMade, Integer inputTokens, Integer outputTokens, Integer tokensUsed, Boolean rateLimited, Integer retryCount, JSONB result, String errorType, String errorMessage, OffsetDateTime createdAt, OffsetDateTime updatedAt, String embeddingStatus, Integer embeddingAttempts, OffsetDateTime embeddingNextAttemptAt, String embeddingClaimedBy, OffsetDateTime embeddingLeaseExpiresAt, String embeddingErrorType, String embeddingError, OffsetDateTime embeddedAt) {
+    public BatchUploadFilesRecord(UUID id, UUID batchSessionId, UUID receiptId, String originalFilename, Long fileSizeBytes, String fileType, Integer uploadOrder, String storageBucket, String storagePath, String sourceUrl, byte[] contentSha256, String status, OffsetDateTime processingStartedAt, OffsetDateTime processingCompletedAt, Integer processingDurationMs, String claimedBy, OffsetDateTime leaseExpiresAt, OffsetDateTime nextAttemptAt, Integer attempts, Integer maxAttempts, String model, Integer apiCallsMade, Integer inputTokens, Integer outputTokens, Integer tokensUsed, Boolean rateLimited, Integer retryCount, JSONB result, String errorType, String errorMessage, OffsetDateTime createdAt, OffsetDateTime updatedAt, UUID duplicateOf, String embeddingStatus, Integer embeddingAttempts, OffsetDateTime embeddingNextAttemptAt, String embeddingClaimedBy, OffsetDateTime embeddingLeaseExpiresAt, String embeddingErrorType, String embeddingError, OffsetDateTime embeddedAt) {
         super(BatchUploadFiles.BATCH_UPLOAD_FILES);
 
         setId(id);
@@ -694,6 +713,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
         setErrorMessage(errorMessage);
         setCreatedAt(createdAt);
         setUpdatedAt(updatedAt);
+        setDuplicateOf(duplicateOf);
         setEmbeddingStatus(embeddingStatus);
         setEmbeddingAttempts(embeddingAttempts);
         setEmbeddingNextAttemptAt(embeddingNextAttemptAt);

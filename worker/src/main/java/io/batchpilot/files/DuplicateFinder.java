@@ -1,0 +1,67 @@
+package io.batchpilot.files;
+
+import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
+import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
+import static org.jooq.impl.DSL.coalesce;
+import static org.jooq.impl.DSL.when;
+
+import io.batchpilot.jooq.tables.BatchUploadFiles;
+import io.batchpilot.jooq.tables.BatchUploadSessions;
+import io.batchpilot.store.Jooq;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.UUID;
+import javax.sql.DataSource;
+import org.jooq.DSLContext;
+import org.jooq.JSONB;
+
+/**
+ * Finds a completed file with the same content as this one, for the same model, whose result this
+ * file may reuse instead of calling Gemini again: one from the same team, or, for a personal
+ * session, one of the same user's personal sessions. Results never cross from one team or user to
+ * another.
+ */
+public final class DuplicateFinder {
+
+  /** The earlier file and its result. */
+  public record Duplicate(UUID fileId, JSONB result) {
+    public Duplicate {
+      Objects.requireNonNull(fileId, "fileId");
+      Objects.requireNonNull(result, "result");
+    }
+  }
+
+  private final DSLContext dsl;
+
+  public DuplicateFinder(DataSource dataSource) {
+    this.dsl = Jooq.using(dataSource);
+  }
+
+  /**
+   * The earliest completed file, other than {@code fileId}, whose content has this SHA-256 and
+   * that ran on the same model (the file's own, else its session's) for the same owner. One query,
+   * on the index of completed files by content and model.
+   */
+  public Optional<Duplicate> find(UUID fileId, byte[] sha256) {
+    BatchUploadFiles me = BATCH_UPLOAD_FILES.as("me");
+    BatchUploadSessions mySession = BATCH_UPLOAD_SESSIONS.as("my_session");
+    BatchUploadFiles earlier = BATCH_UPLOAD_FILES.as("earlier");
+    BatchUploadSessions theirSession = BATCH_UPLOAD_SESSIONS.as("their_session");
+    return dsl.select(earlier.ID, earlier.RESULT)
+        .from(me)
+        .join(mySession).on(mySession.ID.eq(me.BATCH_SESSION_ID))
+        .join(earlier).on(earlier.CONTENT_SHA256.eq(sha256)
+            .and(earlier.STATUS.eq("completed"))
+            .and(earlier.RESULT.isNotNull())
+            .and(earlier.ID.ne(me.ID)))
+        .join(theirSession).on(theirSession.ID.eq(earlier.BATCH_SESSION_ID))
+        .where(me.ID.eq(fileId))
+        .and(coalesce(earlier.MODEL, theirSession.MODEL).eq(coalesce(me.MODEL, mySession.MODEL)))
+        .and(when(mySession.TEAM_ID.isNotNull(), theirSession.TEAM_ID.eq(mySession.TEAM_ID))
+            .otherwise(theirSession.TEAM_ID.isNull()
+                .and(theirSession.USER_ID.isNotDistinctFrom(mySession.USER_ID))))
+        .orderBy(earlier.PROCESSING_COMPLETED_AT.asc().nullsLast(), earlier.ID)
+        .limit(1)
+        .fetchOptional(r -> new Duplicate(r.value1(), r.value2()));
+  }
+}

@@ -1,0 +1,170 @@
+package io.batchpilot.files;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.Locale;
+import java.util.Optional;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReadParam;
+import javax.imageio.ImageReader;
+import javax.imageio.event.IIOReadWarningListener;
+import javax.imageio.stream.ImageInputStream;
+import org.apache.pdfbox.Loader;
+import org.apache.pdfbox.pdmodel.PDDocument;
+import org.apache.pdfbox.pdmodel.encryption.InvalidPasswordException;
+
+/**
+ * Checks a file before any quota is spent on it: not empty, not too large, really the type it is
+ * declared as (by its first bytes), a type Gemini is sent (JPEG, PNG, WebP, PDF), and readable
+ * (an image decodes, a PDF opens without a password). Thread-safe.
+ */
+public final class FileValidator {
+
+  private static final String SUPPORTED = "JPEG, PNG, WebP or PDF";
+  /** Decoding at this size still reads every byte of the image, at a fraction of the memory. */
+  private static final int DECODE_CHECK_SIDE = 1024;
+
+  private final FileValidatorConfig config;
+
+  public FileValidator(FileValidatorConfig config) {
+    this.config = config;
+  }
+
+  /**
+   * @param filename the name shown in messages (the row's original_filename)
+   * @param declaredMimeType the row's file_type; null, blank or application/octet-stream means
+   *     "not declared" and the bytes decide
+   */
+  public ValidatedFile validate(String filename, byte[] bytes, String declaredMimeType)
+      throws InvalidFileException {
+    if (bytes.length == 0) {
+      throw new InvalidFileException(filename + " is empty (0 bytes): upload the file again");
+    }
+    if (bytes.length > config.maxFileBytes()) {
+      throw new InvalidFileException(filename + " is " + bytes.length + " bytes; the limit is "
+          + config.maxFileBytes() + " bytes (" + FileSourceConfig.ENV_MAX_FILE_BYTES
+          + "): compress or split the file and upload it again");
+    }
+    Optional<FileType> sniffed = FileType.sniff(bytes);
+    if (sniffed.isEmpty()) {
+      throw new InvalidFileException(filename + " is not a " + SUPPORTED + " file (it begins "
+          + HexFormat.ofDelimiter(" ").formatHex(bytes, 0, Math.min(8, bytes.length))
+          + "): upload a photo or PDF of the receipt");
+    }
+    FileType type = sniffed.get();
+    checkDeclared(filename, type, declaredMimeType);
+    if (type == FileType.HEIC) {
+      throw new InvalidFileException(filename + " is a HEIC photo, which batchpilot cannot read:"
+          + " convert it to JPEG (on an iPhone: Settings > Camera > Formats > Most Compatible) and"
+          + " upload it again");
+    }
+    if (!type.supported()) {
+      throw new InvalidFileException(filename + " is a " + type.description() + "; supported types are "
+          + SUPPORTED + ": convert it and upload it again");
+    }
+    byte[] sha256 = sha256(bytes);
+    if (type == FileType.PDF) {
+      int pages = pdfPages(filename, bytes);
+      return new ValidatedFile(bytes, type.mimeType(), sha256, 0, 0, pages);
+    }
+    int[] size = imageSize(filename, type, bytes);
+    return new ValidatedFile(bytes, type.mimeType(), sha256, size[0], size[1], 0);
+  }
+
+  private static void checkDeclared(String filename, FileType actual, String declaredMimeType)
+      throws InvalidFileException {
+    if (declaredMimeType == null || declaredMimeType.isBlank()
+        || declaredMimeType.strip().toLowerCase(Locale.ROOT).startsWith("application/octet-stream")) {
+      return;
+    }
+    Optional<FileType> declared = FileType.ofMimeType(declaredMimeType);
+    if (declared.isEmpty() || declared.get() != actual) {
+      throw new InvalidFileException(filename + " is declared as " + declaredMimeType.strip()
+          + " but its content is a " + actual.description() + " (" + actual.mimeType()
+          + "): correct file_type or upload the right file");
+    }
+  }
+
+  /** Width and height, after decoding every byte: a truncated or damaged image is refused here. */
+  private int[] imageSize(String filename, FileType type, byte[] bytes) throws InvalidFileException {
+    Iterator<ImageReader> readers = ImageIO.getImageReadersByFormatName(type.imageIoFormat());
+    if (!readers.hasNext()) {
+      throw new IllegalStateException("no ImageIO reader for " + type.imageIoFormat()
+          + ": the build lost a dependency (imageio-webp)");
+    }
+    ImageReader reader = readers.next();
+    try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+      reader.setInput(in, true, true);
+      int width = reader.getWidth(0);
+      int height = reader.getHeight(0);
+      if (width < 1 || height < 1) {
+        throw corrupt(filename, type, "it is " + width + "x" + height + " pixels");
+      }
+      if ((long) width * height > config.maxImagePixels()) {
+        throw new InvalidFileException(filename + " is " + width + "x" + height + " pixels; the"
+            + " limit is " + config.maxImagePixels() + " pixels (" + FileValidatorConfig.ENV_MAX_IMAGE_PIXELS
+            + "): scale it down and upload it again");
+      }
+      StringBuilder warnings = new StringBuilder();
+      // The JPEG decoder reports a truncated file as a warning and fills the rest with grey.
+      reader.addIIOReadWarningListener((IIOReadWarningListener) (source, warning) ->
+          warnings.append(warnings.length() == 0 ? "" : "; ").append(warning));
+      ImageReadParam param = reader.getDefaultReadParam();
+      int step = Math.max(1, (Math.max(width, height) + DECODE_CHECK_SIDE - 1) / DECODE_CHECK_SIDE);
+      param.setSourceSubsampling(step, step, 0, 0);
+      // A raster skips colour conversion, so CMYK JPEGs (which the JDK cannot convert) still pass.
+      if (reader.canReadRaster()) {
+        reader.readRaster(0, param);
+      } else {
+        reader.read(0, param);
+      }
+      if (warnings.length() > 0) {
+        throw corrupt(filename, type, warnings.toString());
+      }
+      return new int[] {width, height};
+    } catch (IOException | RuntimeException e) {
+      // Decoders throw runtime exceptions on some damaged data, not only IIOException.
+      throw corrupt(filename, type, String.valueOf(e.getMessage()));
+    } finally {
+      reader.dispose();
+    }
+  }
+
+  private static InvalidFileException corrupt(String filename, FileType type, String detail) {
+    return new InvalidFileException(filename + " is a damaged " + type.description() + " that cannot"
+        + " be decoded (" + detail + "): export or photograph it again and upload the new file");
+  }
+
+  private int pdfPages(String filename, byte[] bytes) throws InvalidFileException {
+    try (PDDocument document = Loader.loadPDF(bytes)) {
+      int pages = document.getNumberOfPages();
+      if (pages < 1) {
+        throw new InvalidFileException(filename + " is a PDF with no pages: export it again and upload it");
+      }
+      if (pages > config.maxPdfPages()) {
+        throw new InvalidFileException(filename + " has " + pages + " pages; the limit is "
+            + config.maxPdfPages() + " (" + FileValidatorConfig.ENV_MAX_PDF_PAGES
+            + "): split it and upload the parts");
+      }
+      return pages;
+    } catch (InvalidPasswordException e) {
+      throw new InvalidFileException(filename + " is a password-protected PDF: remove the password"
+          + " (for example, print it to a new PDF) and upload it again");
+    } catch (IOException | RuntimeException e) {
+      throw new InvalidFileException(filename + " is a damaged PDF that cannot be read ("
+          + e.getMessage() + "): export it again and upload the new file");
+    }
+  }
+
+  private static byte[] sha256(byte[] bytes) {
+    try {
+      return MessageDigest.getInstance("SHA-256").digest(bytes);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JVM has SHA-256", e);
+    }
+  }
+}

@@ -1,0 +1,61 @@
+package io.batchpilot.files;
+
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * What {@link FileValidator} accepts.
+ *
+ * @param maxFileBytes the largest file, the same setting as {@link FileSourceConfig#maxFileBytes()}
+ * @param maxImagePixels the largest image, width x height, so that a small file cannot decode to
+ *     gigabytes of pixels
+ * @param maxPdfPages the most pages a PDF may have
+ */
+public record FileValidatorConfig(long maxFileBytes, long maxImagePixels, int maxPdfPages) {
+
+  /** The largest phone cameras take 200-megapixel photos. */
+  public static final long DEFAULT_MAX_IMAGE_PIXELS = 200_000_000L;
+  /** Gemini reads at most 1,000 pages of a document. */
+  public static final int DEFAULT_MAX_PDF_PAGES = 1000;
+
+  public static final String ENV_MAX_IMAGE_PIXELS = "BATCHPILOT_MAX_IMAGE_PIXELS";
+  public static final String ENV_MAX_PDF_PAGES = "BATCHPILOT_MAX_PDF_PAGES";
+
+  public FileValidatorConfig {
+    if (maxFileBytes < 1) {
+      throw new IllegalArgumentException(FileSourceConfig.ENV_MAX_FILE_BYTES
+          + " must be at least 1; got " + maxFileBytes);
+    }
+    if (maxImagePixels < 1) {
+      throw new IllegalArgumentException(ENV_MAX_IMAGE_PIXELS + " must be at least 1; got " + maxImagePixels);
+    }
+    if (maxPdfPages < 1) {
+      throw new IllegalArgumentException(ENV_MAX_PDF_PAGES + " must be at least 1; got " + maxPdfPages);
+    }
+  }
+
+  public static FileValidatorConfig defaults() {
+    return new FileValidatorConfig(FileSourceConfig.DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_IMAGE_PIXELS,
+        DEFAULT_MAX_PDF_PAGES);
+  }
+
+  public static FileValidatorConfig fromEnvironment(Map<String, String> env) {
+    return new FileValidatorConfig(
+        number(env, FileSourceConfig.ENV_MAX_FILE_BYTES, FileSourceConfig.DEFAULT_MAX_FILE_BYTES),
+        number(env, ENV_MAX_IMAGE_PIXELS, DEFAULT_MAX_IMAGE_PIXELS),
+        Math.toIntExact(number(env, ENV_MAX_PDF_PAGES, DEFAULT_MAX_PDF_PAGES)));
+  }
+
+  private static long number(Map<String, String> env, String name, long defaultValue) {
+    Optional<String> value = Optional.ofNullable(env.get(name)).filter(v -> !v.isBlank());
+    try {
+      return value.map(v -> Long.parseLong(v.strip())).orElse(defaultValue);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(name + " must be a whole number; got '" + value.get() + "'");
+    }
+  }
+
+  public FileValidatorConfig withMaxFileBytes(long max) {
+    return new FileValidatorConfig(max, maxImagePixels, maxPdfPages);
+  }
+}

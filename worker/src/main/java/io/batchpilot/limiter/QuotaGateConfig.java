@@ -1,0 +1,29 @@
+package io.batchpilot.limiter;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Settings of the Java side of the gate; the limits themselves are rows of {@code quota_limits}.
+ *
+ * @param maxJitter the most added at random to each wait, so a fleet released at one instant does
+ *     not ask again in lockstep (default {@value #DEFAULT_MAX_JITTER_MS} ms, 0 to 10 s;
+ *     {@code BATCHPILOT_QUOTA_MAX_JITTER_MS})
+ */
+public record QuotaGateConfig(Duration maxJitter) {
+
+  public static final long DEFAULT_MAX_JITTER_MS = 20;
+  static final Duration MAX_JITTER_CEILING = Duration.ofSeconds(10);
+
+  public QuotaGateConfig {
+    Objects.requireNonNull(maxJitter, "maxJitter");
+    if (maxJitter.isNegative() || maxJitter.compareTo(MAX_JITTER_CEILING) > 0) {
+      throw new IllegalArgumentException("quota gate setting maxJitter (BATCHPILOT_QUOTA_MAX_JITTER_MS) must be "
+          + "between 0 and " + MAX_JITTER_CEILING.toMillis() + " ms, got " + maxJitter.toMillis() + " ms");
+    }
+  }
+
+  public static QuotaGateConfig defaults() {
+    return new QuotaGateConfig(Duration.ofMillis(DEFAULT_MAX_JITTER_MS));
+  }
+}

@@ -1,0 +1,92 @@
+package io.batchpilot.maintenance;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * How often the maintenance leader does each duty, and how long rows are kept. Validated when
+ * built; each message names the setting.
+ *
+ * @param leaderTerm how long a leader's term lasts without renewal: the longest a dead leader
+ *     goes unreplaced
+ * @param electionInterval how often every worker tries to take (or the leader renews) the
+ *     leadership; shorter than the term
+ * @param rescueInterval how often expired leases are rescued
+ * @param finaliseInterval how often finished sessions are ended
+ * @param retentionInterval how often old rows are pruned
+ * @param ledgerRetention how long the quota ledger (api_quota_tracking) and the usage rollup are kept
+ * @param metricsRetention how long metric snapshots and the heartbeats of gone workers are kept
+ * @param batchSize rows per rescue or delete statement
+ */
+public record MaintenanceConfig(
+    Duration leaderTerm,
+    Duration electionInterval,
+    Duration rescueInterval,
+    Duration finaliseInterval,
+    Duration retentionInterval,
+    Duration ledgerRetention,
+    Duration metricsRetention,
+    int batchSize) {
+
+  public static final Duration DEFAULT_LEADER_TERM = Duration.ofSeconds(5);
+  public static final Duration DEFAULT_ELECTION_INTERVAL = Duration.ofSeconds(1);
+  public static final Duration DEFAULT_RESCUE_INTERVAL = Duration.ofSeconds(5);
+  public static final Duration DEFAULT_FINALISE_INTERVAL = Duration.ofSeconds(2);
+  public static final Duration DEFAULT_RETENTION_INTERVAL = Duration.ofMinutes(10);
+  /** A month of ledger and usage: the cost dashboard reads spend by day. */
+  public static final Duration DEFAULT_LEDGER_RETENTION = Duration.ofDays(30);
+  /** Snapshots are many (every metric of every worker every few seconds) and read for recent hours. */
+  public static final Duration DEFAULT_METRICS_RETENTION = Duration.ofDays(3);
+  /** River rescues and deletes in batches of a thousand-odd rows; so do we. */
+  public static final int DEFAULT_BATCH_SIZE = 1000;
+
+  public static final String ENV_LEDGER_RETENTION_DAYS = "BATCHPILOT_LEDGER_RETENTION_DAYS";
+  public static final String ENV_METRICS_RETENTION_DAYS = "BATCHPILOT_METRICS_RETENTION_DAYS";
+
+  public MaintenanceConfig {
+    positive("leaderTerm", leaderTerm);
+    positive("electionInterval", electionInterval);
+    positive("rescueInterval", rescueInterval);
+    positive("finaliseInterval", finaliseInterval);
+    positive("retentionInterval", retentionInterval);
+    positive(ENV_LEDGER_RETENTION_DAYS, ledgerRetention);
+    positive(ENV_METRICS_RETENTION_DAYS, metricsRetention);
+    if (electionInterval.multipliedBy(2).compareTo(leaderTerm) > 0) {
+      throw new IllegalArgumentException("electionInterval (" + electionInterval + ") must be at most"
+          + " half of leaderTerm (" + leaderTerm + "), so a leader renews before its term ends");
+    }
+    if (batchSize < 1) {
+      throw new IllegalArgumentException("batchSize must be at least 1; got " + batchSize);
+    }
+  }
+
+  public static MaintenanceConfig defaults() {
+    return new MaintenanceConfig(DEFAULT_LEADER_TERM, DEFAULT_ELECTION_INTERVAL, DEFAULT_RESCUE_INTERVAL,
+        DEFAULT_FINALISE_INTERVAL, DEFAULT_RETENTION_INTERVAL, DEFAULT_LEDGER_RETENTION,
+        DEFAULT_METRICS_RETENTION, DEFAULT_BATCH_SIZE);
+  }
+
+  /** The defaults, with the retentions from the environment when set. */
+  public static MaintenanceConfig fromEnvironment(Map<String, String> env) {
+    MaintenanceConfig d = defaults();
+    return new MaintenanceConfig(d.leaderTerm, d.electionInterval, d.rescueInterval, d.finaliseInterval,
+        d.retentionInterval, days(env, ENV_LEDGER_RETENTION_DAYS, d.ledgerRetention),
+        days(env, ENV_METRICS_RETENTION_DAYS, d.metricsRetention), d.batchSize);
+  }
+
+  private static Duration days(Map<String, String> env, String name, Duration defaultValue) {
+    Optional<String> value = Optional.ofNullable(env.get(name)).filter(v -> !v.isBlank());
+    try {
+      return value.map(v -> Duration.ofDays(Long.parseLong(v.strip()))).orElse(defaultValue);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(name + " must be a whole number of days; got '" + value.get() + "'");
+    }
+  }
+
+  private static void positive(String name, Duration value) {
+    if (value == null || value.isNegative() || value.isZero()) {
+      throw new IllegalArgumentException(name + " must be a positive duration; got " + value);
+    }
+  }
+}

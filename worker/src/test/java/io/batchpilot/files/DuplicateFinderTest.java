@@ -1,0 +1,119 @@
+package io.batchpilot.files;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.batchpilot.db.testing.PostgresExtension;
+import io.batchpilot.db.testing.TestDatabase;
+import io.batchpilot.store.Jooq;
+import java.util.Optional;
+import java.util.UUID;
+import org.jooq.DSLContext;
+import org.jooq.JSONB;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+@ExtendWith(PostgresExtension.class)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class DuplicateFinderTest {
+
+  private DSLContext dsl;
+  private DuplicateFinder finder;
+  private UUID alice;
+  private UUID bob;
+  private UUID teamA;
+  private UUID teamB;
+
+  @BeforeAll
+  void setUp(TestDatabase db) {
+    dsl = Jooq.using(db.dataSource());
+    finder = new DuplicateFinder(db.dataSource());
+    alice = uuid("insert into auth.users (email) values ('alice@example.com') returning id");
+    bob = uuid("insert into auth.users (email) values ('bob@example.com') returning id");
+    teamA = uuid("insert into public.teams (name) values ('A') returning id");
+    teamB = uuid("insert into public.teams (name) values ('B') returning id");
+  }
+
+  private UUID session(UUID user, UUID team, String model) {
+    return uuid("insert into public.batch_upload_sessions (user_id, team_id, total_files, model, status)"
+        + " values (?, ?, 10, ?, 'processing') returning id", user, team, model);
+  }
+
+  private UUID file(UUID session, byte[] sha, String status, String model, String result) {
+    return uuid("insert into public.batch_upload_files (batch_session_id, original_filename,"
+        + " content_sha256, status, model, result, processing_completed_at)"
+        + " values (?, 'r.jpg', ?, ?, ?, ?::jsonb, case when ? = 'completed' then clock_timestamp() end) returning id", session, sha, status, model, result, status);
+  }
+
+  private UUID uuid(String sql, Object... bindings) {
+    return dsl.fetchOne(sql, bindings).get(0, UUID.class);
+  }
+
+  private static byte[] sha(int seed) {
+    byte[] sha = new byte[32];
+    sha[0] = (byte) seed;
+    sha[31] = (byte) 0x5A;
+    return sha;
+  }
+
+  @Test
+  void aCompletedFileOfTheSameTeamAndModelIsReused() {
+    byte[] content = sha(1);
+    UUID earlier = file(session(alice, teamA, "gemini-2.5-flash"), content, "completed", null, "{\"total\": 3.5}");
+    file(session(bob, teamA, "gemini-2.5-flash"), content, "completed", null, "{\"total\": 9}"); // later
+    UUID mine = file(session(bob, teamA, "gemini-2.5-flash"), content, "pending", null, null);
+
+    Optional<DuplicateFinder.Duplicate> found = finder.find(mine, content);
+
+    assertEquals(earlier, found.orElseThrow().fileId());
+    assertEquals(JSONB.valueOf("{\"total\": 3.5}").data().replace(" ", ""), found.get().result().data().replace(" ", ""));
+  }
+
+  @Test
+  void resultsNeverCrossTeamsOrModels() {
+    byte[] content = sha(2);
+    file(session(alice, teamB, "gemini-2.5-flash"), content, "completed", null, "{}");
+    file(session(alice, teamA, "gemini-2.5-pro"), content, "completed", null, "{}");
+    file(session(alice, teamA, "gemini-2.5-flash"), content, "completed", "gemini-2.5-pro", "{}");
+    file(session(alice, null, "gemini-2.5-flash"), content, "completed", null, "{}");
+    UUID mine = file(session(alice, teamA, "gemini-2.5-flash"), content, "pending", null, null);
+
+    assertEquals(Optional.empty(), finder.find(mine, content));
+  }
+
+  @Test
+  void theFilesOwnModelOverridesItsSessions() {
+    byte[] content = sha(3);
+    UUID earlier = file(session(alice, teamA, "gemini-2.5-flash"), content, "completed", "gemini-2.5-pro", "{}");
+    UUID mine = file(session(alice, teamA, "gemini-2.5-pro"), content, "pending", null, null);
+
+    assertEquals(earlier, finder.find(mine, content).orElseThrow().fileId());
+  }
+
+  @Test
+  void personalSessionsShareOnlyWithTheSameUsersPersonalSessions() {
+    byte[] content = sha(4);
+    file(session(bob, null, "gemini-2.5-flash"), content, "completed", null, "{}");
+    file(session(alice, teamA, "gemini-2.5-flash"), content, "completed", null, "{}");
+    UUID mine = file(session(alice, null, "gemini-2.5-flash"), content, "pending", null, null);
+    assertEquals(Optional.empty(), finder.find(mine, content));
+
+    UUID own = file(session(alice, null, "gemini-2.5-flash"), content, "completed", null, "{}");
+    assertEquals(own, finder.find(mine, content).orElseThrow().fileId());
+  }
+
+  @Test
+  void onlyCompletedFilesWithAResultCount() {
+    byte[] content = sha(5);
+    UUID teamSession = session(alice, teamA, "gemini-2.5-flash");
+    file(teamSession, content, "failed", null, null);
+    file(teamSession, content, "processing", null, null);
+    file(teamSession, content, "completed", null, null);
+    UUID mine = file(teamSession, content, "pending", null, null);
+
+    assertEquals(Optional.empty(), finder.find(mine, content));
+    assertTrue(finder.find(mine, sha(99)).isEmpty());
+  }
+}

@@ -1,0 +1,231 @@
+package io.batchpilot.limiter;
+
+import static io.batchpilot.jooq.Tables.API_QUOTA_TRACKING;
+import static io.batchpilot.jooq.Tables.QUOTA_BUCKETS;
+import static io.batchpilot.jooq.Tables.QUOTA_LIMITS;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.batchpilot.db.testing.PostgresExtension;
+import io.batchpilot.db.testing.TestDatabase;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jooq.exception.DataAccessException;
+import org.junit.jupiter.api.BeforeEach;
+import org.jooq.impl.DSL;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+@ExtendWith(PostgresExtension.class)
+class QuotaGateTest {
+
+  private static final AtomicInteger MODELS = new AtomicInteger();
+  /** 100 ms into a 100 ms bucket boundary's successor: bucket-aligned arithmetic is easy to read. */
+  private static final OffsetDateTime T0 = OffsetDateTime.of(2026, 11, 29, 3, 0, 0, 30_000_000, ZoneOffset.UTC);
+
+  private SteppedClockGate stepped;
+  private QuotaGate gate;
+  private String model;
+
+  @BeforeEach
+  void setUp(TestDatabase db) {
+    stepped = new SteppedClockGate(db.dataSource());
+    gate = new QuotaGate(db.dataSource(), QuotaGateConfig.defaults());
+    model = "test-model-" + MODELS.incrementAndGet();
+  }
+
+  @Test
+  void grantsUpToTheRequestLimitThenAnswersTheExactWait() {
+    // 1 s window in 10 buckets of 100 ms: the 4th request fits once T0's bucket leaves the
+    // lookback (10 buckets + the current one), at T0's bucket start + 1100 ms.
+    stepped.defineLimits(model, 3, 1_000_000, 1000, 10, 0);
+    for (int i = 0; i < 3; i++) {
+      assertTrue(stepped.acquire(model, 10, Strategy.AGGRESSIVE, T0).granted());
+    }
+    SteppedClockGate.Answer refused = stepped.acquire(model, 10, Strategy.AGGRESSIVE, T0);
+    assertFalse(refused.granted());
+    assertEquals("requests", refused.reason());
+    assertEquals(1070, refused.waitMs());
+
+    assertFalse(stepped.acquire(model, 10, Strategy.AGGRESSIVE, T0.plusNanos(1069_000_000)).granted());
+    assertTrue(stepped.acquire(model, 10, Strategy.AGGRESSIVE, T0.plusNanos(1070_000_000)).granted());
+  }
+
+  @Test
+  void tokenLimitCountsEstimatesUntilReconcileReplacesThem() {
+    stepped.defineLimits(model, 100, 1000, 1000, 10, 0);
+    SteppedClockGate.Answer first = stepped.acquire(model, 600, Strategy.AGGRESSIVE, T0);
+    assertTrue(first.granted());
+    SteppedClockGate.Answer refused = stepped.acquire(model, 500, Strategy.AGGRESSIVE, T0);
+    assertEquals("input_tokens", refused.reason());
+
+    gate.reconcile(new Permit(first.permitId(), "gemini", model, 600), 400);
+
+    assertTrue(stepped.acquire(model, 500, Strategy.AGGRESSIVE, T0).granted());
+    assertEquals(900L, stepped.dsl().select(QUOTA_BUCKETS.INPUT_TOKENS).from(QUOTA_BUCKETS)
+        .where(QUOTA_BUCKETS.MODEL.eq(model)).fetchOne().value1());
+    assertEquals(900L, stepped.dsl().select(API_QUOTA_TRACKING.QUOTA_USED).from(API_QUOTA_TRACKING)
+        .where(API_QUOTA_TRACKING.MODEL.eq(model), API_QUOTA_TRACKING.QUOTA_TYPE.eq("input_tokens"))
+        .fetchOne().value1());
+  }
+
+  @Test
+  void inFlightCapCountsUnreleasedPermitsUntilReleaseOrLeaseEnd() {
+    stepped.defineLimits(model, 100, 1_000_000, 1000, 10, 0);
+    stepped.dsl().update(QUOTA_LIMITS).set(QUOTA_LIMITS.MAX_IN_FLIGHT, 2).set(QUOTA_LIMITS.PERMIT_LEASE_MS, 5000)
+        .where(QUOTA_LIMITS.MODEL.eq(model)).execute();
+    UUID first = stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0).permitId();
+    assertTrue(stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0).granted());
+    assertEquals("in_flight", stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0).reason());
+
+    gate.release(new Permit(first, "gemini", model, 1));
+    assertTrue(stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0).granted());
+    assertEquals("in_flight", stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0).reason());
+
+    // Nobody releases: the dead worker's permits stop counting when their lease ends.
+    assertTrue(stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0.plusSeconds(5)).granted());
+  }
+
+  @Test
+  void strategiesUseTheirShareOfTheLimits() {
+    stepped.defineLimits(model, 8, 1_000_000, 1000, 10, 0);
+    assertEquals(4, grantsUntilRefused(Strategy.CONSERVATIVE, T0));
+    assertEquals(2, grantsUntilRefused(Strategy.BALANCED, T0));
+    assertEquals(2, grantsUntilRefused(Strategy.AGGRESSIVE, T0));
+  }
+
+  @Test
+  void adaptiveFactorIsCutOncePerBlockAndRestoredAdditivelyPerQuietWindow() {
+    stepped.defineLimits(model, 10, 1_000_000, 1000, 10, 0);
+    // Workers that got the same 429 report it during the block: one cut, not three.
+    gate.rateLimited("gemini", model, Duration.ofMillis(500), "GenerateRequestsPerMinute");
+    gate.rateLimited("gemini", model, Duration.ofMillis(500));
+    OffsetDateTime blockEnd = gate.rateLimited("gemini", model, Duration.ofMillis(500));
+    assertEquals(0.5, gate.status("gemini", model).orElseThrow().adaptiveFactor(), 1e-9);
+    OffsetDateTime cutAt = stepped.dsl().select(QUOTA_LIMITS.ADAPTIVE_CHANGED_AT).from(QUOTA_LIMITS)
+        .where(QUOTA_LIMITS.MODEL.eq(model)).fetchOne().value1();
+
+    OffsetDateTime afterBlock = blockEnd.plusNanos(1_000_000);
+    assertTrue(afterBlock.isBefore(cutAt.plusSeconds(1)), "still in the window of the cut");
+    assertEquals(5, grantsUntilRefused(Strategy.ADAPTIVE, afterBlock));
+    assertEquals(5, grantsUntilRefused(Strategy.AGGRESSIVE, afterBlock), "other strategies keep the full limit");
+    // Three quiet windows after the cut: 0.5 + 3 x 0.05 = 0.65 of 10.
+    assertEquals(6, grantsUntilRefused(Strategy.ADAPTIVE, cutAt.plusNanos(3_500_000_000L)));
+    // The next block's 429 cuts what is in effect then: 0.65 x 0.5.
+    // Relative to the database's clock, which rateLimited reads: however slowly this test runs.
+    stepped.dsl().update(QUOTA_LIMITS)
+        .set(QUOTA_LIMITS.ADAPTIVE_CHANGED_AT,
+            DSL.field("clock_timestamp() - interval '3.5 seconds'", QUOTA_LIMITS.ADAPTIVE_CHANGED_AT.getDataType()))
+        .setNull(QUOTA_LIMITS.BLOCKED_UNTIL).where(QUOTA_LIMITS.MODEL.eq(model)).execute();
+    gate.rateLimited("gemini", model, Duration.ofMillis(500));
+    assertEquals(0.325, gate.status("gemini", model).orElseThrow().adaptiveFactor(), 1e-9);
+  }
+
+  @Test
+  void aRateLimitBlocksTheWholeFleetUntilTheRetryDelayHasPassed() {
+    stepped.defineLimits(model, 10, 1_000_000, 60_000, 60, 0);
+    OffsetDateTime until = gate.rateLimited("gemini", model, Duration.ofSeconds(30));
+
+    Admission answer = gate.acquire("gemini", model, 1, Strategy.AGGRESSIVE);
+    Admission.Wait wait = assertInstanceOf(Admission.Wait.class, answer);
+    assertEquals(WaitReason.RATE_LIMITED, wait.reason());
+    assertTrue(wait.delay().compareTo(Duration.ofSeconds(30)) <= 0 && wait.delay().toMillis() > 20_000, wait::toString);
+    assertEquals(until.toInstant(), gate.status("gemini", model).orElseThrow().blockedUntil().orElseThrow());
+    assertTrue(stepped.acquire(model, 1, Strategy.AGGRESSIVE, until.plusNanos(1_000_000)).granted());
+    assertTrue(stepped.dsl().fetchExists(API_QUOTA_TRACKING,
+        API_QUOTA_TRACKING.MODEL.eq(model), API_QUOTA_TRACKING.IS_RATE_LIMITED.isTrue(),
+        API_QUOTA_TRACKING.RATE_LIMIT_RESET_AT.eq(until)));
+  }
+
+  @Test
+  void theDailyLimitParksTheModelUntilMidnightInLosAngeles() {
+    stepped.defineLimits(model, 100, 1_000_000, 1000, 10, 0);
+    stepped.dsl().update(QUOTA_LIMITS).set(QUOTA_LIMITS.REQUESTS_PER_DAY, 2).where(QUOTA_LIMITS.MODEL.eq(model)).execute();
+    OffsetDateTime lateEvening = OffsetDateTime.of(2026, 11, 29, 7, 59, 0, 0, ZoneOffset.UTC); // 23:59 PST
+    assertTrue(stepped.acquire(model, 1, Strategy.AGGRESSIVE, lateEvening).granted());
+    assertTrue(stepped.acquire(model, 1, Strategy.AGGRESSIVE, lateEvening).granted());
+    SteppedClockGate.Answer parked = stepped.acquire(model, 1, Strategy.AGGRESSIVE, lateEvening);
+    assertEquals("daily_quota_exhausted", parked.reason());
+    assertEquals(60_000, parked.waitMs());
+    assertTrue(stepped.acquire(model, 1, Strategy.AGGRESSIVE, lateEvening.plusMinutes(1)).granted());
+  }
+
+  @Test
+  void aPerDay429ParksTheFleetAndTheStatusSaysUntilWhen() {
+    stepped.defineLimits(model, 100, 1_000_000, 1000, 10, 0);
+    OffsetDateTime until = gate.dailyQuotaExhausted("gemini", model);
+
+    Instant midnight = Instant.now().atZone(java.time.ZoneId.of("America/Los_Angeles")).toLocalDate().plusDays(1)
+        .atStartOfDay(java.time.ZoneId.of("America/Los_Angeles")).toInstant();
+    assertEquals(midnight, until.toInstant());
+    assertEquals(midnight, gate.status("gemini", model).orElseThrow().parkedUntil().orElseThrow());
+    Admission.Wait wait = assertInstanceOf(Admission.Wait.class, gate.acquire("gemini", model, 1, Strategy.AGGRESSIVE));
+    assertEquals(WaitReason.DAILY_QUOTA_EXHAUSTED, wait.reason());
+  }
+
+  @Test
+  void theLedgerShowsEachMinutesUseAgainstTheLimit() {
+    stepped.defineLimits(model, 100, 1_000_000, 1000, 10, 0);
+    stepped.acquire(model, 250, Strategy.AGGRESSIVE, T0);
+    stepped.acquire(model, 50, Strategy.AGGRESSIVE, T0.plusSeconds(10));
+    stepped.acquire(model, 7, Strategy.AGGRESSIVE, T0.plusSeconds(60));
+
+    var rows = stepped.dsl().selectFrom(API_QUOTA_TRACKING).where(API_QUOTA_TRACKING.MODEL.eq(model))
+        .orderBy(API_QUOTA_TRACKING.TIME_WINDOW, API_QUOTA_TRACKING.QUOTA_TYPE).fetch();
+    assertEquals(4, rows.size());
+    assertEquals(T0.withNano(0).withSecond(0).toInstant(), rows.get(0).getTimeWindow().toInstant());
+    assertEquals("input_tokens", rows.get(0).getQuotaType());
+    assertEquals(300L, rows.get(0).getQuotaUsed());
+    assertEquals(1_000_000L - 300, rows.get(0).getQuotaRemaining());
+    assertEquals(2L, rows.get(1).getQuotaUsed());
+    assertEquals(98L, rows.get(1).getQuotaRemaining());
+    assertEquals(7L, rows.get(2).getQuotaUsed());
+    assertEquals(1L, rows.get(3).getQuotaUsed());
+  }
+
+  @Test
+  void aRequestAboveTheTokenLimitIsRefusedWithWhatToDo() {
+    stepped.defineLimits(model, 100, 1000, 1000, 10, 0);
+    DataAccessException e = assertThrows(DataAccessException.class,
+        () -> gate.acquire("gemini", model, 1001, Strategy.AGGRESSIVE));
+    assertTrue(e.getMessage().contains("input_tokens_per_minute") && e.getMessage().contains(model), e::getMessage);
+  }
+
+  @Test
+  void aModelWithoutLimitsIsRefusedNamingIt() {
+    DataAccessException e = assertThrows(DataAccessException.class,
+        () -> gate.acquire("gemini", model, 1, Strategy.AGGRESSIVE));
+    assertTrue(e.getMessage().contains("no quota_limits row") && e.getMessage().contains(model), e::getMessage);
+  }
+
+  @Test
+  void onlyTheServiceRoleMayCallTheGate(TestDatabase db) throws SQLException {
+    stepped.defineLimits(model, 100, 1000, 1000, 10, 0);
+    String call = "SELECT * FROM public.batchpilot_acquire_quota('gemini', '" + model + "', 1, 'aggressive')";
+    try (Connection c = db.connect(); Statement s = c.createStatement()) {
+      s.execute("SET ROLE authenticated");
+      SQLException refused = assertThrows(SQLException.class, () -> s.execute(call));
+      assertTrue(refused.getMessage().contains("permission denied"), refused::getMessage);
+      s.execute("SET ROLE service_role");
+      assertTrue(s.execute(call));
+    }
+  }
+
+  private int grantsUntilRefused(Strategy strategy, OffsetDateTime now) {
+    int granted = 0;
+    while (stepped.acquire(model, 1, strategy, now).granted()) {
+      granted++;
+    }
+    return granted;
+  }
+}

@@ -1,0 +1,132 @@
+package io.batchpilot.maintenance;
+
+import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
+import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.impossibl.postgres.api.jdbc.PGConnection;
+import com.impossibl.postgres.api.jdbc.PGNotificationListener;
+import io.batchpilot.db.testing.PostgresExtension;
+import io.batchpilot.db.testing.TestDatabase;
+import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
+import io.batchpilot.jooq.tables.records.BatchUploadSessionsRecord;
+import io.batchpilot.store.Jooq;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.util.UUID;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.jooq.DSLContext;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+@ExtendWith(PostgresExtension.class)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class LeaseRescuerTest {
+
+  private TestDatabase db;
+  private DSLContext dsl;
+  private MaintenanceRows rows;
+
+  @BeforeAll
+  void setUp(TestDatabase db) {
+    this.db = db;
+    this.dsl = Jooq.using(db.dataSource());
+    this.rows = new MaintenanceRows(dsl);
+  }
+
+  private BatchUploadFilesRecord file(UUID id) {
+    return dsl.selectFrom(BATCH_UPLOAD_FILES).where(BATCH_UPLOAD_FILES.ID.eq(id)).fetchOne();
+  }
+
+  @Test
+  void expiredLeasesGoBackToPendingDueNowWithTheirAttemptCounted() {
+    UUID session = rows.session("processing", 5);
+    UUID first = rows.leased(session, 1, 5, 60);
+    UUID second = rows.leased(session, 3, 5, 1);
+    UUID last = rows.leased(session, 5, 5, 30);
+    UUID alive = rows.leased(session, 1, 5, -300);
+    UUID cancelledSession = rows.session("cancelled", 1);
+    UUID ofCancelled = rows.leased(cancelledSession, 1, 5, 10);
+
+    LeaseRescuer.Result result = new LeaseRescuer(db.dataSource(), 100).runOnce();
+
+    assertEquals(new LeaseRescuer.Result(2, 1, 1), result);
+    for (UUID id : new UUID[] {first, second}) {
+      BatchUploadFilesRecord f = file(id);
+      assertEquals("pending", f.getStatus());
+      assertNull(f.getClaimedBy());
+      assertNull(f.getLeaseExpiresAt());
+      assertNull(f.getErrorType());
+      assertTrue(dsl.fetchOne("select next_attempt_at <= clock_timestamp()"
+          + " and next_attempt_at > clock_timestamp() - interval '1 minute' from public.batch_upload_files"
+          + " where id = ?", id).get(0, Boolean.class), "due now, not an hour ago");
+    }
+    assertEquals(1, file(first).getAttempts());
+    assertEquals(3, file(second).getAttempts());
+
+    BatchUploadFilesRecord failed = file(last);
+    assertEquals("failed", failed.getStatus());
+    assertEquals("lease_expired", failed.getErrorType());
+    assertEquals("the worker processing this file stopped before finishing it (its lease expired) on"
+        + " attempt 5 of 5: set it back to pending to try again", failed.getErrorMessage());
+    assertTrue(failed.getProcessingCompletedAt() != null);
+
+    assertEquals("processing", file(alive).getStatus());
+    assertEquals("worker-dead", file(alive).getClaimedBy());
+    assertEquals("skipped", file(ofCancelled).getStatus());
+
+    BatchUploadSessionsRecord counters = dsl.selectFrom(BATCH_UPLOAD_SESSIONS)
+        .where(BATCH_UPLOAD_SESSIONS.ID.eq(session)).fetchOne();
+    assertEquals(2, counters.getFilesPending());
+    assertEquals(1, counters.getFilesProcessing());
+    assertEquals(1, counters.getFilesFailed());
+
+    assertEquals(new LeaseRescuer.Result(0, 0, 0), new LeaseRescuer(db.dataSource(), 100).runOnce());
+  }
+
+  @Test
+  void manyExpiredLeasesAreRescuedInBatchesByOneRun() {
+    UUID session = rows.session("processing", 7);
+    for (int i = 0; i < 7; i++) {
+      rows.leased(session, 1, 5, 5);
+    }
+
+    assertEquals(new LeaseRescuer.Result(7, 0, 0), new LeaseRescuer(db.dataSource(), 3).runOnce());
+    assertEquals(7, dsl.fetchCount(BATCH_UPLOAD_FILES,
+        BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session).and(BATCH_UPLOAD_FILES.STATUS.eq("pending"))));
+  }
+
+  @Test
+  void rescuedFilesWakeTheFleet() throws Exception {
+    UUID session = rows.session("processing", 1);
+    rows.leased(session, 1, 5, 5);
+    LinkedBlockingQueue<String> payloads = new LinkedBlockingQueue<>();
+    try (Connection listener = db.connect()) {
+      listener.unwrap(PGConnection.class).addNotificationListener("batchpilot_work",
+          new PGNotificationListener() {
+            @Override
+            public void notification(int processId, String channel, String payload) {
+              payloads.add(payload);
+            }
+          });
+      try (Statement statement = listener.createStatement()) {
+        statement.execute("LISTEN batchpilot_work");
+      }
+
+      assertEquals(1, new LeaseRescuer(db.dataSource(), 100).runOnce().pending());
+
+      // Other statements' notifications may come too; the rescue's names the session.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      String payload;
+      do {
+        payload = payloads.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      } while (payload != null && !payload.equals(session.toString()));
+      assertEquals(session.toString(), payload);
+    }
+  }
+}

@@ -1,0 +1,37 @@
+package io.batchpilot.maintenance;
+
+import java.util.UUID;
+import org.jooq.DSLContext;
+
+/** Sessions and files in given states, written straight into the tables for maintenance tests. */
+final class MaintenanceRows {
+
+  private final DSLContext dsl;
+
+  MaintenanceRows(DSLContext dsl) {
+    this.dsl = dsl;
+  }
+
+  UUID session(String status, int totalFiles) {
+    return uuid("insert into public.batch_upload_sessions (user_id, total_files, status) values (null, ?, ?)"
+        + " returning id", totalFiles, status);
+  }
+
+  UUID file(UUID session, String status) {
+    return uuid("insert into public.batch_upload_files (batch_session_id, original_filename, status)"
+        + " values (?, 'r.jpg', ?) returning id", session, status);
+  }
+
+  /** A file in flight whose lease ended {@code secondsAgo} ago (negative: ends in the future). */
+  UUID leased(UUID session, int attempts, int maxAttempts, int secondsAgo) {
+    return uuid("insert into public.batch_upload_files (batch_session_id, original_filename, status,"
+        + " claimed_by, attempts, max_attempts, processing_started_at, lease_expires_at, next_attempt_at)"
+        + " values (?, 'r.jpg', 'processing', 'worker-dead', ?, ?, clock_timestamp() - interval '1 hour',"
+        + " clock_timestamp() - make_interval(secs => ?), clock_timestamp() - interval '1 hour') returning id",
+        session, attempts, maxAttempts, secondsAgo);
+  }
+
+  private UUID uuid(String sql, Object... bindings) {
+    return dsl.fetchOne(sql, bindings).get(0, UUID.class);
+  }
+}
