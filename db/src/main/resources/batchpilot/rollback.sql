@@ -16,6 +16,12 @@ DROP FUNCTION IF EXISTS batchpilot_private.embeddings_due();
 DROP FUNCTION IF EXISTS batchpilot_private.record_embeddings(jsonb);
 DROP FUNCTION IF EXISTS batchpilot_private.embedding_dimensions();
 
+-- V3 (worker)
+DROP FUNCTION IF EXISTS batchpilot_private.claim_files(text, integer, interval);
+DROP FUNCTION IF EXISTS batchpilot_private.complete_files(jsonb);
+DROP FUNCTION IF EXISTS batchpilot_private.estimate_completion(interval);
+ALTER TABLE IF EXISTS public.batch_upload_files DROP COLUMN IF EXISTS duplicate_of;
+
 -- V2: the quota gate.
 DROP FUNCTION IF EXISTS public.batchpilot_acquire_quota(text, text, bigint, text);
 DROP FUNCTION IF EXISTS public.batchpilot_reconcile_quota(uuid, bigint);

@@ -1,0 +1,171 @@
+package io.batchpilot.pipeline;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.batchpilot.store.Jooq;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
+import org.jooq.DSLContext;
+import org.jooq.exception.DataAccessException;
+import org.jooq.impl.DSL;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Writes outcomes: each batch is one call of {@code batchpilot_private.complete_files}, one
+ * transaction for the files, their sessions' totals and their receipts. Outcomes queue up while a
+ * batch is being written, so under load each round trip carries many files.
+ */
+public final class Completer implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(Completer.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Duration MAX_WRITE_BACKOFF = Duration.ofSeconds(10);
+
+  /** What writing one outcome did: applied (and the file's status after it), or refused as stale. */
+  public record Written(Outcome outcome, boolean applied, String status) {}
+
+  private record Pending(Outcome outcome, CompletableFuture<Written> written) {}
+
+  private final DSLContext dsl;
+  private final int maxBatch;
+  private final BlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
+  private final Thread writer;
+  private volatile boolean closing;
+
+  public Completer(DataSource dataSource, int maxBatch, String threadName) {
+    if (maxBatch < 1) {
+      throw new IllegalArgumentException("completion batch must be at least 1, was " + maxBatch);
+    }
+    this.dsl = Jooq.using(dataSource);
+    this.maxBatch = maxBatch;
+    this.writer = new Thread(this::writeLoop, threadName);
+    this.writer.setDaemon(true);
+  }
+
+  public void start() {
+    writer.start();
+  }
+
+  /** Queues {@code outcome}; the future completes once it is written (or refused as stale). */
+  public CompletableFuture<Written> submit(Outcome outcome) {
+    CompletableFuture<Written> written = new CompletableFuture<>();
+    queue.add(new Pending(outcome, written));
+    return written;
+  }
+
+  /** Writes {@code outcomes} now, in one transaction, on the caller's thread. */
+  public List<Written> write(List<Outcome> outcomes) {
+    if (outcomes.isEmpty()) {
+      return List.of();
+    }
+    ArrayNode array = JSON.createArrayNode();
+    for (Outcome o : outcomes) {
+      array.add(toJson(o));
+    }
+    Map<UUID, String> applied = new HashMap<>();
+    dsl.select()
+        .from(DSL.table("batchpilot_private.complete_files(cast({0} as jsonb))", DSL.val(array.toString())))
+        .fetch()
+        .forEach(r -> applied.put(r.get("file_id", UUID.class), r.get("status", String.class)));
+    List<Written> result = new ArrayList<>(outcomes.size());
+    for (Outcome o : outcomes) {
+      String status = applied.get(o.file().id());
+      if (status == null) {
+        log.warn("{}: outcome '{}' not written: this worker ({}, attempt {}) no longer holds the file "
+                + "(its lease ran out and it was claimed again, or the session released it)",
+            o.file().describe(), o.status().column(), o.file().claimedBy(), o.file().attempts());
+      }
+      result.add(new Written(o, status != null, status));
+    }
+    return result;
+  }
+
+  private void writeLoop() {
+    List<Pending> batch = new ArrayList<>(maxBatch);
+    Duration backoff = Duration.ofMillis(100);
+    while (true) {
+      try {
+        if (batch.isEmpty()) {
+          Pending first = queue.poll(200, TimeUnit.MILLISECONDS);
+          if (first == null) {
+            if (closing && queue.isEmpty()) {
+              return;
+            }
+            continue;
+          }
+          batch.add(first);
+          queue.drainTo(batch, maxBatch - 1);
+        }
+        List<Written> written = write(batch.stream().map(Pending::outcome).toList());
+        for (int i = 0; i < batch.size(); i++) {
+          batch.get(i).written().complete(written.get(i));
+        }
+        batch.clear();
+        backoff = Duration.ofMillis(100);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        batch.forEach(p -> p.written().completeExceptionally(e));
+        return;
+      } catch (DataAccessException e) {
+        // The batch stays and is written again: leases that run out meanwhile make the write a no-op.
+        log.warn("writing {} outcomes failed, retrying in {} ms: {}", batch.size(), backoff.toMillis(), e.getMessage());
+        try {
+          Thread.sleep(backoff.toMillis());
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          batch.forEach(p -> p.written().completeExceptionally(ie));
+          return;
+        }
+        backoff = backoff.multipliedBy(2).compareTo(MAX_WRITE_BACKOFF) > 0 ? MAX_WRITE_BACKOFF : backoff.multipliedBy(2);
+      }
+    }
+  }
+
+  private static ObjectNode toJson(Outcome o) {
+    ObjectNode n = JSON.createObjectNode();
+    n.put("id", o.file().id().toString());
+    n.put("claimed_by", o.file().claimedBy());
+    n.put("attempts", o.file().attempts());
+    n.put("status", o.status().column());
+    n.put("counts_attempt", o.countsAttempt());
+    n.put("retry_delay_ms", o.retryDelay().toMillis());
+    if (o.result() != null) {
+      n.set("result", o.result());
+    }
+    if (o.receipt() != null) {
+      n.set("receipt", o.receipt());
+    }
+    if (o.duplicateOf() != null) {
+      n.put("duplicate_of", o.duplicateOf().toString());
+    }
+    n.put("error_type", o.errorType());
+    n.put("error_message", o.errorMessage());
+    n.put("duration_ms", o.durationMs());
+    n.put("input_tokens", o.inputTokens());
+    n.put("output_tokens", o.outputTokens());
+    n.put("tokens_used", o.tokensUsed());
+    n.put("api_calls", o.apiCalls());
+    n.put("rate_limited", o.rateLimited());
+    n.put("session_error", o.sessionError());
+    n.put("session_failed", o.sessionFailed());
+    return n;
+  }
+
+  /** Writes what is queued, then stops. */
+  @Override
+  public void close() throws InterruptedException {
+    closing = true;
+    writer.join();
+  }
+}

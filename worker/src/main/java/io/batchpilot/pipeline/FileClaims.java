@@ -1,0 +1,67 @@
+package io.batchpilot.pipeline;
+
+import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
+
+import io.batchpilot.store.Jooq;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.util.List;
+import java.util.UUID;
+import javax.sql.DataSource;
+import org.jooq.DSLContext;
+import org.jooq.Record;
+import org.jooq.impl.DSL;
+
+/**
+ * The claim side of the queue: taking due files (one statement, {@code batchpilot_private.claim_files})
+ * and keeping their leases alive while they are in flight.
+ */
+public final class FileClaims {
+
+  private final DSLContext dsl;
+
+  public FileClaims(DataSource dataSource) {
+    this.dsl = Jooq.using(dataSource);
+  }
+
+  /** Claims up to {@code maxFiles} due files for {@code worker}, each leased for {@code lease}. */
+  public List<ClaimedFile> claim(String worker, int maxFiles, Duration lease) {
+    return dsl.select()
+        .from(DSL.table("batchpilot_private.claim_files({0}, {1}, make_interval(secs => {2}))",
+            DSL.val(worker), DSL.val(maxFiles), DSL.val(lease.toMillis() / 1000.0)))
+        .fetch(r -> toClaimedFile(r, worker));
+  }
+
+  /** Extends the lease of every file {@code worker} holds, in one statement; returns how many. */
+  public int extendLeases(String worker, Duration lease) {
+    return dsl.update(BATCH_UPLOAD_FILES)
+        .set(BATCH_UPLOAD_FILES.LEASE_EXPIRES_AT,
+            DSL.field("clock_timestamp() + make_interval(secs => {0})", OffsetDateTime.class,
+                DSL.val(lease.toMillis() / 1000.0)))
+        .where(BATCH_UPLOAD_FILES.CLAIMED_BY.eq(worker))
+        .and(BATCH_UPLOAD_FILES.STATUS.eq("processing"))
+        .execute();
+  }
+
+  private static ClaimedFile toClaimedFile(Record r, String worker) {
+    return new ClaimedFile(
+        r.get("file_id", UUID.class),
+        r.get("batch_session_id", UUID.class),
+        r.get("receipt_id", UUID.class),
+        r.get("original_filename", String.class),
+        r.get("file_type", String.class),
+        r.get("file_size_bytes", Long.class),
+        r.get("storage_bucket", String.class),
+        r.get("storage_path", String.class),
+        r.get("source_url", String.class),
+        r.get("content_sha256", byte[].class),
+        r.get("attempts", Integer.class),
+        r.get("max_attempts", Integer.class),
+        r.get("provider", String.class),
+        r.get("model", String.class),
+        r.get("processing_strategy", String.class),
+        r.get("team_id", UUID.class),
+        r.get("user_id", UUID.class),
+        worker);
+  }
+}

@@ -1,0 +1,107 @@
+package io.batchpilot.pipeline;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.UUID;
+
+/**
+ * How one attempt at one file ended, as the completer writes it. Build one with the factories;
+ * the worker adds the attempt's duration ({@link #withDurationMs}).
+ *
+ * @param status           the file's next status: completed, failed, or pending (retry, release, wait)
+ * @param countsAttempt    false when the attempt did not really happen (a release, a quota wait, a
+ *                         refused key): the claim's attempt is given back and max_attempts never hits
+ * @param retryDelay       for pending: how long until the file may be claimed again
+ * @param sessionError     a message for the whole session (a spent daily quota, a refused key)
+ * @param sessionFailed    the session stops: no file of it can succeed until a person acts
+ */
+public record Outcome(
+    ClaimedFile file,
+    Status status,
+    boolean countsAttempt,
+    Duration retryDelay,
+    JsonNode result,
+    JsonNode receipt,
+    UUID duplicateOf,
+    String errorType,
+    String errorMessage,
+    long durationMs,
+    Integer inputTokens,
+    Integer outputTokens,
+    int tokensUsed,
+    int apiCalls,
+    boolean rateLimited,
+    String sessionError,
+    boolean sessionFailed) {
+
+  public enum Status {
+    COMPLETED("completed"), FAILED("failed"), PENDING("pending");
+
+    private final String column;
+
+    Status(String column) {
+      this.column = column;
+    }
+
+    /** The batch_upload_files.status value. */
+    public String column() {
+      return column;
+    }
+  }
+
+  public Outcome {
+    Objects.requireNonNull(file, "file");
+    Objects.requireNonNull(status, "status");
+    retryDelay = retryDelay == null ? Duration.ZERO : retryDelay;
+  }
+
+  /** The extraction succeeded with one API call's tokens. */
+  public static Outcome completed(ClaimedFile file, JsonNode result, JsonNode receipt,
+                                  int inputTokens, int outputTokens, int totalTokens, int apiCalls) {
+    return new Outcome(file, Status.COMPLETED, true, null, result, receipt, null, null, null, 0,
+        inputTokens, outputTokens, totalTokens, apiCalls, false, null, false);
+  }
+
+  /** Same content was already extracted for the same team and model: its result, no API call. */
+  public static Outcome duplicate(ClaimedFile file, UUID earlierFile, JsonNode result, JsonNode receipt) {
+    return new Outcome(file, Status.COMPLETED, true, null, result, receipt, earlierFile, null, null, 0,
+        null, null, 0, 0, false, null, false);
+  }
+
+  /** A failure worth another try after {@code delay}; past max_attempts the file fails instead. */
+  public static Outcome retry(ClaimedFile file, String errorType, String message, Duration delay,
+                              int apiCalls, boolean rateLimited) {
+    return new Outcome(file, Status.PENDING, true, delay, null, null, null, errorType, message, 0,
+        null, null, 0, apiCalls, rateLimited, null, false);
+  }
+
+  /** A failure that another try would repeat: the file fails now. */
+  public static Outcome failed(ClaimedFile file, String errorType, String message, int apiCalls) {
+    return new Outcome(file, Status.FAILED, true, null, null, null, null, errorType, message, 0,
+        null, null, 0, apiCalls, false, null, false);
+  }
+
+  /** The model's daily quota is spent: the file waits for the reset, and the session says why. */
+  public static Outcome waitForQuota(ClaimedFile file, Duration untilReset, String sessionMessage, int apiCalls) {
+    return new Outcome(file, Status.PENDING, false, untilReset, null, null, null, "quota_exhausted",
+        sessionMessage, 0, null, null, 0, apiCalls, true, sessionMessage, false);
+  }
+
+  /** Nothing in the session can succeed until a person acts (a refused key): the session stops, the file waits. */
+  public static Outcome stopSession(ClaimedFile file, String errorType, String sessionMessage, int apiCalls) {
+    return new Outcome(file, Status.PENDING, false, null, null, null, null, errorType, sessionMessage, 0,
+        null, null, 0, apiCalls, false, sessionMessage, true);
+  }
+
+  /** The file was not worked on (shutdown): back to pending at once, the attempt given back. */
+  public static Outcome released(ClaimedFile file) {
+    return new Outcome(file, Status.PENDING, false, null, null, null, null, null, null, 0,
+        null, null, 0, 0, false, null, false);
+  }
+
+  public Outcome withDurationMs(long ms) {
+    return new Outcome(file, status, countsAttempt, retryDelay, result, receipt, duplicateOf, errorType,
+        errorMessage, ms, inputTokens, outputTokens, tokensUsed, apiCalls, rateLimited, sessionError, sessionFailed);
+  }
+}

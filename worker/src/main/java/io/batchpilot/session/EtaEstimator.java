@@ -1,0 +1,28 @@
+package io.batchpilot.session;
+
+import io.batchpilot.store.Jooq;
+import java.time.Duration;
+import javax.sql.DataSource;
+import org.jooq.DSLContext;
+import org.jooq.impl.DSL;
+
+/**
+ * Sets {@code estimated_completion_at} of every processing session from the rate its files finished
+ * over a recent window: one statement ({@code batchpilot_private.estimate_completion}), harmless when
+ * several workers run it.
+ */
+public final class EtaEstimator {
+
+  private final DSLContext dsl;
+
+  public EtaEstimator(DataSource dataSource) {
+    this.dsl = Jooq.using(dataSource);
+  }
+
+  /** Returns how many sessions got a new estimate. */
+  public int runOnce(Duration window) {
+    return dsl.select(DSL.field("batchpilot_private.estimate_completion(make_interval(secs => {0}))", Integer.class,
+            DSL.val(window.toMillis() / 1000.0)))
+        .fetchOne(0, Integer.class);
+  }
+}

@@ -1,0 +1,30 @@
+package io.batchpilot.session;
+
+import java.math.BigDecimal;
+import java.time.OffsetDateTime;
+import java.util.UUID;
+
+/** Where a session stands, read in one query. */
+public record Progress(
+    UUID sessionId,
+    String status,
+    int totalFiles,
+    int pending,
+    int processing,
+    int completed,
+    int failed,
+    int skipped,
+    int apiCalls,
+    long tokensUsed,
+    int rateLimitHits,
+    BigDecimal avgFileProcessingTimeMs,
+    OffsetDateTime startedAt,
+    OffsetDateTime completedAt,
+    OffsetDateTime estimatedCompletionAt,
+    String errorMessage) {
+
+  /** Files that will not change any more. */
+  public int finished() {
+    return completed + failed + skipped;
+  }
+}

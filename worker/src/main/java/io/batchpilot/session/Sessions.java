@@ -1,0 +1,121 @@
+package io.batchpilot.session;
+
+import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
+import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
+
+import io.batchpilot.jooq.tables.records.BatchUploadSessionsRecord;
+import io.batchpilot.store.Jooq;
+import java.time.OffsetDateTime;
+import java.util.List;
+import java.util.UUID;
+import javax.sql.DataSource;
+import org.jooq.DSLContext;
+import org.jooq.InsertValuesStep10;
+import org.jooq.impl.DSL;
+import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
+
+/**
+ * Creating and steering batch sessions. Each change is one statement (cancel: one transaction),
+ * and the database's triggers keep the counters true and wake the workers (a resume, new files).
+ */
+public final class Sessions {
+
+  /** Files go in by the thousand: one statement each, well under PostgreSQL's 65,535 parameters. */
+  private static final int INSERT_CHUNK = 1000;
+
+  private final DSLContext dsl;
+
+  public Sessions(DataSource dataSource) {
+    this.dsl = Jooq.using(dataSource);
+  }
+
+  /**
+   * Registers a session and its files, in one transaction. The session starts 'pending' and turns
+   * 'processing' when a worker claims its first file.
+   */
+  public UUID submit(NewSession session, List<NewFile> files) {
+    return dsl.transactionResult(tx -> {
+      DSLContext t = tx.dsl();
+      UUID id = t.insertInto(BATCH_UPLOAD_SESSIONS)
+          .set(BATCH_UPLOAD_SESSIONS.SESSION_NAME, session.name())
+          .set(BATCH_UPLOAD_SESSIONS.USER_ID, session.userId())
+          .set(BATCH_UPLOAD_SESSIONS.TEAM_ID, session.teamId())
+          .set(BATCH_UPLOAD_SESSIONS.MODEL, session.model())
+          .set(BATCH_UPLOAD_SESSIONS.MAX_CONCURRENT, session.maxConcurrent())
+          .set(BATCH_UPLOAD_SESSIONS.PROCESSING_STRATEGY, session.processingStrategy())
+          .set(BATCH_UPLOAD_SESSIONS.TOTAL_FILES, files.size())
+          .returning(BATCH_UPLOAD_SESSIONS.ID)
+          .fetchOne(BATCH_UPLOAD_SESSIONS.ID);
+      for (int from = 0; from < files.size(); from += INSERT_CHUNK) {
+        List<NewFile> chunk = files.subList(from, Math.min(files.size(), from + INSERT_CHUNK));
+        InsertValuesStep10<BatchUploadFilesRecord, UUID, String, String, Long, Integer, String, String, String, UUID, String> insert =
+            t.insertInto(BATCH_UPLOAD_FILES, BATCH_UPLOAD_FILES.BATCH_SESSION_ID, BATCH_UPLOAD_FILES.ORIGINAL_FILENAME,
+                BATCH_UPLOAD_FILES.FILE_TYPE, BATCH_UPLOAD_FILES.FILE_SIZE_BYTES, BATCH_UPLOAD_FILES.UPLOAD_ORDER,
+                BATCH_UPLOAD_FILES.STORAGE_BUCKET, BATCH_UPLOAD_FILES.STORAGE_PATH, BATCH_UPLOAD_FILES.SOURCE_URL,
+                BATCH_UPLOAD_FILES.RECEIPT_ID, BATCH_UPLOAD_FILES.STATUS);
+        for (int i = 0; i < chunk.size(); i++) {
+          NewFile f = chunk.get(i);
+          insert = insert.values(id, f.originalFilename(), f.fileType(), f.fileSizeBytes(), from + i,
+              f.storageBucket(), f.storagePath(), f.sourceUrl(), f.receiptId(), "pending");
+        }
+        insert.execute();
+      }
+      return id;
+    });
+  }
+
+  /** No new claims; files in flight finish. Returns false when the session was not running. */
+  public boolean pause(UUID sessionId) {
+    return dsl.update(BATCH_UPLOAD_SESSIONS)
+        .set(BATCH_UPLOAD_SESSIONS.STATUS, "paused")
+        .where(BATCH_UPLOAD_SESSIONS.ID.eq(sessionId))
+        .and(BATCH_UPLOAD_SESSIONS.STATUS.in("pending", "processing"))
+        .execute() == 1;
+  }
+
+  /** Claims resume; the status change wakes every worker (V1's trigger). False unless it was paused. */
+  public boolean resume(UUID sessionId) {
+    return dsl.update(BATCH_UPLOAD_SESSIONS)
+        .set(BATCH_UPLOAD_SESSIONS.STATUS, "processing")
+        .where(BATCH_UPLOAD_SESSIONS.ID.eq(sessionId))
+        .and(BATCH_UPLOAD_SESSIONS.STATUS.eq("paused"))
+        .execute() == 1;
+  }
+
+  /**
+   * Ends the session: files not yet started become skipped, files in flight finish. Returns how many
+   * files were skipped, or -1 when the session had already ended.
+   */
+  public int cancel(UUID sessionId) {
+    return dsl.transactionResult(tx -> {
+      DSLContext t = tx.dsl();
+      int cancelled = t.update(BATCH_UPLOAD_SESSIONS)
+          .set(BATCH_UPLOAD_SESSIONS.STATUS, "cancelled")
+          .set(BATCH_UPLOAD_SESSIONS.COMPLETED_AT, DSL.field("clock_timestamp()", OffsetDateTime.class))
+          .where(BATCH_UPLOAD_SESSIONS.ID.eq(sessionId))
+          .and(BATCH_UPLOAD_SESSIONS.STATUS.in("pending", "processing", "paused"))
+          .execute();
+      if (cancelled == 0) {
+        return -1;
+      }
+      return t.update(BATCH_UPLOAD_FILES)
+          .set(BATCH_UPLOAD_FILES.STATUS, "skipped")
+          .set(BATCH_UPLOAD_FILES.ERROR_MESSAGE, "the session was cancelled before this file was processed")
+          .where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(sessionId))
+          .and(BATCH_UPLOAD_FILES.STATUS.in("pending", "uploading"))
+          .execute();
+    });
+  }
+
+  public Progress progress(UUID sessionId) {
+    BatchUploadSessionsRecord s = dsl.selectFrom(BATCH_UPLOAD_SESSIONS)
+        .where(BATCH_UPLOAD_SESSIONS.ID.eq(sessionId))
+        .fetchOptional()
+        .orElseThrow(() -> new IllegalArgumentException("no batch session " + sessionId
+            + ": check the id (batchpilot status lists the sessions)"));
+    return new Progress(s.getId(), s.getStatus(), s.getTotalFiles(), s.getFilesPending(), s.getFilesProcessing(),
+        s.getFilesCompleted(), s.getFilesFailed(), s.getFilesSkipped(), s.getTotalApiCalls(), s.getTotalTokensUsed(),
+        s.getRateLimitHits(), s.getAvgFileProcessingTimeMs(), s.getStartedAt(), s.getCompletedAt(),
+        s.getEstimatedCompletionAt(), s.getErrorMessage());
+  }
+}

@@ -1,0 +1,283 @@
+package io.batchpilot.worker;
+
+import io.batchpilot.db.DatabaseUrl;
+import io.batchpilot.notify.Notifier;
+import io.batchpilot.pipeline.ClaimedFile;
+import io.batchpilot.pipeline.Completer;
+import io.batchpilot.pipeline.FileClaims;
+import io.batchpilot.pipeline.FileProcessor;
+import io.batchpilot.pipeline.Outcome;
+import io.batchpilot.session.EtaEstimator;
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import javax.sql.DataSource;
+import org.jooq.exception.DataAccessException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One worker: a producer thread that claims as many due files as it has free threads, a fixed pool
+ * that runs the {@link FileProcessor} on each, the {@link Completer} that writes outcomes, a
+ * heartbeat that keeps in-flight leases alive, and the JVM's {@link Notifier} that wakes the
+ * producer. {@link #stop()} stops claiming, lets in-flight files finish within the grace period and
+ * gives back the leases of files that never started.
+ */
+public final class Worker implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(Worker.class);
+  private static final AtomicInteger SEQUENCE = new AtomicInteger();
+
+  private final WorkerConfig config;
+  private final String id;
+  private final FileProcessor processor;
+  private final FileClaims claims;
+  private final Completer completer;
+  private final EtaEstimator eta;
+  private final Notifier notifier;
+  private final ExecutorService pool;
+  private final ScheduledExecutorService timers;
+  private final Semaphore capacity;
+  private final Map<UUID, ClaimedFile> inFlight = new ConcurrentHashMap<>();
+  private final Thread producer;
+  private final Object wakeMonitor = new Object();
+  private final AtomicLong claimed = new AtomicLong();
+  private final AtomicLong claimStatements = new AtomicLong();
+  private boolean woken;
+  private volatile boolean claiming = true;
+  private volatile boolean started;
+
+  /**
+   * @param dataSource a pool for claims, heartbeats and completions (3 connections are plenty)
+   * @param listenUrl  where the LISTEN connection goes: a direct or session-mode URL
+   */
+  public Worker(WorkerConfig config, DataSource dataSource, DatabaseUrl listenUrl, FileProcessor processor) {
+    this.config = config;
+    this.id = workerId();
+    this.processor = processor;
+    this.claims = new FileClaims(dataSource);
+    this.completer = new Completer(dataSource, config.completionBatch(), "batchpilot-completer-" + id);
+    this.eta = new EtaEstimator(dataSource);
+    this.notifier = new Notifier(listenUrl, config.notifier(), this::wake);
+    this.capacity = new Semaphore(config.concurrency());
+    AtomicInteger threads = new AtomicInteger();
+    this.pool = Executors.newFixedThreadPool(config.concurrency(), r -> {
+      Thread t = new Thread(r, "batchpilot-file-" + threads.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
+    this.timers = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "batchpilot-heartbeat");
+      t.setDaemon(true);
+      return t;
+    });
+    this.producer = new Thread(this::produce, "batchpilot-producer");
+    this.producer.setDaemon(true);
+  }
+
+  /** This worker's name in {@code batch_upload_files.claimed_by}: host, process, sequence. */
+  public String id() {
+    return id;
+  }
+
+  public synchronized void start() {
+    if (started) {
+      throw new IllegalStateException("worker " + id + " was already started");
+    }
+    started = true;
+    completer.start();
+    producer.start();
+    notifier.start();
+    long beat = config.heartbeat().toMillis();
+    timers.scheduleWithFixedDelay(this::heartbeat, beat, beat, TimeUnit.MILLISECONDS);
+    long etaEvery = config.etaInterval().toMillis();
+    timers.scheduleWithFixedDelay(this::estimate, etaEvery, etaEvery, TimeUnit.MILLISECONDS);
+    log.info("worker {} started: {} threads, lease {}, heartbeat {}", id, config.concurrency(), config.lease(), config.heartbeat());
+  }
+
+  /** Files claimed so far, and the claim statements it took (for the benchmark's round trips). */
+  public long filesClaimed() {
+    return claimed.get();
+  }
+
+  public long claimStatements() {
+    return claimStatements.get();
+  }
+
+  /** False once {@link #stop()} began: no file will be claimed any more. */
+  public boolean claiming() {
+    return claiming;
+  }
+
+  public int inFlight() {
+    return inFlight.size();
+  }
+
+  public Notifier notifier() {
+    return notifier;
+  }
+
+  /** Makes the producer look for work now. Cheap; called by the notifier and by finished files. */
+  public void wake() {
+    synchronized (wakeMonitor) {
+      woken = true;
+      wakeMonitor.notifyAll();
+    }
+  }
+
+  private void produce() {
+    while (claiming) {
+      int free = capacity.availablePermits();
+      boolean more = false;
+      if (free > 0) {
+        try {
+          int want = Math.min(free, config.claimBatch());
+          List<ClaimedFile> files = claims.claim(id, want, config.lease());
+          claimStatements.incrementAndGet();
+          claimed.addAndGet(files.size());
+          for (ClaimedFile file : files) {
+            capacity.acquireUninterruptibly();
+            inFlight.put(file.id(), file);
+            pool.execute(() -> run(file));
+          }
+          more = files.size() == want && capacity.availablePermits() > 0;
+        } catch (DataAccessException e) {
+          log.warn("worker {}: claiming failed, trying again at the next wake-up: {}", id, e.getMessage());
+        }
+      }
+      if (!more) {
+        awaitWake();
+      }
+    }
+  }
+
+  private void awaitWake() {
+    synchronized (wakeMonitor) {
+      if (!woken && claiming) {
+        try {
+          wakeMonitor.wait(config.notifier().pollInterval().toMillis());
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          claiming = false;
+        }
+      }
+      woken = false;
+    }
+  }
+
+  private void run(ClaimedFile file) {
+    long start = System.nanoTime();
+    Outcome outcome;
+    if (!claiming) {
+      outcome = Outcome.released(file);
+    } else {
+      try {
+        outcome = processor.process(file);
+      } catch (InterruptedException e) {
+        outcome = Outcome.released(file);
+      } catch (RuntimeException e) {
+        log.error("{}: unexpected error, the file will be tried again", file.describe(), e);
+        outcome = Outcome.retry(file, "processing_failed", "unexpected error in the worker: " + e
+            + "; see the worker's log", Duration.ZERO, 0, false);
+      }
+    }
+    long ms = (System.nanoTime() - start) / 1_000_000;
+    completer.submit(outcome.withDurationMs(ms)).whenComplete((written, error) -> {
+      inFlight.remove(file.id());
+      capacity.release();
+      wake();
+    });
+  }
+
+  private void heartbeat() {
+    if (inFlight.isEmpty()) {
+      return;
+    }
+    try {
+      claims.extendLeases(id, config.lease());
+    } catch (DataAccessException e) {
+      log.warn("worker {}: extending leases failed ({}); they run out in {} unless the next heartbeat succeeds",
+          id, e.getMessage(), config.lease());
+    }
+  }
+
+  private void estimate() {
+    try {
+      eta.runOnce(config.etaWindow());
+    } catch (DataAccessException e) {
+      log.warn("worker {}: estimating completion times failed: {}", id, e.getMessage());
+    }
+  }
+
+  /**
+   * Stops claiming, waits up to the grace period for in-flight files, then interrupts the rest and
+   * gives back the leases of whatever is still not finished.
+   */
+  public void stop() throws InterruptedException {
+    if (!started) {
+      return;
+    }
+    claiming = false;
+    wake();
+    producer.join();
+    pool.shutdown();
+    if (!pool.awaitTermination(config.shutdownGrace().toMillis(), TimeUnit.MILLISECONDS)) {
+      log.warn("worker {}: {} files still in flight after the {} grace period; interrupting them",
+          id, inFlight.size(), config.shutdownGrace());
+      pool.shutdownNow();
+      pool.awaitTermination(5, TimeUnit.SECONDS);
+    }
+    completer.close();
+    // What is still in flight now never produced an outcome: give its leases back.
+    List<Outcome> left = new ArrayList<>();
+    for (ClaimedFile file : inFlight.values()) {
+      left.add(Outcome.released(file));
+    }
+    if (!left.isEmpty()) {
+      completer.write(left);
+    }
+    timers.shutdownNow();
+    notifier.close();
+    log.info("worker {} stopped: {} files claimed", id, claimed.get());
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    stop();
+  }
+
+  /** Stops this worker gracefully when the JVM is asked to end (SIGTERM, Ctrl-C). */
+  public void stopOnShutdown() {
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      try {
+        stop();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "batchpilot-shutdown-" + id));
+  }
+
+  private static String workerId() {
+    String host;
+    try {
+      host = InetAddress.getLocalHost().getHostName();
+    } catch (UnknownHostException e) {
+      host = "unknown-host";
+    }
+    long pid = ManagementFactory.getRuntimeMXBean().getPid();
+    return host + ":" + pid + ":" + SEQUENCE.incrementAndGet();
+  }
+}

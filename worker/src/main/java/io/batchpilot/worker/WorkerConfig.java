@@ -1,0 +1,92 @@
+package io.batchpilot.worker;
+
+import io.batchpilot.notify.NotifierConfig;
+import java.time.Duration;
+
+/**
+ * One worker's settings, checked when the worker is built. Each is documented once, in the README
+ * (section "Worker settings"), with its default and its environment variable.
+ *
+ * @param concurrency      files in flight at once (threads); default {@value #DEFAULT_CONCURRENCY}
+ * @param claimBatch       at most this many files per claim; default {@value #DEFAULT_CLAIM_BATCH}
+ * @param lease            how long a claim holds a file without a heartbeat
+ * @param heartbeat        how often the leases of in-flight files are extended; under lease / 2
+ * @param completionBatch  at most this many outcomes per write; default {@value #DEFAULT_COMPLETION_BATCH}
+ * @param shutdownGrace    how long in-flight files may take to finish after a stop
+ * @param etaInterval      how often session ETAs are recomputed
+ * @param etaWindow        the recent past whose finished files measure the throughput
+ */
+public record WorkerConfig(
+    int concurrency,
+    int claimBatch,
+    Duration lease,
+    Duration heartbeat,
+    int completionBatch,
+    Duration shutdownGrace,
+    Duration etaInterval,
+    Duration etaWindow,
+    NotifierConfig notifier) {
+
+  public static final int DEFAULT_CONCURRENCY = 16;
+  public static final int DEFAULT_CLAIM_BATCH = 64;
+  public static final Duration DEFAULT_LEASE = Duration.ofSeconds(60);
+  public static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(15);
+  public static final int DEFAULT_COMPLETION_BATCH = 200;
+  public static final Duration DEFAULT_SHUTDOWN_GRACE = Duration.ofSeconds(30);
+  public static final Duration DEFAULT_ETA_INTERVAL = Duration.ofSeconds(5);
+  public static final Duration DEFAULT_ETA_WINDOW = Duration.ofSeconds(60);
+
+  public static WorkerConfig defaults() {
+    return new WorkerConfig(DEFAULT_CONCURRENCY, DEFAULT_CLAIM_BATCH, DEFAULT_LEASE, DEFAULT_HEARTBEAT,
+        DEFAULT_COMPLETION_BATCH, DEFAULT_SHUTDOWN_GRACE, DEFAULT_ETA_INTERVAL, DEFAULT_ETA_WINDOW,
+        NotifierConfig.defaults());
+  }
+
+  public WorkerConfig {
+    if (concurrency < 1 || concurrency > 1000) {
+      throw new IllegalArgumentException("BATCHPILOT_CONCURRENCY must be between 1 and 1000, was " + concurrency);
+    }
+    if (claimBatch < 1) {
+      throw new IllegalArgumentException("BATCHPILOT_CLAIM_BATCH must be at least 1, was " + claimBatch);
+    }
+    if (completionBatch < 1) {
+      throw new IllegalArgumentException("BATCHPILOT_COMPLETION_BATCH must be at least 1, was " + completionBatch);
+    }
+    positive("BATCHPILOT_LEASE", lease);
+    positive("BATCHPILOT_HEARTBEAT", heartbeat);
+    positive("BATCHPILOT_ETA_INTERVAL", etaInterval);
+    positive("BATCHPILOT_ETA_WINDOW", etaWindow);
+    if (shutdownGrace == null || shutdownGrace.isNegative()) {
+      throw new IllegalArgumentException("BATCHPILOT_SHUTDOWN_GRACE must be zero or more, was " + shutdownGrace);
+    }
+    if (heartbeat.multipliedBy(2).compareTo(lease) >= 0) {
+      throw new IllegalArgumentException("BATCHPILOT_HEARTBEAT (" + heartbeat + ") must be under half of BATCHPILOT_LEASE ("
+          + lease + "), so one late heartbeat does not lose the lease");
+    }
+    if (notifier == null) {
+      throw new IllegalArgumentException("notifier settings are missing");
+    }
+  }
+
+  private static void positive(String setting, Duration value) {
+    if (value == null || value.isNegative() || value.isZero()) {
+      throw new IllegalArgumentException(setting + " must be a positive duration, was " + value);
+    }
+  }
+
+  public WorkerConfig withConcurrency(int value) {
+    return new WorkerConfig(value, claimBatch, lease, heartbeat, completionBatch, shutdownGrace, etaInterval, etaWindow, notifier);
+  }
+
+  public WorkerConfig withLease(Duration newLease, Duration newHeartbeat) {
+    return new WorkerConfig(concurrency, claimBatch, newLease, newHeartbeat, completionBatch, shutdownGrace, etaInterval, etaWindow, notifier);
+  }
+
+  public WorkerConfig withShutdownGrace(Duration value) {
+    return new WorkerConfig(concurrency, claimBatch, lease, heartbeat, completionBatch, value, etaInterval, etaWindow, notifier);
+  }
+
+  public WorkerConfig withNotifier(NotifierConfig value) {
+    return new WorkerConfig(concurrency, claimBatch, lease, heartbeat, completionBatch, shutdownGrace, etaInterval, etaWindow, value);
+  }
+}

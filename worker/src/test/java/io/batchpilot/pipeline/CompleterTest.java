@@ -1,0 +1,217 @@
+package io.batchpilot.pipeline;
+
+import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
+import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
+import static io.batchpilot.jooq.Tables.RECEIPTS;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.batchpilot.db.testing.PostgresExtension;
+import io.batchpilot.db.testing.TestDatabase;
+import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
+import io.batchpilot.session.Progress;
+import io.batchpilot.session.Sessions;
+import io.batchpilot.store.Jooq;
+import java.math.BigDecimal;
+import java.time.Duration;
+import java.time.LocalDate;
+import java.time.OffsetDateTime;
+import java.util.List;
+import java.util.UUID;
+import org.jooq.DSLContext;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+@ExtendWith(PostgresExtension.class)
+class CompleterTest {
+
+  private static final Duration LEASE = Duration.ofSeconds(60);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final TestDatabase db;
+  private final DSLContext dsl;
+  private final FileClaims claims;
+  private final Completer completer;
+  private final Sessions sessions;
+
+  CompleterTest(TestDatabase db) {
+    this.db = db;
+    this.dsl = Jooq.using(db.dataSource());
+    this.claims = new FileClaims(db.dataSource());
+    this.completer = new Completer(db.dataSource(), 100, "test-completer");
+    this.sessions = new Sessions(db.dataSource());
+  }
+
+  @BeforeEach
+  void empty() {
+    dsl.deleteFrom(BATCH_UPLOAD_SESSIONS).execute();
+  }
+
+  private BatchUploadFilesRecord row(ClaimedFile f) {
+    return dsl.selectFrom(BATCH_UPLOAD_FILES).where(BATCH_UPLOAD_FILES.ID.eq(f.id())).fetchOne();
+  }
+
+  @Test
+  void completionWritesResultTokensSessionTotalsAndTheReceipt() throws Exception {
+    UUID session = Batches.submit(db.dataSource(), "done", 2, 10);
+    UUID receipt = dsl.insertInto(RECEIPTS).set(RECEIPTS.MERCHANT, (String) null).returning(RECEIPTS.ID).fetchOne().getId();
+    dsl.update(BATCH_UPLOAD_FILES).set(BATCH_UPLOAD_FILES.RECEIPT_ID, receipt)
+        .where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session)).and(BATCH_UPLOAD_FILES.UPLOAD_ORDER.eq(0)).execute();
+    List<ClaimedFile> claimed = claims.claim("w1", 2, LEASE);
+    JsonNode result = JSON.readTree("{\"merchant\":\"Corner Cafe\",\"total\":\"12.50\"}");
+    JsonNode fields = JSON.readTree("{\"merchant\":\"Corner Cafe\",\"date\":\"2026-03-14\",\"currency\":\"EUR\","
+        + "\"subtotal\":\"11.00\",\"tax\":\"1.50\",\"total\":\"12.50\",\"line_items\":[{\"description\":\"tea\"}]}");
+
+    List<Completer.Written> written = completer.write(List.of(
+        Outcome.completed(claimed.get(0), result, claimed.get(0).receiptId() == null ? null : fields, 300, 50, 350, 1).withDurationMs(120),
+        Outcome.completed(claimed.get(1), result, claimed.get(1).receiptId() == null ? null : fields, 258, 40, 298, 1).withDurationMs(80)));
+
+    assertTrue(written.stream().allMatch(Completer.Written::applied));
+    for (ClaimedFile f : claimed) {
+      BatchUploadFilesRecord r = row(f);
+      assertEquals("completed", r.getStatus());
+      assertNull(r.getClaimedBy());
+      assertNull(r.getLeaseExpiresAt());
+      assertNotNull(r.getProcessingCompletedAt());
+      assertEquals(result, JSON.readTree(r.getResult().data()));
+      assertEquals(1, r.getApiCallsMade());
+    }
+    Progress p = sessions.progress(session);
+    assertEquals(2, p.completed());
+    assertEquals(0, p.processing());
+    assertEquals(2, p.apiCalls());
+    assertEquals(648, p.tokensUsed());
+    assertEquals(0, new BigDecimal("100.00").compareTo(p.avgFileProcessingTimeMs()));
+    var r = dsl.selectFrom(RECEIPTS).where(RECEIPTS.ID.eq(receipt)).fetchOne();
+    assertEquals("Corner Cafe", r.getMerchant());
+    assertEquals(LocalDate.of(2026, 3, 14), r.getDate());
+    assertEquals(0, new BigDecimal("12.50").compareTo(r.getTotal()));
+    assertEquals(0, new BigDecimal("1.50").compareTo(r.getTax()));
+    assertEquals("EUR", r.getCurrency());
+  }
+
+  @Test
+  void staleHoldersCompletionChangesNothing() {
+    Batches.submit(db.dataSource(), "stale", 1, 10);
+    ClaimedFile first = claims.claim("w1", 1, LEASE).get(0);
+    // w1's lease ran out; the rescuer put the file back and w2 claimed it.
+    dsl.update(BATCH_UPLOAD_FILES).set(BATCH_UPLOAD_FILES.STATUS, "pending")
+        .set(BATCH_UPLOAD_FILES.CLAIMED_BY, (String) null).where(BATCH_UPLOAD_FILES.ID.eq(first.id())).execute();
+    ClaimedFile second = claims.claim("w2", 1, LEASE).get(0);
+
+    List<Completer.Written> stale = completer.write(List.of(
+        Outcome.failed(first, "invalid_request", "w1's late verdict", 1)));
+
+    assertFalse(stale.get(0).applied());
+    BatchUploadFilesRecord r = row(second);
+    assertEquals("processing", r.getStatus());
+    assertEquals("w2", r.getClaimedBy());
+    assertEquals(0, r.getApiCallsMade());
+    assertEquals(0, sessions.progress(second.sessionId()).apiCalls());
+
+    // Even the same worker, claiming the file again, cannot complete its earlier attempt.
+    dsl.update(BATCH_UPLOAD_FILES).set(BATCH_UPLOAD_FILES.CLAIMED_BY, "w1").where(BATCH_UPLOAD_FILES.ID.eq(first.id())).execute();
+    assertFalse(completer.write(List.of(Outcome.failed(first, "invalid_request", "again", 1))).get(0).applied());
+    assertEquals("processing", row(second).getStatus());
+  }
+
+  @Test
+  void retryReturnsToPendingWithItsDelayAndFailsAfterMaxAttempts() {
+    UUID session = Batches.submit(db.dataSource(), "retry", 1, 10);
+    dsl.update(BATCH_UPLOAD_FILES).set(BATCH_UPLOAD_FILES.MAX_ATTEMPTS, 2).execute();
+
+    ClaimedFile attempt1 = claims.claim("w1", 1, LEASE).get(0);
+    OffsetDateTime before = dsl.select(org.jooq.impl.DSL.field("clock_timestamp()", OffsetDateTime.class)).fetchOne().value1();
+    completer.write(List.of(Outcome.retry(attempt1, "overloaded", "the model is overloaded", Duration.ofMinutes(10), 1, false)));
+
+    BatchUploadFilesRecord r = row(attempt1);
+    assertEquals("pending", r.getStatus());
+    assertEquals("overloaded", r.getErrorType());
+    assertTrue(r.getNextAttemptAt().isAfter(before.plusMinutes(9)), "next_attempt_at honours the delay");
+    assertEquals(List.of(), claims.claim("w1", 1, LEASE), "not due before its delay");
+
+    dsl.update(BATCH_UPLOAD_FILES).set(BATCH_UPLOAD_FILES.NEXT_ATTEMPT_AT, before).execute();
+    ClaimedFile attempt2 = claims.claim("w1", 1, LEASE).get(0);
+    assertEquals(2, attempt2.attempts());
+    completer.write(List.of(Outcome.retry(attempt2, "timeout", "Gemini did not answer within 60 s", Duration.ZERO, 1, true)));
+
+    r = row(attempt2);
+    assertEquals("failed", r.getStatus());
+    assertEquals("timeout", r.getErrorType());
+    assertTrue(r.getErrorMessage().startsWith("gave up after 2 attempts"), r.getErrorMessage());
+    assertEquals(2, r.getApiCallsMade());
+    assertTrue(r.getRateLimited());
+    Progress p = sessions.progress(session);
+    assertEquals(1, p.failed());
+    assertEquals(2, p.apiCalls());
+    assertEquals(1, p.rateLimitHits());
+  }
+
+  @Test
+  void permanentFailureFailsAtOnce() {
+    Batches.submit(db.dataSource(), "bad", 1, 10);
+    ClaimedFile f = claims.claim("w1", 1, LEASE).get(0);
+
+    completer.write(List.of(Outcome.failed(f, "invalid_file", "the file is empty (0 bytes): upload it again", 0)));
+
+    BatchUploadFilesRecord r = row(f);
+    assertEquals("failed", r.getStatus());
+    assertEquals("invalid_file", r.getErrorType());
+    assertEquals(1, r.getAttempts());
+  }
+
+  @Test
+  void refusedKeyStopsTheSessionAndLeavesItsFilesWaiting() {
+    UUID session = Batches.submit(db.dataSource(), "key", 3, 10);
+    List<ClaimedFile> claimed = claims.claim("w1", 3, LEASE);
+
+    completer.write(claimed.stream()
+        .map(f -> Outcome.stopSession(f, "permission_denied", "Gemini refused the API key: set GEMINI_API_KEY", 1))
+        .toList());
+
+    Progress p = sessions.progress(session);
+    assertEquals("failed", p.status());
+    assertEquals("Gemini refused the API key: set GEMINI_API_KEY", p.errorMessage());
+    assertEquals(3, p.pending(), "no file is failed for the key");
+    assertEquals(0, p.failed());
+    claimed.forEach(f -> assertEquals(0, row(f).getAttempts()));
+    assertEquals(List.of(), claims.claim("w1", 3, LEASE), "a stopped session is not claimed from");
+  }
+
+  @Test
+  void quotaWaitKeepsTheFilePendingWithoutSpendingAnAttempt() {
+    UUID session = Batches.submit(db.dataSource(), "quota", 1, 10);
+    dsl.update(BATCH_UPLOAD_FILES).set(BATCH_UPLOAD_FILES.MAX_ATTEMPTS, 1).execute();
+    ClaimedFile f = claims.claim("w1", 1, LEASE).get(0);
+
+    completer.write(List.of(Outcome.waitForQuota(f, Duration.ofHours(3),
+        "the daily quota of gemini-2.5-flash is spent; files wait for its reset at midnight Pacific time", 1)));
+
+    BatchUploadFilesRecord r = row(f);
+    assertEquals("pending", r.getStatus(), "max_attempts = 1 must not fail a file waiting for quota");
+    assertEquals(0, r.getAttempts());
+    Progress p = sessions.progress(session);
+    assertEquals("processing", p.status());
+    assertTrue(p.errorMessage().contains("daily quota"));
+  }
+
+  @Test
+  void releaseGivesTheFileBackAtOnce() {
+    Batches.submit(db.dataSource(), "release", 1, 10);
+    ClaimedFile f = claims.claim("w1", 1, LEASE).get(0);
+
+    completer.write(List.of(Outcome.released(f)));
+
+    BatchUploadFilesRecord r = row(f);
+    assertEquals("pending", r.getStatus());
+    assertEquals(0, r.getAttempts());
+    assertNull(r.getClaimedBy());
+    assertEquals(1, claims.claim("w2", 1, LEASE).size());
+  }
+}

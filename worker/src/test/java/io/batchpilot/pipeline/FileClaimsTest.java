@@ -1,0 +1,159 @@
+package io.batchpilot.pipeline;
+
+import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
+import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.batchpilot.db.testing.PostgresExtension;
+import io.batchpilot.db.testing.TestDatabase;
+import io.batchpilot.session.Sessions;
+import io.batchpilot.store.Jooq;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import org.jooq.DSLContext;
+import org.jooq.impl.DSL;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+@ExtendWith(PostgresExtension.class)
+class FileClaimsTest {
+
+  private static final Duration LEASE = Duration.ofSeconds(60);
+
+  private final TestDatabase db;
+  private final DSLContext dsl;
+  private final FileClaims claims;
+
+  FileClaimsTest(TestDatabase db) {
+    this.db = db;
+    this.dsl = Jooq.using(db.dataSource());
+    this.claims = new FileClaims(db.dataSource());
+  }
+
+  @BeforeEach
+  void empty() {
+    dsl.deleteFrom(BATCH_UPLOAD_SESSIONS).execute();
+  }
+
+  @Test
+  void claimSetsHolderLeaseAttemptAndStartsThePendingSession() {
+    UUID session = Batches.submit(db.dataSource(), "start", 3, 10);
+
+    List<ClaimedFile> claimed = claims.claim("w1", 2, LEASE);
+
+    assertEquals(2, claimed.size());
+    for (ClaimedFile f : claimed) {
+      var row = dsl.selectFrom(BATCH_UPLOAD_FILES).where(BATCH_UPLOAD_FILES.ID.eq(f.id())).fetchOne();
+      assertEquals("processing", row.getStatus());
+      assertEquals("w1", row.getClaimedBy());
+      assertEquals(1, row.getAttempts());
+      assertEquals(1, f.attempts());
+      assertNotNull(row.getProcessingStartedAt());
+      assertTrue(row.getLeaseExpiresAt().isAfter(row.getProcessingStartedAt().plusSeconds(59)));
+      assertEquals("gemini-2.5-flash", f.model());
+    }
+    var s = new Sessions(db.dataSource()).progress(session);
+    assertEquals("processing", s.status());
+    assertNotNull(s.startedAt());
+    assertEquals(2, s.processing());
+    assertEquals(1, s.pending());
+  }
+
+  @Test
+  void maxConcurrentHoldsAcrossConcurrentClaimers() throws Exception {
+    UUID session = Batches.submit(db.dataSource(), "capped", 50, 5);
+    int claimers = 6;
+    CyclicBarrier start = new CyclicBarrier(claimers);
+    ExecutorService pool = Executors.newFixedThreadPool(claimers);
+    try {
+      List<Future<Integer>> results = new ArrayList<>();
+      for (int i = 0; i < claimers; i++) {
+        String worker = "w" + i;
+        Callable<Integer> claim = () -> {
+          start.await();
+          return claims.claim(worker, 10, LEASE).size();
+        };
+        results.add(pool.submit(claim));
+      }
+      int total = 0;
+      for (Future<Integer> r : results) {
+        total += r.get();
+      }
+      assertEquals(5, total, "six workers claiming at once must take exactly max_concurrent files");
+    } finally {
+      pool.shutdownNow();
+    }
+    assertEquals(5, new Sessions(db.dataSource()).progress(session).processing());
+  }
+
+  @Test
+  void bigSessionDoesNotStarveSmallOne() {
+    UUID big = Batches.submit(db.dataSource(), "big", 2000, 1000);
+    UUID small = Batches.submit(db.dataSource(), "small", 10, 1000);
+
+    Map<UUID, Long> bySession = claims.claim("w1", 20, LEASE).stream()
+        .collect(Collectors.groupingBy(ClaimedFile::sessionId, Collectors.counting()));
+
+    assertEquals(10L, bySession.get(small), "every file of the small session gets a turn in the first claim");
+    assertEquals(10L, bySession.get(big));
+  }
+
+  @Test
+  void twoEqualSessionsShareEveryClaimEvenly() {
+    UUID a = Batches.submit(db.dataSource(), "a", 300, 1000);
+    UUID b = Batches.submit(db.dataSource(), "b", 300, 1000);
+
+    for (int round = 0; round < 5; round++) {
+      Map<UUID, Long> bySession = claims.claim("w1", 40, LEASE).stream()
+          .collect(Collectors.groupingBy(ClaimedFile::sessionId, Collectors.counting()));
+      assertEquals(Map.of(a, 20L, b, 20L), bySession);
+    }
+  }
+
+  @Test
+  void pausedSessionsAndFilesNotYetDueAreNotClaimed() {
+    UUID paused = Batches.submit(db.dataSource(), "paused", 5, 10);
+    UUID later = Batches.submit(db.dataSource(), "later", 5, 10);
+    new Sessions(db.dataSource()).pause(paused);
+    dsl.update(BATCH_UPLOAD_FILES)
+        .set(BATCH_UPLOAD_FILES.NEXT_ATTEMPT_AT, DSL.field("clock_timestamp() + interval '1 hour'", OffsetDateTime.class))
+        .where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(later))
+        .execute();
+
+    assertEquals(List.of(), claims.claim("w1", 20, LEASE));
+
+    new Sessions(db.dataSource()).resume(paused);
+    List<ClaimedFile> afterResume = claims.claim("w1", 20, LEASE);
+    assertEquals(5, afterResume.size());
+    assertTrue(afterResume.stream().allMatch(f -> f.sessionId().equals(paused)));
+  }
+
+  @Test
+  void heartbeatExtendsOnlyTheHoldersLeases() {
+    Batches.submit(db.dataSource(), "beat", 4, 10);
+    List<ClaimedFile> mine = claims.claim("w1", 2, Duration.ofSeconds(5));
+    List<ClaimedFile> theirs = claims.claim("w2", 2, Duration.ofSeconds(5));
+
+    assertEquals(2, claims.extendLeases("w1", Duration.ofHours(1)));
+
+    Function<ClaimedFile, OffsetDateTime> lease = f -> dsl.select(BATCH_UPLOAD_FILES.LEASE_EXPIRES_AT)
+        .from(BATCH_UPLOAD_FILES).where(BATCH_UPLOAD_FILES.ID.eq(f.id())).fetchOne().value1();
+    OffsetDateTime inHalfAnHour = OffsetDateTime.now().plusMinutes(30);
+    assertTrue(mine.stream().allMatch(f -> lease.apply(f).isAfter(inHalfAnHour)));
+    assertTrue(theirs.stream().allMatch(f -> lease.apply(f).isBefore(inHalfAnHour)));
+  }
+}

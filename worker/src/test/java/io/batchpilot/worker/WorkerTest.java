@@ -1,0 +1,205 @@
+package io.batchpilot.worker;
+
+import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
+import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.zaxxer.hikari.HikariDataSource;
+import io.batchpilot.db.ConnectionPools;
+import io.batchpilot.db.testing.PostgresExtension;
+import io.batchpilot.db.testing.TestDatabase;
+import io.batchpilot.notify.NotifierConfig;
+import io.batchpilot.pipeline.ClaimedFile;
+import io.batchpilot.pipeline.FileProcessor;
+import io.batchpilot.pipeline.Outcome;
+import io.batchpilot.session.NewFile;
+import io.batchpilot.session.NewSession;
+import io.batchpilot.session.Progress;
+import io.batchpilot.session.Sessions;
+import io.batchpilot.store.Jooq;
+import io.batchpilot.testing.Eventually;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jooq.DSLContext;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+@ExtendWith(PostgresExtension.class)
+class WorkerTest {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Duration DEADLINE = Duration.ofSeconds(60);
+  /** Only a NOTIFY (or a finished file) can wake these workers within a test's deadline. */
+  private static final WorkerConfig NOTIFY_ONLY = WorkerConfig.defaults().withConcurrency(4)
+      .withNotifier(new NotifierConfig(Duration.ofMinutes(10), Duration.ofMillis(50), Duration.ofSeconds(1)));
+
+  private final TestDatabase db;
+  private final DSLContext dsl;
+  private final Sessions sessions;
+
+  WorkerTest(TestDatabase db) {
+    this.db = db;
+    this.dsl = Jooq.using(db.dataSource());
+    this.sessions = new Sessions(db.dataSource());
+  }
+
+  @BeforeEach
+  void empty() {
+    dsl.deleteFrom(BATCH_UPLOAD_SESSIONS).execute();
+  }
+
+  private UUID submit(String name, int files, int maxConcurrent) {
+    List<NewFile> list = new ArrayList<>();
+    for (int i = 0; i < files; i++) {
+      list.add(NewFile.at(name + "-" + i + ".png", "image/png", "file:" + name + "/" + i + ".png"));
+    }
+    return sessions.submit(new NewSession(name, null, null, "gemini-2.5-flash", maxConcurrent, "balanced"), list);
+  }
+
+  /** Extracts "the file's name" as its result; every fifth file is overloaded on its first attempt. */
+  private static final class RecordingProcessor implements FileProcessor {
+    final Map<UUID, AtomicInteger> completions = new ConcurrentHashMap<>();
+    final AtomicInteger retries = new AtomicInteger();
+
+    @Override
+    public Outcome process(ClaimedFile file) {
+      int order = Integer.parseInt(file.originalFilename().replaceAll("\\D", ""));
+      if (order % 5 == 0 && file.attempts() == 1) {
+        retries.incrementAndGet();
+        return Outcome.retry(file, "overloaded", "the model is overloaded", Duration.ZERO, 1, false);
+      }
+      completions.computeIfAbsent(file.id(), k -> new AtomicInteger()).incrementAndGet();
+      ObjectNode result = JSON.createObjectNode().put("file", file.originalFilename());
+      return Outcome.completed(file, result, null, 258, 40, 298, 1);
+    }
+  }
+
+  @Test
+  void twoHundredFilesAcrossThreeWorkersCompleteOnceWithExactCounters() throws Exception {
+    UUID session = submit("fleet", 200, 12);
+    RecordingProcessor processor = new RecordingProcessor();
+    List<HikariDataSource> pools = new ArrayList<>();
+    List<Worker> workers = new ArrayList<>();
+    try {
+      for (int i = 0; i < 3; i++) {
+        HikariDataSource pool = ConnectionPools.open(db.url(), 3, "worker-test-" + i);
+        pools.add(pool);
+        Worker worker = new Worker(NOTIFY_ONLY, pool, db.url(), processor);
+        workers.add(worker);
+        worker.start();
+      }
+
+      Eventually.await("200 files completed", DEADLINE, () -> sessions.progress(session).completed() == 200);
+    } finally {
+      for (Worker w : workers) {
+        w.stop();
+      }
+      pools.forEach(HikariDataSource::close);
+    }
+
+    assertEquals(200, processor.completions.size());
+    assertTrue(processor.completions.values().stream().allMatch(c -> c.get() == 1), "no file is completed twice");
+    assertEquals(40, processor.retries.get());
+    Progress p = sessions.progress(session);
+    assertEquals(0, p.pending() + p.processing() + p.failed());
+    assertEquals(240, p.apiCalls(), "200 successful calls and 40 retried ones");
+    assertEquals(200L * 298, p.tokensUsed());
+    assertTrue(workers.stream().allMatch(w -> w.filesClaimed() > 0), "every worker took a share");
+    dsl.selectFrom(BATCH_UPLOAD_FILES).where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session)).fetch().forEach(r -> {
+      assertEquals(r.getOriginalFilename(), JSON.valueToTree(readJson(r.getResult().data())).get("file").asText());
+      assertEquals(Integer.parseInt(r.getOriginalFilename().replaceAll("\\D", "")) % 5 == 0 ? 2 : 1, r.getApiCallsMade());
+      assertNull(r.getClaimedBy());
+    });
+  }
+
+  @Test
+  void resumeWakesTheFleetThroughNotify() throws Exception {
+    UUID session = submit("resume", 10, 10);
+    sessions.pause(session);
+    RecordingProcessor processor = new RecordingProcessor();
+    try (Worker worker = new Worker(NOTIFY_ONLY, db.dataSource(), db.url(), processor)) {
+      worker.start();
+      Eventually.await("the worker listening", DEADLINE, () -> worker.notifier().backendPid() != 0);
+      assertEquals(10, sessions.progress(session).pending(), "a paused session is not claimed");
+
+      sessions.resume(session);
+
+      Eventually.await("all files completed after the resume", DEADLINE, () -> sessions.progress(session).completed() == 10);
+    }
+  }
+
+  @Test
+  void stopFinishesInFlightFilesAndClaimsNoMore() throws Exception {
+    UUID session = submit("stop", 10, 10);
+    CountDownLatch started = new CountDownLatch(4);
+    CountDownLatch finish = new CountDownLatch(1);
+    FileProcessor slow = file -> {
+      started.countDown();
+      finish.await();
+      return Outcome.completed(file, JSON.createObjectNode(), null, 1, 1, 2, 1);
+    };
+    Worker worker = new Worker(NOTIFY_ONLY.withShutdownGrace(Duration.ofSeconds(60)), db.dataSource(), db.url(), slow);
+    worker.start();
+    started.await();
+
+    Thread stopping = new Thread(() -> {
+      try {
+        worker.stop();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    stopping.start();
+    Eventually.await("the worker stopped claiming", DEADLINE, () -> !worker.claiming());
+    finish.countDown();
+    stopping.join();
+
+    Progress p = sessions.progress(session);
+    assertEquals(4, p.completed(), "files in flight finish within the grace period");
+    assertEquals(6, p.pending(), "no file is claimed after the stop");
+    assertEquals(0, p.processing());
+  }
+
+  @Test
+  void stopAfterTheGracePeriodReleasesUnfinishedFilesWithoutSpendingAttempts() throws Exception {
+    UUID session = submit("release", 6, 10);
+    CountDownLatch started = new CountDownLatch(4);
+    FileProcessor stuck = file -> {
+      started.countDown();
+      new CountDownLatch(1).await();
+      throw new AssertionError("unreachable");
+    };
+    Worker worker = new Worker(NOTIFY_ONLY.withShutdownGrace(Duration.ZERO), db.dataSource(), db.url(), stuck);
+    worker.start();
+    started.await();
+
+    worker.stop();
+
+    Progress p = sessions.progress(session);
+    assertEquals(6, p.pending());
+    assertEquals(0, p.processing());
+    dsl.selectFrom(BATCH_UPLOAD_FILES).where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session)).fetch().forEach(r -> {
+      assertEquals(0, r.getAttempts());
+      assertNull(r.getClaimedBy());
+    });
+  }
+
+  private static Object readJson(String text) {
+    try {
+      return JSON.readTree(text);
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}
