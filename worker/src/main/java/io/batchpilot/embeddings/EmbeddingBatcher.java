@@ -93,13 +93,6 @@ public final class EmbeddingBatcher implements AutoCloseable {
     timer.scheduleWithFixedDelay(this::runLogged, 0, config.pollInterval().toMillis(), TimeUnit.MILLISECONDS);
   }
 
-  /** Looks for due embeddings now rather than at the next poll (e.g. after extractions complete). */
-  public synchronized void wake() {
-    if (timer != null) {
-      timer.execute(this::runLogged);
-    }
-  }
-
   /**
    * Sends every full batch that is due, then the partial one if its linger has passed, and records
    * each outcome. Stops early when the quota gate says wait (the rows wait in the database).
@@ -212,8 +205,9 @@ public final class EmbeddingBatcher implements AutoCloseable {
         outcomes.add(EmbeddingOutcome.completed(batch.get(i), config.model(), TASK_TYPE, texts.get(i), vectors.get(i)));
       }
     } catch (GeminiException e) {
+      Duration quotaWait = reportQuota(e);
       for (ClaimedEmbedding c : batch) {
-        outcomes.add(afterFailure(c, e));
+        outcomes.add(quotaWait != null ? EmbeddingOutcome.postpone(c, quotaWait) : afterFailure(c, e));
       }
     } finally {
       // batchEmbedContents reports no token usage: the estimate stands as the reconciled count.
@@ -222,18 +216,26 @@ public final class EmbeddingBatcher implements AutoCloseable {
     return outcomes;
   }
 
-  private EmbeddingOutcome afterFailure(ClaimedEmbedding c, GeminiException e) {
-    GeminiError error = e.error();
-    if (error == GeminiError.RATE_LIMITED) {
+  /**
+   * A 429 is the quota's doing, not the texts': tells the gate once for the batch (which blocks or
+   * parks the fleet) and returns how long the batch waits, spending no attempt; null otherwise.
+   */
+  private Duration reportQuota(GeminiException e) {
+    if (e.error() == GeminiError.RATE_LIMITED) {
       Duration delay = e.retryDelay().orElse(config.backoff().base());
       gate.rateLimited(EmbeddingConfig.PROVIDER, config.model(), delay, e.quotaId().orElse(null));
-      return EmbeddingOutcome.postpone(c, delay);
+      return delay;
     }
-    if (error == GeminiError.QUOTA_EXHAUSTED) {
-      // The gate parks the model until the daily reset; the next claim's acquire answers how long.
+    if (e.error() == GeminiError.QUOTA_EXHAUSTED) {
+      // Parked until the daily reset; the next claim's acquire answers how long that is.
       gate.dailyQuotaExhausted(EmbeddingConfig.PROVIDER, config.model());
-      return EmbeddingOutcome.postpone(c, Duration.ZERO);
+      return Duration.ZERO;
     }
+    return null;
+  }
+
+  private EmbeddingOutcome afterFailure(ClaimedEmbedding c, GeminiException e) {
+    GeminiError error = e.error();
     String what = "embedding file " + c.fileId() + " with " + config.model() + " failed (" + error.errorType() + "): "
         + e.getMessage();
     if (!error.retryable() || c.attempts() >= config.maxAttempts()) {

@@ -21,7 +21,7 @@ import java.util.Objects;
  * @param linger        BATCHPILOT_EMBEDDING_LINGER_MS, default 1000: how long a batch that is not
  *                      full waits for more texts once due ones are seen
  * @param pollInterval  BATCHPILOT_EMBEDDING_POLL_MS, default 250: how often due embeddings are looked for
- * @param lease         BATCHPILOT_EMBEDDING_LEASE_SECONDS, default 300: how long a claim holds its
+ * @param lease         BATCHPILOT_EMBEDDING_LEASE_SECONDS, default 600: how long a claim holds its
  *                      files; must outlast one batchEmbedContents call
  * @param maxAttempts   BATCHPILOT_EMBEDDING_MAX_ATTEMPTS, default {@value #DEFAULT_MAX_ATTEMPTS}:
  *                      attempts before a file's embedding is failed (quota waits do not count)
@@ -49,7 +49,8 @@ public record EmbeddingConfig(
   public static final long DEFAULT_BATCH_TOKENS = 20_000;
   public static final Duration DEFAULT_LINGER = Duration.ofSeconds(1);
   public static final Duration DEFAULT_POLL_INTERVAL = Duration.ofMillis(250);
-  public static final Duration DEFAULT_LEASE = Duration.ofMinutes(5);
+  // Longer than a Gemini call may take (GEMINI_CALL_TIMEOUT_SECONDS, default 300).
+  public static final Duration DEFAULT_LEASE = Duration.ofMinutes(10);
   public static final int DEFAULT_MAX_ATTEMPTS = 5;
 
   public EmbeddingConfig {

@@ -16,6 +16,7 @@ import io.batchpilot.gemini.GeminiConfig;
 import io.batchpilot.gemini.simulator.Fault;
 import io.batchpilot.gemini.simulator.FaultPlan;
 import io.batchpilot.gemini.simulator.GeminiSimulator;
+import io.batchpilot.gemini.simulator.ModelLimits;
 import io.batchpilot.gemini.simulator.RecordedRequest;
 import io.batchpilot.gemini.simulator.SimulatorConfig;
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
@@ -204,6 +205,30 @@ class EmbeddingBatcherTest {
       assertTrue(row.getEmbeddingNextAttemptAt().toInstant().isAfter(Instant.now().plus(Duration.ofMinutes(30))),
           "not before the gate opens");
     }
+  }
+
+  @Test
+  void aRateLimitedBatchBlocksTheModelAndSpendsNoAttempt() throws IOException {
+    ExtractedFiles.Session session = ExtractedFiles.completed(db.dataSource(), null, 200);
+    // The server allows one request a minute; the gate (set wider here) lets the second through.
+    try (GeminiSimulator strict = GeminiSimulator.start(SimulatorConfig.defaults()
+            .withModelLimits(MODEL, new ModelLimits(1, 0, 0)));
+        GeminiClient strictClient = new GeminiClient(GeminiConfig.of(strict.baseUrl(), "test-key"))) {
+      EmbeddingBatcher.RunResult result = batcher(strictClient, EmbeddingConfig.defaults()).runOnce();
+
+      assertEquals(2, result.requests());
+      assertEquals(100, result.embedded());
+      assertEquals(100, result.postponed());
+      assertEquals(List.of("ok", "rate_limited"), embeddingCalls(strict).stream().map(RecordedRequest::outcome).toList());
+    }
+    QuotaStatus quota = gate.status(EmbeddingConfig.PROVIDER, MODEL).orElseThrow();
+    assertTrue(quota.blockedUntil().isPresent(), "the whole fleet holds off the embedding model");
+    List<BatchUploadFilesRecord> waiting = dsl.selectFrom(BATCH_UPLOAD_FILES)
+        .where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session.id()))
+        .and(BATCH_UPLOAD_FILES.EMBEDDING_STATUS.eq("pending")).fetch();
+    assertEquals(100, waiting.size());
+    assertTrue(waiting.stream().allMatch(r -> r.getEmbeddingAttempts() == 0), "a 429 costs no attempt");
+    assertTrue(waiting.stream().allMatch(r -> r.getStatus().equals("completed")));
   }
 
   @Test
