@@ -228,6 +228,20 @@ public final class DatabaseUrl {
     return sslMode;
   }
 
+  /**
+   * The URL with its password, percent-encoded, for handing to another process or command. Never
+   * log it: {@link #toString()} is the loggable form.
+   */
+  public String withCredentials() {
+    String credentials = user == null ? "" : encode(user) + (password == null ? "" : ":" + encode(password)) + "@";
+    return "postgresql://" + credentials + hostForUrl() + ":" + port + "/" + encode(database)
+        + (sslMode == null ? "" : "?sslmode=" + sslMode);
+  }
+
+  private static String encode(String s) {
+    return java.net.URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
+  }
+
   @Override
   public String toString() {
     return "postgresql://" + (user == null ? "" : user + (password == null ? "" : ":****") + "@")

@@ -28,6 +28,13 @@ class DatabaseUrlTest {
   }
 
   @Test
+  void withCredentialsRoundTripsEveryPartIncludingAnAwkwardPassword() {
+    DatabaseUrl url = new DatabaseUrl("db.example.co", 6543, "my db", "postgres.ref", "p@ss:w/rd %+", "require");
+    assertEquals(url, DatabaseUrl.parse(SETTING, url.withCredentials()));
+    assertFalse(url.toString().contains("p@ss"), url.toString());
+  }
+
+  @Test
   void readsSupabasesPoolerConnectionStringWithItsDottedUser() {
     DatabaseUrl url = DatabaseUrl.parse(SETTING,
         "postgres://postgres.abcdefghijkl:pw@aws-0-eu-central-1.pooler.supabase.com:6543/postgres?sslmode=require");

@@ -108,11 +108,22 @@ public final class Sessions {
   }
 
   public Progress progress(UUID sessionId) {
-    BatchUploadSessionsRecord s = dsl.selectFrom(BATCH_UPLOAD_SESSIONS)
+    return progressOf(dsl.selectFrom(BATCH_UPLOAD_SESSIONS)
         .where(BATCH_UPLOAD_SESSIONS.ID.eq(sessionId))
         .fetchOptional()
         .orElseThrow(() -> new IllegalArgumentException("no batch session " + sessionId
-            + ": check the id (batchpilot status lists the sessions)"));
+            + ": check the id (batchpilot status lists the sessions)")));
+  }
+
+  /** The most recently created sessions, newest first. */
+  public List<Progress> recent(int limit) {
+    return dsl.selectFrom(BATCH_UPLOAD_SESSIONS)
+        .orderBy(BATCH_UPLOAD_SESSIONS.CREATED_AT.desc(), BATCH_UPLOAD_SESSIONS.ID)
+        .limit(limit)
+        .fetch(Sessions::progressOf);
+  }
+
+  private static Progress progressOf(BatchUploadSessionsRecord s) {
     return new Progress(s.getId(), s.getStatus(), s.getTotalFiles(), s.getFilesPending(), s.getFilesProcessing(),
         s.getFilesCompleted(), s.getFilesFailed(), s.getFilesSkipped(), s.getTotalApiCalls(), s.getTotalTokensUsed(),
         s.getRateLimitHits(), s.getAvgFileProcessingTimeMs(), s.getStartedAt(), s.getCompletedAt(),

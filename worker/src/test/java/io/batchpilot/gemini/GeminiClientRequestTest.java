@@ -289,6 +289,15 @@ class GeminiClientRequestTest {
         assertEquals(258L * 2, client.estimateInputTokens(TestImages.png(385, 769), "image/png", null));
     }
 
+    @Test
+    void anImageJavaCannotDecodeIsEstimatedAsALargePhotoAndABrokenPdfIsRefused() {
+        byte[] heic = "\0\0\0\u0018ftypheic\0\0\0\0mif1heic".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        assertEquals(GeminiClient.UNMEASURABLE_IMAGE_TOKENS, client.estimateInputTokens(heic, "image/heic", null));
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> client.estimateInputTokens(new byte[] {1, 2, 3}, "application/pdf", null));
+        assertTrue(e.getMessage().startsWith("cannot estimate the tokens of a 'application/pdf' file"), e.getMessage());
+    }
+
     private static MockResponse ok(String body) {
         return new MockResponse.Builder().code(200).setHeader("Content-Type", "application/json; charset=UTF-8").body(body).build();
     }

@@ -1,0 +1,115 @@
+package io.batchpilot.cli;
+
+import com.zaxxer.hikari.HikariDataSource;
+import io.batchpilot.session.NewFile;
+import io.batchpilot.session.NewSession;
+import io.batchpilot.session.Sessions;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(name = "submit", description = {
+    "Create a batch session from local files and folders and register its files.",
+    "Workers read the files through file: URLs, so they must run where the files are and allow",
+    "the folder (BATCHPILOT_LOCAL_FILE_ROOT). Frontends upload to Supabase Storage instead (README)."})
+final class SubmitCommand implements Callable<Integer> {
+
+  /** What submit registers, by extension; workers still check the bytes before any API call. */
+  static final Map<String, String> SUPPORTED = Map.of(
+      "jpg", "image/jpeg", "jpeg", "image/jpeg", "png", "image/png", "webp", "image/webp",
+      "pdf", "application/pdf");
+
+  @Mixin DatabaseOptions database;
+
+  @Parameters(arity = "1..*", paramLabel = "FILE_OR_FOLDER", description = "Receipts (JPEG, PNG, WebP, PDF), or folders of them.")
+  List<Path> inputs;
+
+  @Option(names = "--name", description = "The session's name (default: the first argument's name).")
+  String name;
+
+  @Option(names = "--model", defaultValue = "${env:BATCHPILOT_MODEL:-gemini-2.5-flash}",
+      description = "Gemini model for extraction (default ${DEFAULT-VALUE}; env BATCHPILOT_MODEL).")
+  String model;
+
+  @Option(names = "--strategy", defaultValue = "adaptive",
+      description = "conservative, balanced, aggressive or adaptive (default ${DEFAULT-VALUE}).")
+  String strategy;
+
+  @Option(names = "--max-concurrent", defaultValue = "4",
+      description = "Files of this session in flight at once across the fleet (default ${DEFAULT-VALUE}).")
+  int maxConcurrent;
+
+  @Option(names = "--wait", description = "Follow the session until it ends, with live progress.")
+  boolean waitForEnd;
+
+  @Spec CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    List<NewFile> files = collect(inputs);
+    if (files.isEmpty()) {
+      throw CliException.usage("no supported files in " + inputs + ": batchpilot takes "
+          + String.join(", ", SUPPORTED.keySet().stream().sorted().toList()) + " files (HEIC: convert to JPEG first)");
+    }
+    String sessionName = name != null ? name : inputs.get(0).toAbsolutePath().normalize().getFileName().toString();
+    NewSession session;
+    try {
+      session = new NewSession(sessionName, null, null, model, maxConcurrent, strategy.toLowerCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage(e.getMessage());
+    }
+    PrintWriter out = spec.commandLine().getOut();
+    try (HikariDataSource pool = database.open(2, "batchpilot-submit")) {
+      UUID id = new Sessions(pool).submit(session, files);
+      out.printf("session %s: %d file%s submitted (model %s, strategy %s)%n", id, files.size(),
+          files.size() == 1 ? "" : "s", model, session.processingStrategy());
+      out.flush();
+      return waitForEnd ? new SessionFollower(pool, id).followToEnd() : ExitCode.OK;
+    }
+  }
+
+  static List<NewFile> collect(List<Path> inputs) {
+    List<Path> paths = new ArrayList<>();
+    for (Path input : inputs) {
+      if (!Files.exists(input)) {
+        throw CliException.usage(input + " does not exist");
+      }
+      if (Files.isDirectory(input)) {
+        try (Stream<Path> walk = Files.walk(input)) {
+          walk.filter(Files::isRegularFile).filter(p -> mimeType(p) != null).sorted().forEach(paths::add);
+        } catch (IOException e) {
+          throw new UncheckedIOException("cannot read folder " + input, e);
+        }
+      } else if (mimeType(input) != null) {
+        paths.add(input);
+      } else {
+        throw CliException.usage(input + " is not a supported file: batchpilot takes JPEG, PNG, WebP and PDF");
+      }
+    }
+    return paths.stream().map(p -> {
+      Path absolute = p.toAbsolutePath().normalize();
+      return NewFile.at(absolute.getFileName().toString(), mimeType(absolute), absolute.toUri().toString());
+    }).toList();
+  }
+
+  private static String mimeType(Path path) {
+    String file = path.getFileName().toString();
+    int dot = file.lastIndexOf('.');
+    return dot < 0 ? null : SUPPORTED.get(file.substring(dot + 1).toLowerCase(Locale.ROOT));
+  }
+}
