@@ -53,7 +53,7 @@ public final class EmbeddingBatcher implements AutoCloseable {
   private final String workerId;
   private final Clock clock;
   private final EmbeddingOptions options;
-  private final Object round = new Object();
+  private final Object roundLock = new Object();
   private ScheduledExecutorService timer;
   // When this worker first saw due embeddings that did not fill a batch; local, as a linger is.
   private Instant lingerStartedAt;
@@ -98,7 +98,7 @@ public final class EmbeddingBatcher implements AutoCloseable {
    * each outcome. Stops early when the quota gate says wait (the rows wait in the database).
    */
   public RunResult runOnce() {
-    synchronized (round) {
+    synchronized (roundLock) {
       RunResult total = new RunResult(0, 0, 0, 0, 0);
       while (true) {
         Instant now = clock.instant();
