@@ -1212,6 +1212,7 @@ $$;
 --   duration_ms, api_calls, input_tokens, output_tokens, tokens_used, rate_limited
 --   session_error, session_failed a message for the session (a refused key, a spent daily quota);
 --                                 session_failed stops the session
+--   content_sha256                hex SHA-256 of the validated bytes, kept for duplicate detection
 -- ---------------------------------------------------------------------------------------------
 CREATE FUNCTION batchpilot_private.complete_files(outcomes jsonb)
   RETURNS TABLE (file_id uuid, batch_session_id uuid, status text)
@@ -1229,7 +1230,7 @@ BEGIN
       id uuid, claimed_by text, attempts integer, status text, counts_attempt boolean,
       retry_delay_ms bigint, result jsonb, duplicate_of uuid, error_type text, error_message text,
       duration_ms integer, input_tokens integer, output_tokens integer, tokens_used integer,
-      api_calls integer, rate_limited boolean)
+      api_calls integer, rate_limited boolean, content_sha256 text)
   ), decided AS (
     -- A retry past max_attempts fails instead; a release or a quota wait never counts as an attempt.
     SELECT o.*,
@@ -1258,7 +1259,8 @@ BEGIN
            output_tokens = coalesce(o.output_tokens, f.output_tokens),
            tokens_used = f.tokens_used + coalesce(o.tokens_used, 0),
            api_calls_made = f.api_calls_made + coalesce(o.api_calls, 0),
-           rate_limited = f.rate_limited OR coalesce(o.rate_limited, false)
+           rate_limited = f.rate_limited OR coalesce(o.rate_limited, false),
+           content_sha256 = coalesce(decode(o.content_sha256, 'hex'), f.content_sha256)
       FROM decided o
      WHERE f.id = o.id
        AND f.status = 'processing'

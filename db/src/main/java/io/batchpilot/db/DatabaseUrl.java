@@ -1,14 +1,14 @@
 package io.batchpilot.db;
 
-import java.net.URI;
 import java.io.ByteArrayOutputStream;
+import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 
 /**
  * Where a PostgreSQL database is, parsed from any of the forms people paste: Supabase's
@@ -20,8 +20,8 @@ public final class DatabaseUrl {
 
   public static final int DEFAULT_PORT = 5432;
 
-  private static final Set<String> SSL_MODES =
-      Set.of("disable", "allow", "prefer", "require", "verify-ca", "verify-full");
+  private static final List<String> SSL_MODES =
+      List.of("disable", "allow", "prefer", "require", "verify-ca", "verify-full");
 
   private final String host;
   private final int port;
@@ -104,7 +104,7 @@ public final class DatabaseUrl {
       mode = "verify-full";
     }
     if (mode != null && !SSL_MODES.contains(mode)) {
-      throw invalid(settingName, text, "sslmode '" + mode + "' is not one of disable, allow, prefer, require, verify-ca, verify-full");
+      throw invalid(settingName, text, "sslmode '" + mode + "' is not one of " + String.join(", ", SSL_MODES));
     }
     return mode;
   }

@@ -14,6 +14,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
 import javax.sql.DataSource;
@@ -170,25 +171,30 @@ class RowLevelSecurityTest {
   @Test
   void frontendInsertShapedLikeTheSeedsHookSucceedsAndReturnsTheRow() throws SQLException {
     SupabaseRequest asMemberOfA = SupabaseRequest.authenticated(memberOfA);
-    // What supabase-js sends for createBatchSession(files), then one row per file.
-    UUID session = asMemberOfA.run(db, c -> {
-      try (PreparedStatement insert = TestData.prepare(c,
-          "INSERT INTO public.batch_upload_sessions (user_id, team_id, total_files, processing_strategy, rate_limit_config)"
-              + " VALUES (?, ?, 2, 'balanced', '{\"requestsPerMinute\": 10}'::jsonb) RETURNING *", memberOfA, teamA);
-           ResultSet row = insert.executeQuery()) {
-        assertTrue(row.next(), "the insert returns the row (supabase-js .select().single())");
-        assertEquals(memberOfA, row.getObject("user_id", UUID.class));
-        assertEquals("pending", row.getString("status"));
-        assertEquals("gemini-2.5-flash", row.getString("model"));
-        return row.getObject("id", UUID.class);
-      }
-    });
-    List<UUID> files = ids(asMemberOfA, "INSERT INTO public.batch_upload_files (batch_session_id, original_filename, file_size_bytes, file_type, upload_order)"
-            + " VALUES (?, 'a.jpg', 1000, 'image/jpeg', 0), (?, 'b.pdf', 2000, 'application/pdf', 1) RETURNING id",
-        session, session);
-    assertEquals(2L, files.size());
-    assertEquals(2L, count(db, "SELECT files_pending FROM public.batch_upload_sessions WHERE id = ?", session),
-        "the frontend's insert keeps the counters true though it may not write them");
+    // currentTeam?.id: a team session, or (no current team) a personal one.
+    for (UUID team : Arrays.asList(teamA, null)) {
+      // What supabase-js sends for createBatchSession(files), then one row per file.
+      UUID session = asMemberOfA.run(db, c -> {
+        try (PreparedStatement insert = TestData.prepare(c,
+            "INSERT INTO public.batch_upload_sessions (user_id, team_id, total_files, processing_strategy, rate_limit_config)"
+                + " VALUES (?, ?, 2, 'balanced', '{\"requestsPerMinute\": 10}'::jsonb) RETURNING *", memberOfA, team);
+             ResultSet row = insert.executeQuery()) {
+          assertTrue(row.next(), "the insert returns the row (supabase-js .select().single())");
+          assertEquals(memberOfA, row.getObject("user_id", UUID.class));
+          assertEquals(team, row.getObject("team_id", UUID.class));
+          assertEquals("pending", row.getString("status"));
+          assertEquals("gemini-2.5-flash", row.getString("model"));
+          return row.getObject("id", UUID.class);
+        }
+      });
+      List<UUID> files = ids(asMemberOfA, "INSERT INTO public.batch_upload_files"
+              + " (batch_session_id, original_filename, file_size_bytes, file_type, upload_order)"
+              + " VALUES (?, 'a.jpg', 1000, 'image/jpeg', 0), (?, 'b.pdf', 2000, 'application/pdf', 1) RETURNING id",
+          session, session);
+      assertEquals(2L, files.size());
+      assertEquals(2L, count(db, "SELECT files_pending FROM public.batch_upload_sessions WHERE id = ?", session),
+          "the frontend's insert keeps the counters true though it may not write them");
+    }
   }
 
   @Test

@@ -15,6 +15,11 @@ public final class DatabaseOptions {
           + "not Supavisor's transaction mode (6543).")
   String databaseUrl;
 
+  /** Whether a URL was given; the demo starts its own PostgreSQL when not. */
+  public boolean isSet() {
+    return databaseUrl != null && !databaseUrl.isBlank();
+  }
+
   public DatabaseUrl url() {
     if (databaseUrl == null || databaseUrl.isBlank()) {
       throw CliException.usage("DATABASE_URL is not set: export DATABASE_URL=postgresql://user:password@host:5432/postgres "

@@ -14,6 +14,8 @@ import java.util.UUID;
 import javax.sql.DataSource;
 import org.jooq.DSLContext;
 import org.jooq.JSONB;
+import org.jooq.Record2;
+import org.jooq.Select;
 
 /**
  * Finds a completed file with the same content as this one, for the same model, whose result this
@@ -43,6 +45,11 @@ public final class DuplicateFinder {
    * on the index of completed files by content and model.
    */
   public Optional<Duplicate> find(UUID fileId, byte[] sha256) {
+    return query(fileId, sha256).fetchOptional(r -> new Duplicate(r.value1(), r.value2()));
+  }
+
+  /** The query {@link #find} runs; tests EXPLAIN it. */
+  Select<Record2<UUID, JSONB>> query(UUID fileId, byte[] sha256) {
     BatchUploadFiles me = BATCH_UPLOAD_FILES.as("me");
     BatchUploadSessions mySession = BATCH_UPLOAD_SESSIONS.as("my_session");
     BatchUploadFiles earlier = BATCH_UPLOAD_FILES.as("earlier");
@@ -61,7 +68,6 @@ public final class DuplicateFinder {
             .otherwise(theirSession.TEAM_ID.isNull()
                 .and(theirSession.USER_ID.isNotDistinctFrom(mySession.USER_ID))))
         .orderBy(earlier.PROCESSING_COMPLETED_AT.asc().nullsLast(), earlier.ID)
-        .limit(1)
-        .fetchOptional(r -> new Duplicate(r.value1(), r.value2()));
+        .limit(1);
   }
 }

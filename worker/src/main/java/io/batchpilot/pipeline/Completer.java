@@ -7,6 +7,7 @@ import io.batchpilot.store.Jooq;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -14,6 +15,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import javax.sql.DataSource;
 import org.jooq.DSLContext;
 import org.jooq.exception.DataAccessException;
@@ -41,6 +43,7 @@ public final class Completer implements AutoCloseable {
   private final int maxBatch;
   private final BlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
   private final Thread writer;
+  private final AtomicLong writes = new AtomicLong();
   private volatile boolean closing;
 
   public Completer(DataSource dataSource, int maxBatch, String threadName) {
@@ -64,6 +67,11 @@ public final class Completer implements AutoCloseable {
     return written;
   }
 
+  /** How many batches were written (each one statement, one transaction). */
+  public long writes() {
+    return writes.get();
+  }
+
   /** Writes {@code outcomes} now, in one transaction, on the caller's thread. */
   public List<Written> write(List<Outcome> outcomes) {
     if (outcomes.isEmpty()) {
@@ -74,6 +82,7 @@ public final class Completer implements AutoCloseable {
       array.add(toJson(o));
     }
     Map<UUID, String> applied = new HashMap<>();
+    writes.incrementAndGet();
     dsl.select()
         .from(DSL.table("batchpilot_private.complete_files(cast({0} as jsonb))", DSL.val(array.toString())))
         .fetch()
@@ -159,6 +168,9 @@ public final class Completer implements AutoCloseable {
     n.put("rate_limited", o.rateLimited());
     n.put("session_error", o.sessionError());
     n.put("session_failed", o.sessionFailed());
+    if (o.contentSha256() != null) {
+      n.put("content_sha256", HexFormat.of().formatHex(o.contentSha256()));
+    }
     return n;
   }
 

@@ -15,6 +15,7 @@ import java.util.UUID;
  * @param retryDelay       for pending: how long until the file may be claimed again
  * @param sessionError     a message for the whole session (a spent daily quota, a refused key)
  * @param sessionFailed    the session stops: no file of it can succeed until a person acts
+ * @param contentSha256    the validated content's hash, stored so later duplicates can find this file
  */
 public record Outcome(
     ClaimedFile file,
@@ -33,7 +34,8 @@ public record Outcome(
     int apiCalls,
     boolean rateLimited,
     String sessionError,
-    boolean sessionFailed) {
+    boolean sessionFailed,
+    byte[] contentSha256) {
 
   public enum Status {
     COMPLETED("completed"), FAILED("failed"), PENDING("pending");
@@ -60,48 +62,61 @@ public record Outcome(
   public static Outcome completed(ClaimedFile file, JsonNode result, JsonNode receipt,
                                   int inputTokens, int outputTokens, int totalTokens, int apiCalls) {
     return new Outcome(file, Status.COMPLETED, true, null, result, receipt, null, null, null, 0,
-        inputTokens, outputTokens, totalTokens, apiCalls, false, null, false);
+        inputTokens, outputTokens, totalTokens, apiCalls, false, null, false, null);
   }
 
   /** Same content was already extracted for the same team and model: its result, no API call. */
   public static Outcome duplicate(ClaimedFile file, UUID earlierFile, JsonNode result, JsonNode receipt) {
     return new Outcome(file, Status.COMPLETED, true, null, result, receipt, earlierFile, null, null, 0,
-        null, null, 0, 0, false, null, false);
+        null, null, 0, 0, false, null, false, null);
   }
 
   /** A failure worth another try after {@code delay}; past max_attempts the file fails instead. */
   public static Outcome retry(ClaimedFile file, String errorType, String message, Duration delay,
                               int apiCalls, boolean rateLimited) {
     return new Outcome(file, Status.PENDING, true, delay, null, null, null, errorType, message, 0,
-        null, null, 0, apiCalls, rateLimited, null, false);
+        null, null, 0, apiCalls, rateLimited, null, false, null);
   }
 
   /** A failure that another try would repeat: the file fails now. */
   public static Outcome failed(ClaimedFile file, String errorType, String message, int apiCalls) {
     return new Outcome(file, Status.FAILED, true, null, null, null, null, errorType, message, 0,
-        null, null, 0, apiCalls, false, null, false);
+        null, null, 0, apiCalls, false, null, false, null);
   }
 
   /** The model's daily quota is spent: the file waits for the reset, and the session says why. */
   public static Outcome waitForQuota(ClaimedFile file, Duration untilReset, String sessionMessage, int apiCalls) {
     return new Outcome(file, Status.PENDING, false, untilReset, null, null, null, "quota_exhausted",
-        sessionMessage, 0, null, null, 0, apiCalls, true, sessionMessage, false);
+        sessionMessage, 0, null, null, 0, apiCalls, true, sessionMessage, false, null);
   }
 
   /** Nothing in the session can succeed until a person acts (a refused key): the session stops, the file waits. */
   public static Outcome stopSession(ClaimedFile file, String errorType, String sessionMessage, int apiCalls) {
     return new Outcome(file, Status.PENDING, false, null, null, null, null, errorType, sessionMessage, 0,
-        null, null, 0, apiCalls, false, sessionMessage, true);
+        null, null, 0, apiCalls, false, sessionMessage, true, null);
   }
 
   /** The file was not worked on (shutdown): back to pending at once, the attempt given back. */
   public static Outcome released(ClaimedFile file) {
     return new Outcome(file, Status.PENDING, false, null, null, null, null, null, null, 0,
-        null, null, 0, 0, false, null, false);
+        null, null, 0, 0, false, null, false, null);
+  }
+
+  /** The quota gate asked for a longer wait than is worth holding a thread: try again after it. */
+  public static Outcome deferred(ClaimedFile file, Duration delay, String reason) {
+    return new Outcome(file, Status.PENDING, false, delay, null, null, null, null, reason, 0,
+        null, null, 0, 0, false, null, false, null);
   }
 
   public Outcome withDurationMs(long ms) {
     return new Outcome(file, status, countsAttempt, retryDelay, result, receipt, duplicateOf, errorType,
-        errorMessage, ms, inputTokens, outputTokens, tokensUsed, apiCalls, rateLimited, sessionError, sessionFailed);
+        errorMessage, ms, inputTokens, outputTokens, tokensUsed, apiCalls, rateLimited, sessionError, sessionFailed,
+        contentSha256);
+  }
+
+  public Outcome withContentSha256(byte[] sha256) {
+    return new Outcome(file, status, countsAttempt, retryDelay, result, receipt, duplicateOf, errorType,
+        errorMessage, durationMs, inputTokens, outputTokens, tokensUsed, apiCalls, rateLimited, sessionError,
+        sessionFailed, sha256);
   }
 }

@@ -117,6 +117,11 @@ public final class Worker implements AutoCloseable {
     return claimStatements.get();
   }
 
+  /** Outcome batches written: each one round trip. */
+  public long completionWrites() {
+    return completer.writes();
+  }
+
   /** False once {@link #stop()} began: no file will be claimed any more. */
   public boolean claiming() {
     return claiming;

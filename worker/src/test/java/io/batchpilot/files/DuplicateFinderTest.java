@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.batchpilot.db.testing.PostgresExtension;
 import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.store.Jooq;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
 import java.util.Optional;
 import java.util.UUID;
 import org.jooq.DSLContext;
@@ -102,6 +105,23 @@ class DuplicateFinderTest {
 
     UUID own = file(session(alice, null, "gemini-2.5-flash"), content, "completed", null, "{}");
     assertEquals(own, finder.find(mine, content).orElseThrow().fileId());
+  }
+
+  @Test
+  void theLookupUsesTheCompletedContentIndex(TestDatabase db) throws Exception {
+    byte[] content = sha(6);
+    UUID mine = file(session(alice, teamA, "gemini-2.5-flash"), content, "pending", null, null);
+    String sql = dsl.renderInlined(finder.query(mine, content));
+    StringBuilder plan = new StringBuilder();
+    try (Connection connection = db.connect(); Statement statement = connection.createStatement()) {
+      statement.execute("set enable_seqscan = off"); // tiny tables: ask whether the index can serve
+      try (ResultSet rows = statement.executeQuery("explain " + sql)) {
+        while (rows.next()) {
+          plan.append(rows.getString(1)).append('\n');
+        }
+      }
+    }
+    assertTrue(plan.toString().contains("batch_upload_files_content_idx"), plan.toString());
   }
 
   @Test

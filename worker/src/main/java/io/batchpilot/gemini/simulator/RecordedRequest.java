@@ -7,7 +7,7 @@ import java.time.Instant;
  *
  * @param sequence arrival order (0, 1, ...), the same order the limiter decided in
  * @param arrivalNanos {@link System#nanoTime()} at arrival, for window arithmetic
- * @param method generateContent, batchEmbedContents, embedContent, countTokens, upload, getFile
+ * @param method generateContent, batchEmbedContents, embedContent, countTokens, upload, getFile, unknown
  * @param counted whether it counted toward the (key, model) quota: admitted by the limiter
  * @param outcome ok, rate_limited, a fault's flag, invalid_request, unauthenticated, not_found
  */

@@ -1,0 +1,271 @@
+package io.batchpilot.cli;
+
+import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
+import static io.batchpilot.jooq.Tables.QUOTA_LIMITS;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.zaxxer.hikari.HikariDataSource;
+import io.batchpilot.db.ConnectionPools;
+import io.batchpilot.db.DatabaseUrl;
+import io.batchpilot.db.EmbeddedPostgres;
+import io.batchpilot.db.Migrator;
+import io.batchpilot.gemini.simulator.GeminiSimulator;
+import io.batchpilot.gemini.simulator.ModelLimits;
+import io.batchpilot.gemini.simulator.SimulatorConfig;
+import io.batchpilot.gemini.simulator.SyntheticReceipts;
+import io.batchpilot.gemini.simulator.WindowAudit;
+import io.batchpilot.session.NewFile;
+import io.batchpilot.session.NewSession;
+import io.batchpilot.session.Progress;
+import io.batchpilot.session.Sessions;
+import io.batchpilot.store.Jooq;
+import io.batchpilot.worker.WorkerProcess;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.math.BigDecimal;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import org.jooq.DSLContext;
+import org.jooq.Record;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(name = "demo", description = {
+    "The whole pipeline in one command, on a machine with only a JDK: an embedded PostgreSQL (or",
+    "DATABASE_URL), the migration, the Gemini simulator with a free-tier-like quota (or Gemini itself",
+    "when GEMINI_API_KEY is set), sample receipts submitted as one batch, two workers, live progress,",
+    "and a summary. About a minute with the defaults."})
+final class DemoCommand implements Callable<Integer> {
+
+  /** The simulator's model: its own quota row, so a demo never edits a real model's limits. */
+  static final String SIMULATED_MODEL = "gemini-2.5-flash-demo";
+  static final String REAL_MODEL = "gemini-2.5-flash";
+  /** Gemini 2.5 Flash paid-tier list prices (USD per million tokens), for the cost estimate. */
+  static final BigDecimal INPUT_PRICE_PER_MILLION = new BigDecimal("0.30");
+  static final BigDecimal OUTPUT_PRICE_PER_MILLION = new BigDecimal("2.50");
+  private static final String DEMO_KEY = "demo-simulator-key";
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @Option(names = "--files", defaultValue = "40", description = "Sample receipts in the batch (default ${DEFAULT-VALUE}).")
+  int files;
+
+  @Option(names = "--rpm", defaultValue = "20",
+      description = "The simulated requests-per-minute quota (default ${DEFAULT-VALUE}: free-tier-like, so the gate is visibly at work).")
+  int rpm;
+
+  @Option(names = "--workers", defaultValue = "2", description = "Workers in the fleet (default ${DEFAULT-VALUE}).")
+  int workers;
+
+  @Mixin DatabaseOptions database;
+
+  @Spec CommandSpec spec;
+
+  @Override
+  public Integer call() throws Exception {
+    if (files < 1 || files > 10_000) {
+      throw CliException.usage("--files must be between 1 and 10000, was " + files);
+    }
+    if (rpm < 1) {
+      throw CliException.usage("--rpm must be at least 1, was " + rpm);
+    }
+    if (workers < 1 || workers > 16) {
+      throw CliException.usage("--workers must be between 1 and 16, was " + workers);
+    }
+    PrintWriter out = spec.commandLine().getOut();
+    String apiKey = System.getenv("GEMINI_API_KEY");
+    boolean realGemini = apiKey != null && !apiKey.isBlank() && System.getenv("GEMINI_BASE_URL") == null;
+
+    EmbeddedPostgres embedded = null;
+    DatabaseUrl url;
+    if (!database.isSet()) {
+      out.println("starting an embedded PostgreSQL ...");
+      out.flush();
+      embedded = EmbeddedPostgres.start();
+      url = embedded.url();
+    } else {
+      url = database.url();
+    }
+    Path folder = Files.createTempDirectory("batchpilot-demo-");
+    try (HikariDataSource pool = ConnectionPools.open(url, 4, "batchpilot-demo");
+         GeminiSimulator simulator = realGemini ? null : GeminiSimulator.start(SimulatorConfig.defaults()
+             .withApiKeys(Set.of(DEMO_KEY))
+             .withFreeTier(true)
+             .withModelLimits(SIMULATED_MODEL, new ModelLimits(rpm, 1_000_000, 10_000)))) {
+      Migrator.Result migrated = new Migrator(pool).migrate();
+      out.printf("database %s migrated to version %s%n", url, migrated.schemaVersion());
+      String model = realGemini ? REAL_MODEL : SIMULATED_MODEL;
+      if (!realGemini) {
+        defineSimulatedQuota(Jooq.using(pool));
+        out.printf("Gemini simulator at %s: %d requests per minute for %s (strict sliding window)%n",
+            simulator.baseUrl(), rpm, model);
+      } else {
+        out.println("GEMINI_API_KEY is set: using Google's Gemini API with the limits in quota_limits");
+      }
+
+      List<SyntheticReceipts.Sample> samples = SyntheticReceipts.sampleSet(files);
+      List<NewFile> newFiles = new ArrayList<>();
+      for (SyntheticReceipts.Sample sample : samples) {
+        Path file = folder.resolve(sample.filename());
+        Files.write(file, sample.bytes());
+        newFiles.add(NewFile.at(sample.filename(), sample.mimeType(), file.toUri().toString()));
+      }
+      Sessions sessions = new Sessions(pool);
+      UUID session = sessions.submit(new NewSession("demo: " + files + " sample receipts", null, null, model, 8, "adaptive"),
+          newFiles);
+      out.printf("session %s: %d receipts submitted; %d workers start%n%n", session, files, workers);
+      out.flush();
+
+      Map<String, String> env = new HashMap<>(System.getenv());
+      env.put("BATCHPILOT_LOCAL_FILE_ROOT", folder.toString());
+      if (!realGemini) {
+        env.put("GEMINI_BASE_URL", simulator.baseUrl());
+        env.put("GEMINI_API_KEY", DEMO_KEY);
+      }
+      long started = System.nanoTime();
+      List<WorkerProcess> fleet = new ArrayList<>();
+      int exit;
+      try {
+        for (int i = 0; i < workers; i++) {
+          fleet.add(WorkerProcess.start(WorkerSettings.from(url, env, 4)));
+        }
+        exit = new SessionFollower(pool, session).followToEnd();
+      } finally {
+        for (WorkerProcess member : fleet) {
+          member.close();
+        }
+      }
+      Duration wall = Duration.ofNanos(System.nanoTime() - started);
+      Summary summary = summarise(Jooq.using(pool), sessions.progress(session), samples, simulator, wall);
+      out.println();
+      summary.print(out);
+      out.flush();
+      return exit == ExitCode.OK && summary.accurate() == summary.completed() ? ExitCode.OK : ExitCode.FAILED;
+    } finally {
+      deleteQuietly(folder);
+      if (embedded != null) {
+        embedded.close();
+      }
+    }
+  }
+
+  /** The demo model's row in the gate: the simulator's limits, so the gate and Google agree. */
+  private void defineSimulatedQuota(DSLContext dsl) {
+    dsl.insertInto(QUOTA_LIMITS)
+        .set(QUOTA_LIMITS.PROVIDER, "gemini")
+        .set(QUOTA_LIMITS.MODEL, SIMULATED_MODEL)
+        .set(QUOTA_LIMITS.REQUESTS_PER_MINUTE, rpm)
+        .set(QUOTA_LIMITS.INPUT_TOKENS_PER_MINUTE, 1_000_000L)
+        .set(QUOTA_LIMITS.REQUESTS_PER_DAY, 10_000)
+        .set(QUOTA_LIMITS.MAX_IN_FLIGHT, 8)
+        .onConflict(QUOTA_LIMITS.PROVIDER, QUOTA_LIMITS.MODEL)
+        .doUpdate()
+        .set(QUOTA_LIMITS.REQUESTS_PER_MINUTE, rpm)
+        .set(QUOTA_LIMITS.INPUT_TOKENS_PER_MINUTE, 1_000_000L)
+        .set(QUOTA_LIMITS.REQUESTS_PER_DAY, 10_000)
+        .execute();
+  }
+
+  /** What the demo shows at the end. */
+  record Summary(int total, int completed, int failed, int retries, long rateLimited429s, long inputTokens,
+                 long outputTokens, BigDecimal estimatedCostUsd, Double peakQuotaUse, int accurate, Duration wall) {
+
+    void print(PrintWriter out) {
+      row(out, "files completed", completed + " of " + total);
+      row(out, "files failed", String.valueOf(failed));
+      row(out, "retries", String.valueOf(retries));
+      row(out, "429s received", String.valueOf(rateLimited429s));
+      row(out, "input tokens", String.valueOf(inputTokens));
+      row(out, "output tokens", String.valueOf(outputTokens));
+      row(out, "estimated cost", "$" + estimatedCostUsd.toPlainString() + " at Gemini 2.5 Flash list prices");
+      row(out, "quota utilisation", peakQuotaUse == null ? "n/a (real Gemini: see the quota dashboard)"
+          : String.format(Locale.ROOT, "%.0f%% of the per-minute request limit in the busiest window", peakQuotaUse * 100));
+      row(out, "extraction accuracy", String.format(Locale.ROOT, "%d of %d completed match the ground truth (%.0f%%)",
+          accurate, completed, completed == 0 ? 0.0 : 100.0 * accurate / completed));
+      row(out, "wall time", ProgressView.formatDuration(wall));
+    }
+
+    private static void row(PrintWriter out, String name, String value) {
+      out.printf("  %-20s %s%n", name, value);
+    }
+  }
+
+  private Summary summarise(DSLContext dsl, Progress progress, List<SyntheticReceipts.Sample> samples,
+                            GeminiSimulator simulator, Duration wall) {
+    Map<String, SyntheticReceipts.Sample> truth = new HashMap<>();
+    samples.forEach(s -> truth.put(s.filename(), s));
+    int retries = 0;
+    long input = 0;
+    long output = 0;
+    int accurate = 0;
+    for (Record r : dsl.select(BATCH_UPLOAD_FILES.ORIGINAL_FILENAME, BATCH_UPLOAD_FILES.STATUS,
+            BATCH_UPLOAD_FILES.RETRY_COUNT, BATCH_UPLOAD_FILES.INPUT_TOKENS, BATCH_UPLOAD_FILES.OUTPUT_TOKENS,
+            BATCH_UPLOAD_FILES.RESULT)
+        .from(BATCH_UPLOAD_FILES).where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(progress.sessionId())).fetch()) {
+      retries += r.get(BATCH_UPLOAD_FILES.RETRY_COUNT);
+      input += r.get(BATCH_UPLOAD_FILES.INPUT_TOKENS) == null ? 0 : r.get(BATCH_UPLOAD_FILES.INPUT_TOKENS);
+      output += r.get(BATCH_UPLOAD_FILES.OUTPUT_TOKENS) == null ? 0 : r.get(BATCH_UPLOAD_FILES.OUTPUT_TOKENS);
+      if ("completed".equals(r.get(BATCH_UPLOAD_FILES.STATUS)) && r.get(BATCH_UPLOAD_FILES.RESULT) != null
+          && matches(r.get(BATCH_UPLOAD_FILES.RESULT).data(), truth.get(r.get(BATCH_UPLOAD_FILES.ORIGINAL_FILENAME)))) {
+        accurate++;
+      }
+    }
+    BigDecimal cost = BigDecimal.valueOf(input).multiply(INPUT_PRICE_PER_MILLION)
+        .add(BigDecimal.valueOf(output).multiply(OUTPUT_PRICE_PER_MILLION))
+        .divide(BigDecimal.valueOf(1_000_000), 6, java.math.RoundingMode.HALF_UP);
+    long rejected = 0;
+    Double peak = null;
+    if (simulator != null) {
+      rejected = simulator.requests().stream().filter(q -> q.status() == 429).count();
+      peak = simulator.auditAdmitted().values().stream().filter(a -> a.model().equals(SIMULATED_MODEL))
+          .mapToLong(WindowAudit::maxRequestsInWindow).max().stream().mapToDouble(m -> (double) m / rpm).boxed()
+          .findFirst().orElse(0.0);
+    }
+    return new Summary(progress.totalFiles(), progress.completed(), progress.failed(), retries, rejected, input, output,
+        cost, peak, accurate, wall);
+  }
+
+  /** The extraction equals the receipt's ground truth, field by field (amounts compared as numbers). */
+  static boolean matches(String resultJson, SyntheticReceipts.Sample sample) {
+    if (sample == null) {
+      return false;
+    }
+    try {
+      JsonNode got = JSON.readTree(resultJson);
+      JsonNode want = sample.truth().toJson();
+      for (String field : List.of("merchant", "date", "currency")) {
+        if (!want.path(field).asText().equals(got.path(field).asText())) {
+          return false;
+        }
+      }
+      for (String amount : List.of("subtotal", "tax", "total")) {
+        if (want.path(amount).decimalValue().compareTo(got.path(amount).decimalValue()) != 0) {
+          return false;
+        }
+      }
+      return want.path("line_items").size() == got.path("line_items").size();
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private static void deleteQuietly(Path folder) {
+    try (var walk = Files.walk(folder)) {
+      walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException e) {
+      // A temp folder left behind is harmless.
+    }
+  }
+}

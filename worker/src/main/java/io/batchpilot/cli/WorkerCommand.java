@@ -1,0 +1,57 @@
+package io.batchpilot.cli;
+
+import io.batchpilot.worker.WorkerProcess;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "worker", description = {
+    "Run one fleet member until SIGTERM or Ctrl-C: claim files, call Gemini through the global quota",
+    "gate, complete them. Run as many as you like, on any machines, against the same database.",
+    "On SIGTERM it stops claiming, finishes files in flight (grace BATCHPILOT_SHUTDOWN_GRACE) and",
+    "releases the rest. Every setting is an environment variable (README, \"Settings\")."})
+final class WorkerCommand implements Callable<Integer> {
+
+  @Mixin DatabaseOptions database;
+
+  @Option(names = "--concurrency", defaultValue = "${env:BATCHPILOT_CONCURRENCY:-16}",
+      description = "Files in flight in this worker (default ${DEFAULT-VALUE}; env BATCHPILOT_CONCURRENCY).")
+  int concurrency;
+
+  @Option(names = "--gemini-base-url", description = "Where Gemini is (env GEMINI_BASE_URL; default Google). "
+      + "The simulator's URL for tests and demos.")
+  String geminiBaseUrl;
+
+  @Option(names = "--local-file-root", description = "The folder whose files file: URLs may name "
+      + "(env BATCHPILOT_LOCAL_FILE_ROOT; unset: no local files).")
+  String localFileRoot;
+
+  @Override
+  public Integer call() throws InterruptedException {
+    Map<String, String> env = WorkerSettings.overlay(System.getenv(), flags());
+    WorkerProcess.Settings settings = WorkerSettings.from(database.url(), env, concurrency);
+    CountDownLatch stop = new CountDownLatch(1);
+    try (WorkerProcess process = WorkerProcess.start(settings)) {
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        stop.countDown();
+        try {
+          process.close();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }, "worker-shutdown"));
+      stop.await();
+    }
+    return ExitCode.OK;
+  }
+
+  private Map<String, String> flags() {
+    java.util.HashMap<String, String> flags = new java.util.HashMap<>();
+    flags.put("GEMINI_BASE_URL", geminiBaseUrl);
+    flags.put("BATCHPILOT_LOCAL_FILE_ROOT", localFileRoot);
+    return flags;
+  }
+}

@@ -1,0 +1,50 @@
+package io.batchpilot.cli;
+
+import io.batchpilot.db.DatabaseUrl;
+import io.batchpilot.files.FileSourceConfig;
+import io.batchpilot.files.FileValidatorConfig;
+import io.batchpilot.files.ImagePreprocessorConfig;
+import io.batchpilot.gemini.GeminiConfig;
+import io.batchpilot.limiter.QuotaGateConfig;
+import io.batchpilot.maintenance.MaintenanceConfig;
+import io.batchpilot.pipeline.ReceiptProcessor;
+import io.batchpilot.worker.WorkerConfig;
+import io.batchpilot.worker.WorkerProcess;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * A worker's settings from the environment, where flags already wrote theirs: every setting has one
+ * name (its environment variable), and each component reads and validates its own.
+ */
+final class WorkerSettings {
+
+  private WorkerSettings() {}
+
+  /** {@code env} with the flags' values on top; a null flag value leaves the variable as it is. */
+  static Map<String, String> overlay(Map<String, String> env, Map<String, String> flags) {
+    Map<String, String> merged = new HashMap<>(env);
+    flags.forEach((name, value) -> {
+      if (value != null) {
+        merged.put(name, value);
+      }
+    });
+    return merged;
+  }
+
+  static WorkerProcess.Settings from(DatabaseUrl database, Map<String, String> env, int concurrency) {
+    try {
+      return new WorkerProcess.Settings(database,
+          GeminiConfig.fromEnvironment(env),
+          FileSourceConfig.fromEnvironment(env),
+          FileValidatorConfig.fromEnvironment(env),
+          ImagePreprocessorConfig.defaults(),
+          QuotaGateConfig.defaults(),
+          ReceiptProcessor.Config.defaults(),
+          WorkerConfig.defaults().withConcurrency(concurrency),
+          MaintenanceConfig.fromEnvironment(env));
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage(e.getMessage());
+    }
+  }
+}

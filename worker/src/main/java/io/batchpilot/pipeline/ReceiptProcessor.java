@@ -1,0 +1,210 @@
+package io.batchpilot.pipeline;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.batchpilot.files.DuplicateFinder;
+import io.batchpilot.files.FileLocation;
+import io.batchpilot.files.FileSource;
+import io.batchpilot.files.FileUnavailableException;
+import io.batchpilot.files.FileValidator;
+import io.batchpilot.files.ImagePreprocessor;
+import io.batchpilot.files.InvalidFileException;
+import io.batchpilot.files.LoadedFile;
+import io.batchpilot.files.ValidatedFile;
+import io.batchpilot.gemini.ExtractionResult;
+import io.batchpilot.gemini.GeminiClient;
+import io.batchpilot.gemini.GeminiException;
+import io.batchpilot.gemini.LineItem;
+import io.batchpilot.gemini.Receipt;
+import io.batchpilot.gemini.ReceiptSchema;
+import io.batchpilot.limiter.Admission;
+import io.batchpilot.limiter.Permit;
+import io.batchpilot.limiter.QuotaGate;
+import io.batchpilot.limiter.Strategy;
+import io.batchpilot.limiter.WaitReason;
+import java.io.IOException;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One receipt, from its bytes to an {@link Outcome}: load, validate (before spending quota), reuse
+ * an earlier result for the same content, preprocess, estimate tokens, pass the quota gate, call
+ * Gemini, reconcile the tokens. Every failure becomes an outcome with its error_type; only the
+ * completer writes rows.
+ */
+public final class ReceiptProcessor implements FileProcessor {
+
+  private static final Logger log = LoggerFactory.getLogger(ReceiptProcessor.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /**
+   * @param maxQuotaWait the longest a file waits for the gate while holding a thread; a longer wait
+   *                     (a 429 block, a parked model) returns the file to the queue until then
+   * @param backoff      retries without a server-given delay
+   */
+  public record Config(Duration maxQuotaWait, Backoff backoff) {
+    public static final Duration DEFAULT_MAX_QUOTA_WAIT = Duration.ofSeconds(20);
+
+    public static Config defaults() {
+      return new Config(DEFAULT_MAX_QUOTA_WAIT, Backoff.defaults());
+    }
+
+    public Config {
+      if (maxQuotaWait == null || maxQuotaWait.isNegative()) {
+        throw new IllegalArgumentException("BATCHPILOT_MAX_QUOTA_WAIT must be zero or more, was " + maxQuotaWait);
+      }
+      if (backoff == null) {
+        throw new IllegalArgumentException("retry backoff settings are missing");
+      }
+    }
+  }
+
+  private final FileSource source;
+  private final FileValidator validator;
+  private final DuplicateFinder duplicates;
+  private final ImagePreprocessor preprocessor;
+  private final QuotaGate gate;
+  private final GeminiClient gemini;
+  private final Config config;
+
+  public ReceiptProcessor(FileSource source, FileValidator validator, DuplicateFinder duplicates,
+                          ImagePreprocessor preprocessor, QuotaGate gate, GeminiClient gemini, Config config) {
+    this.source = source;
+    this.validator = validator;
+    this.duplicates = duplicates;
+    this.preprocessor = preprocessor;
+    this.gate = gate;
+    this.gemini = gemini;
+    this.config = config;
+  }
+
+  @Override
+  public Outcome process(ClaimedFile file) throws InterruptedException {
+    ValidatedFile valid;
+    try {
+      LoadedFile loaded = source.load(FileLocation.of(file.storageBucket(), file.storagePath(), file.sourceUrl()));
+      valid = validator.validate(file.originalFilename(), loaded.bytes(), file.fileType());
+    } catch (FileUnavailableException e) {
+      return e.retryable()
+          ? Outcome.retry(file, e.errorType(), e.getMessage(), config.backoff().delay(file.attempts()), 0, false)
+          : Outcome.failed(file, e.errorType(), e.getMessage(), 0);
+    } catch (InvalidFileException e) {
+      return Outcome.failed(file, e.errorType(), e.getMessage(), 0);
+    }
+
+    Optional<DuplicateFinder.Duplicate> earlier = duplicates.find(file.id(), valid.sha256());
+    if (earlier.isPresent()) {
+      JsonNode result = readJson(earlier.get().result().data());
+      return Outcome.duplicate(file, earlier.get().fileId(), result, file.receiptId() == null ? null : result)
+          .withContentSha256(valid.sha256());
+    }
+
+    byte[] content = valid.bytes();
+    String mimeType = valid.mimeType();
+    if (!valid.isPdf()) {
+      try {
+        ImagePreprocessor.Result smaller = preprocessor.process(content, mimeType);
+        content = smaller.bytes();
+        mimeType = smaller.mimeType();
+      } catch (IOException e) {
+        // A type Java cannot decode (WebP): Gemini reads it as uploaded.
+        log.debug("{}: sent unprocessed: {}", file.describe(), e.getMessage());
+      }
+    }
+    long estimate = gemini.estimateInputTokens(content, mimeType, ReceiptSchema.PROMPT);
+
+    Admission admission = gate.acquireWithin(file.provider(), file.model(), estimate,
+        Strategy.fromSqlName(file.processingStrategy()), config.maxQuotaWait());
+    if (admission instanceof Admission.Wait wait) {
+      if (wait.reason() == WaitReason.DAILY_QUOTA_EXHAUSTED) {
+        return Outcome.waitForQuota(file, wait.delay(), dailyQuotaMessage(file, wait.delay()), 0)
+            .withContentSha256(valid.sha256());
+      }
+      return Outcome.deferred(file, wait.delay(), "waiting " + wait.delay().toSeconds() + " s for the "
+          + file.model() + " quota (" + wait.reason().name().toLowerCase() + ")");
+    }
+    Permit permit = ((Admission.Granted) admission).permit();
+    try {
+      ExtractionResult extraction = gemini.extractReceipt(file.model(), content, mimeType);
+      gate.reconcile(permit, extraction.usage().promptTokens());
+      ObjectNode result = toJson(extraction);
+      return Outcome.completed(file, result, file.receiptId() == null ? null : result,
+              (int) extraction.usage().promptTokens(), (int) extraction.usage().candidatesTokens(),
+              (int) extraction.usage().totalTokens(), 1)
+          .withContentSha256(valid.sha256());
+    } catch (GeminiException e) {
+      return failure(file, e).withContentSha256(valid.sha256());
+    } finally {
+      gate.release(permit);
+    }
+  }
+
+  private Outcome failure(ClaimedFile file, GeminiException e) {
+    String type = e.error().errorType();
+    switch (e.error()) {
+      case RATE_LIMITED -> {
+        Duration delay = e.retryDelay().orElse(config.backoff().delay(file.attempts()));
+        // The whole fleet waits, not just this file.
+        gate.rateLimited(file.provider(), file.model(), delay, e.quotaId().orElse(null));
+        return Outcome.retry(file, type, e.getMessage(), delay, 1, true);
+      }
+      case QUOTA_EXHAUSTED -> {
+        OffsetDateTime reset = gate.dailyQuotaExhausted(file.provider(), file.model());
+        Duration untilReset = Duration.between(OffsetDateTime.now(), reset);
+        return Outcome.waitForQuota(file, untilReset.isNegative() ? Duration.ZERO : untilReset,
+            dailyQuotaMessage(file, untilReset), 1);
+      }
+      case PERMISSION_DENIED -> {
+        return Outcome.stopSession(file, type, "Gemini refused the API key (" + e.getMessage()
+            + "): set GEMINI_API_KEY to a valid key with access to " + file.model()
+            + ", restart the workers, then resume this session", 1);
+      }
+      default -> {
+        return e.retryable()
+            ? Outcome.retry(file, type, e.getMessage(), e.retryDelay().orElse(config.backoff().delay(file.attempts())), 1, false)
+            : Outcome.failed(file, type, e.getMessage(), 1);
+      }
+    }
+  }
+
+  private static String dailyQuotaMessage(ClaimedFile file, Duration untilReset) {
+    return "the daily quota of " + file.model() + " is spent; this session's files wait for its reset at midnight "
+        + "Pacific time (in about " + Math.max(0, untilReset.toMinutes()) + " min) and then continue by themselves";
+  }
+
+  /** The extraction as stored in the file's result and written into its receipt. */
+  static ObjectNode toJson(ExtractionResult extraction) {
+    Receipt r = extraction.receipt();
+    ObjectNode n = JSON.createObjectNode();
+    n.put("merchant", r.merchant());
+    n.put("date", r.date() == null ? null : r.date().toString());
+    n.put("currency", r.currency());
+    n.put("subtotal", r.subtotal());
+    n.put("tax", r.tax());
+    n.put("total", r.total());
+    ArrayNode items = n.putArray("line_items");
+    for (LineItem item : r.lineItems()) {
+      items.addObject()
+          .put("description", item.description())
+          .put("quantity", item.quantity())
+          .put("unit_price", item.unitPrice())
+          .put("amount", item.amount());
+    }
+    n.put("model_version", extraction.modelVersion());
+    n.put("response_id", extraction.responseId());
+    return n;
+  }
+
+  private static JsonNode readJson(String text) {
+    try {
+      return JSON.readTree(text);
+    } catch (IOException e) {
+      throw new IllegalStateException("an earlier file's result is not JSON: " + e.getMessage(), e);
+    }
+  }
+}

@@ -1,0 +1,109 @@
+package io.batchpilot.worker;
+
+import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.batchpilot.db.DatabaseUrl;
+import io.batchpilot.db.testing.PostgresExtension;
+import io.batchpilot.db.testing.TestDatabase;
+import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
+import io.batchpilot.maintenance.LeaseRescuer;
+import io.batchpilot.maintenance.SessionFinaliser;
+import io.batchpilot.notify.NotifierConfig;
+import io.batchpilot.pipeline.Outcome;
+import io.batchpilot.session.NewFile;
+import io.batchpilot.session.NewSession;
+import io.batchpilot.session.Sessions;
+import io.batchpilot.store.Jooq;
+import io.batchpilot.testing.Eventually;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+@ExtendWith(PostgresExtension.class)
+class KilledWorkerTest {
+
+  private static final Duration DEADLINE = Duration.ofSeconds(60);
+
+  private static String urlWithCredentials(DatabaseUrl url) {
+    String credentials = url.user() == null ? "" : url.user() + (url.password() == null ? "" : ":" + url.password()) + "@";
+    return "postgresql://" + credentials + url.host() + ":" + url.port() + "/" + url.database();
+  }
+
+  @Test
+  void fileOfAWorkerKilledMidFileIsRescuedAndCompletedExactlyOnce(TestDatabase db) throws Exception {
+    Sessions sessions = new Sessions(db.dataSource());
+    UUID session = sessions.submit(new NewSession("kill", null, null, "gemini-2.5-flash", 4, "balanced"),
+        List.of(NewFile.at("only.png", "image/png", "file:///nowhere/only.png")));
+
+    ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), WorkerProcess.class.getName(), "2000");
+    pb.environment().put("BATCHPILOT_DATABASE_URL", urlWithCredentials(db.url()));
+    pb.redirectErrorStream(true);
+    Process child = pb.start();
+    LinkedBlockingQueue<String> lines = new LinkedBlockingQueue<>();
+    Thread reader = new Thread(() -> {
+      try (BufferedReader r = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
+        r.lines().forEach(lines::add);
+      } catch (Exception e) {
+        // the child is gone
+      }
+    });
+    reader.setDaemon(true);
+    reader.start();
+    try {
+      String line;
+      long end = System.nanoTime() + DEADLINE.toNanos();
+      do {
+        line = lines.poll(1, TimeUnit.SECONDS);
+        assertTrue(System.nanoTime() < end, "the child worker never started its file");
+      } while (line == null || !line.startsWith("processing "));
+      UUID fileId = UUID.fromString(line.substring("processing ".length()).trim());
+
+      child.destroyForcibly();
+      assertTrue(child.waitFor(30, TimeUnit.SECONDS));
+
+      BatchUploadFilesRecord held = Jooq.using(db.dataSource()).selectFrom(BATCH_UPLOAD_FILES)
+          .where(BATCH_UPLOAD_FILES.ID.eq(fileId)).fetchOne();
+      assertEquals("processing", held.getStatus(), "the dead worker still holds the file until its lease runs out");
+
+      Map<UUID, AtomicInteger> completions = new ConcurrentHashMap<>();
+      LeaseRescuer rescuer = new LeaseRescuer(db.dataSource(), 100);
+      WorkerConfig config = WorkerConfig.defaults().withConcurrency(2)
+          .withNotifier(new NotifierConfig(Duration.ofMillis(200), Duration.ofMillis(50), Duration.ofSeconds(1)));
+      try (Worker survivor = new Worker(config, db.dataSource(), db.url(), file -> {
+        completions.computeIfAbsent(file.id(), k -> new AtomicInteger()).incrementAndGet();
+        return Outcome.completed(file, new ObjectMapper().createObjectNode().put("ok", true), null, 1, 1, 2, 1);
+      })) {
+        survivor.start();
+        Eventually.await("the file rescued and completed", DEADLINE, () -> {
+          rescuer.runOnce();
+          return sessions.progress(session).completed() == 1;
+        });
+      }
+
+      assertEquals(1, completions.get(fileId).get(), "completed exactly once");
+      BatchUploadFilesRecord done = Jooq.using(db.dataSource()).selectFrom(BATCH_UPLOAD_FILES)
+          .where(BATCH_UPLOAD_FILES.ID.eq(fileId)).fetchOne();
+      assertEquals("completed", done.getStatus());
+      assertTrue(done.getAttempts() >= 2, "the killed attempt is counted: " + done.getAttempts());
+      new SessionFinaliser(db.dataSource()).runOnce();
+      assertEquals("completed", sessions.progress(session).status());
+    } finally {
+      child.destroyForcibly();
+    }
+  }
+}
