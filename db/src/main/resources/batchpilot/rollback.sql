@@ -5,6 +5,23 @@
 -- Run: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f rollback.sql (one transaction: all or nothing).
 BEGIN;
 
+-- V4 metrics: Grafana's views first (they depend on the tables below).
+DROP VIEW IF EXISTS batchpilot_reporting.worker_heartbeats;
+DROP VIEW IF EXISTS batchpilot_reporting.metric_snapshots;
+DROP VIEW IF EXISTS batchpilot_reporting.usage_per_minute;
+DROP VIEW IF EXISTS batchpilot_reporting.active_sessions;
+DROP VIEW IF EXISTS batchpilot_reporting.quota_usage_per_minute;
+DROP VIEW IF EXISTS batchpilot_reporting.model_prices;
+DROP VIEW IF EXISTS batchpilot_reporting.quota_limits;
+DROP VIEW IF EXISTS batchpilot_reporting.adaptive_factor_changes;
+DROP FUNCTION IF EXISTS batchpilot_reporting.adaptive_factor(double precision, double precision, integer, timestamptz, timestamptz);
+DROP SCHEMA IF EXISTS batchpilot_reporting;
+DROP TABLE IF EXISTS public.batchpilot_worker_heartbeats;
+DROP TABLE IF EXISTS public.batchpilot_metric_snapshots;
+DROP TABLE IF EXISTS public.batchpilot_usage_per_minute;
+DROP TABLE IF EXISTS public.batchpilot_model_prices;
+DROP TABLE IF EXISTS public.batchpilot_adaptive_factor_changes;
+
 -- V6: maintenance.
 DROP TABLE IF EXISTS public.batchpilot_leader;
 
@@ -55,8 +72,24 @@ DROP FUNCTION IF EXISTS batchpilot_private.notify_sessions(uuid[]);
 DROP FUNCTION IF EXISTS batchpilot_private.my_session_ids();
 DROP FUNCTION IF EXISTS batchpilot_private.my_team_ids();
 DROP FUNCTION IF EXISTS batchpilot_private.is_admin();
+DROP FUNCTION IF EXISTS batchpilot_private.roll_up_file_usage();
+DROP FUNCTION IF EXISTS batchpilot_private.record_adaptive_factor();
 DROP SCHEMA IF EXISTS batchpilot_private;
 
 DROP TABLE IF EXISTS public.batchpilot_schema_history;
+
+-- The Grafana role is cluster-wide: another database migrated by batchpilot may still grant it
+-- something, and then it stays (PostgreSQL refuses to drop a role that is still referenced).
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'batchpilot_grafana') THEN
+    BEGIN
+      DROP ROLE batchpilot_grafana;
+    EXCEPTION WHEN dependent_objects_still_exist THEN
+      RAISE NOTICE 'role batchpilot_grafana kept: other databases still use it (%)', SQLERRM;
+    END;
+  END IF;
+END
+$$;
 
 COMMIT;

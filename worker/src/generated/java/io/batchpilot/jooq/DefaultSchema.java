@@ -8,8 +8,13 @@ import io.batchpilot.jooq.tables.ApiQuotaTracking;
 import io.batchpilot.jooq.tables.BatchUploadFiles;
 import io.batchpilot.jooq.tables.BatchUploadSessions;
 import io.batchpilot.jooq.tables.BatchpilotAcquireQuota;
+import io.batchpilot.jooq.tables.BatchpilotAdaptiveFactorChanges;
 import io.batchpilot.jooq.tables.BatchpilotLeader;
+import io.batchpilot.jooq.tables.BatchpilotMetricSnapshots;
+import io.batchpilot.jooq.tables.BatchpilotModelPrices;
 import io.batchpilot.jooq.tables.BatchpilotQuotaStatus;
+import io.batchpilot.jooq.tables.BatchpilotUsagePerMinute;
+import io.batchpilot.jooq.tables.BatchpilotWorkerHeartbeats;
 import io.batchpilot.jooq.tables.MatchReceipts;
 import io.batchpilot.jooq.tables.QuotaBuckets;
 import io.batchpilot.jooq.tables.QuotaLimits;
@@ -122,10 +127,27 @@ public class DefaultSchema extends SchemaImpl {
     }
 
     /**
+     * Each value quota_limits.adaptive_factor was set to, with what it grows
+     * back by; pruned by maintenance.
+     */
+    public final BatchpilotAdaptiveFactorChanges BATCHPILOT_ADAPTIVE_FACTOR_CHANGES = BatchpilotAdaptiveFactorChanges.BATCHPILOT_ADAPTIVE_FACTOR_CHANGES;
+
+    /**
      * The worker that runs maintenance, until expires_at (database clock);
      * renewed while it lives.
      */
     public final BatchpilotLeader BATCHPILOT_LEADER = BatchpilotLeader.BATCHPILOT_LEADER;
+
+    /**
+     * Dropwizard metrics of each worker, one row per metric per report; pruned
+     * by maintenance.
+     */
+    public final BatchpilotMetricSnapshots BATCHPILOT_METRIC_SNAPSHOTS = BatchpilotMetricSnapshots.BATCHPILOT_METRIC_SNAPSHOTS;
+
+    /**
+     * The table <code>batchpilot_model_prices</code>.
+     */
+    public final BatchpilotModelPrices BATCHPILOT_MODEL_PRICES = BatchpilotModelPrices.BATCHPILOT_MODEL_PRICES;
 
     /**
      * provider text, model text
@@ -171,6 +193,18 @@ public class DefaultSchema extends SchemaImpl {
             model
         );
     }
+
+    /**
+     * Files by outcome, API calls and tokens per minute, team and model; sums
+     * of changes to batch_upload_files.
+     */
+    public final BatchpilotUsagePerMinute BATCHPILOT_USAGE_PER_MINUTE = BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE;
+
+    /**
+     * One row per worker process; a worker is alive while last_seen_at is
+     * recent (the database clock).
+     */
+    public final BatchpilotWorkerHeartbeats BATCHPILOT_WORKER_HEARTBEATS = BatchpilotWorkerHeartbeats.BATCHPILOT_WORKER_HEARTBEATS;
 
     /**
      * query_embedding real[], match_count integer DEFAULT 10, filter_session_id
@@ -282,8 +316,13 @@ public class DefaultSchema extends SchemaImpl {
             BatchUploadFiles.BATCH_UPLOAD_FILES,
             BatchUploadSessions.BATCH_UPLOAD_SESSIONS,
             BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA,
+            BatchpilotAdaptiveFactorChanges.BATCHPILOT_ADAPTIVE_FACTOR_CHANGES,
             BatchpilotLeader.BATCHPILOT_LEADER,
+            BatchpilotMetricSnapshots.BATCHPILOT_METRIC_SNAPSHOTS,
+            BatchpilotModelPrices.BATCHPILOT_MODEL_PRICES,
             BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS,
+            BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE,
+            BatchpilotWorkerHeartbeats.BATCHPILOT_WORKER_HEARTBEATS,
             MatchReceipts.MATCH_RECEIPTS,
             QuotaBuckets.QUOTA_BUCKETS,
             QuotaLimits.QUOTA_LIMITS,

@@ -1,5 +1,6 @@
 package io.batchpilot.cli;
 
+import static io.batchpilot.jooq.Tables.BATCHPILOT_MODEL_PRICES;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
 import static io.batchpilot.jooq.Tables.QUOTA_LIMITS;
 
@@ -53,9 +54,6 @@ final class DemoCommand implements Callable<Integer> {
   /** The simulator's model: its own quota row, so a demo never edits a real model's limits. */
   static final String SIMULATED_MODEL = "gemini-2.5-flash-demo";
   static final String REAL_MODEL = "gemini-2.5-flash";
-  /** Gemini 2.5 Flash paid-tier list prices (USD per million tokens), for the cost estimate. */
-  static final BigDecimal INPUT_PRICE_PER_MILLION = new BigDecimal("0.30");
-  static final BigDecimal OUTPUT_PRICE_PER_MILLION = new BigDecimal("2.50");
   private static final String DEMO_KEY = "demo-simulator-key";
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -189,7 +187,8 @@ final class DemoCommand implements Callable<Integer> {
       row(out, "429s received", String.valueOf(rateLimited429s));
       row(out, "input tokens", String.valueOf(inputTokens));
       row(out, "output tokens", String.valueOf(outputTokens));
-      row(out, "estimated cost", "$" + estimatedCostUsd.toPlainString() + " at Gemini 2.5 Flash list prices");
+      row(out, "estimated cost", "$" + estimatedCostUsd.toPlainString() + " at " + REAL_MODEL
+          + "'s prices in batchpilot_model_prices");
       row(out, "quota utilisation", peakQuotaUse == null ? "n/a (real Gemini: see the quota dashboard)"
           : String.format(Locale.ROOT, "%.0f%% of the per-minute request limit in the busiest window", peakQuotaUse * 100));
       row(out, "extraction accuracy", String.format(Locale.ROOT, "%d of %d completed match the ground truth (%.0f%%)",
@@ -222,8 +221,10 @@ final class DemoCommand implements Callable<Integer> {
         accurate++;
       }
     }
-    BigDecimal cost = BigDecimal.valueOf(input).multiply(INPUT_PRICE_PER_MILLION)
-        .add(BigDecimal.valueOf(output).multiply(OUTPUT_PRICE_PER_MILLION))
+    // The simulated model is priced as the real one it stands for, from the admin-edited price table.
+    var price = dsl.selectFrom(BATCHPILOT_MODEL_PRICES).where(BATCHPILOT_MODEL_PRICES.MODEL.eq(REAL_MODEL)).fetchOne();
+    BigDecimal cost = price == null ? BigDecimal.ZERO : BigDecimal.valueOf(input).multiply(price.getInputUsdPerMillion())
+        .add(BigDecimal.valueOf(output).multiply(price.getOutputUsdPerMillion()))
         .divide(BigDecimal.valueOf(1_000_000), 6, java.math.RoundingMode.HALF_UP);
     long rejected = 0;
     Double peak = null;

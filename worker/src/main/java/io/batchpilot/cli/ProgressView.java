@@ -25,7 +25,7 @@ public interface ProgressView extends AutoCloseable {
       String quota = requestLimitPerMinute > 0
           ? requestsLastMinute + "/" + requestLimitPerMinute + " req/min"
           : requestsLastMinute + " req/min";
-      String etaText = eta.map(at -> formatDuration(Duration.between(now, at))).orElse("measuring");
+      String etaText = done >= total ? "done" : eta.map(at -> formatDuration(Duration.between(now, at))).orElse("measuring");
       return String.format(Locale.ROOT, "%d failed · %.1f files/min · quota %s · %d×429 · ETA %s",
           failed, filesPerMinute, quota, rateLimitHits, etaText);
     }

@@ -41,7 +41,8 @@ public final class QuotaGate {
     BatchpilotAcquireQuotaRecord answer = batchpilotAcquireQuota(dsl.configuration(),
         provider, model, estimatedInputTokens, strategy.sqlName()).get(0);
     if (answer.getGranted()) {
-      return new Admission.Granted(new Permit(answer.getPermitId(), provider, model, estimatedInputTokens));
+      return new Admission.Granted(new Permit(answer.getPermitId(), provider, model, estimatedInputTokens,
+          answer.getGrantedAt().toInstant()));
     }
     return new Admission.Wait(Duration.ofMillis(answer.getWaitMs()), WaitReason.fromSqlName(answer.getReason()));
   }
@@ -57,7 +58,7 @@ public final class QuotaGate {
     while (true) {
       Admission admission = acquire(provider, model, estimatedInputTokens, strategy);
       if (admission instanceof Admission.Wait wait) {
-        long sleepNanos = withJitter(wait.delay()).toNanos();
+        long sleepNanos = withJitter(wait.delay(), config.maxJitter()).toNanos();
         if (System.nanoTime() + sleepNanos - deadline > 0) {
           return wait;
         }
@@ -117,8 +118,8 @@ public final class QuotaGate {
   }
 
   /** The delay plus a uniform random share of maxJitter, so woken workers do not ask in lockstep. */
-  Duration withJitter(Duration delay) {
-    long jitterNanos = config.maxJitter().toNanos();
+  static Duration withJitter(Duration delay, Duration maxJitter) {
+    long jitterNanos = maxJitter.toNanos();
     return jitterNanos == 0 ? delay : delay.plusNanos(ThreadLocalRandom.current().nextLong(jitterNanos + 1));
   }
 }

@@ -1,6 +1,7 @@
 package io.batchpilot.limiter;
 
 import java.time.Duration;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -23,7 +24,23 @@ public record QuotaGateConfig(Duration maxJitter) {
     }
   }
 
+  public static final String MAX_JITTER_VARIABLE = "BATCHPILOT_QUOTA_MAX_JITTER_MS";
+
   public static QuotaGateConfig defaults() {
     return new QuotaGateConfig(Duration.ofMillis(DEFAULT_MAX_JITTER_MS));
+  }
+
+  /** Reads {@value #MAX_JITTER_VARIABLE} (milliseconds), defaulting what is unset. */
+  public static QuotaGateConfig fromEnvironment(Map<String, String> env) {
+    String jitter = env.get(MAX_JITTER_VARIABLE);
+    if (jitter == null || jitter.isBlank()) {
+      return defaults();
+    }
+    try {
+      return new QuotaGateConfig(Duration.ofMillis(Long.parseLong(jitter.trim())));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(MAX_JITTER_VARIABLE + " must be a whole number of milliseconds, got '"
+          + jitter + "'", e);
+    }
   }
 }

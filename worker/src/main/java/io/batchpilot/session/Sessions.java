@@ -115,6 +115,14 @@ public final class Sessions {
             + ": check the id (batchpilot status lists the sessions)")));
   }
 
+  /** Files waiting in sessions that are not over: read from the sessions' counters, not the file table. */
+  public long backlog() {
+    return dsl.select(DSL.coalesce(DSL.sum(BATCH_UPLOAD_SESSIONS.FILES_PENDING), java.math.BigDecimal.ZERO))
+        .from(BATCH_UPLOAD_SESSIONS)
+        .where(BATCH_UPLOAD_SESSIONS.STATUS.in("pending", "processing", "paused"))
+        .fetchOne().value1().longValue();
+  }
+
   /** The most recently created sessions, newest first. */
   public List<Progress> recent(int limit) {
     return dsl.selectFrom(BATCH_UPLOAD_SESSIONS)

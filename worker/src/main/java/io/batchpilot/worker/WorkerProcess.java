@@ -16,8 +16,12 @@ import io.batchpilot.limiter.QuotaGate;
 import io.batchpilot.limiter.QuotaGateConfig;
 import io.batchpilot.maintenance.MaintenanceConfig;
 import io.batchpilot.maintenance.MaintenanceService;
+import io.batchpilot.metrics.MetricTables;
+import io.batchpilot.metrics.Metrics;
+import io.batchpilot.metrics.MetricsConfig;
+import io.batchpilot.metrics.PostgresReporter;
 import io.batchpilot.pipeline.ReceiptProcessor;
-import java.util.List;
+import io.batchpilot.session.Sessions;
 import okhttp3.OkHttpClient;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -46,12 +50,15 @@ public final class WorkerProcess implements AutoCloseable {
   private final GeminiClient gemini;
   private final Worker worker;
   private final MaintenanceService maintenance;
+  private final PostgresReporter reporter;
 
-  private WorkerProcess(HikariDataSource pool, GeminiClient gemini, Worker worker, MaintenanceService maintenance) {
+  private WorkerProcess(HikariDataSource pool, GeminiClient gemini, Worker worker, MaintenanceService maintenance,
+                        PostgresReporter reporter) {
     this.pool = pool;
     this.gemini = gemini;
     this.worker = worker;
     this.maintenance = maintenance;
+    this.reporter = reporter;
   }
 
   public static WorkerProcess start(Settings settings) {
@@ -68,17 +75,31 @@ public final class WorkerProcess implements AutoCloseable {
           gemini,
           settings.processing());
       Worker worker = new Worker(settings.worker(), pool, settings.database(), processor);
-      MaintenanceService maintenance = new MaintenanceService(pool, worker.id(), settings.maintenance(), List.of());
+      MaintenanceService maintenance = new MaintenanceService(pool, worker.id(), settings.maintenance(),
+          MetricTables.retention(settings.maintenance().metricsRetention(), settings.maintenance().ledgerRetention()));
+      Metrics metrics = new Metrics();
+      metrics.inFlight(worker::inFlight);
+      Sessions sessions = new Sessions(pool);
+      metrics.backlog(sessions::backlog);
+      MetricsConfig reporting = MetricsConfig.forThisProcess(version());
+      PostgresReporter reporter = new PostgresReporter(metrics, pool,
+          new MetricsConfig(worker.id(), reporting.host(), reporting.version(), reporting.reportInterval()));
       worker.start();
       maintenance.start();
+      reporter.start();
       log.info("worker {} started: concurrency {}, Gemini at {}", worker.id(), settings.worker().concurrency(),
           settings.gemini().baseUrl());
-      return new WorkerProcess(pool, gemini, worker, maintenance);
+      return new WorkerProcess(pool, gemini, worker, maintenance, reporter);
     } catch (RuntimeException e) {
       gemini.close();
       pool.close();
       throw e;
     }
+  }
+
+  private static String version() {
+    String version = WorkerProcess.class.getPackage().getImplementationVersion();
+    return version == null ? "development" : version;
   }
 
   public Worker worker() {
@@ -91,6 +112,7 @@ public final class WorkerProcess implements AutoCloseable {
     try {
       worker.close();
     } finally {
+      reporter.stop();
       maintenance.close();
       gemini.close();
       pool.close();

@@ -25,11 +25,14 @@ import java.util.regex.Pattern;
 import javax.sql.DataSource;
 
 /**
- * Acquisitions per second on one hot (provider, model) at 1, 2, 4 and 8 threads, beside pgbench's
- * single-row upsert on the same server in the same run, each configuration repeated and the median
- * kept. Run:
+ * Two tables for docs/BENCHMARKS.md. First, acquisitions per second on one hot (provider, model) at
+ * 1, 2, 4 and 8 threads, beside pgbench's single-row upsert on the same server in the same run, each
+ * configuration repeated and the median kept. Second, utilisation of the binding limit and 429s
+ * with 1, 4 and 16 workers against the simulator (2 s window), the gate beside a port of the seed's
+ * per-process limiter run the same way. Run:
  * {@code ./mvnw -q -pl worker -am test-compile exec:java -Dexec.classpathScope=test
- * -Dexec.mainClass=io.batchpilot.bench.QuotaGateBenchmark} (env BATCHPILOT_TEST_DATABASE_URL).
+ * -Dexec.mainClass=io.batchpilot.bench.QuotaGateBenchmark} (env BATCHPILOT_TEST_DATABASE_URL;
+ * {@code -Dbench.part=throughput} or {@code utilisation} runs one table).
  */
 public final class QuotaGateBenchmark {
 
@@ -50,6 +53,13 @@ public final class QuotaGateBenchmark {
           .set(QUOTA_LIMITS.MAX_IN_FLIGHT, 64)
           .execute();
       QuotaGate gate = new QuotaGate(dataSource, QuotaGateConfig.defaults());
+      String part = System.getProperty("bench.part", "all");
+      if (part.equals("all") || part.equals("utilisation")) {
+        UtilisationRun.printTable(dataSource, gate);
+      }
+      if (!(part.equals("all") || part.equals("throughput"))) {
+        return;
+      }
       preparePgbench(db.url());
 
       System.out.printf(Locale.ROOT, "quota gate vs pgbench single-row upsert, %d s x %d rounds, median%n", SECONDS, ROUNDS);
@@ -71,6 +81,10 @@ public final class QuotaGateBenchmark {
 
   /** Each thread acquires and releases in a loop (a permit's whole life) for SECONDS. */
   private static double gateRate(QuotaGate gate, int threads) throws InterruptedException {
+    if (!warmedUp) {
+      warmedUp = true;
+      gateRate(gate, 1);
+    }
     LongAdder granted = new LongAdder();
     AtomicBoolean stop = new AtomicBoolean();
     CountDownLatch done = new CountDownLatch(threads);
@@ -96,6 +110,7 @@ public final class QuotaGateBenchmark {
     return granted.sum() / ((System.nanoTime() - start) / 1e9);
   }
 
+  private static boolean warmedUp;
   private static Path upsertScript;
 
   private static void preparePgbench(DatabaseUrl url) throws IOException, InterruptedException {

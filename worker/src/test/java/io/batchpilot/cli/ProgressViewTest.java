@@ -59,6 +59,6 @@ class ProgressViewTest {
     String[] lines = bytes.toString(StandardCharsets.UTF_8).split("\n");
     assertEquals(2, lines.length, String.join("\n", lines));
     assertTrue(lines[0].startsWith("demo: 1/10 files"), lines[0]);
-    assertTrue(lines[1].startsWith("demo: 10/10 files") && lines[1].endsWith("ETA measuring"), lines[1]);
+    assertTrue(lines[1].startsWith("demo: 10/10 files") && lines[1].endsWith("ETA done"), lines[1]);
   }
 }

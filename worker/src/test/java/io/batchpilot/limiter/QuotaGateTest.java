@@ -69,7 +69,7 @@ class QuotaGateTest {
     SteppedClockGate.Answer refused = stepped.acquire(model, 500, Strategy.AGGRESSIVE, T0);
     assertEquals("input_tokens", refused.reason());
 
-    gate.reconcile(new Permit(first.permitId(), "gemini", model, 600), 400);
+    gate.reconcile(new Permit(first.permitId(), "gemini", model, 600, T0.toInstant()), 400);
 
     assertTrue(stepped.acquire(model, 500, Strategy.AGGRESSIVE, T0).granted());
     assertEquals(900L, stepped.dsl().select(QUOTA_BUCKETS.INPUT_TOKENS).from(QUOTA_BUCKETS)
@@ -88,7 +88,7 @@ class QuotaGateTest {
     assertTrue(stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0).granted());
     assertEquals("in_flight", stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0).reason());
 
-    gate.release(new Permit(first, "gemini", model, 1));
+    gate.release(new Permit(first, "gemini", model, 1, T0.toInstant()));
     assertTrue(stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0).granted());
     assertEquals("in_flight", stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0).reason());
 

@@ -7,6 +7,7 @@ package io.batchpilot.jooq.tables;
 import io.batchpilot.jooq.DefaultSchema;
 import io.batchpilot.jooq.tables.records.BatchpilotAcquireQuotaRecord;
 
+import java.time.OffsetDateTime;
 import java.util.UUID;
 
 import org.jooq.Condition;
@@ -62,6 +63,11 @@ public class BatchpilotAcquireQuota extends TableImpl<BatchpilotAcquireQuotaReco
      * The column <code>batchpilot_acquire_quota.reason</code>.
      */
     public final TableField<BatchpilotAcquireQuotaRecord, String> REASON = createField(DSL.name("reason"), SQLDataType.CLOB, this, "");
+
+    /**
+     * The column <code>batchpilot_acquire_quota.granted_at</code>.
+     */
+    public final TableField<BatchpilotAcquireQuotaRecord, OffsetDateTime> GRANTED_AT = createField(DSL.name("granted_at"), SQLDataType.TIMESTAMPWITHTIMEZONE(6), this, "");
 
     private BatchpilotAcquireQuota(Name alias, Table<BatchpilotAcquireQuotaRecord> aliased) {
         this(alias, aliased, new Field[] {

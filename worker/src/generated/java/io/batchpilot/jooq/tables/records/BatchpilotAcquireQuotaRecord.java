@@ -6,6 +6,7 @@ package io.batchpilot.jooq.tables.records;
 
 import io.batchpilot.jooq.tables.BatchpilotAcquireQuota;
 
+import java.time.OffsetDateTime;
 import java.util.UUID;
 
 import org.jooq.impl.TableRecordImpl;
@@ -80,6 +81,21 @@ public class BatchpilotAcquireQuotaRecord extends TableRecordImpl<BatchpilotAcqu
         return (String) get(3);
     }
 
+    /**
+     * Setter for <code>batchpilot_acquire_quota.granted_at</code>.
+     */
+    public BatchpilotAcquireQuotaRecord setGrantedAt(OffsetDateTime value) {
+        set(4, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>batchpilot_acquire_quota.granted_at</code>.
+     */
+    public OffsetDateTime getGrantedAt() {
+        return (OffsetDateTime) get(4);
+    }
+
     // -------------------------------------------------------------------------
     // Constructors
     // -------------------------------------------------------------------------
@@ -94,13 +110,14 @@ public class BatchpilotAcquireQuotaRecord extends TableRecordImpl<BatchpilotAcqu
     /**
      * Create a detached, initialised BatchpilotAcquireQuotaRecord
      */
-    public BatchpilotAcquireQuotaRecord(Boolean granted, UUID permitId, Long waitMs, String reason) {
+    public BatchpilotAcquireQuotaRecord(Boolean granted, UUID permitId, Long waitMs, String reason, OffsetDateTime grantedAt) {
         super(BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA);
 
         setGranted(granted);
         setPermitId(permitId);
         setWaitMs(waitMs);
         setReason(reason);
+        setGrantedAt(grantedAt);
         resetChangedOnNotNull();
     }
 }

@@ -27,7 +27,7 @@ import org.jooq.exception.DataAccessException;
  * function with a clock the test steps: random limits, bucket sizes, safety margins, strategies,
  * request sizes and clock steps.
  */
-class QuotaAdmissionProperties {
+class QuotaAdmissionPropertyTest {
 
   private static final int WINDOW_MS = 1000;
   private static final OffsetDateTime BASE = OffsetDateTime.of(2026, 11, 29, 3, 0, 0, 0, ZoneOffset.UTC);

@@ -1,0 +1,154 @@
+package io.batchpilot.metrics;
+
+import io.batchpilot.store.Jooq;
+import java.time.Duration;
+import java.util.UUID;
+import javax.sql.DataSource;
+import org.jooq.DSLContext;
+import org.jooq.Field;
+import org.jooq.impl.DSL;
+import org.jooq.impl.SQLDataType;
+
+/**
+ * Fills a migrated database with what a run leaves behind, through the same paths a run takes:
+ * metrics recorded in {@link Metrics} and written by {@link PostgresReporter}; files claimed,
+ * retried, completed and failed by UPDATE statements shaped like the pipeline's (so the usage
+ * rollup trigger does its work); the quota ledger the gate keeps per minute.
+ */
+final class ReportingFixture {
+
+  static final String TEAM_A = "Receipts Team A";
+  static final String TEAM_B = "Receipts Team B";
+  static final String FLASH = "gemini-2.5-flash";
+  static final String LITE = "gemini-2.5-flash-lite";
+
+  private ReportingFixture() {}
+
+  /** Fills the database; the returned reporter is a worker still running (close it after the tests). */
+  static PostgresReporter fill(DataSource dataSource) {
+    DSLContext dsl = Jooq.using(dataSource);
+    UUID teamA = uuid(dsl, "INSERT INTO public.teams (name) VALUES (?) RETURNING id", TEAM_A);
+    UUID teamB = uuid(dsl, "INSERT INTO public.teams (name) VALUES (?) RETURNING id", TEAM_B);
+    UUID owner = uuid(dsl, "INSERT INTO auth.users (id) VALUES (gen_random_uuid()) RETURNING id");
+
+    UUID big = session(dsl, teamA, null, "march receipts", FLASH, "adaptive", 40);
+    UUID small = session(dsl, teamB, null, "team b expenses", LITE, "balanced", 12);
+    UUID personal = session(dsl, null, owner, "my receipts", FLASH, "conservative", 6);
+
+    // What the workers do to files: claim, then complete, retry or fail them.
+    claim(dsl, big, 30);
+    claim(dsl, small, 12);
+    claim(dsl, personal, 6);
+    complete(dsl, big, 22, 1290, 180);
+    complete(dsl, small, 10, 258, 95);
+    complete(dsl, personal, 5, 516, 140);
+    retry(dsl, big, 3, "rate_limited");
+    fail(dsl, big, 2, "invalid_file");
+    fail(dsl, small, 1, "blocked_output");
+    dsl.execute("UPDATE public.batch_upload_files SET status = 'skipped' WHERE batch_session_id = ? AND status = 'pending'"
+        + " AND id IN (SELECT id FROM public.batch_upload_files WHERE batch_session_id = ? AND status = 'pending' LIMIT 1)",
+        uuid(personal), uuid(personal));
+    dsl.execute("UPDATE public.batch_upload_sessions SET estimated_completion_at = now() + interval '7 minutes',"
+        + " rate_limit_hits = 3 WHERE id = ?", uuid(big));
+
+    gate(dsl);
+    return metrics(dataSource);
+  }
+
+  private static UUID uuid(DSLContext dsl, String sql, Object... bindings) {
+    return dsl.resultQuery(sql, bindings).fetchOne(0, UUID.class);
+  }
+
+  static Field<UUID> uuid(UUID value) {
+    return DSL.val(value, SQLDataType.UUID);
+  }
+
+  private static UUID session(DSLContext dsl, UUID team, UUID user, String name, String model, String strategy, int files) {
+    UUID id = uuid(dsl, "INSERT INTO public.batch_upload_sessions (team_id, user_id, session_name, total_files, model,"
+        + " processing_strategy, status, started_at) VALUES (?, ?, ?, ?, ?, ?, 'processing', now()) RETURNING id",
+        uuid(team), uuid(user), name, files, model, strategy);
+    dsl.execute("INSERT INTO public.batch_upload_files (batch_session_id, original_filename, file_type, upload_order, model)"
+        + " SELECT ?, 'receipt-' || n || '.jpg', 'image/jpeg', n, ? FROM generate_series(1, ?) n", uuid(id), model, files);
+    return id;
+  }
+
+  private static void claim(DSLContext dsl, UUID session, int files) {
+    dsl.execute("UPDATE public.batch_upload_files SET status = 'processing', claimed_by = 'fixture-worker',"
+        + " lease_expires_at = now() + interval '2 minutes', attempts = attempts + 1, processing_started_at = now()"
+        + " WHERE id IN (SELECT id FROM public.batch_upload_files WHERE batch_session_id = ? AND status = 'pending'"
+        + " ORDER BY upload_order LIMIT ? FOR UPDATE SKIP LOCKED)", uuid(session), files);
+  }
+
+  private static void complete(DSLContext dsl, UUID session, int files, int inputTokens, int outputTokens) {
+    dsl.execute("UPDATE public.batch_upload_files SET status = 'completed', claimed_by = NULL, lease_expires_at = NULL,"
+        + " processing_completed_at = now(), processing_duration_ms = 900 + upload_order * 37, api_calls_made = api_calls_made + 1,"
+        + " input_tokens = ?, output_tokens = ?, tokens_used = ?, result = '{\"merchant\": \"ACME\"}'"
+        + " WHERE id IN (SELECT id FROM public.batch_upload_files WHERE batch_session_id = ? AND status = 'processing'"
+        + " ORDER BY upload_order LIMIT ?)", inputTokens, outputTokens, inputTokens + outputTokens, uuid(session), files);
+  }
+
+  private static void retry(DSLContext dsl, UUID session, int files, String errorType) {
+    dsl.execute("UPDATE public.batch_upload_files SET status = 'pending', claimed_by = NULL, lease_expires_at = NULL,"
+        + " api_calls_made = api_calls_made + 1, rate_limited = true, error_type = ?, next_attempt_at = now() + interval '20 seconds'"
+        + " WHERE id IN (SELECT id FROM public.batch_upload_files WHERE batch_session_id = ? AND status = 'processing'"
+        + " ORDER BY upload_order LIMIT ?)", errorType, uuid(session), files);
+  }
+
+  private static void fail(DSLContext dsl, UUID session, int files, String errorType) {
+    dsl.execute("UPDATE public.batch_upload_files SET status = 'failed', claimed_by = NULL, lease_expires_at = NULL,"
+        + " processing_completed_at = now(), processing_duration_ms = 120, error_type = ?, error_message = 'fixture'"
+        + " WHERE id IN (SELECT id FROM public.batch_upload_files WHERE batch_session_id = ? AND status = 'processing'"
+        + " ORDER BY upload_order LIMIT ?)", errorType, uuid(session), files);
+  }
+
+  /**
+   * The quota gate at work: over the last 15 minutes each model is asked for 12 requests a minute
+   * (the real acquire function, its clock stepped as the gate's tests step it), more than flash's
+   * limit of 10 admits; then Gemini answers one flash call with a 429, which blocks flash for the
+   * fleet and cuts its adaptive factor.
+   */
+  private static void gate(DSLContext dsl) {
+    dsl.execute("DO $$ BEGIN"
+        + " FOR n IN REVERSE 15..1 LOOP FOR k IN 0..11 LOOP"
+        + "   PERFORM batchpilot_private.acquire_quota('gemini', m, 1290, 'aggressive',"
+        + "       date_trunc('minute', now()) - n * interval '1 minute' + k * interval '4 seconds')"
+        + "     FROM unnest(ARRAY['" + FLASH + "', '" + LITE + "']) m;"
+        + " END LOOP; END LOOP; END $$");
+    dsl.execute("SELECT public.batchpilot_report_rate_limit('gemini', ?, 20000,"
+        + " 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier')", FLASH);
+  }
+
+  /** Two workers' registries, as the pipeline fills them: worker 1 has stopped, worker 2 runs on. */
+  private static PostgresReporter metrics(DataSource dataSource) {
+    PostgresReporter running = null;
+    for (int w = 1; w <= 2; w++) {
+      Metrics metrics = new Metrics();
+      int inFlight = 3 + w;
+      metrics.inFlight(() -> inFlight);
+      metrics.backlog(() -> 17L);
+      MetricsConfig config = new MetricsConfig("fixture-worker-" + w, "host-" + w, "0.1.0-test", Duration.ofSeconds(5));
+      PostgresReporter reporter = new PostgresReporter(metrics, dataSource, config);
+      reporter.start();
+      for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 20; i++) {
+          metrics.geminiCall(FLASH, Metrics.OK, Duration.ofMillis(800 + 40L * i + 100L * w).toNanos());
+          metrics.geminiCall(LITE, Metrics.OK, Duration.ofMillis(400 + 25L * i).toNanos());
+          metrics.gateWait(FLASH, Duration.ofMillis(5L * i).toNanos());
+          metrics.claim(2, Duration.ofMillis(2 + i % 4).toNanos());
+          metrics.fileCompleted(FLASH, 1290, 180);
+        }
+        metrics.geminiCall(FLASH, "rate_limited", Duration.ofMillis(120).toNanos());
+        metrics.geminiCall(FLASH, "overloaded", Duration.ofMillis(300).toNanos());
+        metrics.fileRetried(FLASH, "rate_limited");
+        metrics.fileFailed(FLASH, "invalid_file");
+        reporter.report();
+      }
+      if (w == 1) {
+        reporter.close();
+      } else {
+        running = reporter;
+      }
+    }
+    return running;
+  }
+}
