@@ -25,6 +25,14 @@ DROP TABLE IF EXISTS public.batchpilot_adaptive_factor_changes;
 -- V6: maintenance.
 DROP TABLE IF EXISTS public.batchpilot_leader;
 
+-- V5: embeddings.
+DROP FUNCTION IF EXISTS public.match_receipts;
+DROP TABLE IF EXISTS public.receipt_embeddings;
+DROP FUNCTION IF EXISTS batchpilot_private.claim_embeddings(text, integer, integer, interval);
+DROP FUNCTION IF EXISTS batchpilot_private.embeddings_due();
+DROP FUNCTION IF EXISTS batchpilot_private.record_embeddings(jsonb);
+DROP FUNCTION IF EXISTS batchpilot_private.embedding_dimensions();
+
 -- V3 (worker)
 DROP FUNCTION IF EXISTS batchpilot_private.claim_files(text, integer, interval);
 DROP FUNCTION IF EXISTS batchpilot_private.complete_files(jsonb);
@@ -55,6 +63,7 @@ DROP TABLE IF EXISTS public.batch_upload_sessions;
 DROP TABLE IF EXISTS public.api_quota_tracking;
 
 DROP FUNCTION IF EXISTS batchpilot_private.touch_updated_at();
+DROP FUNCTION IF EXISTS batchpilot_private.queue_embedding();
 DROP FUNCTION IF EXISTS batchpilot_private.count_file_statuses();
 DROP FUNCTION IF EXISTS batchpilot_private.apply_file_status_changes(uuid[], text[], integer[]);
 DROP FUNCTION IF EXISTS batchpilot_private.notify_claimable_files();

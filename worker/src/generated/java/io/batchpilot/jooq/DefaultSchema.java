@@ -15,17 +15,21 @@ import io.batchpilot.jooq.tables.BatchpilotModelPrices;
 import io.batchpilot.jooq.tables.BatchpilotQuotaStatus;
 import io.batchpilot.jooq.tables.BatchpilotUsagePerMinute;
 import io.batchpilot.jooq.tables.BatchpilotWorkerHeartbeats;
+import io.batchpilot.jooq.tables.MatchReceipts;
 import io.batchpilot.jooq.tables.QuotaBuckets;
 import io.batchpilot.jooq.tables.QuotaLimits;
 import io.batchpilot.jooq.tables.QuotaPermits;
+import io.batchpilot.jooq.tables.ReceiptEmbeddings;
 import io.batchpilot.jooq.tables.Receipts;
 import io.batchpilot.jooq.tables.TeamMembers;
 import io.batchpilot.jooq.tables.Teams;
 import io.batchpilot.jooq.tables.records.BatchpilotAcquireQuotaRecord;
 import io.batchpilot.jooq.tables.records.BatchpilotQuotaStatusRecord;
+import io.batchpilot.jooq.tables.records.MatchReceiptsRecord;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.UUID;
 
 import org.jooq.Catalog;
 import org.jooq.Configuration;
@@ -203,6 +207,58 @@ public class DefaultSchema extends SchemaImpl {
     public final BatchpilotWorkerHeartbeats BATCHPILOT_WORKER_HEARTBEATS = BatchpilotWorkerHeartbeats.BATCHPILOT_WORKER_HEARTBEATS;
 
     /**
+     * query_embedding real[], match_count integer DEFAULT 10, filter_session_id
+     * uuid DEFAULT NULL::uuid
+     */
+    public final MatchReceipts MATCH_RECEIPTS = MatchReceipts.MATCH_RECEIPTS;
+
+    /**
+     * Call <code>match_receipts</code>.
+     */
+    public static Result<MatchReceiptsRecord> MATCH_RECEIPTS(
+          Configuration configuration
+        , Float[] queryEmbedding
+        , Integer matchCount
+        , UUID filterSessionId
+    ) {
+        return configuration.dsl().selectFrom(io.batchpilot.jooq.tables.MatchReceipts.MATCH_RECEIPTS.call(
+              queryEmbedding
+            , matchCount
+            , filterSessionId
+        )).fetch();
+    }
+
+    /**
+     * Get <code>match_receipts</code> as a table.
+     */
+    public static MatchReceipts MATCH_RECEIPTS(
+          Float[] queryEmbedding
+        , Integer matchCount
+        , UUID filterSessionId
+    ) {
+        return io.batchpilot.jooq.tables.MatchReceipts.MATCH_RECEIPTS.call(
+            queryEmbedding,
+            matchCount,
+            filterSessionId
+        );
+    }
+
+    /**
+     * Get <code>match_receipts</code> as a table.
+     */
+    public static MatchReceipts MATCH_RECEIPTS(
+          Field<Float[]> queryEmbedding
+        , Field<Integer> matchCount
+        , Field<UUID> filterSessionId
+    ) {
+        return io.batchpilot.jooq.tables.MatchReceipts.MATCH_RECEIPTS.call(
+            queryEmbedding,
+            matchCount,
+            filterSessionId
+        );
+    }
+
+    /**
      * Granted requests and input tokens per (provider, model) and bucket; kept
      * for one window and a margin.
      */
@@ -218,6 +274,12 @@ public class DefaultSchema extends SchemaImpl {
      * Quota grants: in flight until released_at is set or expires_at passes.
      */
     public final QuotaPermits QUOTA_PERMITS = QuotaPermits.QUOTA_PERMITS;
+
+    /**
+     * One embedding per extracted file, for similarity search
+     * (public.match_receipts).
+     */
+    public final ReceiptEmbeddings RECEIPT_EMBEDDINGS = ReceiptEmbeddings.RECEIPT_EMBEDDINGS;
 
     /**
      * The table <code>receipts</code>.
@@ -261,9 +323,11 @@ public class DefaultSchema extends SchemaImpl {
             BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS,
             BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE,
             BatchpilotWorkerHeartbeats.BATCHPILOT_WORKER_HEARTBEATS,
+            MatchReceipts.MATCH_RECEIPTS,
             QuotaBuckets.QUOTA_BUCKETS,
             QuotaLimits.QUOTA_LIMITS,
             QuotaPermits.QUOTA_PERMITS,
+            ReceiptEmbeddings.RECEIPT_EMBEDDINGS,
             Receipts.RECEIPTS,
             TeamMembers.TEAM_MEMBERS,
             Teams.TEAMS

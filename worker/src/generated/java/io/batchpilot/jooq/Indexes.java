@@ -11,6 +11,7 @@ import io.batchpilot.jooq.tables.BatchpilotAdaptiveFactorChanges;
 import io.batchpilot.jooq.tables.BatchpilotMetricSnapshots;
 import io.batchpilot.jooq.tables.BatchpilotWorkerHeartbeats;
 import io.batchpilot.jooq.tables.QuotaPermits;
+import io.batchpilot.jooq.tables.ReceiptEmbeddings;
 import io.batchpilot.jooq.tables.TeamMembers;
 
 import org.jooq.Index;
@@ -32,6 +33,8 @@ public class Indexes {
     public static final Index API_QUOTA_TRACKING_WINDOW_IDX = Internal.createIndex(DSL.name("api_quota_tracking_window_idx"), ApiQuotaTracking.API_QUOTA_TRACKING, new OrderField[] { ApiQuotaTracking.API_QUOTA_TRACKING.TIME_WINDOW }, false);
     public static final Index BATCH_UPLOAD_FILES_CLAIMABLE_IDX = Internal.createIndex(DSL.name("batch_upload_files_claimable_idx"), BatchUploadFiles.BATCH_UPLOAD_FILES, new OrderField[] { BatchUploadFiles.BATCH_UPLOAD_FILES.BATCH_SESSION_ID, BatchUploadFiles.BATCH_UPLOAD_FILES.NEXT_ATTEMPT_AT }, false);
     public static final Index BATCH_UPLOAD_FILES_CONTENT_IDX = Internal.createIndex(DSL.name("batch_upload_files_content_idx"), BatchUploadFiles.BATCH_UPLOAD_FILES, new OrderField[] { BatchUploadFiles.BATCH_UPLOAD_FILES.CONTENT_SHA256, BatchUploadFiles.BATCH_UPLOAD_FILES.MODEL }, false);
+    public static final Index BATCH_UPLOAD_FILES_EMBEDDING_DUE_IDX = Internal.createIndex(DSL.name("batch_upload_files_embedding_due_idx"), BatchUploadFiles.BATCH_UPLOAD_FILES, new OrderField[] { BatchUploadFiles.BATCH_UPLOAD_FILES.EMBEDDING_NEXT_ATTEMPT_AT }, false);
+    public static final Index BATCH_UPLOAD_FILES_EMBEDDING_LEASE_IDX = Internal.createIndex(DSL.name("batch_upload_files_embedding_lease_idx"), BatchUploadFiles.BATCH_UPLOAD_FILES, new OrderField[] { BatchUploadFiles.BATCH_UPLOAD_FILES.EMBEDDING_LEASE_EXPIRES_AT }, false);
     public static final Index BATCH_UPLOAD_FILES_LEASE_IDX = Internal.createIndex(DSL.name("batch_upload_files_lease_idx"), BatchUploadFiles.BATCH_UPLOAD_FILES, new OrderField[] { BatchUploadFiles.BATCH_UPLOAD_FILES.LEASE_EXPIRES_AT }, false);
     public static final Index BATCH_UPLOAD_FILES_RECEIPT_IDX = Internal.createIndex(DSL.name("batch_upload_files_receipt_idx"), BatchUploadFiles.BATCH_UPLOAD_FILES, new OrderField[] { BatchUploadFiles.BATCH_UPLOAD_FILES.RECEIPT_ID }, false);
     public static final Index BATCH_UPLOAD_FILES_SESSION_STATUS_IDX = Internal.createIndex(DSL.name("batch_upload_files_session_status_idx"), BatchUploadFiles.BATCH_UPLOAD_FILES, new OrderField[] { BatchUploadFiles.BATCH_UPLOAD_FILES.BATCH_SESSION_ID, BatchUploadFiles.BATCH_UPLOAD_FILES.STATUS, BatchUploadFiles.BATCH_UPLOAD_FILES.UPLOAD_ORDER }, false);
@@ -44,5 +47,6 @@ public class Indexes {
     public static final Index BATCHPILOT_WORKER_HEARTBEATS_LAST_SEEN_IDX = Internal.createIndex(DSL.name("batchpilot_worker_heartbeats_last_seen_idx"), BatchpilotWorkerHeartbeats.BATCHPILOT_WORKER_HEARTBEATS, new OrderField[] { BatchpilotWorkerHeartbeats.BATCHPILOT_WORKER_HEARTBEATS.LAST_SEEN_AT }, false);
     public static final Index QUOTA_PERMITS_GRANTED_IDX = Internal.createIndex(DSL.name("quota_permits_granted_idx"), QuotaPermits.QUOTA_PERMITS, new OrderField[] { QuotaPermits.QUOTA_PERMITS.PROVIDER, QuotaPermits.QUOTA_PERMITS.MODEL, QuotaPermits.QUOTA_PERMITS.GRANTED_AT }, false);
     public static final Index QUOTA_PERMITS_IN_FLIGHT_IDX = Internal.createIndex(DSL.name("quota_permits_in_flight_idx"), QuotaPermits.QUOTA_PERMITS, new OrderField[] { QuotaPermits.QUOTA_PERMITS.PROVIDER, QuotaPermits.QUOTA_PERMITS.MODEL, QuotaPermits.QUOTA_PERMITS.EXPIRES_AT }, false);
+    public static final Index RECEIPT_EMBEDDINGS_SESSION_IDX = Internal.createIndex(DSL.name("receipt_embeddings_session_idx"), ReceiptEmbeddings.RECEIPT_EMBEDDINGS, new OrderField[] { ReceiptEmbeddings.RECEIPT_EMBEDDINGS.BATCH_SESSION_ID }, false);
     public static final Index TEAM_MEMBERS_USER_ID_IDX = Internal.createIndex(DSL.name("team_members_user_id_idx"), TeamMembers.TEAM_MEMBERS, new OrderField[] { TeamMembers.TEAM_MEMBERS.USER_ID }, false);
 }

@@ -15,6 +15,7 @@ import io.batchpilot.jooq.tables.BatchpilotWorkerHeartbeats;
 import io.batchpilot.jooq.tables.QuotaBuckets;
 import io.batchpilot.jooq.tables.QuotaLimits;
 import io.batchpilot.jooq.tables.QuotaPermits;
+import io.batchpilot.jooq.tables.ReceiptEmbeddings;
 import io.batchpilot.jooq.tables.Receipts;
 import io.batchpilot.jooq.tables.TeamMembers;
 import io.batchpilot.jooq.tables.Teams;
@@ -29,6 +30,7 @@ import io.batchpilot.jooq.tables.records.BatchpilotWorkerHeartbeatsRecord;
 import io.batchpilot.jooq.tables.records.QuotaBucketsRecord;
 import io.batchpilot.jooq.tables.records.QuotaLimitsRecord;
 import io.batchpilot.jooq.tables.records.QuotaPermitsRecord;
+import io.batchpilot.jooq.tables.records.ReceiptEmbeddingsRecord;
 import io.batchpilot.jooq.tables.records.ReceiptsRecord;
 import io.batchpilot.jooq.tables.records.TeamMembersRecord;
 import io.batchpilot.jooq.tables.records.TeamsRecord;
@@ -63,6 +65,7 @@ public class Keys {
     public static final UniqueKey<QuotaBucketsRecord> QUOTA_BUCKETS_PKEY = Internal.createUniqueKey(QuotaBuckets.QUOTA_BUCKETS, DSL.name("quota_buckets_pkey"), new TableField[] { QuotaBuckets.QUOTA_BUCKETS.PROVIDER, QuotaBuckets.QUOTA_BUCKETS.MODEL, QuotaBuckets.QUOTA_BUCKETS.BUCKET_START }, true);
     public static final UniqueKey<QuotaLimitsRecord> QUOTA_LIMITS_PKEY = Internal.createUniqueKey(QuotaLimits.QUOTA_LIMITS, DSL.name("quota_limits_pkey"), new TableField[] { QuotaLimits.QUOTA_LIMITS.PROVIDER, QuotaLimits.QUOTA_LIMITS.MODEL }, true);
     public static final UniqueKey<QuotaPermitsRecord> QUOTA_PERMITS_PKEY = Internal.createUniqueKey(QuotaPermits.QUOTA_PERMITS, DSL.name("quota_permits_pkey"), new TableField[] { QuotaPermits.QUOTA_PERMITS.ID }, true);
+    public static final UniqueKey<ReceiptEmbeddingsRecord> RECEIPT_EMBEDDINGS_PKEY = Internal.createUniqueKey(ReceiptEmbeddings.RECEIPT_EMBEDDINGS, DSL.name("receipt_embeddings_pkey"), new TableField[] { ReceiptEmbeddings.RECEIPT_EMBEDDINGS.FILE_ID }, true);
     public static final UniqueKey<ReceiptsRecord> RECEIPTS_PKEY = Internal.createUniqueKey(Receipts.RECEIPTS, DSL.name("receipts_pkey"), new TableField[] { Receipts.RECEIPTS.ID }, true);
     public static final UniqueKey<TeamMembersRecord> TEAM_MEMBERS_PKEY = Internal.createUniqueKey(TeamMembers.TEAM_MEMBERS, DSL.name("team_members_pkey"), new TableField[] { TeamMembers.TEAM_MEMBERS.TEAM_ID, TeamMembers.TEAM_MEMBERS.USER_ID }, true);
     public static final UniqueKey<TeamsRecord> TEAMS_PKEY = Internal.createUniqueKey(Teams.TEAMS, DSL.name("teams_pkey"), new TableField[] { Teams.TEAMS.ID }, true);
@@ -77,6 +80,8 @@ public class Keys {
     public static final ForeignKey<BatchUploadSessionsRecord, TeamsRecord> BATCH_UPLOAD_SESSIONS__BATCH_UPLOAD_SESSIONS_TEAM_ID_FKEY = Internal.createForeignKey(BatchUploadSessions.BATCH_UPLOAD_SESSIONS, DSL.name("batch_upload_sessions_team_id_fkey"), new TableField[] { BatchUploadSessions.BATCH_UPLOAD_SESSIONS.TEAM_ID }, Keys.TEAMS_PKEY, new TableField[] { Teams.TEAMS.ID }, true);
     public static final ForeignKey<QuotaBucketsRecord, QuotaLimitsRecord> QUOTA_BUCKETS__QUOTA_BUCKETS_PROVIDER_MODEL_FKEY = Internal.createForeignKey(QuotaBuckets.QUOTA_BUCKETS, DSL.name("quota_buckets_provider_model_fkey"), new TableField[] { QuotaBuckets.QUOTA_BUCKETS.PROVIDER, QuotaBuckets.QUOTA_BUCKETS.MODEL }, Keys.QUOTA_LIMITS_PKEY, new TableField[] { QuotaLimits.QUOTA_LIMITS.PROVIDER, QuotaLimits.QUOTA_LIMITS.MODEL }, true);
     public static final ForeignKey<QuotaPermitsRecord, QuotaLimitsRecord> QUOTA_PERMITS__QUOTA_PERMITS_PROVIDER_MODEL_FKEY = Internal.createForeignKey(QuotaPermits.QUOTA_PERMITS, DSL.name("quota_permits_provider_model_fkey"), new TableField[] { QuotaPermits.QUOTA_PERMITS.PROVIDER, QuotaPermits.QUOTA_PERMITS.MODEL }, Keys.QUOTA_LIMITS_PKEY, new TableField[] { QuotaLimits.QUOTA_LIMITS.PROVIDER, QuotaLimits.QUOTA_LIMITS.MODEL }, true);
+    public static final ForeignKey<ReceiptEmbeddingsRecord, BatchUploadSessionsRecord> RECEIPT_EMBEDDINGS__RECEIPT_EMBEDDINGS_BATCH_SESSION_ID_FKEY = Internal.createForeignKey(ReceiptEmbeddings.RECEIPT_EMBEDDINGS, DSL.name("receipt_embeddings_batch_session_id_fkey"), new TableField[] { ReceiptEmbeddings.RECEIPT_EMBEDDINGS.BATCH_SESSION_ID }, Keys.BATCH_UPLOAD_SESSIONS_PKEY, new TableField[] { BatchUploadSessions.BATCH_UPLOAD_SESSIONS.ID }, true);
+    public static final ForeignKey<ReceiptEmbeddingsRecord, BatchUploadFilesRecord> RECEIPT_EMBEDDINGS__RECEIPT_EMBEDDINGS_FILE_ID_FKEY = Internal.createForeignKey(ReceiptEmbeddings.RECEIPT_EMBEDDINGS, DSL.name("receipt_embeddings_file_id_fkey"), new TableField[] { ReceiptEmbeddings.RECEIPT_EMBEDDINGS.FILE_ID }, Keys.BATCH_UPLOAD_FILES_PKEY, new TableField[] { BatchUploadFiles.BATCH_UPLOAD_FILES.ID }, true);
     public static final ForeignKey<ReceiptsRecord, TeamsRecord> RECEIPTS__RECEIPTS_TEAM_ID_FKEY = Internal.createForeignKey(Receipts.RECEIPTS, DSL.name("receipts_team_id_fkey"), new TableField[] { Receipts.RECEIPTS.TEAM_ID }, Keys.TEAMS_PKEY, new TableField[] { Teams.TEAMS.ID }, true);
     public static final ForeignKey<TeamMembersRecord, TeamsRecord> TEAM_MEMBERS__TEAM_MEMBERS_TEAM_ID_FKEY = Internal.createForeignKey(TeamMembers.TEAM_MEMBERS, DSL.name("team_members_team_id_fkey"), new TableField[] { TeamMembers.TEAM_MEMBERS.TEAM_ID }, Keys.TEAMS_PKEY, new TableField[] { Teams.TEAMS.ID }, true);
 }

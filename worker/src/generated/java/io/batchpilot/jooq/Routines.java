@@ -10,8 +10,10 @@ import io.batchpilot.jooq.routines.BatchpilotReportDailyQuotaExhausted;
 import io.batchpilot.jooq.routines.BatchpilotReportRateLimit;
 import io.batchpilot.jooq.tables.BatchpilotAcquireQuota;
 import io.batchpilot.jooq.tables.BatchpilotQuotaStatus;
+import io.batchpilot.jooq.tables.MatchReceipts;
 import io.batchpilot.jooq.tables.records.BatchpilotAcquireQuotaRecord;
 import io.batchpilot.jooq.tables.records.BatchpilotQuotaStatusRecord;
+import io.batchpilot.jooq.tables.records.MatchReceiptsRecord;
 
 import java.time.OffsetDateTime;
 import java.util.UUID;
@@ -299,6 +301,52 @@ public class Routines {
         return io.batchpilot.jooq.tables.BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS.call(
             provider,
             model
+        );
+    }
+
+    /**
+     * Call <code>match_receipts</code>.
+     */
+    public static Result<MatchReceiptsRecord> matchReceipts(
+          Configuration configuration
+        , Float[] queryEmbedding
+        , Integer matchCount
+        , UUID filterSessionId
+    ) {
+        return configuration.dsl().selectFrom(io.batchpilot.jooq.tables.MatchReceipts.MATCH_RECEIPTS.call(
+              queryEmbedding
+            , matchCount
+            , filterSessionId
+        )).fetch();
+    }
+
+    /**
+     * Get <code>match_receipts</code> as a table.
+     */
+    public static MatchReceipts matchReceipts(
+          Float[] queryEmbedding
+        , Integer matchCount
+        , UUID filterSessionId
+    ) {
+        return io.batchpilot.jooq.tables.MatchReceipts.MATCH_RECEIPTS.call(
+            queryEmbedding,
+            matchCount,
+            filterSessionId
+        );
+    }
+
+    /**
+     * Get <code>match_receipts</code> as a table.
+     */
+    public static MatchReceipts matchReceipts(
+          Field<Float[]> queryEmbedding
+        , Field<Integer> matchCount
+        , Field<UUID> filterSessionId
+    ) {
+        return io.batchpilot.jooq.tables.MatchReceipts.MATCH_RECEIPTS.call(
+            queryEmbedding,
+            matchCount,
+            filterSessionId
         );
     }
 }

@@ -15,14 +15,19 @@ import io.batchpilot.jooq.tables.BatchpilotModelPrices;
 import io.batchpilot.jooq.tables.BatchpilotQuotaStatus;
 import io.batchpilot.jooq.tables.BatchpilotUsagePerMinute;
 import io.batchpilot.jooq.tables.BatchpilotWorkerHeartbeats;
+import io.batchpilot.jooq.tables.MatchReceipts;
 import io.batchpilot.jooq.tables.QuotaBuckets;
 import io.batchpilot.jooq.tables.QuotaLimits;
 import io.batchpilot.jooq.tables.QuotaPermits;
+import io.batchpilot.jooq.tables.ReceiptEmbeddings;
 import io.batchpilot.jooq.tables.Receipts;
 import io.batchpilot.jooq.tables.TeamMembers;
 import io.batchpilot.jooq.tables.Teams;
 import io.batchpilot.jooq.tables.records.BatchpilotAcquireQuotaRecord;
 import io.batchpilot.jooq.tables.records.BatchpilotQuotaStatusRecord;
+import io.batchpilot.jooq.tables.records.MatchReceiptsRecord;
+
+import java.util.UUID;
 
 import org.jooq.Configuration;
 import org.jooq.Field;
@@ -190,6 +195,58 @@ public class Tables {
     public static final BatchpilotWorkerHeartbeats BATCHPILOT_WORKER_HEARTBEATS = BatchpilotWorkerHeartbeats.BATCHPILOT_WORKER_HEARTBEATS;
 
     /**
+     * query_embedding real[], match_count integer DEFAULT 10, filter_session_id
+     * uuid DEFAULT NULL::uuid
+     */
+    public static final MatchReceipts MATCH_RECEIPTS = MatchReceipts.MATCH_RECEIPTS;
+
+    /**
+     * Call <code>match_receipts</code>.
+     */
+    public static Result<MatchReceiptsRecord> MATCH_RECEIPTS(
+          Configuration configuration
+        , Float[] queryEmbedding
+        , Integer matchCount
+        , UUID filterSessionId
+    ) {
+        return configuration.dsl().selectFrom(io.batchpilot.jooq.tables.MatchReceipts.MATCH_RECEIPTS.call(
+              queryEmbedding
+            , matchCount
+            , filterSessionId
+        )).fetch();
+    }
+
+    /**
+     * Get <code>match_receipts</code> as a table.
+     */
+    public static MatchReceipts MATCH_RECEIPTS(
+          Float[] queryEmbedding
+        , Integer matchCount
+        , UUID filterSessionId
+    ) {
+        return io.batchpilot.jooq.tables.MatchReceipts.MATCH_RECEIPTS.call(
+            queryEmbedding,
+            matchCount,
+            filterSessionId
+        );
+    }
+
+    /**
+     * Get <code>match_receipts</code> as a table.
+     */
+    public static MatchReceipts MATCH_RECEIPTS(
+          Field<Float[]> queryEmbedding
+        , Field<Integer> matchCount
+        , Field<UUID> filterSessionId
+    ) {
+        return io.batchpilot.jooq.tables.MatchReceipts.MATCH_RECEIPTS.call(
+            queryEmbedding,
+            matchCount,
+            filterSessionId
+        );
+    }
+
+    /**
      * Granted requests and input tokens per (provider, model) and bucket; kept
      * for one window and a margin.
      */
@@ -205,6 +262,12 @@ public class Tables {
      * Quota grants: in flight until released_at is set or expires_at passes.
      */
     public static final QuotaPermits QUOTA_PERMITS = QuotaPermits.QUOTA_PERMITS;
+
+    /**
+     * One embedding per extracted file, for similarity search
+     * (public.match_receipts).
+     */
+    public static final ReceiptEmbeddings RECEIPT_EMBEDDINGS = ReceiptEmbeddings.RECEIPT_EMBEDDINGS;
 
     /**
      * The table <code>receipts</code>.

@@ -8,6 +8,7 @@ import io.batchpilot.jooq.DefaultSchema;
 import io.batchpilot.jooq.Indexes;
 import io.batchpilot.jooq.Keys;
 import io.batchpilot.jooq.tables.BatchUploadSessions.BatchUploadSessionsPath;
+import io.batchpilot.jooq.tables.ReceiptEmbeddings.ReceiptEmbeddingsPath;
 import io.batchpilot.jooq.tables.Receipts.ReceiptsPath;
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
 
@@ -234,6 +235,50 @@ public class BatchUploadFiles extends TableImpl<BatchUploadFilesRecord> {
      */
     public final TableField<BatchUploadFilesRecord, UUID> DUPLICATE_OF = createField(DSL.name("duplicate_of"), SQLDataType.UUID, this, "The earlier file whose result this one reused without calling the API (same content, team and model).");
 
+    /**
+     * The column <code>batch_upload_files.embedding_status</code>. NULL until
+     * the extraction completes; then pending, processing (a worker holds it),
+     * completed or failed. Never changes status or result.
+     */
+    public final TableField<BatchUploadFilesRecord, String> EMBEDDING_STATUS = createField(DSL.name("embedding_status"), SQLDataType.CLOB, this, "NULL until the extraction completes; then pending, processing (a worker holds it), completed or failed. Never changes status or result.");
+
+    /**
+     * The column <code>batch_upload_files.embedding_attempts</code>.
+     */
+    public final TableField<BatchUploadFilesRecord, Integer> EMBEDDING_ATTEMPTS = createField(DSL.name("embedding_attempts"), SQLDataType.INTEGER.nullable(false).defaultValue(DSL.field(DSL.raw("0"), SQLDataType.INTEGER)), this, "");
+
+    /**
+     * The column <code>batch_upload_files.embedding_next_attempt_at</code>.
+     */
+    public final TableField<BatchUploadFilesRecord, OffsetDateTime> EMBEDDING_NEXT_ATTEMPT_AT = createField(DSL.name("embedding_next_attempt_at"), SQLDataType.TIMESTAMPWITHTIMEZONE(6), this, "");
+
+    /**
+     * The column <code>batch_upload_files.embedding_claimed_by</code>.
+     */
+    public final TableField<BatchUploadFilesRecord, String> EMBEDDING_CLAIMED_BY = createField(DSL.name("embedding_claimed_by"), SQLDataType.CLOB, this, "");
+
+    /**
+     * The column <code>batch_upload_files.embedding_lease_expires_at</code>.
+     */
+    public final TableField<BatchUploadFilesRecord, OffsetDateTime> EMBEDDING_LEASE_EXPIRES_AT = createField(DSL.name("embedding_lease_expires_at"), SQLDataType.TIMESTAMPWITHTIMEZONE(6), this, "");
+
+    /**
+     * The column <code>batch_upload_files.embedding_error_type</code>.
+     */
+    public final TableField<BatchUploadFilesRecord, String> EMBEDDING_ERROR_TYPE = createField(DSL.name("embedding_error_type"), SQLDataType.CLOB, this, "");
+
+    /**
+     * The column <code>batch_upload_files.embedding_error</code>. Why the last
+     * embedding attempt failed (kept while it is retried; cleared when it
+     * succeeds).
+     */
+    public final TableField<BatchUploadFilesRecord, String> EMBEDDING_ERROR = createField(DSL.name("embedding_error"), SQLDataType.CLOB, this, "Why the last embedding attempt failed (kept while it is retried; cleared when it succeeds).");
+
+    /**
+     * The column <code>batch_upload_files.embedded_at</code>.
+     */
+    public final TableField<BatchUploadFilesRecord, OffsetDateTime> EMBEDDED_AT = createField(DSL.name("embedded_at"), SQLDataType.TIMESTAMPWITHTIMEZONE(6), this, "");
+
     private BatchUploadFiles(Name alias, Table<BatchUploadFilesRecord> aliased) {
         this(alias, aliased, (Field<?>[]) null, null);
     }
@@ -303,7 +348,7 @@ public class BatchUploadFiles extends TableImpl<BatchUploadFilesRecord> {
 
     @Override
     public List<Index> getIndexes() {
-        return Arrays.asList(Indexes.BATCH_UPLOAD_FILES_CLAIMABLE_IDX, Indexes.BATCH_UPLOAD_FILES_CONTENT_IDX, Indexes.BATCH_UPLOAD_FILES_LEASE_IDX, Indexes.BATCH_UPLOAD_FILES_RECEIPT_IDX, Indexes.BATCH_UPLOAD_FILES_SESSION_STATUS_IDX);
+        return Arrays.asList(Indexes.BATCH_UPLOAD_FILES_CLAIMABLE_IDX, Indexes.BATCH_UPLOAD_FILES_CONTENT_IDX, Indexes.BATCH_UPLOAD_FILES_EMBEDDING_DUE_IDX, Indexes.BATCH_UPLOAD_FILES_EMBEDDING_LEASE_IDX, Indexes.BATCH_UPLOAD_FILES_LEASE_IDX, Indexes.BATCH_UPLOAD_FILES_RECEIPT_IDX, Indexes.BATCH_UPLOAD_FILES_SESSION_STATUS_IDX);
     }
 
     @Override
@@ -353,12 +398,28 @@ public class BatchUploadFiles extends TableImpl<BatchUploadFilesRecord> {
         return _receipts;
     }
 
+    private transient ReceiptEmbeddingsPath _receiptEmbeddings;
+
+    /**
+     * Get the implicit to-many join path to the <code>receipt_embeddings</code>
+     * table
+     */
+    public ReceiptEmbeddingsPath receiptEmbeddings() {
+        if (_receiptEmbeddings == null)
+            _receiptEmbeddings = new ReceiptEmbeddingsPath(this, null, Keys.RECEIPT_EMBEDDINGS__RECEIPT_EMBEDDINGS_FILE_ID_FKEY.getInverseKey());
+
+        return _receiptEmbeddings;
+    }
+
     @Override
     public List<Check<BatchUploadFilesRecord>> getChecks() {
         return Arrays.asList(
             Internal.createCheck(this, DSL.name("batch_upload_files_api_calls_made_check"), "((api_calls_made >= 0))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_attempts_check"), "((attempts >= 0))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_content_sha256_check"), "((octet_length(content_sha256) = 32))", true),
+            Internal.createCheck(this, DSL.name("batch_upload_files_embedding_attempts_check"), "((embedding_attempts >= 0))", true),
+            Internal.createCheck(this, DSL.name("batch_upload_files_embedding_error_type_check"), "((embedding_error_type = ANY (ARRAY['rate_limited'::text, 'quota_exhausted'::text, 'overloaded'::text, 'server_error'::text, 'timeout'::text, 'invalid_request'::text, 'permission_denied'::text, 'not_found'::text, 'blocked_output'::text, 'malformed_response'::text, 'lease_expired'::text, 'invalid_result'::text])))", true),
+            Internal.createCheck(this, DSL.name("batch_upload_files_embedding_status_check"), "((embedding_status = ANY (ARRAY['pending'::text, 'processing'::text, 'completed'::text, 'failed'::text])))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_error_type_check"), "((error_type = ANY (ARRAY['upload_failed'::text, 'processing_failed'::text, 'invalid_file'::text, 'file_unavailable'::text, 'rate_limited'::text, 'quota_exhausted'::text, 'overloaded'::text, 'server_error'::text, 'timeout'::text, 'invalid_request'::text, 'permission_denied'::text, 'not_found'::text, 'blocked_output'::text, 'malformed_response'::text, 'lease_expired'::text])))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_file_size_bytes_check"), "((file_size_bytes >= 0))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_input_tokens_check"), "((input_tokens >= 0))", true),

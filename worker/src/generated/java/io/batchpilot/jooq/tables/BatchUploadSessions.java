@@ -8,6 +8,7 @@ import io.batchpilot.jooq.DefaultSchema;
 import io.batchpilot.jooq.Indexes;
 import io.batchpilot.jooq.Keys;
 import io.batchpilot.jooq.tables.BatchUploadFiles.BatchUploadFilesPath;
+import io.batchpilot.jooq.tables.ReceiptEmbeddings.ReceiptEmbeddingsPath;
 import io.batchpilot.jooq.tables.Teams.TeamsPath;
 import io.batchpilot.jooq.tables.records.BatchUploadSessionsRecord;
 
@@ -319,6 +320,19 @@ public class BatchUploadSessions extends TableImpl<BatchUploadSessionsRecord> {
             _batchUploadFiles = new BatchUploadFilesPath(this, null, Keys.BATCH_UPLOAD_FILES__BATCH_UPLOAD_FILES_BATCH_SESSION_ID_FKEY.getInverseKey());
 
         return _batchUploadFiles;
+    }
+
+    private transient ReceiptEmbeddingsPath _receiptEmbeddings;
+
+    /**
+     * Get the implicit to-many join path to the <code>receipt_embeddings</code>
+     * table
+     */
+    public ReceiptEmbeddingsPath receiptEmbeddings() {
+        if (_receiptEmbeddings == null)
+            _receiptEmbeddings = new ReceiptEmbeddingsPath(this, null, Keys.RECEIPT_EMBEDDINGS__RECEIPT_EMBEDDINGS_BATCH_SESSION_ID_FKEY.getInverseKey());
+
+        return _receiptEmbeddings;
     }
 
     @Override

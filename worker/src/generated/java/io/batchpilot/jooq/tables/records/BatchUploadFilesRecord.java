@@ -527,6 +527,134 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
         return (UUID) get(32);
     }
 
+    /**
+     * Setter for <code>batch_upload_files.embedding_status</code>. NULL until
+     * the extraction completes; then pending, processing (a worker holds it),
+     * completed or failed. Never changes status or result.
+     */
+    public BatchUploadFilesRecord setEmbeddingStatus(String value) {
+        set(33, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>batch_upload_files.embedding_status</code>. NULL until
+     * the extraction completes; then pending, processing (a worker holds it),
+     * completed or failed. Never changes status or result.
+     */
+    public String getEmbeddingStatus() {
+        return (String) get(33);
+    }
+
+    /**
+     * Setter for <code>batch_upload_files.embedding_attempts</code>.
+     */
+    public BatchUploadFilesRecord setEmbeddingAttempts(Integer value) {
+        set(34, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>batch_upload_files.embedding_attempts</code>.
+     */
+    public Integer getEmbeddingAttempts() {
+        return (Integer) get(34);
+    }
+
+    /**
+     * Setter for <code>batch_upload_files.embedding_next_attempt_at</code>.
+     */
+    public BatchUploadFilesRecord setEmbeddingNextAttemptAt(OffsetDateTime value) {
+        set(35, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>batch_upload_files.embedding_next_attempt_at</code>.
+     */
+    public OffsetDateTime getEmbeddingNextAttemptAt() {
+        return (OffsetDateTime) get(35);
+    }
+
+    /**
+     * Setter for <code>batch_upload_files.embedding_claimed_by</code>.
+     */
+    public BatchUploadFilesRecord setEmbeddingClaimedBy(String value) {
+        set(36, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>batch_upload_files.embedding_claimed_by</code>.
+     */
+    public String getEmbeddingClaimedBy() {
+        return (String) get(36);
+    }
+
+    /**
+     * Setter for <code>batch_upload_files.embedding_lease_expires_at</code>.
+     */
+    public BatchUploadFilesRecord setEmbeddingLeaseExpiresAt(OffsetDateTime value) {
+        set(37, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>batch_upload_files.embedding_lease_expires_at</code>.
+     */
+    public OffsetDateTime getEmbeddingLeaseExpiresAt() {
+        return (OffsetDateTime) get(37);
+    }
+
+    /**
+     * Setter for <code>batch_upload_files.embedding_error_type</code>.
+     */
+    public BatchUploadFilesRecord setEmbeddingErrorType(String value) {
+        set(38, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>batch_upload_files.embedding_error_type</code>.
+     */
+    public String getEmbeddingErrorType() {
+        return (String) get(38);
+    }
+
+    /**
+     * Setter for <code>batch_upload_files.embedding_error</code>. Why the last
+     * embedding attempt failed (kept while it is retried; cleared when it
+     * succeeds).
+     */
+    public BatchUploadFilesRecord setEmbeddingError(String value) {
+        set(39, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>batch_upload_files.embedding_error</code>. Why the last
+     * embedding attempt failed (kept while it is retried; cleared when it
+     * succeeds).
+     */
+    public String getEmbeddingError() {
+        return (String) get(39);
+    }
+
+    /**
+     * Setter for <code>batch_upload_files.embedded_at</code>.
+     */
+    public BatchUploadFilesRecord setEmbeddedAt(OffsetDateTime value) {
+        set(40, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>batch_upload_files.embedded_at</code>.
+     */
+    public OffsetDateTime getEmbeddedAt() {
+        return (OffsetDateTime) get(40);
+    }
+
     // -------------------------------------------------------------------------
     // Primary key information
     // -------------------------------------------------------------------------
@@ -550,7 +678,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
     /**
      * Create a detached, initialised BatchUploadFilesRecord
      */
-    public BatchUploadFilesRecord(UUID id, UUID batchSessionId, UUID receiptId, String originalFilename, Long fileSizeBytes, String fileType, Integer uploadOrder, String storageBucket, String storagePath, String sourceUrl, byte[] contentSha256, String status, OffsetDateTime processingStartedAt, OffsetDateTime processingCompletedAt, Integer processingDurationMs, String claimedBy, OffsetDateTime leaseExpiresAt, OffsetDateTime nextAttemptAt, Integer attempts, Integer maxAttempts, String model, Integer apiCallsMade, Integer inputTokens, Integer outputTokens, Integer tokensUsed, Boolean rateLimited, Integer retryCount, JSONB result, String errorType, String errorMessage, OffsetDateTime createdAt, OffsetDateTime updatedAt, UUID duplicateOf) {
+    public BatchUploadFilesRecord(UUID id, UUID batchSessionId, UUID receiptId, String originalFilename, Long fileSizeBytes, String fileType, Integer uploadOrder, String storageBucket, String storagePath, String sourceUrl, byte[] contentSha256, String status, OffsetDateTime processingStartedAt, OffsetDateTime processingCompletedAt, Integer processingDurationMs, String claimedBy, OffsetDateTime leaseExpiresAt, OffsetDateTime nextAttemptAt, Integer attempts, Integer maxAttempts, String model, Integer apiCallsMade, Integer inputTokens, Integer outputTokens, Integer tokensUsed, Boolean rateLimited, Integer retryCount, JSONB result, String errorType, String errorMessage, OffsetDateTime createdAt, OffsetDateTime updatedAt, UUID duplicateOf, String embeddingStatus, Integer embeddingAttempts, OffsetDateTime embeddingNextAttemptAt, String embeddingClaimedBy, OffsetDateTime embeddingLeaseExpiresAt, String embeddingErrorType, String embeddingError, OffsetDateTime embeddedAt) {
         super(BatchUploadFiles.BATCH_UPLOAD_FILES);
 
         setId(id);
@@ -586,6 +714,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
         setCreatedAt(createdAt);
         setUpdatedAt(updatedAt);
         setDuplicateOf(duplicateOf);
+        setEmbeddingStatus(embeddingStatus);
+        setEmbeddingAttempts(embeddingAttempts);
+        setEmbeddingNextAttemptAt(embeddingNextAttemptAt);
+        setEmbeddingClaimedBy(embeddingClaimedBy);
+        setEmbeddingLeaseExpiresAt(embeddingLeaseExpiresAt);
+        setEmbeddingErrorType(embeddingErrorType);
+        setEmbeddingError(embeddingError);
+        setEmbeddedAt(embeddedAt);
         resetChangedOnNotNull();
     }
 }

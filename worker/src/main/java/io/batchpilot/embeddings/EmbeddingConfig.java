@@ -1,0 +1,151 @@
+package io.batchpilot.embeddings;
+
+import io.batchpilot.limiter.Strategy;
+import io.batchpilot.pipeline.Backoff;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Settings of the {@link EmbeddingBatcher}, checked when it is built; each is documented once in the
+ * README (section "Embeddings") with its default and environment variable.
+ *
+ * @param model         BATCHPILOT_EMBEDDING_MODEL, default {@value #DEFAULT_MODEL}; needs a
+ *                      {@code quota_limits} row (the gate refuses a model it has no limits for)
+ * @param dimensions    BATCHPILOT_EMBEDDING_DIMENSIONS, default {@value #DEFAULT_DIMENSIONS}; sent as
+ *                      outputDimensionality and must equal the column's (fixed at migration time)
+ * @param batchSize     BATCHPILOT_EMBEDDING_BATCH_SIZE, default and most {@value #MAX_BATCH_SIZE}
+ *                      (batchEmbedContents' limit): texts per request
+ * @param batchTokens   BATCHPILOT_EMBEDDING_BATCH_TOKENS, default {@value #DEFAULT_BATCH_TOKENS}: the
+ *                      most estimated input tokens per request, kept under the model's per-minute limit
+ * @param linger        BATCHPILOT_EMBEDDING_LINGER_MS, default 1000: how long a batch that is not
+ *                      full waits for more texts once due ones are seen
+ * @param pollInterval  BATCHPILOT_EMBEDDING_POLL_MS, default 250: how often due embeddings are looked for
+ * @param lease         BATCHPILOT_EMBEDDING_LEASE_SECONDS, default 600: how long a claim holds its
+ *                      files; must outlast one batchEmbedContents call
+ * @param maxAttempts   BATCHPILOT_EMBEDDING_MAX_ATTEMPTS, default {@value #DEFAULT_MAX_ATTEMPTS}:
+ *                      attempts before a file's embedding is failed (quota waits do not count)
+ * @param backoff       BATCHPILOT_EMBEDDING_BACKOFF_BASE_MS (1000) and _CAP_MS (300000): exponential
+ *                      with full jitter between attempts
+ * @param strategy      BATCHPILOT_EMBEDDING_STRATEGY, default adaptive: the share of the embedding
+ *                      model's quota the batches may use
+ */
+public record EmbeddingConfig(
+    String model,
+    int dimensions,
+    int batchSize,
+    long batchTokens,
+    Duration linger,
+    Duration pollInterval,
+    Duration lease,
+    int maxAttempts,
+    Backoff backoff,
+    Strategy strategy) {
+
+  public static final String PROVIDER = "gemini";
+  public static final String DEFAULT_MODEL = "gemini-embedding-001";
+  public static final int DEFAULT_DIMENSIONS = 768;
+  public static final int MAX_BATCH_SIZE = 100;
+  public static final long DEFAULT_BATCH_TOKENS = 20_000;
+  public static final Duration DEFAULT_LINGER = Duration.ofSeconds(1);
+  public static final Duration DEFAULT_POLL_INTERVAL = Duration.ofMillis(250);
+  // Longer than a Gemini call may take (GEMINI_CALL_TIMEOUT_SECONDS, default 300).
+  public static final Duration DEFAULT_LEASE = Duration.ofMinutes(10);
+  public static final int DEFAULT_MAX_ATTEMPTS = 5;
+
+  public EmbeddingConfig {
+    if (model == null || !model.matches("[a-z0-9][a-z0-9.-]*")) {
+      throw new IllegalArgumentException("BATCHPILOT_EMBEDDING_MODEL '" + model
+          + "' is not a model id: use lower-case letters, digits, '.' and '-', e.g. " + DEFAULT_MODEL);
+    }
+    if (dimensions < 1 || dimensions > 3072) {
+      throw new IllegalArgumentException("BATCHPILOT_EMBEDDING_DIMENSIONS must be between 1 and 3072 ("
+          + DEFAULT_MODEL + " answers 128 to 3072; 768 is recommended), was " + dimensions);
+    }
+    if (batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
+      throw new IllegalArgumentException("BATCHPILOT_EMBEDDING_BATCH_SIZE must be between 1 and " + MAX_BATCH_SIZE
+          + " (batchEmbedContents takes at most " + MAX_BATCH_SIZE + " texts), was " + batchSize);
+    }
+    if (batchTokens < 1) {
+      throw new IllegalArgumentException("BATCHPILOT_EMBEDDING_BATCH_TOKENS must be at least 1, was " + batchTokens);
+    }
+    notNegative("BATCHPILOT_EMBEDDING_LINGER_MS", linger);
+    positive("BATCHPILOT_EMBEDDING_POLL_MS", pollInterval);
+    positive("BATCHPILOT_EMBEDDING_LEASE_SECONDS", lease);
+    if (maxAttempts < 1 || maxAttempts > 100) {
+      throw new IllegalArgumentException("BATCHPILOT_EMBEDDING_MAX_ATTEMPTS must be between 1 and 100, was " + maxAttempts);
+    }
+    Objects.requireNonNull(backoff, "BATCHPILOT_EMBEDDING_BACKOFF_BASE_MS/_CAP_MS");
+    Objects.requireNonNull(strategy, "BATCHPILOT_EMBEDDING_STRATEGY");
+  }
+
+  public static EmbeddingConfig defaults() {
+    return new EmbeddingConfig(DEFAULT_MODEL, DEFAULT_DIMENSIONS, MAX_BATCH_SIZE, DEFAULT_BATCH_TOKENS,
+        DEFAULT_LINGER, DEFAULT_POLL_INTERVAL, DEFAULT_LEASE, DEFAULT_MAX_ATTEMPTS, Backoff.defaults(),
+        Strategy.ADAPTIVE);
+  }
+
+  /** Reads the settings named in the class comment; unset ones take their defaults. */
+  public static EmbeddingConfig fromEnvironment(Map<String, String> env) {
+    EmbeddingConfig d = defaults();
+    return new EmbeddingConfig(
+        env.getOrDefault("BATCHPILOT_EMBEDDING_MODEL", d.model()),
+        (int) number(env, "BATCHPILOT_EMBEDDING_DIMENSIONS", d.dimensions()),
+        (int) number(env, "BATCHPILOT_EMBEDDING_BATCH_SIZE", d.batchSize()),
+        number(env, "BATCHPILOT_EMBEDDING_BATCH_TOKENS", d.batchTokens()),
+        Duration.ofMillis(number(env, "BATCHPILOT_EMBEDDING_LINGER_MS", d.linger().toMillis())),
+        Duration.ofMillis(number(env, "BATCHPILOT_EMBEDDING_POLL_MS", d.pollInterval().toMillis())),
+        Duration.ofSeconds(number(env, "BATCHPILOT_EMBEDDING_LEASE_SECONDS", d.lease().toSeconds())),
+        (int) number(env, "BATCHPILOT_EMBEDDING_MAX_ATTEMPTS", d.maxAttempts()),
+        new Backoff(
+            Duration.ofMillis(number(env, "BATCHPILOT_EMBEDDING_BACKOFF_BASE_MS", d.backoff().base().toMillis())),
+            Duration.ofMillis(number(env, "BATCHPILOT_EMBEDDING_BACKOFF_CAP_MS", d.backoff().cap().toMillis()))),
+        env.containsKey("BATCHPILOT_EMBEDDING_STRATEGY")
+            ? Strategy.fromSqlName(env.get("BATCHPILOT_EMBEDDING_STRATEGY").strip())
+            : d.strategy());
+  }
+
+  public EmbeddingConfig withLinger(Duration value) {
+    return new EmbeddingConfig(model, dimensions, batchSize, batchTokens, value, pollInterval, lease, maxAttempts,
+        backoff, strategy);
+  }
+
+  public EmbeddingConfig withDimensions(int value) {
+    return new EmbeddingConfig(model, value, batchSize, batchTokens, linger, pollInterval, lease, maxAttempts,
+        backoff, strategy);
+  }
+
+  public EmbeddingConfig withBackoff(Backoff value) {
+    return new EmbeddingConfig(model, dimensions, batchSize, batchTokens, linger, pollInterval, lease, maxAttempts,
+        value, strategy);
+  }
+
+  public EmbeddingConfig withMaxAttempts(int value) {
+    return new EmbeddingConfig(model, dimensions, batchSize, batchTokens, linger, pollInterval, lease, value,
+        backoff, strategy);
+  }
+
+  private static long number(Map<String, String> env, String name, long fallback) {
+    String value = env.get(name);
+    if (value == null || value.isBlank()) {
+      return fallback;
+    }
+    try {
+      return Long.parseLong(value.strip());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(name + " must be a whole number, was '" + value + "'", e);
+    }
+  }
+
+  private static void positive(String name, Duration value) {
+    if (value == null || value.isNegative() || value.isZero()) {
+      throw new IllegalArgumentException(name + " must be positive, was " + value);
+    }
+  }
+
+  private static void notNegative(String name, Duration value) {
+    if (value == null || value.isNegative()) {
+      throw new IllegalArgumentException(name + " must be zero or more, was " + value);
+    }
+  }
+}
