@@ -1,6 +1,7 @@
 package io.batchpilot.cli;
 
 import io.batchpilot.db.DatabaseUrl;
+import io.batchpilot.embeddings.EmbeddingConfig;
 import io.batchpilot.files.FileSourceConfig;
 import io.batchpilot.files.FileValidatorConfig;
 import io.batchpilot.files.ImagePreprocessorConfig;
@@ -44,7 +45,8 @@ final class WorkerSettings {
           QuotaGateConfig.defaults(),
           ReceiptProcessor.Config.defaults(),
           worker,
-          MaintenanceConfig.fromEnvironment(env));
+          MaintenanceConfig.fromEnvironment(env),
+          EmbeddingConfig.fromEnvironment(env));
     } catch (IllegalArgumentException e) {
       throw CliException.usage(e.getMessage());
     }

@@ -3,6 +3,8 @@ package io.batchpilot.worker;
 import com.zaxxer.hikari.HikariDataSource;
 import io.batchpilot.db.ConnectionPools;
 import io.batchpilot.db.DatabaseUrl;
+import io.batchpilot.embeddings.EmbeddingBatcher;
+import io.batchpilot.embeddings.EmbeddingConfig;
 import io.batchpilot.files.DuplicateFinder;
 import io.batchpilot.files.FileSource;
 import io.batchpilot.files.FileSourceConfig;
@@ -22,13 +24,14 @@ import io.batchpilot.metrics.MetricsConfig;
 import io.batchpilot.metrics.PostgresReporter;
 import io.batchpilot.pipeline.ReceiptProcessor;
 import io.batchpilot.session.Sessions;
+import java.time.Clock;
 import okhttp3.OkHttpClient;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One fleet member, whole: its connection pool, the worker (claim, process, complete), and the
- * maintenance duties it runs when elected leader. The command line and the demo start it; tests
+ * One fleet member, whole: its connection pool, the worker (claim, process, complete), the
+ * embedding batcher, the metrics reporter, and the maintenance duties it runs when elected leader. The command line and the demo start it; tests
  * start several in one JVM.
  */
 public final class WorkerProcess implements AutoCloseable {
@@ -38,7 +41,8 @@ public final class WorkerProcess implements AutoCloseable {
   /** Everything a fleet member is configured by; each part validates itself. */
   public record Settings(DatabaseUrl database, GeminiConfig gemini, FileSourceConfig files,
                          FileValidatorConfig validation, ImagePreprocessorConfig images, QuotaGateConfig gate,
-                         ReceiptProcessor.Config processing, WorkerConfig worker, MaintenanceConfig maintenance) {
+                         ReceiptProcessor.Config processing, WorkerConfig worker, MaintenanceConfig maintenance,
+                         EmbeddingConfig embeddings) {
 
     /** Connections: claims, heartbeats, completions and maintenance share them; the LISTEN one is separate. */
     int poolSize() {
@@ -51,14 +55,16 @@ public final class WorkerProcess implements AutoCloseable {
   private final Worker worker;
   private final MaintenanceService maintenance;
   private final PostgresReporter reporter;
+  private final EmbeddingBatcher embeddings;
 
   private WorkerProcess(HikariDataSource pool, GeminiClient gemini, Worker worker, MaintenanceService maintenance,
-                        PostgresReporter reporter) {
+                        PostgresReporter reporter, EmbeddingBatcher embeddings) {
     this.pool = pool;
     this.gemini = gemini;
     this.worker = worker;
     this.maintenance = maintenance;
     this.reporter = reporter;
+    this.embeddings = embeddings;
   }
 
   public static WorkerProcess start(Settings settings) {
@@ -66,12 +72,13 @@ public final class WorkerProcess implements AutoCloseable {
     GeminiClient gemini = new GeminiClient(settings.gemini());
     try {
       OkHttpClient http = new OkHttpClient();
+      QuotaGate gate = new QuotaGate(pool, settings.gate());
       ReceiptProcessor processor = new ReceiptProcessor(
           new FileSource(settings.files(), http),
           new FileValidator(settings.validation()),
           new DuplicateFinder(pool),
           new ImagePreprocessor(settings.images()),
-          new QuotaGate(pool, settings.gate()),
+          gate,
           gemini,
           settings.processing());
       Worker worker = new Worker(settings.worker(), pool, settings.database(), processor);
@@ -84,12 +91,15 @@ public final class WorkerProcess implements AutoCloseable {
       MetricsConfig reporting = MetricsConfig.forThisProcess(version());
       PostgresReporter reporter = new PostgresReporter(metrics, pool,
           new MetricsConfig(worker.id(), reporting.host(), reporting.version(), reporting.reportInterval()));
+      EmbeddingBatcher embeddings = new EmbeddingBatcher(settings.embeddings(), pool, gemini, gate, worker.id(),
+          Clock.systemUTC());
       worker.start();
       maintenance.start();
       reporter.start();
+      embeddings.start();
       log.info("worker {} started: concurrency {}, Gemini at {}", worker.id(), settings.worker().concurrency(),
           settings.gemini().baseUrl());
-      return new WorkerProcess(pool, gemini, worker, maintenance, reporter);
+      return new WorkerProcess(pool, gemini, worker, maintenance, reporter, embeddings);
     } catch (RuntimeException e) {
       gemini.close();
       pool.close();
@@ -112,6 +122,7 @@ public final class WorkerProcess implements AutoCloseable {
     try {
       worker.close();
     } finally {
+      embeddings.close();
       reporter.stop();
       maintenance.close();
       gemini.close();

@@ -40,6 +40,7 @@ class DemoJarIT {
       assertTrue(printed.contains("files failed         0"), printed);
       assertTrue(printed.contains("429s received        0"), printed);
       assertTrue(printed.contains("10 of 10 completed match the ground truth (100%)"), printed);
+      assertTrue(printed.contains("searchable           10 of 10 receipts embedded"), printed);
       // 10 requests at 6 a minute: the gate had to hold the last four back for a window.
       assertTrue(printed.contains("quota utilisation    100% of the per-minute request limit"), printed);
       Files.deleteIfExists(output);

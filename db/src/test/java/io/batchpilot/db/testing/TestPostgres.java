@@ -12,7 +12,9 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
 import org.slf4j.Logger;
@@ -132,6 +134,7 @@ public final class TestPostgres {
           statement.execute("ALTER DATABASE " + name + "_building RENAME TO " + name);
           statement.execute("ALTER DATABASE " + name + " WITH IS_TEMPLATE true");
           log.info("built test template {}", name);
+          dropStaleTemplates(statement, name);
         }
       } finally {
         statement.execute("SELECT pg_advisory_unlock(hashtext('batchpilot test template'))");
@@ -141,6 +144,26 @@ public final class TestPostgres {
     }
     template = name;
     return name;
+  }
+
+  /** Templates of earlier migrations would pile up on a shared server: drop the ones nobody uses. */
+  private static void dropStaleTemplates(Statement statement, String current) throws SQLException {
+    List<String> stale = new ArrayList<>();
+    try (ResultSet rs = statement.executeQuery("SELECT datname FROM pg_database WHERE datname LIKE 'bp\\_template\\_%'"
+        + " AND datname <> '" + current + "'")) {
+      while (rs.next()) {
+        stale.add(rs.getString(1));
+      }
+    }
+    for (String name : stale) {
+      try {
+        statement.execute("ALTER DATABASE " + name + " WITH IS_TEMPLATE false");
+        statement.execute("DROP DATABASE " + name);
+        log.info("dropped stale test template {}", name);
+      } catch (SQLException e) {
+        log.info("left test template {} in place: {}", name, e.getMessage());
+      }
+    }
   }
 
   /** Changes whenever a migration does, so a stale template is never used. */
