@@ -278,27 +278,3 @@ $$;
 
 REVOKE ALL ON FUNCTION batchpilot_private.estimate_completion(interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION batchpilot_private.estimate_completion(interval) TO service_role;
-
--- ---------------------------------------------------------------------------------------------
--- V1's notify_sessions received NULL (array_agg over no rows) from every session UPDATE that
--- resumed nothing, and sent an empty NOTIFY ("look at every session") for it: each counter update,
--- so every claim and completion, woke the whole fleet and took NOTIFY's commit lock. No ids, no NOTIFY.
--- ---------------------------------------------------------------------------------------------
-CREATE OR REPLACE FUNCTION batchpilot_private.notify_sessions(session_ids uuid[]) RETURNS void
-  LANGUAGE plpgsql
-  SET search_path = ''
-AS $$
-DECLARE
-  payload text;
-BEGIN
-  IF coalesce(cardinality(session_ids), 0) = 0 THEN
-    RETURN;
-  END IF;
-  payload := array_to_string(session_ids, ',');
-  -- NOTIFY payloads stop at 8000 bytes; an empty payload means "look at every session".
-  IF octet_length(payload) > 7900 THEN
-    payload := '';
-  END IF;
-  PERFORM pg_notify('batchpilot_work', payload);
-END
-$$;
