@@ -34,16 +34,20 @@ final class WorkerCommand implements Callable<Integer> {
     Map<String, String> env = WorkerSettings.overlay(System.getenv(), flags());
     WorkerProcess.Settings settings = WorkerSettings.from(database.url(), env, concurrency);
     CountDownLatch stop = new CountDownLatch(1);
+    CountDownLatch closed = new CountDownLatch(1);
+    // SIGTERM: wake the main thread, which closes the worker gracefully, and hold the JVM until it has.
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      stop.countDown();
+      try {
+        closed.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "worker-shutdown"));
     try (WorkerProcess process = WorkerProcess.start(settings)) {
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        stop.countDown();
-        try {
-          process.close();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }, "worker-shutdown"));
       stop.await();
+    } finally {
+      closed.countDown();
     }
     return ExitCode.OK;
   }
