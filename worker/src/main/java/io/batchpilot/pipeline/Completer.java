@@ -3,6 +3,7 @@ package io.batchpilot.pipeline;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.batchpilot.metrics.Metrics;
 import io.batchpilot.store.Jooq;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -26,7 +27,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Writes outcomes: each batch is one call of {@code batchpilot_private.complete_files}, one
  * transaction for the files, their sessions' totals and their receipts. Outcomes queue up while a
- * batch is being written, so under load each round trip carries many files.
+ * batch is being written, so under load each round trip carries many files. Files completed, retried
+ * and failed are counted in {@link Metrics} once their write applied, so a stale holder's refused
+ * outcome is not counted.
  */
 public final class Completer implements AutoCloseable {
 
@@ -44,14 +47,16 @@ public final class Completer implements AutoCloseable {
   private final BlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
   private final Thread writer;
   private final AtomicLong writes = new AtomicLong();
+  private final Metrics metrics;
   private volatile boolean closing;
 
-  public Completer(DataSource dataSource, int maxBatch, String threadName) {
+  public Completer(DataSource dataSource, int maxBatch, String threadName, Metrics metrics) {
     if (maxBatch < 1) {
       throw new IllegalArgumentException("completion batch must be at least 1, was " + maxBatch);
     }
     this.dsl = Jooq.using(dataSource);
     this.maxBatch = maxBatch;
+    this.metrics = metrics;
     this.writer = new Thread(this::writeLoop, threadName);
     this.writer.setDaemon(true);
   }

@@ -73,6 +73,7 @@ public final class WorkerProcess implements AutoCloseable {
     try {
       OkHttpClient http = new OkHttpClient();
       QuotaGate gate = new QuotaGate(pool, settings.gate());
+      Metrics metrics = new Metrics();
       ReceiptProcessor processor = new ReceiptProcessor(
           new FileSource(settings.files(), http),
           new FileValidator(settings.validation()),
@@ -80,11 +81,11 @@ public final class WorkerProcess implements AutoCloseable {
           new ImagePreprocessor(settings.images()),
           gate,
           gemini,
-          settings.processing());
-      Worker worker = new Worker(settings.worker(), pool, settings.database(), processor);
+          settings.processing(),
+          metrics);
+      Worker worker = new Worker(settings.worker(), pool, settings.database(), processor, metrics);
       MaintenanceService maintenance = new MaintenanceService(pool, worker.id(), settings.maintenance(),
           MetricTables.retention(settings.maintenance().metricsRetention(), settings.maintenance().ledgerRetention()));
-      Metrics metrics = new Metrics();
       metrics.inFlight(worker::inFlight);
       Sessions sessions = new Sessions(pool);
       metrics.backlog(sessions::backlog);
@@ -92,7 +93,7 @@ public final class WorkerProcess implements AutoCloseable {
       PostgresReporter reporter = new PostgresReporter(metrics, pool,
           new MetricsConfig(worker.id(), reporting.host(), reporting.version(), reporting.reportInterval()));
       EmbeddingBatcher embeddings = new EmbeddingBatcher(settings.embeddings(), pool, gemini, gate, worker.id(),
-          Clock.systemUTC());
+          Clock.systemUTC(), metrics);
       worker.start();
       maintenance.start();
       reporter.start();
@@ -114,6 +115,11 @@ public final class WorkerProcess implements AutoCloseable {
 
   public Worker worker() {
     return worker;
+  }
+
+  /** Writes a metrics snapshot and heartbeat now, as the reporter's schedule would (tests use it instead of waiting). */
+  public void reportMetrics() {
+    reporter.report();
   }
 
   /** Stops claiming, lets files in flight finish within the grace period, then closes everything. */

@@ -14,6 +14,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.batchpilot.db.testing.PostgresExtension;
 import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
+import io.batchpilot.metrics.Metrics;
 import io.batchpilot.session.Progress;
 import io.batchpilot.session.Sessions;
 import io.batchpilot.store.Jooq;
@@ -44,7 +45,7 @@ class CompleterTest {
     this.db = db;
     this.dsl = Jooq.using(db.dataSource());
     this.claims = new FileClaims(db.dataSource());
-    this.completer = new Completer(db.dataSource(), 100, "test-completer");
+    this.completer = new Completer(db.dataSource(), 100, "test-completer", new Metrics());
     this.sessions = new Sessions(db.dataSource());
   }
 
