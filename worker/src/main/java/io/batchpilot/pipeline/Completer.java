@@ -99,10 +99,33 @@ public final class Completer implements AutoCloseable {
         log.warn("{}: outcome '{}' not written: this worker ({}, attempt {}) no longer holds the file "
                 + "(its lease ran out and it was claimed again, or the session released it)",
             o.file().describe(), o.status().column(), o.file().claimedBy(), o.file().attempts());
+      } else {
+        count(o, status);
       }
       result.add(new Written(o, status != null, status));
     }
     return result;
+  }
+
+  /** An applied outcome by the file's status after it: a retry past max_attempts became a failure. */
+  private void count(Outcome o, String status) {
+    String model = o.file().model();
+    switch (status) {
+      case "completed" -> {
+        if (o.inputTokens() == null) {
+          metrics.duplicateCompleted(model);
+        } else {
+          metrics.fileCompleted(model, o.inputTokens(), o.outputTokens() == null ? 0 : o.outputTokens());
+        }
+      }
+      case "failed" -> metrics.fileFailed(model, o.errorType() == null ? "unknown" : o.errorType());
+      default -> {
+        // Releases, quota waits and deferrals spend no attempt: they are not retries.
+        if (o.countsAttempt() && o.errorType() != null) {
+          metrics.fileRetried(model, o.errorType());
+        }
+      }
+    }
   }
 
   private void writeLoop() {

@@ -56,15 +56,17 @@ public final class WorkerProcess implements AutoCloseable {
   private final MaintenanceService maintenance;
   private final PostgresReporter reporter;
   private final EmbeddingBatcher embeddings;
+  private final Metrics metrics;
 
   private WorkerProcess(HikariDataSource pool, GeminiClient gemini, Worker worker, MaintenanceService maintenance,
-                        PostgresReporter reporter, EmbeddingBatcher embeddings) {
+                        PostgresReporter reporter, EmbeddingBatcher embeddings, Metrics metrics) {
     this.pool = pool;
     this.gemini = gemini;
     this.worker = worker;
     this.maintenance = maintenance;
     this.reporter = reporter;
     this.embeddings = embeddings;
+    this.metrics = metrics;
   }
 
   public static WorkerProcess start(Settings settings) {
@@ -100,7 +102,7 @@ public final class WorkerProcess implements AutoCloseable {
       embeddings.start();
       log.info("worker {} started: concurrency {}, Gemini at {}", worker.id(), settings.worker().concurrency(),
           settings.gemini().baseUrl());
-      return new WorkerProcess(pool, gemini, worker, maintenance, reporter, embeddings);
+      return new WorkerProcess(pool, gemini, worker, maintenance, reporter, embeddings, metrics);
     } catch (RuntimeException e) {
       gemini.close();
       pool.close();
@@ -115,6 +117,11 @@ public final class WorkerProcess implements AutoCloseable {
 
   public Worker worker() {
     return worker;
+  }
+
+  /** What this process measured (one registry for all its parts). */
+  public Metrics metrics() {
+    return metrics;
   }
 
   /** Writes a metrics snapshot and heartbeat now, as the reporter's schedule would (tests use it instead of waiting). */
