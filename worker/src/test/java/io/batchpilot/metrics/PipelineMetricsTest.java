@@ -23,6 +23,7 @@ import java.util.stream.Collectors;
 import org.jooq.DSLContext;
 import org.jooq.Record;
 import org.jooq.impl.DSL;
+import org.jooq.impl.SQLDataType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -60,7 +61,7 @@ class PipelineMetricsTest {
     Record files = dsl.fetchOne("SELECT count(*) FILTER (WHERE status = 'completed') AS completed,"
         + " count(*) FILTER (WHERE status = 'failed' AND error_type = 'invalid_file') AS invalid,"
         + " sum(api_calls_made) AS calls, sum(input_tokens) AS input, sum(output_tokens) AS output"
-        + " FROM public.batch_upload_files WHERE batch_session_id = ?", ReportingFixture.uuid(session));
+        + " FROM public.batch_upload_files WHERE batch_session_id = ?", DSL.val(session, SQLDataType.UUID));
 
     Map<String, Long> extractions = byOutcome(requests, "generateContent");
     assertTrue(extractions.getOrDefault("overloaded", 0L) > 0, "the run had 503s: " + extractions);
