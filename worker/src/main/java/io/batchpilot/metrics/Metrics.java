@@ -90,13 +90,17 @@ public final class Metrics {
 
   /** A file completed by a Gemini call that used these tokens. */
   public void fileCompleted(String model, long inputTokens, long outputTokens) {
-    duplicateCompleted(model);
+    completed(model);
     histogram(new Series(FILE_INPUT_TOKENS, "model", model, null, null)).update(inputTokens);
     histogram(new Series(FILE_OUTPUT_TOKENS, "model", model, null, null)).update(outputTokens);
   }
 
   /** A file completed from an earlier file's result, without a call: counted, but no tokens. */
   public void duplicateCompleted(String model) {
+    completed(model);
+  }
+
+  private void completed(String model) {
     counter(new Series(FILES_COMPLETED, "model", model, null, null)).inc();
   }
 
