@@ -126,8 +126,9 @@ public final class ReceiptProcessor implements FileProcessor {
     long askedAt = System.nanoTime();
     Admission admission = gate.acquireWithin(file.provider(), file.model(), estimate,
         Strategy.fromSqlName(file.processingStrategy()), config.maxQuotaWait());
-    metrics.gateWait(file.model(), System.nanoTime() - askedAt);
+    long waited = System.nanoTime() - askedAt;
     if (admission instanceof Admission.Wait wait) {
+      metrics.gateWait(file.model(), waited);
       if (wait.reason() == WaitReason.DAILY_QUOTA_EXHAUSTED) {
         return Outcome.waitForQuota(file, wait.delay(), dailyQuotaMessage(file, wait.delay()), 0)
             .withContentSha256(valid.sha256());
@@ -151,6 +152,9 @@ public final class ReceiptProcessor implements FileProcessor {
       return failure(file, e).withContentSha256(valid.sha256());
     } finally {
       gate.release(permit);
+      // Recorded after the call: nothing may delay a granted request (the first record loads classes),
+      // or Gemini's window sees requests closer together than the gate spaced them.
+      metrics.gateWait(file.model(), waited);
     }
   }
 
