@@ -90,7 +90,7 @@ final class SimulatedRun implements AutoCloseable {
         .withApiKeys(Set.of(KEY))
         .withWindow(Duration.ofSeconds(2))
         .withModelLimits(MODEL, new ModelLimits(6, 0, 0))
-        .withFaults(FaultPlan.NONE.with(Fault.OVERLOADED, 0.2))
+        .withFaults(FaultPlan.NONE.with(Fault.OVERLOADED, 0.25))
         .withSeed(11));
     SimulatedRun run = new SimulatedRun(simulator, session, paused);
     try {
