@@ -8,6 +8,7 @@ import io.batchpilot.gemini.TokenCounter;
 import io.batchpilot.limiter.Admission;
 import io.batchpilot.limiter.Permit;
 import io.batchpilot.limiter.QuotaGate;
+import io.batchpilot.metrics.Metrics;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -52,6 +53,7 @@ public final class EmbeddingBatcher implements AutoCloseable {
   private final QuotaGate gate;
   private final String workerId;
   private final Clock clock;
+  private final Metrics metrics;
   private final EmbeddingOptions options;
   private final Object roundLock = new Object();
   private ScheduledExecutorService timer;
@@ -59,17 +61,19 @@ public final class EmbeddingBatcher implements AutoCloseable {
   private Instant lingerStartedAt;
 
   /**
+   * @param metrics where each batchEmbedContents call is measured (model = the embedding model)
    * @throws IllegalStateException when the configured dimensionality differs from the one the
    *     schema was migrated with
    */
   public EmbeddingBatcher(EmbeddingConfig config, DataSource dataSource, GeminiClient gemini, QuotaGate gate,
-      String workerId, Clock clock) {
+      String workerId, Clock clock, Metrics metrics) {
     this.config = config;
     this.queue = new EmbeddingQueue(dataSource);
     this.gemini = gemini;
     this.gate = gate;
     this.workerId = workerId;
     this.clock = clock;
+    this.metrics = metrics;
     this.options = new EmbeddingOptions(EmbeddingOptions.TaskType.RETRIEVAL_DOCUMENT, config.dimensions());
     int migrated = queue.columnDimensions();
     if (migrated != config.dimensions()) {
@@ -199,12 +203,15 @@ public final class EmbeddingBatcher implements AutoCloseable {
 
   private List<EmbeddingOutcome> embed(Permit permit, List<ClaimedEmbedding> batch, List<String> texts) {
     List<EmbeddingOutcome> outcomes = new ArrayList<>(batch.size());
+    long sentAt = System.nanoTime();
     try {
       List<float[]> vectors = gemini.embedBatch(config.model(), texts, options);
+      metrics.geminiCall(config.model(), Metrics.OK, System.nanoTime() - sentAt);
       for (int i = 0; i < batch.size(); i++) {
         outcomes.add(EmbeddingOutcome.completed(batch.get(i), config.model(), TASK_TYPE, texts.get(i), vectors.get(i)));
       }
     } catch (GeminiException e) {
+      metrics.geminiCall(config.model(), e.error().errorType(), System.nanoTime() - sentAt);
       Duration quotaWait = reportQuota(e);
       for (ClaimedEmbedding c : batch) {
         outcomes.add(quotaWait != null ? EmbeddingOutcome.postpone(c, quotaWait) : afterFailure(c, e));

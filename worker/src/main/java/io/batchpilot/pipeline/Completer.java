@@ -3,6 +3,7 @@ package io.batchpilot.pipeline;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.batchpilot.metrics.Metrics;
 import io.batchpilot.store.Jooq;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -26,7 +27,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Writes outcomes: each batch is one call of {@code batchpilot_private.complete_files}, one
  * transaction for the files, their sessions' totals and their receipts. Outcomes queue up while a
- * batch is being written, so under load each round trip carries many files.
+ * batch is being written, so under load each round trip carries many files. Files completed, retried
+ * and failed are counted in {@link Metrics} once their write applied, so a stale holder's refused
+ * outcome is not counted.
  */
 public final class Completer implements AutoCloseable {
 
@@ -44,14 +47,16 @@ public final class Completer implements AutoCloseable {
   private final BlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
   private final Thread writer;
   private final AtomicLong writes = new AtomicLong();
+  private final Metrics metrics;
   private volatile boolean closing;
 
-  public Completer(DataSource dataSource, int maxBatch, String threadName) {
+  public Completer(DataSource dataSource, int maxBatch, String threadName, Metrics metrics) {
     if (maxBatch < 1) {
       throw new IllegalArgumentException("completion batch must be at least 1, was " + maxBatch);
     }
     this.dsl = Jooq.using(dataSource);
     this.maxBatch = maxBatch;
+    this.metrics = metrics;
     this.writer = new Thread(this::writeLoop, threadName);
     this.writer.setDaemon(true);
   }
@@ -94,10 +99,33 @@ public final class Completer implements AutoCloseable {
         log.warn("{}: outcome '{}' not written: this worker ({}, attempt {}) no longer holds the file "
                 + "(its lease ran out and it was claimed again, or the session released it)",
             o.file().describe(), o.status().column(), o.file().claimedBy(), o.file().attempts());
+      } else {
+        count(o, status);
       }
       result.add(new Written(o, status != null, status));
     }
     return result;
+  }
+
+  /** An applied outcome by the file's status after it: a retry past max_attempts became a failure. */
+  private void count(Outcome o, String status) {
+    String model = o.file().model();
+    switch (status) {
+      case "completed" -> {
+        if (o.inputTokens() == null) {
+          metrics.duplicateCompleted(model);
+        } else {
+          metrics.fileCompleted(model, o.inputTokens(), o.outputTokens() == null ? 0 : o.outputTokens());
+        }
+      }
+      case "failed" -> metrics.fileFailed(model, o.errorType() == null ? "unknown" : o.errorType());
+      default -> {
+        // Releases, quota waits and deferrals spend no attempt: they are not retries.
+        if (o.countsAttempt() && o.errorType() != null) {
+          metrics.fileRetried(model, o.errorType());
+        }
+      }
+    }
   }
 
   private void writeLoop() {

@@ -24,6 +24,7 @@ import io.batchpilot.limiter.Permit;
 import io.batchpilot.limiter.QuotaGate;
 import io.batchpilot.limiter.Strategy;
 import io.batchpilot.limiter.WaitReason;
+import io.batchpilot.metrics.Metrics;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.OffsetDateTime;
@@ -71,9 +72,12 @@ public final class ReceiptProcessor implements FileProcessor {
   private final QuotaGate gate;
   private final GeminiClient gemini;
   private final Config config;
+  private final Metrics metrics;
 
+  /** @param metrics where the gate waits and the Gemini calls are measured */
   public ReceiptProcessor(FileSource source, FileValidator validator, DuplicateFinder duplicates,
-                          ImagePreprocessor preprocessor, QuotaGate gate, GeminiClient gemini, Config config) {
+                          ImagePreprocessor preprocessor, QuotaGate gate, GeminiClient gemini, Config config,
+                          Metrics metrics) {
     this.source = source;
     this.validator = validator;
     this.duplicates = duplicates;
@@ -81,6 +85,7 @@ public final class ReceiptProcessor implements FileProcessor {
     this.gate = gate;
     this.gemini = gemini;
     this.config = config;
+    this.metrics = metrics;
   }
 
   @Override
@@ -118,9 +123,12 @@ public final class ReceiptProcessor implements FileProcessor {
     }
     long estimate = gemini.estimateInputTokens(content, mimeType, ReceiptSchema.PROMPT);
 
+    long askedAt = System.nanoTime();
     Admission admission = gate.acquireWithin(file.provider(), file.model(), estimate,
         Strategy.fromSqlName(file.processingStrategy()), config.maxQuotaWait());
+    long waited = System.nanoTime() - askedAt;
     if (admission instanceof Admission.Wait wait) {
+      metrics.gateWait(file.model(), waited);
       if (wait.reason() == WaitReason.DAILY_QUOTA_EXHAUSTED) {
         return Outcome.waitForQuota(file, wait.delay(), dailyQuotaMessage(file, wait.delay()), 0)
             .withContentSha256(valid.sha256());
@@ -129,8 +137,10 @@ public final class ReceiptProcessor implements FileProcessor {
           + file.model() + " quota (" + wait.reason().name().toLowerCase() + ")");
     }
     Permit permit = ((Admission.Granted) admission).permit();
+    long sentAt = System.nanoTime();
     try {
       ExtractionResult extraction = gemini.extractReceipt(file.model(), content, mimeType);
+      metrics.geminiCall(file.model(), Metrics.OK, System.nanoTime() - sentAt);
       gate.reconcile(permit, extraction.usage().promptTokens());
       ObjectNode result = toJson(extraction);
       return Outcome.completed(file, result, file.receiptId() == null ? null : result,
@@ -138,9 +148,13 @@ public final class ReceiptProcessor implements FileProcessor {
               (int) extraction.usage().totalTokens(), 1)
           .withContentSha256(valid.sha256());
     } catch (GeminiException e) {
+      metrics.geminiCall(file.model(), e.error().errorType(), System.nanoTime() - sentAt);
       return failure(file, e).withContentSha256(valid.sha256());
     } finally {
       gate.release(permit);
+      // Recorded after the call: nothing may delay a granted request (the first record loads classes),
+      // or Gemini's window sees requests closer together than the gate spaced them.
+      metrics.gateWait(file.model(), waited);
     }
   }
 

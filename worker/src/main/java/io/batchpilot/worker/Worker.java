@@ -1,6 +1,7 @@
 package io.batchpilot.worker;
 
 import io.batchpilot.db.DatabaseUrl;
+import io.batchpilot.metrics.Metrics;
 import io.batchpilot.notify.Notifier;
 import io.batchpilot.pipeline.ClaimedFile;
 import io.batchpilot.pipeline.Completer;
@@ -47,6 +48,7 @@ public final class Worker implements AutoCloseable {
   private final FileClaims claims;
   private final Completer completer;
   private final EtaEstimator eta;
+  private final Metrics metrics;
   private final Notifier notifier;
   private final ExecutorService pool;
   private final ScheduledExecutorService timers;
@@ -63,13 +65,16 @@ public final class Worker implements AutoCloseable {
   /**
    * @param dataSource a pool for claims, heartbeats and completions (3 connections are plenty)
    * @param listenUrl  where the LISTEN connection goes: a direct or session-mode URL
+   * @param metrics    where claims and files completed, retried and failed are counted
    */
-  public Worker(WorkerConfig config, DataSource dataSource, DatabaseUrl listenUrl, FileProcessor processor) {
+  public Worker(WorkerConfig config, DataSource dataSource, DatabaseUrl listenUrl, FileProcessor processor,
+      Metrics metrics) {
     this.config = config;
     this.id = workerId();
     this.processor = processor;
+    this.metrics = metrics;
     this.claims = new FileClaims(dataSource);
-    this.completer = new Completer(dataSource, config.completionBatch(), "batchpilot-completer-" + id);
+    this.completer = new Completer(dataSource, config.completionBatch(), "batchpilot-completer-" + id, metrics);
     this.eta = new EtaEstimator(dataSource);
     this.notifier = new Notifier(listenUrl, config.notifier(), this::wake);
     this.capacity = new Semaphore(config.concurrency());
@@ -150,7 +155,9 @@ public final class Worker implements AutoCloseable {
       if (free > 0) {
         try {
           int want = Math.min(free, config.claimBatch());
+          long claimStart = System.nanoTime();
           List<ClaimedFile> files = claims.claim(id, want, config.lease());
+          metrics.claim(files.size(), System.nanoTime() - claimStart);
           claimStatements.incrementAndGet();
           claimed.addAndGet(files.size());
           for (ClaimedFile file : files) {

@@ -56,15 +56,17 @@ public final class WorkerProcess implements AutoCloseable {
   private final MaintenanceService maintenance;
   private final PostgresReporter reporter;
   private final EmbeddingBatcher embeddings;
+  private final Metrics metrics;
 
   private WorkerProcess(HikariDataSource pool, GeminiClient gemini, Worker worker, MaintenanceService maintenance,
-                        PostgresReporter reporter, EmbeddingBatcher embeddings) {
+                        PostgresReporter reporter, EmbeddingBatcher embeddings, Metrics metrics) {
     this.pool = pool;
     this.gemini = gemini;
     this.worker = worker;
     this.maintenance = maintenance;
     this.reporter = reporter;
     this.embeddings = embeddings;
+    this.metrics = metrics;
   }
 
   public static WorkerProcess start(Settings settings) {
@@ -73,6 +75,7 @@ public final class WorkerProcess implements AutoCloseable {
     try {
       OkHttpClient http = new OkHttpClient();
       QuotaGate gate = new QuotaGate(pool, settings.gate());
+      Metrics metrics = new Metrics();
       ReceiptProcessor processor = new ReceiptProcessor(
           new FileSource(settings.files(), http),
           new FileValidator(settings.validation()),
@@ -80,11 +83,11 @@ public final class WorkerProcess implements AutoCloseable {
           new ImagePreprocessor(settings.images()),
           gate,
           gemini,
-          settings.processing());
-      Worker worker = new Worker(settings.worker(), pool, settings.database(), processor);
+          settings.processing(),
+          metrics);
+      Worker worker = new Worker(settings.worker(), pool, settings.database(), processor, metrics);
       MaintenanceService maintenance = new MaintenanceService(pool, worker.id(), settings.maintenance(),
           MetricTables.retention(settings.maintenance().metricsRetention(), settings.maintenance().ledgerRetention()));
-      Metrics metrics = new Metrics();
       metrics.inFlight(worker::inFlight);
       Sessions sessions = new Sessions(pool);
       metrics.backlog(sessions::backlog);
@@ -92,14 +95,14 @@ public final class WorkerProcess implements AutoCloseable {
       PostgresReporter reporter = new PostgresReporter(metrics, pool,
           new MetricsConfig(worker.id(), reporting.host(), reporting.version(), reporting.reportInterval()));
       EmbeddingBatcher embeddings = new EmbeddingBatcher(settings.embeddings(), pool, gemini, gate, worker.id(),
-          Clock.systemUTC());
+          Clock.systemUTC(), metrics);
       worker.start();
       maintenance.start();
       reporter.start();
       embeddings.start();
       log.info("worker {} started: concurrency {}, Gemini at {}", worker.id(), settings.worker().concurrency(),
           settings.gemini().baseUrl());
-      return new WorkerProcess(pool, gemini, worker, maintenance, reporter, embeddings);
+      return new WorkerProcess(pool, gemini, worker, maintenance, reporter, embeddings, metrics);
     } catch (RuntimeException e) {
       gemini.close();
       pool.close();
@@ -114,6 +117,16 @@ public final class WorkerProcess implements AutoCloseable {
 
   public Worker worker() {
     return worker;
+  }
+
+  /** What this process measured (one registry for all its parts). */
+  public Metrics metrics() {
+    return metrics;
+  }
+
+  /** Writes a metrics snapshot and heartbeat now, as the reporter's schedule would (tests use it instead of waiting). */
+  public void reportMetrics() {
+    reporter.report();
   }
 
   /** Stops claiming, lets files in flight finish within the grace period, then closes everything. */

@@ -23,6 +23,7 @@ import io.batchpilot.limiter.Admission;
 import io.batchpilot.limiter.Permit;
 import io.batchpilot.limiter.QuotaGate;
 import io.batchpilot.limiter.QuotaGateConfig;
+import io.batchpilot.metrics.Metrics;
 import io.batchpilot.store.Jooq;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -93,7 +94,7 @@ public final class EmbeddingBenchmark {
   private static Run batched(DataSource dataSource, GeminiClient gemini, QuotaGate gate, GeminiSimulator simulator) {
     SettableClock clock = new SettableClock();
     EmbeddingConfig config = EmbeddingConfig.defaults();
-    EmbeddingBatcher batcher = new EmbeddingBatcher(config, dataSource, gemini, gate, "bench-batched", clock);
+    EmbeddingBatcher batcher = new EmbeddingBatcher(config, dataSource, gemini, gate, "bench-batched", clock, new Metrics());
     EmbeddingQueue queue = new EmbeddingQueue(dataSource);
     long start = System.nanoTime();
     do {

@@ -8,6 +8,7 @@ import io.batchpilot.db.ConnectionPools;
 import io.batchpilot.db.DatabaseUrl;
 import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.db.testing.TestPostgres;
+import io.batchpilot.metrics.Metrics;
 import io.batchpilot.pipeline.FileProcessor;
 import io.batchpilot.pipeline.Outcome;
 import io.batchpilot.session.NewFile;
@@ -81,7 +82,7 @@ public final class PipelineThroughputBenchmark {
     for (int i = 0; i < workerCount; i++) {
       HikariDataSource pool = ConnectionPools.open(db.url(), 3, "bench-" + i);
       pools.add(pool);
-      workers.add(new Worker(config, pool, db.url(), instant));
+      workers.add(new Worker(config, pool, db.url(), instant, new Metrics()));
     }
     UUID session = sessions.submit(new NewSession("bench", null, null, "gemini-2.5-flash", 1000, "balanced"), list);
     long start = System.nanoTime();

@@ -23,6 +23,7 @@ import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
 import io.batchpilot.limiter.QuotaGate;
 import io.batchpilot.limiter.QuotaGateConfig;
 import io.batchpilot.limiter.QuotaStatus;
+import io.batchpilot.metrics.Metrics;
 import io.batchpilot.pipeline.Backoff;
 import io.batchpilot.store.Jooq;
 import java.io.IOException;
@@ -240,7 +241,8 @@ class EmbeddingBatcherTest {
   }
 
   private EmbeddingBatcher batcher(GeminiClient client, EmbeddingConfig config) {
-    return new EmbeddingBatcher(config, db.dataSource(), client, gate, "test-worker-" + UUID.randomUUID(), clock);
+    return new EmbeddingBatcher(config, db.dataSource(), client, gate, "test-worker-" + UUID.randomUUID(), clock,
+        new Metrics());
   }
 
   private static List<RecordedRequest> embeddingCalls(GeminiSimulator simulator) {

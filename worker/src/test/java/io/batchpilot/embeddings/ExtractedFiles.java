@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.zaxxer.hikari.HikariDataSource;
 import io.batchpilot.db.ConnectionPools;
 import io.batchpilot.db.testing.TestDatabase;
+import io.batchpilot.metrics.Metrics;
 import io.batchpilot.pipeline.FileProcessor;
 import io.batchpilot.pipeline.Outcome;
 import io.batchpilot.session.NewFile;
@@ -63,7 +64,7 @@ public final class ExtractedFiles {
       }
     };
     try (HikariDataSource pool = ConnectionPools.open(db.url(), 3, "extraction")) {
-      Worker worker = new Worker(WorkerConfig.defaults().withConcurrency(8), pool, db.url(), extraction);
+      Worker worker = new Worker(WorkerConfig.defaults().withConcurrency(8), pool, db.url(), extraction, new Metrics());
       worker.start();
       try {
         Eventually.await(count + " files extracted", Duration.ofSeconds(120),

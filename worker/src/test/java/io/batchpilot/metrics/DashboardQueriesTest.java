@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.batchpilot.db.testing.PostgresExtension;
 import io.batchpilot.db.testing.TestDatabase;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.ResultSetMetaData;
@@ -24,12 +25,15 @@ import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Every panel of every dashboard, run the way Grafana runs it: the SQL from the JSON, macros
  * expanded as Grafana's PostgreSQL data source expands them, as the read-only role, against a
- * database holding what a run leaves behind. A panel that errors, returns nothing, lacks the
- * columns it displays, or (for time series) has no sorted {@code time} first, fails here.
+ * database filled by a real run ({@link SimulatedRun}: two workers against the simulator, with
+ * 503s, 429s, an invalid file and embeddings; one worker then stopped, one still running). A panel
+ * that errors, returns nothing, lacks the columns it displays, or (for time series) has no sorted
+ * {@code time} first, fails here.
  */
 @ExtendWith(PostgresExtension.class)
 class DashboardQueriesTest {
@@ -42,17 +46,21 @@ class DashboardQueriesTest {
   private static final List<String> GROWING_TABLES = List.of("batchpilot_metric_snapshots",
       "batchpilot_usage_per_minute", "api_quota_tracking", "batch_upload_sessions");
 
-  private static PostgresReporter runningWorker;
+  @TempDir
+  static Path root;
+
+  private static SimulatedRun run;
 
   @BeforeAll
-  static void fill(TestDatabase db) {
-    runningWorker = ReportingFixture.fill(db.dataSource());
+  static void run(TestDatabase db) throws Exception {
+    run = SimulatedRun.run(db, root, 2);
+    run.stop(run.workers.get(0));
   }
 
   @AfterAll
-  static void stopWorker() {
-    if (runningWorker != null) {
-      runningWorker.close();
+  static void stopRun() {
+    if (run != null) {
+      run.close();
     }
   }
 

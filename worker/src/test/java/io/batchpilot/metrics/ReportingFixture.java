@@ -1,7 +1,6 @@
 package io.batchpilot.metrics;
 
 import io.batchpilot.store.Jooq;
-import java.time.Duration;
 import java.util.UUID;
 import javax.sql.DataSource;
 import org.jooq.DSLContext;
@@ -10,10 +9,10 @@ import org.jooq.impl.DSL;
 import org.jooq.impl.SQLDataType;
 
 /**
- * Fills a migrated database with what a run leaves behind, through the same paths a run takes:
- * metrics recorded in {@link Metrics} and written by {@link PostgresReporter}; files claimed,
- * retried, completed and failed by UPDATE statements shaped like the pipeline's (so the usage
- * rollup trigger does its work); the quota ledger the gate keeps per minute.
+ * Fills a migrated database with file history a short real run does not produce (three sessions of
+ * two teams and a person, skipped files, files left mid-retry), by UPDATE statements shaped like
+ * the pipeline's, so the usage rollup trigger does its work. The dashboards are tested on a real run
+ * ({@link SimulatedRun}).
  */
 final class ReportingFixture {
 
@@ -24,8 +23,7 @@ final class ReportingFixture {
 
   private ReportingFixture() {}
 
-  /** Fills the database; the returned reporter is a worker still running (close it after the tests). */
-  static PostgresReporter fill(DataSource dataSource) {
+  static void fill(DataSource dataSource) {
     DSLContext dsl = Jooq.using(dataSource);
     UUID teamA = uuid(dsl, "INSERT INTO public.teams (name) VALUES (?) RETURNING id", TEAM_A);
     UUID teamB = uuid(dsl, "INSERT INTO public.teams (name) VALUES (?) RETURNING id", TEAM_B);
@@ -48,11 +46,7 @@ final class ReportingFixture {
     dsl.execute("UPDATE public.batch_upload_files SET status = 'skipped' WHERE batch_session_id = ? AND status = 'pending'"
         + " AND id IN (SELECT id FROM public.batch_upload_files WHERE batch_session_id = ? AND status = 'pending' LIMIT 1)",
         uuid(personal), uuid(personal));
-    dsl.execute("UPDATE public.batch_upload_sessions SET estimated_completion_at = now() + interval '7 minutes',"
-        + " rate_limit_hits = 3 WHERE id = ?", uuid(big));
 
-    gate(dsl);
-    return metrics(dataSource);
   }
 
   private static UUID uuid(DSLContext dsl, String sql, Object... bindings) {
@@ -99,56 +93,5 @@ final class ReportingFixture {
         + " processing_completed_at = now(), processing_duration_ms = 120, error_type = ?, error_message = 'fixture'"
         + " WHERE id IN (SELECT id FROM public.batch_upload_files WHERE batch_session_id = ? AND status = 'processing'"
         + " ORDER BY upload_order LIMIT ?)", errorType, uuid(session), files);
-  }
-
-  /**
-   * The quota gate at work: over the last 15 minutes each model is asked for 12 requests a minute
-   * (the real acquire function, its clock stepped as the gate's tests step it), more than flash's
-   * limit of 10 admits; then Gemini answers one flash call with a 429, which blocks flash for the
-   * fleet and cuts its adaptive factor.
-   */
-  private static void gate(DSLContext dsl) {
-    dsl.execute("DO $$ BEGIN"
-        + " FOR n IN REVERSE 15..1 LOOP FOR k IN 0..11 LOOP"
-        + "   PERFORM batchpilot_private.acquire_quota('gemini', m, 1290, 'aggressive',"
-        + "       date_trunc('minute', now()) - n * interval '1 minute' + k * interval '4 seconds')"
-        + "     FROM unnest(ARRAY['" + FLASH + "', '" + LITE + "']) m;"
-        + " END LOOP; END LOOP; END $$");
-    dsl.execute("SELECT public.batchpilot_report_rate_limit('gemini', ?, 20000,"
-        + " 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier')", FLASH);
-  }
-
-  /** Two workers' registries, as the pipeline fills them: worker 1 has stopped, worker 2 runs on. */
-  private static PostgresReporter metrics(DataSource dataSource) {
-    PostgresReporter running = null;
-    for (int w = 1; w <= 2; w++) {
-      Metrics metrics = new Metrics();
-      int inFlight = 3 + w;
-      metrics.inFlight(() -> inFlight);
-      metrics.backlog(() -> 17L);
-      MetricsConfig config = new MetricsConfig("fixture-worker-" + w, "host-" + w, "0.1.0-test", Duration.ofSeconds(5));
-      PostgresReporter reporter = new PostgresReporter(metrics, dataSource, config);
-      reporter.start();
-      for (int round = 0; round < 3; round++) {
-        for (int i = 0; i < 20; i++) {
-          metrics.geminiCall(FLASH, Metrics.OK, Duration.ofMillis(800 + 40L * i + 100L * w).toNanos());
-          metrics.geminiCall(LITE, Metrics.OK, Duration.ofMillis(400 + 25L * i).toNanos());
-          metrics.gateWait(FLASH, Duration.ofMillis(5L * i).toNanos());
-          metrics.claim(2, Duration.ofMillis(2 + i % 4).toNanos());
-          metrics.fileCompleted(FLASH, 1290, 180);
-        }
-        metrics.geminiCall(FLASH, "rate_limited", Duration.ofMillis(120).toNanos());
-        metrics.geminiCall(FLASH, "overloaded", Duration.ofMillis(300).toNanos());
-        metrics.fileRetried(FLASH, "rate_limited");
-        metrics.fileFailed(FLASH, "invalid_file");
-        reporter.report();
-      }
-      if (w == 1) {
-        reporter.close();
-      } else {
-        running = reporter;
-      }
-    }
-    return running;
   }
 }

@@ -8,7 +8,6 @@ import io.batchpilot.store.Jooq;
 import org.jooq.DSLContext;
 import org.jooq.Record;
 import org.jooq.Result;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -17,18 +16,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(PostgresExtension.class)
 class UsageRollupTest {
 
-  private static PostgresReporter runningWorker;
-
   @BeforeAll
   static void fill(TestDatabase db) {
-    runningWorker = ReportingFixture.fill(db.dataSource());
-  }
-
-  @AfterAll
-  static void stopWorker() {
-    if (runningWorker != null) {
-      runningWorker.close();
-    }
+    ReportingFixture.fill(db.dataSource());
   }
 
   @Test

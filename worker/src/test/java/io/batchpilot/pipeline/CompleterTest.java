@@ -14,6 +14,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.batchpilot.db.testing.PostgresExtension;
 import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
+import io.batchpilot.metrics.MetricKey;
+import io.batchpilot.metrics.Metrics;
 import io.batchpilot.session.Progress;
 import io.batchpilot.session.Sessions;
 import io.batchpilot.store.Jooq;
@@ -38,19 +40,28 @@ class CompleterTest {
   private final DSLContext dsl;
   private final FileClaims claims;
   private final Completer completer;
+  private final Metrics metrics = new Metrics();
   private final Sessions sessions;
 
   CompleterTest(TestDatabase db) {
     this.db = db;
     this.dsl = Jooq.using(db.dataSource());
     this.claims = new FileClaims(db.dataSource());
-    this.completer = new Completer(db.dataSource(), 100, "test-completer");
+    this.completer = new Completer(db.dataSource(), 100, "test-completer", metrics);
     this.sessions = new Sessions(db.dataSource());
   }
 
   @BeforeEach
   void empty() {
     dsl.deleteFrom(BATCH_UPLOAD_SESSIONS).execute();
+  }
+
+  /** Files counted in the metrics under {@code name} with these error_type (or, for completed, no) tags. */
+  private long counted(String name, String model, String errorType) {
+    MetricKey key = errorType == null ? MetricKey.of(name, "model", model)
+        : MetricKey.of(name, "model", model, "error_type", errorType);
+    var counter = metrics.registry().getCounters().get(key.registryName());
+    return counter == null ? 0 : counter.getCount();
   }
 
   private BatchUploadFilesRecord row(ClaimedFile f) {
@@ -73,6 +84,9 @@ class CompleterTest {
         Outcome.completed(claimed.get(1), result, claimed.get(1).receiptId() == null ? null : fields, 258, 40, 298, 1).withDurationMs(80)));
 
     assertTrue(written.stream().allMatch(Completer.Written::applied));
+    assertEquals(2, counted(Metrics.FILES_COMPLETED, claimed.get(0).model(), null));
+    assertEquals(2, metrics.registry().getHistograms()
+        .get(MetricKey.of(Metrics.FILE_INPUT_TOKENS, "model", claimed.get(0).model()).registryName()).getCount());
     for (ClaimedFile f : claimed) {
       BatchUploadFilesRecord r = row(f);
       assertEquals("completed", r.getStatus());
@@ -109,6 +123,7 @@ class CompleterTest {
         Outcome.failed(first, "invalid_request", "w1's late verdict", 1)));
 
     assertFalse(stale.get(0).applied());
+    assertEquals(0, counted(Metrics.FILES_FAILED, first.model(), "invalid_request"), "a refused write is not counted");
     BatchUploadFilesRecord r = row(second);
     assertEquals("processing", r.getStatus());
     assertEquals("w2", r.getClaimedBy());
@@ -133,6 +148,7 @@ class CompleterTest {
     BatchUploadFilesRecord r = row(attempt1);
     assertEquals("pending", r.getStatus());
     assertEquals("overloaded", r.getErrorType());
+    assertEquals(1, counted(Metrics.FILES_RETRIED, attempt1.model(), "overloaded"));
     assertTrue(r.getNextAttemptAt().isAfter(before.plusMinutes(9)), "next_attempt_at honours the delay");
     assertEquals(List.of(), claims.claim("w1", 1, LEASE), "not due before its delay");
 
@@ -145,6 +161,8 @@ class CompleterTest {
     assertEquals("failed", r.getStatus());
     assertEquals("timeout", r.getErrorType());
     assertTrue(r.getErrorMessage().startsWith("gave up after 2 attempts"), r.getErrorMessage());
+    assertEquals(0, counted(Metrics.FILES_RETRIED, attempt2.model(), "timeout"), "a retry past max_attempts is no retry");
+    assertEquals(1, counted(Metrics.FILES_FAILED, attempt2.model(), "timeout"), "but a failure, with its last error type");
     assertEquals(2, r.getApiCallsMade());
     assertTrue(r.getRateLimited());
     Progress p = sessions.progress(session);
@@ -196,6 +214,7 @@ class CompleterTest {
     BatchUploadFilesRecord r = row(f);
     assertEquals("pending", r.getStatus(), "max_attempts = 1 must not fail a file waiting for quota");
     assertEquals(0, r.getAttempts());
+    assertEquals(0, counted(Metrics.FILES_RETRIED, f.model(), "quota_exhausted"), "a quota wait is no retry");
     Progress p = sessions.progress(session);
     assertEquals("processing", p.status());
     assertTrue(p.errorMessage().contains("daily quota"));

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.batchpilot.db.testing.PostgresExtension;
 import io.batchpilot.db.testing.TestDatabase;
+import io.batchpilot.metrics.Metrics;
 import io.batchpilot.pipeline.ClaimedFile;
 import io.batchpilot.pipeline.Completer;
 import io.batchpilot.pipeline.FileClaims;
@@ -46,7 +47,7 @@ class SessionsTest {
     assertEquals(3, p.skipped());
     assertEquals(2, p.processing());
     assertEquals(List.of(), claims.claim("w1", 5, Duration.ofMinutes(1)), "a cancelled session is not claimed from");
-    List<Completer.Written> written = new Completer(db.dataSource(), 10, "t").write(
+    List<Completer.Written> written = new Completer(db.dataSource(), 10, "t", new Metrics()).write(
         inFlight.stream().map(f -> Outcome.completed(f, null, null, 1, 1, 2, 1)).toList());
     assertTrue(written.stream().allMatch(Completer.Written::applied), "files in flight still finish");
     assertEquals(2, sessions.progress(session).completed());

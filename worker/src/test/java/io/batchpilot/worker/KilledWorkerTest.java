@@ -11,6 +11,7 @@ import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
 import io.batchpilot.maintenance.LeaseRescuer;
 import io.batchpilot.maintenance.SessionFinaliser;
+import io.batchpilot.metrics.Metrics;
 import io.batchpilot.notify.NotifierConfig;
 import io.batchpilot.pipeline.Outcome;
 import io.batchpilot.session.NewFile;
@@ -87,7 +88,7 @@ class KilledWorkerTest {
       try (Worker survivor = new Worker(config, db.dataSource(), db.url(), file -> {
         completions.computeIfAbsent(file.id(), k -> new AtomicInteger()).incrementAndGet();
         return Outcome.completed(file, new ObjectMapper().createObjectNode().put("ok", true), null, 1, 1, 2, 1);
-      })) {
+      }, new Metrics())) {
         survivor.start();
         Eventually.await("the file rescued and completed", DEADLINE, () -> {
           rescuer.runOnce();

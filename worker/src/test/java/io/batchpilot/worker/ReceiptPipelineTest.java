@@ -31,6 +31,7 @@ import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
 import io.batchpilot.limiter.QuotaGate;
 import io.batchpilot.limiter.QuotaGateConfig;
 import io.batchpilot.maintenance.SessionFinaliser;
+import io.batchpilot.metrics.Metrics;
 import io.batchpilot.notify.NotifierConfig;
 import io.batchpilot.pipeline.Backoff;
 import io.batchpilot.pipeline.ReceiptProcessor;
@@ -106,7 +107,7 @@ class ReceiptPipelineTest {
     return new ReceiptProcessor(new FileSource(FileSourceConfig.defaults().withLocalRoot(root), HTTP),
         new FileValidator(validation), new DuplicateFinder(dataSource),
         new ImagePreprocessor(ImagePreprocessorConfig.defaults()), new QuotaGate(dataSource, QuotaGateConfig.defaults()),
-        gemini, FAST_RETRIES);
+        gemini, FAST_RETRIES, new Metrics());
   }
 
   private static NewFile write(String name, String mimeType, byte[] bytes) throws Exception {
@@ -163,7 +164,7 @@ class ReceiptPipelineTest {
       for (int i = 0; i < 3; i++) {
         HikariDataSource pool = ConnectionPools.open(db.url(), 4, "pipeline-" + i);
         pools.add(pool);
-        Worker worker = new Worker(CONFIG, pool, db.url(), processor(pool, gemini, FileValidatorConfig.defaults()));
+        Worker worker = new Worker(CONFIG, pool, db.url(), processor(pool, gemini, FileValidatorConfig.defaults()), new Metrics());
         workers.add(worker);
         worker.start();
       }
@@ -227,7 +228,7 @@ class ReceiptPipelineTest {
     try (GeminiSimulator sim = GeminiSimulator.start(SimulatorConfig.defaults().withApiKeys(Set.of(KEY)));
          GeminiClient gemini = new GeminiClient(GeminiConfig.of(sim.baseUrl(), KEY));
          Worker worker = new Worker(CONFIG, db.dataSource(), db.url(),
-             processor(db.dataSource(), gemini, FileValidatorConfig.defaults().withMaxFileBytes(2_000_000)))) {
+             processor(db.dataSource(), gemini, FileValidatorConfig.defaults().withMaxFileBytes(2_000_000)), new Metrics())) {
       worker.start();
       Eventually.await("every file finished", DEADLINE, () -> {
         Progress p = sessions.progress(session);
@@ -255,7 +256,7 @@ class ReceiptPipelineTest {
     UUID first = submit("first", List.of(write("original.png", sample.mimeType(), sample.bytes())));
     try (GeminiSimulator sim = GeminiSimulator.start(SimulatorConfig.defaults().withApiKeys(Set.of(KEY)));
          GeminiClient gemini = new GeminiClient(GeminiConfig.of(sim.baseUrl(), KEY));
-         Worker worker = new Worker(CONFIG, db.dataSource(), db.url(), processor(db.dataSource(), gemini, FileValidatorConfig.defaults()))) {
+         Worker worker = new Worker(CONFIG, db.dataSource(), db.url(), processor(db.dataSource(), gemini, FileValidatorConfig.defaults()), new Metrics())) {
       worker.start();
       Eventually.await("the original completed", DEADLINE, () -> sessions.progress(first).completed() == 1);
       UUID second = submit("second", List.of(write("copy.png", sample.mimeType(), sample.bytes())));
@@ -280,7 +281,7 @@ class ReceiptPipelineTest {
     UUID session = submit("key", list);
     try (GeminiSimulator sim = GeminiSimulator.start(SimulatorConfig.defaults().withApiKeys(Set.of(KEY)));
          GeminiClient gemini = new GeminiClient(GeminiConfig.of(sim.baseUrl(), "a-refused-key"));
-         Worker worker = new Worker(CONFIG, db.dataSource(), db.url(), processor(db.dataSource(), gemini, FileValidatorConfig.defaults()))) {
+         Worker worker = new Worker(CONFIG, db.dataSource(), db.url(), processor(db.dataSource(), gemini, FileValidatorConfig.defaults()), new Metrics())) {
       worker.start();
       Eventually.await("the session stopped", DEADLINE, () -> "failed".equals(sessions.progress(session).status()));
       Eventually.await("no file in flight", DEADLINE, () -> sessions.progress(session).processing() == 0);

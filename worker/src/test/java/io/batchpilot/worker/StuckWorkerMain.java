@@ -2,6 +2,7 @@ package io.batchpilot.worker;
 
 import io.batchpilot.db.ConnectionPools;
 import io.batchpilot.db.DatabaseUrl;
+import io.batchpilot.metrics.Metrics;
 import io.batchpilot.notify.NotifierConfig;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
@@ -27,7 +28,7 @@ public final class StuckWorkerMain {
       System.out.flush();
       new CountDownLatch(1).await();
       throw new AssertionError("unreachable");
-    });
+    }, new Metrics());
     worker.start();
     Thread.currentThread().join();
   }

@@ -12,6 +12,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import io.batchpilot.db.ConnectionPools;
 import io.batchpilot.db.testing.PostgresExtension;
 import io.batchpilot.db.testing.TestDatabase;
+import io.batchpilot.metrics.Metrics;
 import io.batchpilot.notify.NotifierConfig;
 import io.batchpilot.pipeline.ClaimedFile;
 import io.batchpilot.pipeline.FileProcessor;
@@ -95,7 +96,7 @@ class WorkerTest {
       for (int i = 0; i < 3; i++) {
         HikariDataSource pool = ConnectionPools.open(db.url(), 3, "worker-test-" + i);
         pools.add(pool);
-        Worker worker = new Worker(NOTIFY_ONLY, pool, db.url(), processor);
+        Worker worker = new Worker(NOTIFY_ONLY, pool, db.url(), processor, new Metrics());
         workers.add(worker);
         worker.start();
       }
@@ -128,7 +129,7 @@ class WorkerTest {
     UUID session = submit("resume", 10, 10);
     sessions.pause(session);
     RecordingProcessor processor = new RecordingProcessor();
-    try (Worker worker = new Worker(NOTIFY_ONLY, db.dataSource(), db.url(), processor)) {
+    try (Worker worker = new Worker(NOTIFY_ONLY, db.dataSource(), db.url(), processor, new Metrics())) {
       worker.start();
       Eventually.await("the worker listening", DEADLINE, () -> worker.notifier().backendPid() != 0);
       assertEquals(10, sessions.progress(session).pending(), "a paused session is not claimed");
@@ -149,7 +150,7 @@ class WorkerTest {
       finish.await();
       return Outcome.completed(file, JSON.createObjectNode(), null, 1, 1, 2, 1);
     };
-    Worker worker = new Worker(NOTIFY_ONLY.withShutdownGrace(Duration.ofSeconds(60)), db.dataSource(), db.url(), slow);
+    Worker worker = new Worker(NOTIFY_ONLY.withShutdownGrace(Duration.ofSeconds(60)), db.dataSource(), db.url(), slow, new Metrics());
     worker.start();
     started.await();
 
@@ -180,7 +181,7 @@ class WorkerTest {
       new CountDownLatch(1).await();
       throw new AssertionError("unreachable");
     };
-    Worker worker = new Worker(NOTIFY_ONLY.withShutdownGrace(Duration.ZERO), db.dataSource(), db.url(), stuck);
+    Worker worker = new Worker(NOTIFY_ONLY.withShutdownGrace(Duration.ZERO), db.dataSource(), db.url(), stuck, new Metrics());
     worker.start();
     started.await();
 
