@@ -129,19 +129,22 @@ public final class ReceiptProcessor implements FileProcessor {
           + file.model() + " quota (" + wait.reason().name().toLowerCase() + ")");
     }
     Permit permit = ((Admission.Granted) admission).permit();
+    ExtractionResult extraction;
     try {
-      ExtractionResult extraction = gemini.extractReceipt(file.model(), content, mimeType);
-      gate.reconcile(permit, extraction.usage().promptTokens());
-      ObjectNode result = toJson(extraction);
-      return Outcome.completed(file, result, file.receiptId() == null ? null : result,
-              (int) extraction.usage().promptTokens(), (int) extraction.usage().candidatesTokens(),
-              (int) extraction.usage().totalTokens(), 1)
-          .withContentSha256(valid.sha256());
+      extraction = gemini.extractReceipt(file.model(), content, mimeType);
     } catch (GeminiException e) {
-      return failure(file, e).withContentSha256(valid.sha256());
-    } finally {
       gate.release(permit);
+      return failure(file, e).withContentSha256(valid.sha256());
+    } catch (RuntimeException | Error e) {
+      gate.release(permit);
+      throw e;
     }
+    gate.finish(permit, extraction.usage().promptTokens());
+    ObjectNode result = toJson(extraction);
+    return Outcome.completed(file, result, file.receiptId() == null ? null : result,
+            (int) extraction.usage().promptTokens(), (int) extraction.usage().candidatesTokens(),
+            (int) extraction.usage().totalTokens(), 1)
+        .withContentSha256(valid.sha256());
   }
 
   private Outcome failure(ClaimedFile file, GeminiException e) {
