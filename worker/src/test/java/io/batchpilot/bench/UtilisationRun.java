@@ -127,15 +127,19 @@ final class UtilisationRun {
       if (!(admission instanceof Admission.Granted g)) {
         continue;
       }
+      boolean finished = false;
       try (Response response = http.newCall(request(baseUrl, model, tokens)).execute()) {
         JsonNode body = JSON.readTree(response.body().string());
         if (response.code() == 200) {
-          gate.reconcile(g.permit(), body.path("usageMetadata").path("promptTokenCount").asLong());
+          gate.finish(g.permit(), body.path("usageMetadata").path("promptTokenCount").asLong());
+          finished = true;
         } else if (response.code() == 429) {
           gate.rateLimited("gemini", model, retryDelay(body));
         }
       } finally {
-        gate.release(g.permit());
+        if (!finished) {
+          gate.release(g.permit());
+        }
       }
     }
   }
