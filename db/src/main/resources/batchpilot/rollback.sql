@@ -5,6 +5,10 @@
 -- Run: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f rollback.sql (one transaction: all or nothing).
 BEGIN;
 
+-- V7: the quota gate's hot path (its columns go with quota_limits below).
+DROP FUNCTION IF EXISTS public.batchpilot_finish_quota(uuid, bigint);
+DROP TABLE IF EXISTS public.quota_permit_releases;
+
 -- V4 metrics: Grafana's views first (they depend on the tables below).
 DROP VIEW IF EXISTS batchpilot_reporting.worker_heartbeats;
 DROP VIEW IF EXISTS batchpilot_reporting.metric_snapshots;

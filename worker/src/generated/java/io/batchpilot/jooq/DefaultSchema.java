@@ -16,8 +16,8 @@ import io.batchpilot.jooq.tables.BatchpilotQuotaStatus;
 import io.batchpilot.jooq.tables.BatchpilotUsagePerMinute;
 import io.batchpilot.jooq.tables.BatchpilotWorkerHeartbeats;
 import io.batchpilot.jooq.tables.MatchReceipts;
-import io.batchpilot.jooq.tables.QuotaBuckets;
 import io.batchpilot.jooq.tables.QuotaLimits;
+import io.batchpilot.jooq.tables.QuotaPermitReleases;
 import io.batchpilot.jooq.tables.QuotaPermits;
 import io.batchpilot.jooq.tables.ReceiptEmbeddings;
 import io.batchpilot.jooq.tables.Receipts;
@@ -259,16 +259,16 @@ public class DefaultSchema extends SchemaImpl {
     }
 
     /**
-     * Granted requests and input tokens per (provider, model) and bucket; kept
-     * for one window and a margin.
-     */
-    public final QuotaBuckets QUOTA_BUCKETS = QuotaBuckets.QUOTA_BUCKETS;
-
-    /**
      * Per (provider, model): the limits an admin edits, and the quota gate's
      * fleet-wide state.
      */
     public final QuotaLimits QUOTA_LIMITS = QuotaLimits.QUOTA_LIMITS;
+
+    /**
+     * How many quota permits were released per (provider, model);
+     * quota_limits.permits_granted minus this is in flight.
+     */
+    public final QuotaPermitReleases QUOTA_PERMIT_RELEASES = QuotaPermitReleases.QUOTA_PERMIT_RELEASES;
 
     /**
      * Quota grants: in flight until released_at is set or expires_at passes.
@@ -324,8 +324,8 @@ public class DefaultSchema extends SchemaImpl {
             BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE,
             BatchpilotWorkerHeartbeats.BATCHPILOT_WORKER_HEARTBEATS,
             MatchReceipts.MATCH_RECEIPTS,
-            QuotaBuckets.QUOTA_BUCKETS,
             QuotaLimits.QUOTA_LIMITS,
+            QuotaPermitReleases.QUOTA_PERMIT_RELEASES,
             QuotaPermits.QUOTA_PERMITS,
             ReceiptEmbeddings.RECEIPT_EMBEDDINGS,
             Receipts.RECEIPTS,

@@ -4,6 +4,7 @@
 package io.batchpilot.jooq;
 
 
+import io.batchpilot.jooq.routines.BatchpilotFinishQuota;
 import io.batchpilot.jooq.routines.BatchpilotReconcileQuota;
 import io.batchpilot.jooq.routines.BatchpilotReleaseQuota;
 import io.batchpilot.jooq.routines.BatchpilotReportDailyQuotaExhausted;
@@ -29,6 +30,50 @@ import org.jooq.Result;
  */
 @SuppressWarnings({ "all", "unchecked", "rawtypes" })
 public class Routines {
+
+    /**
+     * Call <code>batchpilot_finish_quota</code>
+     */
+    public static Boolean batchpilotFinishQuota(
+          Configuration configuration
+        , UUID permitId
+        , Long actualInputTokens
+    ) {
+        BatchpilotFinishQuota f = new BatchpilotFinishQuota();
+        f.setPermitId(permitId);
+        f.setActualInputTokens(actualInputTokens);
+
+        f.execute(configuration);
+        return f.getReturnValue();
+    }
+
+    /**
+     * Get <code>batchpilot_finish_quota</code> as a field.
+     */
+    public static Field<Boolean> batchpilotFinishQuota(
+          UUID permitId
+        , Long actualInputTokens
+    ) {
+        BatchpilotFinishQuota f = new BatchpilotFinishQuota();
+        f.setPermitId(permitId);
+        f.setActualInputTokens(actualInputTokens);
+
+        return f.asField();
+    }
+
+    /**
+     * Get <code>batchpilot_finish_quota</code> as a field.
+     */
+    public static Field<Boolean> batchpilotFinishQuota(
+          Field<UUID> permitId
+        , Field<Long> actualInputTokens
+    ) {
+        BatchpilotFinishQuota f = new BatchpilotFinishQuota();
+        f.setPermitId(permitId);
+        f.setActualInputTokens(actualInputTokens);
+
+        return f.asField();
+    }
 
     /**
      * Call <code>batchpilot_reconcile_quota</code>

@@ -16,8 +16,8 @@ import io.batchpilot.jooq.tables.BatchpilotQuotaStatus;
 import io.batchpilot.jooq.tables.BatchpilotUsagePerMinute;
 import io.batchpilot.jooq.tables.BatchpilotWorkerHeartbeats;
 import io.batchpilot.jooq.tables.MatchReceipts;
-import io.batchpilot.jooq.tables.QuotaBuckets;
 import io.batchpilot.jooq.tables.QuotaLimits;
+import io.batchpilot.jooq.tables.QuotaPermitReleases;
 import io.batchpilot.jooq.tables.QuotaPermits;
 import io.batchpilot.jooq.tables.ReceiptEmbeddings;
 import io.batchpilot.jooq.tables.Receipts;
@@ -247,16 +247,16 @@ public class Tables {
     }
 
     /**
-     * Granted requests and input tokens per (provider, model) and bucket; kept
-     * for one window and a margin.
-     */
-    public static final QuotaBuckets QUOTA_BUCKETS = QuotaBuckets.QUOTA_BUCKETS;
-
-    /**
      * Per (provider, model): the limits an admin edits, and the quota gate's
      * fleet-wide state.
      */
     public static final QuotaLimits QUOTA_LIMITS = QuotaLimits.QUOTA_LIMITS;
+
+    /**
+     * How many quota permits were released per (provider, model);
+     * quota_limits.permits_granted minus this is in flight.
+     */
+    public static final QuotaPermitReleases QUOTA_PERMIT_RELEASES = QuotaPermitReleases.QUOTA_PERMIT_RELEASES;
 
     /**
      * Quota grants: in flight until released_at is set or expires_at passes.

@@ -74,6 +74,14 @@ public final class QuotaGate {
     Routines.batchpilotReconcileQuota(dsl.configuration(), permit.id(), actualInputTokens);
   }
 
+  /**
+   * After the request: {@link #reconcile} then {@link #release}, in one round trip, so a request
+   * costs the gate two (acquire, finish) instead of three.
+   */
+  public void finish(Permit permit, long actualInputTokens) {
+    Routines.batchpilotFinishQuota(dsl.configuration(), permit.id(), actualInputTokens);
+  }
+
   /** Ends the permit's time in flight (idempotent). */
   public void release(Permit permit) {
     Routines.batchpilotReleaseQuota(dsl.configuration(), permit.id());

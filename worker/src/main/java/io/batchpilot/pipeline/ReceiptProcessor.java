@@ -138,24 +138,28 @@ public final class ReceiptProcessor implements FileProcessor {
     }
     Permit permit = ((Admission.Granted) admission).permit();
     long sentAt = System.nanoTime();
+    ExtractionResult extraction;
     try {
-      ExtractionResult extraction = gemini.extractReceipt(file.model(), content, mimeType);
-      metrics.geminiCall(file.model(), Metrics.OK, System.nanoTime() - sentAt);
-      gate.reconcile(permit, extraction.usage().promptTokens());
-      ObjectNode result = toJson(extraction);
-      return Outcome.completed(file, result, file.receiptId() == null ? null : result,
-              (int) extraction.usage().promptTokens(), (int) extraction.usage().candidatesTokens(),
-              (int) extraction.usage().totalTokens(), 1)
-          .withContentSha256(valid.sha256());
+      extraction = gemini.extractReceipt(file.model(), content, mimeType);
     } catch (GeminiException e) {
-      metrics.geminiCall(file.model(), e.error().errorType(), System.nanoTime() - sentAt);
-      return failure(file, e).withContentSha256(valid.sha256());
-    } finally {
       gate.release(permit);
+      metrics.geminiCall(file.model(), e.error().errorType(), System.nanoTime() - sentAt);
       // Recorded after the call: nothing may delay a granted request (the first record loads classes),
       // or Gemini's window sees requests closer together than the gate spaced them.
       metrics.gateWait(file.model(), waited);
+      return failure(file, e).withContentSha256(valid.sha256());
+    } catch (RuntimeException | Error e) {
+      gate.release(permit);
+      throw e;
     }
+    metrics.geminiCall(file.model(), Metrics.OK, System.nanoTime() - sentAt);
+    metrics.gateWait(file.model(), waited);
+    gate.finish(permit, extraction.usage().promptTokens());
+    ObjectNode result = toJson(extraction);
+    return Outcome.completed(file, result, file.receiptId() == null ? null : result,
+            (int) extraction.usage().promptTokens(), (int) extraction.usage().candidatesTokens(),
+            (int) extraction.usage().totalTokens(), 1)
+        .withContentSha256(valid.sha256());
   }
 
   private Outcome failure(ClaimedFile file, GeminiException e) {

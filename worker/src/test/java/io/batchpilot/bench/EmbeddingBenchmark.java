@@ -140,7 +140,9 @@ public final class EmbeddingBenchmark {
     dsl.execute("UPDATE public.batch_upload_files SET embedding_status = 'pending', embedding_attempts = 0,"
         + " embedding_next_attempt_at = clock_timestamp(), embedded_at = NULL");
     dsl.execute("DELETE FROM public.quota_permits");
-    dsl.execute("DELETE FROM public.quota_buckets");
+    dsl.execute("DELETE FROM public.quota_permit_releases");
+    dsl.execute("UPDATE public.quota_limits SET ring_bucket = NULL, window_requests = 0, window_input_tokens = 0,"
+        + " permits_granted = 0");
     simulator.log().clear();
   }
 

@@ -21,7 +21,9 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
+import java.util.Queue;
 import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import javax.sql.DataSource;
 import okhttp3.MediaType;
@@ -38,7 +40,8 @@ import okhttp3.Response;
  */
 final class UtilisationRun {
 
-  private static final Duration WINDOW = Duration.ofSeconds(2);
+  private static final Duration WINDOW = Duration.ofMillis(Integer.getInteger("bench.window.ms", 2000));
+  private static final int BUCKETS = Integer.getInteger("bench.buckets", 200);
   private static final int REQUESTS_PER_WINDOW = 20;
   private static final long TOKENS_PER_WINDOW = 18_000;
   private static final Duration RUN = Duration.ofSeconds(Integer.getInteger("bench.utilisation.seconds", 16));
@@ -48,13 +51,20 @@ final class UtilisationRun {
 
   private UtilisationRun() {}
 
-  record Outcome(double utilisation, long rateLimited, double overrun, long sent) {}
+  record Outcome(double utilisation, long rateLimited, double overrun, long sent, String grantToSend) {}
+
+  /** Milliseconds from each grant (database clock) to the moment its request is handed to HTTP. */
+  private static final Queue<Long> grantToSendMs = new ConcurrentLinkedQueue<>();
 
   static void printTable(DataSource dataSource, QuotaGate gate) throws Exception {
-    System.out.printf(Locale.ROOT, "utilisation of %d requests / %d ms (tokens 100..1100, limit %d), %d s per run%n",
-        REQUESTS_PER_WINDOW, WINDOW.toMillis(), TOKENS_PER_WINDOW, RUN.toSeconds());
-    System.out.println("| workers | limiter | sent | steady-state use of the request limit | 429s | busiest window / limit |");
-    System.out.println("|---:|---|---:|---:|---:|---:|");
+    int margin = Integer.getInteger("bench.margin.ms", 40);
+    System.out.printf(Locale.ROOT, "utilisation of %d requests / %d ms (tokens 100..1100, limit %d), %d s per run;"
+        + " gate: %d buckets, margin %d ms, bound window / (window + margin + bucket) = %.1f%%%n",
+        REQUESTS_PER_WINDOW, WINDOW.toMillis(), TOKENS_PER_WINDOW, RUN.toSeconds(), BUCKETS, margin,
+        100.0 * WINDOW.toMillis() / (WINDOW.toMillis() + margin + WINDOW.toMillis() / (double) BUCKETS));
+    System.out.println("| workers | limiter | sent | steady-state use of the request limit | 429s | busiest window / limit"
+        + " | grant to send p50 / p99 / max ms |");
+    System.out.println("|---:|---|---:|---:|---:|---:|---:|");
     int run = 0;
     for (int workers : WORKERS) {
       String model = "bench-util-" + (++run);
@@ -63,8 +73,8 @@ final class UtilisationRun {
           .set(QUOTA_LIMITS.REQUESTS_PER_MINUTE, REQUESTS_PER_WINDOW)
           .set(QUOTA_LIMITS.INPUT_TOKENS_PER_MINUTE, TOKENS_PER_WINDOW)
           .set(QUOTA_LIMITS.WINDOW_MS, (int) WINDOW.toMillis())
-          .set(QUOTA_LIMITS.BUCKETS_PER_WINDOW, 200)
-          .set(QUOTA_LIMITS.SAFETY_MARGIN_MS, Integer.getInteger("bench.margin.ms", 40))
+          .set(QUOTA_LIMITS.BUCKETS_PER_WINDOW, BUCKETS)
+          .set(QUOTA_LIMITS.SAFETY_MARGIN_MS, margin)
           .execute();
       print(workers, "quota gate (PostgreSQL)", measure(model, workers, (http, base, random) -> gateWorker(gate, model, http, base, random)));
       print(workers, "seed AdaptiveRateLimiter, one per worker", measure(model, workers, (http, base, random) -> seedWorker(model, http, base, random)));
@@ -72,8 +82,8 @@ final class UtilisationRun {
   }
 
   private static void print(int workers, String limiter, Outcome o) {
-    System.out.printf(Locale.ROOT, "| %d | %s | %d | %.1f%% | %d | %.2f |%n", workers, limiter, o.sent(),
-        o.utilisation() * 100, o.rateLimited(), o.overrun());
+    System.out.printf(Locale.ROOT, "| %d | %s | %d | %.1f%% | %d | %.2f | %s |%n", workers, limiter, o.sent(),
+        o.utilisation() * 100, o.rateLimited(), o.overrun(), o.grantToSend());
   }
 
   interface Worker {
@@ -89,6 +99,7 @@ final class UtilisationRun {
         .withLatency(LatencyDistribution.uniform(Duration.ofMillis(10), Duration.ofMillis(60)));
     OkHttpClient http = new OkHttpClient.Builder().callTimeout(Duration.ofSeconds(30)).build();
     try (GeminiSimulator simulator = GeminiSimulator.start(config)) {
+      grantToSendMs.clear();
       end = System.currentTimeMillis() + RUN.toMillis();
       CountDownLatch done = new CountDownLatch(workers);
       for (int w = 0; w < workers; w++) {
@@ -111,7 +122,7 @@ final class UtilisationRun {
       long admitted = sent.stream().filter(r -> r.counted() && !r.arrival().isBefore(from) && r.arrival().isBefore(to)).count();
       double allowed = REQUESTS_PER_WINDOW * (Duration.between(from, to).toMillis() / (double) WINDOW.toMillis());
       return new Outcome(admitted / allowed, audit.rateLimited(),
-          audit.maxRequestsInWindow() / (double) REQUESTS_PER_WINDOW, sent.size());
+          audit.maxRequestsInWindow() / (double) REQUESTS_PER_WINDOW, sent.size(), spread());
     } finally {
       http.dispatcher().executorService().shutdown();
       http.connectionPool().evictAll();
@@ -127,15 +138,21 @@ final class UtilisationRun {
       if (!(admission instanceof Admission.Granted g)) {
         continue;
       }
-      try (Response response = http.newCall(request(baseUrl, model, tokens)).execute()) {
+      boolean finished = false;
+      Request request = request(baseUrl, model, tokens);
+      grantToSendMs.add(System.currentTimeMillis() - g.permit().grantedAt().toEpochMilli());
+      try (Response response = http.newCall(request).execute()) {
         JsonNode body = JSON.readTree(response.body().string());
         if (response.code() == 200) {
-          gate.reconcile(g.permit(), body.path("usageMetadata").path("promptTokenCount").asLong());
+          gate.finish(g.permit(), body.path("usageMetadata").path("promptTokenCount").asLong());
+          finished = true;
         } else if (response.code() == 429) {
           gate.rateLimited("gemini", model, retryDelay(body));
         }
       } finally {
-        gate.release(g.permit());
+        if (!finished) {
+          gate.release(g.permit());
+        }
       }
     }
   }
@@ -159,6 +176,16 @@ final class UtilisationRun {
         }
       }
     }
+  }
+
+  /** p50 / p99 / max of grantToSendMs, or "-" for a limiter without grants. */
+  private static String spread() {
+    List<Long> sorted = grantToSendMs.stream().sorted().toList();
+    if (sorted.isEmpty()) {
+      return "-";
+    }
+    return sorted.get(sorted.size() / 2) + " / " + sorted.get((int) Math.min(sorted.size() - 1, sorted.size() * 0.99))
+        + " / " + sorted.get(sorted.size() - 1);
   }
 
   /** RetryInfo's whole-second retryDelay ("1s"), or one window when absent. */

@@ -64,7 +64,9 @@ class EmbeddingBatcherTest {
         + " requests_per_day = NULL, blocked_until = NULL, blocked_quota_id = NULL, parked_until = NULL,"
         + " adaptive_factor = 1 WHERE model = ?", MODEL);
     dsl.execute("DELETE FROM public.quota_permits");
-    dsl.execute("DELETE FROM public.quota_buckets");
+    dsl.execute("DELETE FROM public.quota_permit_releases");
+    dsl.execute("UPDATE public.quota_limits SET ring_bucket = NULL, window_requests = 0, window_input_tokens = 0,"
+        + " permits_granted = 0");
     gate = new QuotaGate(db.dataSource(), QuotaGateConfig.defaults());
     healthy = GeminiSimulator.start(SimulatorConfig.defaults());
     healthyClient = new GeminiClient(GeminiConfig.of(healthy.baseUrl(), "test-key"));

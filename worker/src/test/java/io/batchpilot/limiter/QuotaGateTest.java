@@ -1,7 +1,6 @@
 package io.batchpilot.limiter;
 
 import static io.batchpilot.jooq.Tables.API_QUOTA_TRACKING;
-import static io.batchpilot.jooq.Tables.QUOTA_BUCKETS;
 import static io.batchpilot.jooq.Tables.QUOTA_LIMITS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -72,8 +71,8 @@ class QuotaGateTest {
     gate.reconcile(new Permit(first.permitId(), "gemini", model, 600, T0.toInstant()), 400);
 
     assertTrue(stepped.acquire(model, 500, Strategy.AGGRESSIVE, T0).granted());
-    assertEquals(900L, stepped.dsl().select(QUOTA_BUCKETS.INPUT_TOKENS).from(QUOTA_BUCKETS)
-        .where(QUOTA_BUCKETS.MODEL.eq(model)).fetchOne().value1());
+    assertEquals(900L, stepped.dsl().select(QUOTA_LIMITS.WINDOW_INPUT_TOKENS).from(QUOTA_LIMITS)
+        .where(QUOTA_LIMITS.MODEL.eq(model)).fetchOne().value1());
     assertEquals(900L, stepped.dsl().select(API_QUOTA_TRACKING.QUOTA_USED).from(API_QUOTA_TRACKING)
         .where(API_QUOTA_TRACKING.MODEL.eq(model), API_QUOTA_TRACKING.QUOTA_TYPE.eq("input_tokens"))
         .fetchOne().value1());
@@ -94,6 +93,61 @@ class QuotaGateTest {
 
     // Nobody releases: the dead worker's permits stop counting when their lease ends.
     assertTrue(stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0.plusSeconds(5)).granted());
+  }
+
+  @Test
+  void aLapsedPermitReleasedLateDoesNotFreeASecondPlace() {
+    stepped.defineLimits(model, 100, 1_000_000, 1000, 10, 0);
+    stepped.dsl().update(QUOTA_LIMITS).set(QUOTA_LIMITS.MAX_IN_FLIGHT, 1).set(QUOTA_LIMITS.PERMIT_LEASE_MS, 5000)
+        .where(QUOTA_LIMITS.MODEL.eq(model)).execute();
+    UUID dead = stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0).permitId();
+    assertTrue(stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0.plusSeconds(5)).granted());
+
+    // The slow worker comes back after its lease: its place was already given to the second permit.
+    gate.release(new Permit(dead, "gemini", model, 1, T0.toInstant()));
+    assertEquals("in_flight", stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0.plusSeconds(5)).reason());
+  }
+
+  @Test
+  void finishReconcilesAndReleasesInOneCall() {
+    stepped.defineLimits(model, 100, 1000, 1000, 10, 0);
+    stepped.dsl().update(QUOTA_LIMITS).set(QUOTA_LIMITS.MAX_IN_FLIGHT, 1).where(QUOTA_LIMITS.MODEL.eq(model)).execute();
+    SteppedClockGate.Answer first = stepped.acquire(model, 600, Strategy.AGGRESSIVE, T0);
+    assertEquals("in_flight", stepped.acquire(model, 400, Strategy.AGGRESSIVE, T0).reason());
+
+    gate.finish(new Permit(first.permitId(), "gemini", model, 600, T0.toInstant()), 600 - 200);
+
+    assertTrue(stepped.acquire(model, 600, Strategy.AGGRESSIVE, T0).granted());
+    assertEquals(1000L, stepped.dsl().select(QUOTA_LIMITS.WINDOW_INPUT_TOKENS).from(QUOTA_LIMITS)
+        .where(QUOTA_LIMITS.MODEL.eq(model)).fetchOne().value1());
+  }
+
+  @Test
+  void changingTheWindowLayoutKeepsWhatWasCounted() {
+    stepped.defineLimits(model, 2, 1_000_000, 1000, 10, 0);
+    assertTrue(stepped.acquire(model, 10, Strategy.AGGRESSIVE, T0).granted());
+    assertTrue(stepped.acquire(model, 10, Strategy.AGGRESSIVE, T0).granted());
+    stepped.dsl().update(QUOTA_LIMITS).set(QUOTA_LIMITS.BUCKETS_PER_WINDOW, 5).where(QUOTA_LIMITS.MODEL.eq(model)).execute();
+
+    // Both grants still count, now from the bucket of the first call after the change.
+    assertEquals("requests", stepped.acquire(model, 10, Strategy.AGGRESSIVE, T0.plusNanos(500_000_000)).reason());
+    assertEquals("requests", stepped.acquire(model, 10, Strategy.AGGRESSIVE, T0.plusNanos(1050_000_000)).reason());
+    // That bucket, [T0+370, T0+570), leaves the 5-bucket lookback at T0+570 + 1000.
+    assertTrue(stepped.acquire(model, 10, Strategy.AGGRESSIVE, T0.plusNanos(1570_000_000)).granted());
+  }
+
+  @Test
+  void statusCountsTheRingsBucketsOfTheLastWindow() {
+    stepped.defineLimits(model, 100, 1_000_000, 60_000, 60, 0);
+    OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC);
+    stepped.acquire(model, 100, Strategy.AGGRESSIVE, now.minusSeconds(90));
+    stepped.acquire(model, 200, Strategy.AGGRESSIVE, now.minusSeconds(30));
+    stepped.acquire(model, 300, Strategy.AGGRESSIVE, now.minusSeconds(1));
+
+    QuotaStatus status = gate.status("gemini", model).orElseThrow();
+    assertEquals(2, status.requestsInWindow());
+    assertEquals(500, status.inputTokensInWindow());
+    assertEquals(3, status.inFlight());
   }
 
   @Test

@@ -6,7 +6,7 @@ package io.batchpilot.jooq.tables;
 
 import io.batchpilot.jooq.DefaultSchema;
 import io.batchpilot.jooq.Keys;
-import io.batchpilot.jooq.tables.QuotaBuckets.QuotaBucketsPath;
+import io.batchpilot.jooq.tables.QuotaPermitReleases.QuotaPermitReleasesPath;
 import io.batchpilot.jooq.tables.QuotaPermits.QuotaPermitsPath;
 import io.batchpilot.jooq.tables.records.QuotaLimitsRecord;
 
@@ -184,6 +184,46 @@ public class QuotaLimits extends TableImpl<QuotaLimitsRecord> {
      */
     public final TableField<QuotaLimitsRecord, OffsetDateTime> UPDATED_AT = createField(DSL.name("updated_at"), SQLDataType.TIMESTAMPWITHTIMEZONE(6).nullable(false).defaultValue(DSL.field(DSL.raw("now()"), SQLDataType.TIMESTAMPWITHTIMEZONE)), this, "");
 
+    /**
+     * The column <code>quota_limits.ring_bucket</code>.
+     */
+    public final TableField<QuotaLimitsRecord, Long> RING_BUCKET = createField(DSL.name("ring_bucket"), SQLDataType.BIGINT, this, "");
+
+    /**
+     * The column <code>quota_limits.ring_width_ms</code>.
+     */
+    public final TableField<QuotaLimitsRecord, Integer> RING_WIDTH_MS = createField(DSL.name("ring_width_ms"), SQLDataType.INTEGER, this, "");
+
+    /**
+     * The column <code>quota_limits.ring_requests</code>.
+     */
+    public final TableField<QuotaLimitsRecord, Integer[]> RING_REQUESTS = createField(DSL.name("ring_requests"), SQLDataType.INTEGER.array(), this, "");
+
+    /**
+     * The column <code>quota_limits.ring_input_tokens</code>.
+     */
+    public final TableField<QuotaLimitsRecord, Long[]> RING_INPUT_TOKENS = createField(DSL.name("ring_input_tokens"), SQLDataType.BIGINT.array(), this, "");
+
+    /**
+     * The column <code>quota_limits.ring_since</code>.
+     */
+    public final TableField<QuotaLimitsRecord, OffsetDateTime> RING_SINCE = createField(DSL.name("ring_since"), SQLDataType.TIMESTAMPWITHTIMEZONE(6), this, "");
+
+    /**
+     * The column <code>quota_limits.window_requests</code>.
+     */
+    public final TableField<QuotaLimitsRecord, Long> WINDOW_REQUESTS = createField(DSL.name("window_requests"), SQLDataType.BIGINT.nullable(false).defaultValue(DSL.field(DSL.raw("0"), SQLDataType.BIGINT)), this, "");
+
+    /**
+     * The column <code>quota_limits.window_input_tokens</code>.
+     */
+    public final TableField<QuotaLimitsRecord, Long> WINDOW_INPUT_TOKENS = createField(DSL.name("window_input_tokens"), SQLDataType.BIGINT.nullable(false).defaultValue(DSL.field(DSL.raw("0"), SQLDataType.BIGINT)), this, "");
+
+    /**
+     * The column <code>quota_limits.permits_granted</code>.
+     */
+    public final TableField<QuotaLimitsRecord, Long> PERMITS_GRANTED = createField(DSL.name("permits_granted"), SQLDataType.BIGINT.nullable(false).defaultValue(DSL.field(DSL.raw("0"), SQLDataType.BIGINT)), this, "");
+
     private QuotaLimits(Name alias, Table<QuotaLimitsRecord> aliased) {
         this(alias, aliased, (Field<?>[]) null, null);
     }
@@ -256,17 +296,17 @@ public class QuotaLimits extends TableImpl<QuotaLimitsRecord> {
         return Keys.QUOTA_LIMITS_PKEY;
     }
 
-    private transient QuotaBucketsPath _quotaBuckets;
+    private transient QuotaPermitReleasesPath _quotaPermitReleases;
 
     /**
-     * Get the implicit to-many join path to the <code>quota_buckets</code>
-     * table
+     * Get the implicit to-many join path to the
+     * <code>quota_permit_releases</code> table
      */
-    public QuotaBucketsPath quotaBuckets() {
-        if (_quotaBuckets == null)
-            _quotaBuckets = new QuotaBucketsPath(this, null, Keys.QUOTA_BUCKETS__QUOTA_BUCKETS_PROVIDER_MODEL_FKEY.getInverseKey());
+    public QuotaPermitReleasesPath quotaPermitReleases() {
+        if (_quotaPermitReleases == null)
+            _quotaPermitReleases = new QuotaPermitReleasesPath(this, null, Keys.QUOTA_PERMIT_RELEASES__QUOTA_PERMIT_RELEASES_PROVIDER_MODEL_FKEY.getInverseKey());
 
-        return _quotaBuckets;
+        return _quotaPermitReleases;
     }
 
     private transient QuotaPermitsPath _quotaPermits;

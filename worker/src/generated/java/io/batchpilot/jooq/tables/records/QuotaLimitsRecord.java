@@ -386,6 +386,126 @@ public class QuotaLimitsRecord extends UpdatableRecordImpl<QuotaLimitsRecord> {
         return (OffsetDateTime) get(23);
     }
 
+    /**
+     * Setter for <code>quota_limits.ring_bucket</code>.
+     */
+    public QuotaLimitsRecord setRingBucket(Long value) {
+        set(24, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>quota_limits.ring_bucket</code>.
+     */
+    public Long getRingBucket() {
+        return (Long) get(24);
+    }
+
+    /**
+     * Setter for <code>quota_limits.ring_width_ms</code>.
+     */
+    public QuotaLimitsRecord setRingWidthMs(Integer value) {
+        set(25, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>quota_limits.ring_width_ms</code>.
+     */
+    public Integer getRingWidthMs() {
+        return (Integer) get(25);
+    }
+
+    /**
+     * Setter for <code>quota_limits.ring_requests</code>.
+     */
+    public QuotaLimitsRecord setRingRequests(Integer[] value) {
+        set(26, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>quota_limits.ring_requests</code>.
+     */
+    public Integer[] getRingRequests() {
+        return (Integer[]) get(26);
+    }
+
+    /**
+     * Setter for <code>quota_limits.ring_input_tokens</code>.
+     */
+    public QuotaLimitsRecord setRingInputTokens(Long[] value) {
+        set(27, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>quota_limits.ring_input_tokens</code>.
+     */
+    public Long[] getRingInputTokens() {
+        return (Long[]) get(27);
+    }
+
+    /**
+     * Setter for <code>quota_limits.ring_since</code>.
+     */
+    public QuotaLimitsRecord setRingSince(OffsetDateTime value) {
+        set(28, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>quota_limits.ring_since</code>.
+     */
+    public OffsetDateTime getRingSince() {
+        return (OffsetDateTime) get(28);
+    }
+
+    /**
+     * Setter for <code>quota_limits.window_requests</code>.
+     */
+    public QuotaLimitsRecord setWindowRequests(Long value) {
+        set(29, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>quota_limits.window_requests</code>.
+     */
+    public Long getWindowRequests() {
+        return (Long) get(29);
+    }
+
+    /**
+     * Setter for <code>quota_limits.window_input_tokens</code>.
+     */
+    public QuotaLimitsRecord setWindowInputTokens(Long value) {
+        set(30, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>quota_limits.window_input_tokens</code>.
+     */
+    public Long getWindowInputTokens() {
+        return (Long) get(30);
+    }
+
+    /**
+     * Setter for <code>quota_limits.permits_granted</code>.
+     */
+    public QuotaLimitsRecord setPermitsGranted(Long value) {
+        set(31, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>quota_limits.permits_granted</code>.
+     */
+    public Long getPermitsGranted() {
+        return (Long) get(31);
+    }
+
     // -------------------------------------------------------------------------
     // Primary key information
     // -------------------------------------------------------------------------
@@ -409,7 +529,7 @@ public class QuotaLimitsRecord extends UpdatableRecordImpl<QuotaLimitsRecord> {
     /**
      * Create a detached, initialised QuotaLimitsRecord
      */
-    public QuotaLimitsRecord(String provider, String model, Integer requestsPerMinute, Long inputTokensPerMinute, Integer requestsPerDay, Integer maxInFlight, Integer windowMs, Integer bucketsPerWindow, Integer safetyMarginMs, Integer permitLeaseMs, Double adaptiveFactor, OffsetDateTime adaptiveChangedAt, Double adaptiveMin, Double adaptiveDecrease, Double adaptiveIncrease, OffsetDateTime blockedUntil, String blockedQuotaId, OffsetDateTime parkedUntil, LocalDate day, Integer requestsToday, OffsetDateTime currentBucket, OffsetDateTime lastGrantAt, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
+    public QuotaLimitsRecord(String provider, String model, Integer requestsPerMinute, Long inputTokensPerMinute, Integer requestsPerDay, Integer maxInFlight, Integer windowMs, Integer bucketsPerWindow, Integer safetyMarginMs, Integer permitLeaseMs, Double adaptiveFactor, OffsetDateTime adaptiveChangedAt, Double adaptiveMin, Double adaptiveDecrease, Double adaptiveIncrease, OffsetDateTime blockedUntil, String blockedQuotaId, OffsetDateTime parkedUntil, LocalDate day, Integer requestsToday, OffsetDateTime currentBucket, OffsetDateTime lastGrantAt, OffsetDateTime createdAt, OffsetDateTime updatedAt, Long ringBucket, Integer ringWidthMs, Integer[] ringRequests, Long[] ringInputTokens, OffsetDateTime ringSince, Long windowRequests, Long windowInputTokens, Long permitsGranted) {
         super(QuotaLimits.QUOTA_LIMITS);
 
         setProvider(provider);
@@ -436,6 +556,14 @@ public class QuotaLimitsRecord extends UpdatableRecordImpl<QuotaLimitsRecord> {
         setLastGrantAt(lastGrantAt);
         setCreatedAt(createdAt);
         setUpdatedAt(updatedAt);
+        setRingBucket(ringBucket);
+        setRingWidthMs(ringWidthMs);
+        setRingRequests(ringRequests);
+        setRingInputTokens(ringInputTokens);
+        setRingSince(ringSince);
+        setWindowRequests(windowRequests);
+        setWindowInputTokens(windowInputTokens);
+        setPermitsGranted(permitsGranted);
         resetChangedOnNotNull();
     }
 }
