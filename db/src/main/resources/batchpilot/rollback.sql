@@ -5,6 +5,9 @@
 -- Run: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f rollback.sql (one transaction: all or nothing).
 BEGIN;
 
+-- V8: hardening.
+DROP INDEX IF EXISTS public.batch_upload_files_duplicate_of_idx;
+
 -- V4 metrics: Grafana's views first (they depend on the tables below).
 DROP VIEW IF EXISTS batchpilot_reporting.worker_heartbeats;
 DROP VIEW IF EXISTS batchpilot_reporting.metric_snapshots;
