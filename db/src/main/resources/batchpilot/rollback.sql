@@ -7,6 +7,10 @@ BEGIN;
 
 -- V8: hardening.
 DROP INDEX IF EXISTS public.batch_upload_files_duplicate_of_idx;
+DROP TRIGGER IF EXISTS batch_upload_sessions_check_status ON public.batch_upload_sessions;
+DROP TRIGGER IF EXISTS batch_upload_files_check_storage_path ON public.batch_upload_files;
+DROP FUNCTION IF EXISTS batchpilot_private.check_session_status_change();
+DROP FUNCTION IF EXISTS batchpilot_private.check_storage_path();
 
 -- V4 metrics: Grafana's views first (they depend on the tables below).
 DROP VIEW IF EXISTS batchpilot_reporting.worker_heartbeats;

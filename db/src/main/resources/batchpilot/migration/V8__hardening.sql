@@ -9,3 +9,82 @@
 -- (duplicate_of = $1) implies IS NOT NULL, so it is used.
 CREATE INDEX batch_upload_files_duplicate_of_idx
   ON public.batch_upload_files (duplicate_of) WHERE duplicate_of IS NOT NULL;
+
+-- ---------------------------------------------------------------------------------------------
+-- What a frontend may do to a session's status. The column grant lets a signed-in user write
+-- status so that it can pause, resume and cancel; without this check it could also mark its own
+-- session completed, failed or processing. Only the API roles are checked: the workers, the
+-- service key and the SECURITY DEFINER triggers run as other roles (current_user, not the JWT).
+-- ---------------------------------------------------------------------------------------------
+CREATE FUNCTION batchpilot_private.check_session_status_change() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+BEGIN
+  IF current_user NOT IN ('authenticated', 'anon') THEN
+    RETURN NEW;
+  END IF;
+  IF TG_OP = 'INSERT' THEN
+    IF NEW.status <> 'pending' THEN
+      RAISE EXCEPTION 'a new batch session starts as pending, not %: insert it without a status; a worker starts it at its first claim',
+        NEW.status USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+  END IF;
+  IF NEW.status = OLD.status
+     OR (OLD.status IN ('pending', 'processing') AND NEW.status = 'paused')
+     OR (OLD.status = 'paused' AND NEW.status = 'processing')
+     OR (OLD.status IN ('pending', 'processing', 'paused') AND NEW.status = 'cancelled') THEN
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION 'batch session %: a signed-in user may not change its status from % to %; a frontend may pause'
+    ' (pending or processing to paused), resume (paused to processing) or cancel (pending, processing or paused'
+    ' to cancelled), and the workers start, complete and fail sessions', OLD.id, OLD.status, NEW.status
+    USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+
+CREATE TRIGGER batch_upload_sessions_check_status
+  BEFORE INSERT OR UPDATE OF status ON public.batch_upload_sessions
+  FOR EACH ROW EXECUTE FUNCTION batchpilot_private.check_session_status_change();
+
+-- ---------------------------------------------------------------------------------------------
+-- Which Storage objects a frontend may name. Workers read storage_path with the service-role key,
+-- which bypasses Storage's own policies, so a row could otherwise point them at another user's
+-- object and return its extraction to the row's owner. Supabase's convention, and the README's
+-- upload policy: each user's objects are under "<auth.uid()>/".
+-- ---------------------------------------------------------------------------------------------
+CREATE FUNCTION batchpilot_private.check_storage_path() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+DECLARE
+  own_folder text := (SELECT auth.uid())::text;
+BEGIN
+  IF current_user NOT IN ('authenticated', 'anon') OR NEW.storage_path IS NULL THEN
+    RETURN NEW;
+  END IF;
+  IF TG_OP = 'UPDATE'
+     AND (NEW.storage_bucket, NEW.storage_path) IS NOT DISTINCT FROM (OLD.storage_bucket, OLD.storage_path) THEN
+    RETURN NEW;
+  END IF;
+  -- "." and ".." would climb out of the folder once the worker builds the object's URL.
+  IF own_folder IS NULL
+     OR NOT starts_with(NEW.storage_path, own_folder || '/')
+     OR EXISTS (SELECT 1 FROM unnest(string_to_array(NEW.storage_path, '/')) AS s (segment)
+                 WHERE s.segment IN ('', '.', '..')) THEN
+    RAISE EXCEPTION 'batch_upload_files.storage_path % is refused: a signed-in user may name only objects in their own folder, %/<file> (no empty, "." or ".." segment); upload the file there',
+      quote_literal(NEW.storage_path), coalesce(own_folder, '<auth.uid()>')
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER batch_upload_files_check_storage_path
+  BEFORE INSERT OR UPDATE OF storage_bucket, storage_path ON public.batch_upload_files
+  FOR EACH ROW EXECUTE FUNCTION batchpilot_private.check_storage_path();
+
+-- Trigger functions need no EXECUTE to fire; nobody calls these directly.
+REVOKE ALL ON FUNCTION batchpilot_private.check_session_status_change(), batchpilot_private.check_storage_path()
+  FROM PUBLIC, anon, authenticated, service_role;
