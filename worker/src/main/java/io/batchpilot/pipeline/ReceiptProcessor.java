@@ -85,62 +85,80 @@ public final class ReceiptProcessor implements FileProcessor {
 
   @Override
   public Outcome process(ClaimedFile file) throws InterruptedException {
-    ValidatedFile valid;
-    try {
-      LoadedFile loaded = source.load(FileLocation.of(file.storageBucket(), file.storagePath(), file.sourceUrl()));
-      valid = validator.validate(file.originalFilename(), loaded.bytes(), file.fileType());
-    } catch (FileUnavailableException e) {
-      return e.retryable()
-          ? Outcome.retry(file, e.errorType(), e.getMessage(), config.backoff().delay(file.attempts()), 0, false)
-          : Outcome.failed(file, e.errorType(), e.getMessage(), 0);
-    } catch (InvalidFileException e) {
-      return Outcome.failed(file, e.errorType(), e.getMessage(), 0);
+    Prepared prepared = prepare(file);
+    if (prepared instanceof Prepared.Done done) {
+      return done.outcome();
     }
-
-    Optional<DuplicateFinder.Duplicate> earlier = duplicates.find(file.id(), valid.sha256());
-    if (earlier.isPresent()) {
-      JsonNode result = readJson(earlier.get().result().data());
-      return Outcome.duplicate(file, earlier.get().fileId(), result, file.receiptId() == null ? null : result)
-          .withContentSha256(valid.sha256());
-    }
-
-    byte[] content = valid.bytes();
-    String mimeType = valid.mimeType();
-    if (!valid.isPdf()) {
-      try {
-        ImagePreprocessor.Result smaller = preprocessor.process(content, mimeType);
-        content = smaller.bytes();
-        mimeType = smaller.mimeType();
-      } catch (IOException e) {
-        // A type Java cannot decode (WebP): Gemini reads it as uploaded.
-        log.debug("{}: sent unprocessed: {}", file.describe(), e.getMessage());
-      }
-    }
-    long estimate = gemini.estimateInputTokens(content, mimeType, ReceiptSchema.PROMPT);
+    Prepared.Ready ready = (Prepared.Ready) prepared;
+    long estimate = gemini.estimateInputTokens(ready.content(), ready.mimeType(), ReceiptSchema.PROMPT);
 
     Admission admission = gate.acquireWithin(file.provider(), file.model(), estimate,
         Strategy.fromSqlName(file.processingStrategy()), config.maxQuotaWait());
     if (admission instanceof Admission.Wait wait) {
       if (wait.reason() == WaitReason.DAILY_QUOTA_EXHAUSTED) {
         return Outcome.waitForQuota(file, wait.delay(), dailyQuotaMessage(file, wait.delay()), 0)
-            .withContentSha256(valid.sha256());
+            .withContentSha256(ready.sha256());
       }
       return Outcome.deferred(file, wait.delay(), "waiting " + wait.delay().toSeconds() + " s for the "
           + file.model() + " quota (" + wait.reason().name().toLowerCase() + ")");
     }
     Permit permit = ((Admission.Granted) admission).permit();
     try {
-      ExtractionResult extraction = gemini.extractReceipt(file.model(), content, mimeType);
+      ExtractionResult extraction = gemini.extractReceipt(file.model(), ready.content(), ready.mimeType());
       gate.reconcile(permit, extraction.usage().promptTokens());
       ObjectNode result = toJson(extraction);
       return Outcome.completed(file, result, file.receiptId() == null ? null : result,
               (int) extraction.usage().promptTokens(), (int) extraction.usage().candidatesTokens(),
               (int) extraction.usage().totalTokens(), 1)
-          .withContentSha256(valid.sha256());
+          .withContentSha256(ready.sha256());
     } catch (GeminiException e) {
-      return failure(file, e).withContentSha256(valid.sha256());
+      return failure(file, e).withContentSha256(ready.sha256());
     } finally {
       gate.release(permit);
+    }
+  }
+
+  /** The file's outcome already (unavailable, invalid, a duplicate), or what the API call needs. */
+  private sealed interface Prepared {
+    record Done(Outcome outcome) implements Prepared {}
+
+    record Ready(byte[] sha256, byte[] content, String mimeType) implements Prepared {}
+  }
+
+  /**
+   * Loads, validates, reuses a duplicate's result, preprocesses. The validator's decoded pixels
+   * (about 50 MB for a phone photo) are referenced only in here, so they are garbage by the API call.
+   */
+  private Prepared prepare(ClaimedFile file) {
+    ValidatedFile valid;
+    try {
+      LoadedFile loaded = source.load(FileLocation.of(file.storageBucket(), file.storagePath(), file.sourceUrl()));
+      valid = validator.validate(file.originalFilename(), loaded.bytes(), file.fileType());
+    } catch (FileUnavailableException e) {
+      return new Prepared.Done(e.retryable()
+          ? Outcome.retry(file, e.errorType(), e.getMessage(), config.backoff().delay(file.attempts()), 0, false)
+          : Outcome.failed(file, e.errorType(), e.getMessage(), 0));
+    } catch (InvalidFileException e) {
+      return new Prepared.Done(Outcome.failed(file, e.errorType(), e.getMessage(), 0));
+    }
+
+    Optional<DuplicateFinder.Duplicate> earlier = duplicates.find(file.id(), valid.sha256());
+    if (earlier.isPresent()) {
+      JsonNode result = readJson(earlier.get().result().data());
+      return new Prepared.Done(Outcome.duplicate(file, earlier.get().fileId(), result, file.receiptId() == null ? null : result)
+          .withContentSha256(valid.sha256()));
+    }
+
+    if (valid.isPdf()) {
+      return new Prepared.Ready(valid.sha256(), valid.bytes(), valid.mimeType());
+    }
+    try {
+      ImagePreprocessor.Result smaller = preprocessor.process(valid);
+      return new Prepared.Ready(valid.sha256(), smaller.bytes(), smaller.mimeType());
+    } catch (IOException e) {
+      // An image Java cannot render (a CMYK JPEG): Gemini reads it as uploaded.
+      log.debug("{}: sent unprocessed: {}", file.describe(), e.getMessage());
+      return new Prepared.Ready(valid.sha256(), valid.bytes(), valid.mimeType());
     }
   }
 
