@@ -28,19 +28,22 @@ import java.io.IOException;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.Optional;
+import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One receipt, from its bytes to an {@link Outcome}: load, validate (before spending quota), reuse
- * an earlier result for the same content, preprocess, estimate tokens, pass the quota gate, call
- * Gemini, reconcile the tokens. Every failure becomes an outcome with its error_type; only the
+ * One receipt, from its bytes to an {@link Outcome}: load, validate (before spending quota), wait
+ * for an identical file in flight, reuse an earlier result for the same content, preprocess,
+ * estimate tokens, pass the quota gate, call Gemini, reconcile the tokens. Every failure becomes an outcome with its error_type; only the
  * completer writes rows.
  */
 public final class ReceiptProcessor implements FileProcessor {
 
   private static final Logger log = LoggerFactory.getLogger(ReceiptProcessor.class);
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** About one Gemini call: an identical file in flight has usually finished when this one comes back. */
+  static final Duration IDENTICAL_FILE_WAIT = Duration.ofSeconds(5);
 
   /**
    * @param maxQuotaWait the longest a file waits for the gate while holding a thread; a longer wait
@@ -142,6 +145,12 @@ public final class ReceiptProcessor implements FileProcessor {
       return new Prepared.Done(Outcome.failed(file, e.errorType(), e.getMessage(), 0));
     }
 
+    // Asked before a completed result, so an identical file that completes in between is found below.
+    Optional<UUID> identicalInFlight = duplicates.inFlight(file.id(), valid.sha256());
+    if (identicalInFlight.isPresent()) {
+      return new Prepared.Done(Outcome.deferred(file, IDENTICAL_FILE_WAIT, "waiting for file "
+          + identicalInFlight.get() + ", the same content in flight, to reuse its result"));
+    }
     Optional<DuplicateFinder.Duplicate> earlier = duplicates.find(file.id(), valid.sha256());
     if (earlier.isPresent()) {
       JsonNode result = readJson(earlier.get().result().data());
