@@ -9,6 +9,10 @@ BEGIN;
 DROP INDEX IF EXISTS public.batch_upload_files_duplicate_of_idx;
 DROP TRIGGER IF EXISTS batch_upload_sessions_check_status ON public.batch_upload_sessions;
 DROP TRIGGER IF EXISTS batch_upload_files_check_storage_path ON public.batch_upload_files;
+DROP TRIGGER IF EXISTS batch_upload_sessions_stamp_cancelled ON public.batch_upload_sessions;
+DROP TRIGGER IF EXISTS batch_upload_sessions_skip_cancelled_files ON public.batch_upload_sessions;
+DROP FUNCTION IF EXISTS batchpilot_private.stamp_cancelled_session();
+DROP FUNCTION IF EXISTS batchpilot_private.skip_files_of_cancelled_session();
 DROP FUNCTION IF EXISTS batchpilot_private.check_session_status_change();
 DROP FUNCTION IF EXISTS batchpilot_private.check_storage_path();
 

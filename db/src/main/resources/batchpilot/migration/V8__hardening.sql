@@ -49,6 +49,46 @@ CREATE TRIGGER batch_upload_sessions_check_status
   FOR EACH ROW EXECUTE FUNCTION batchpilot_private.check_session_status_change();
 
 -- ---------------------------------------------------------------------------------------------
+-- A cancel ends the session whoever sends it (a frontend's update, `batchpilot cancel`): the files
+-- not yet started are skipped at once, so the counters and a frontend's progress bar say so, and
+-- completed_at marks the end. Files in flight finish. The skip runs AFTER the update: the file
+-- counters' trigger writes this same session row.
+-- ---------------------------------------------------------------------------------------------
+CREATE FUNCTION batchpilot_private.stamp_cancelled_session() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+BEGIN
+  NEW.completed_at := coalesce(NEW.completed_at, clock_timestamp());
+  RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER batch_upload_sessions_stamp_cancelled
+  BEFORE UPDATE OF status ON public.batch_upload_sessions
+  FOR EACH ROW WHEN (NEW.status = 'cancelled' AND OLD.status IS DISTINCT FROM 'cancelled')
+  EXECUTE FUNCTION batchpilot_private.stamp_cancelled_session();
+
+-- SECURITY DEFINER: a frontend may not write a file's error_message, but its cancel skips the files.
+CREATE FUNCTION batchpilot_private.skip_files_of_cancelled_session() RETURNS trigger
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+BEGIN
+  UPDATE public.batch_upload_files f
+     SET status = 'skipped', error_message = 'the session was cancelled before this file was processed'
+   WHERE f.batch_session_id = NEW.id AND f.status IN ('uploading', 'pending');
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER batch_upload_sessions_skip_cancelled_files
+  AFTER UPDATE OF status ON public.batch_upload_sessions
+  FOR EACH ROW WHEN (NEW.status = 'cancelled' AND OLD.status IS DISTINCT FROM 'cancelled')
+  EXECUTE FUNCTION batchpilot_private.skip_files_of_cancelled_session();
+
+-- ---------------------------------------------------------------------------------------------
 -- Which Storage objects a frontend may name. Workers read storage_path with the service-role key,
 -- which bypasses Storage's own policies, so a row could otherwise point them at another user's
 -- object and return its extraction to the row's owner. Supabase's convention, and the README's
@@ -86,5 +126,6 @@ CREATE TRIGGER batch_upload_files_check_storage_path
   FOR EACH ROW EXECUTE FUNCTION batchpilot_private.check_storage_path();
 
 -- Trigger functions need no EXECUTE to fire; nobody calls these directly.
-REVOKE ALL ON FUNCTION batchpilot_private.check_session_status_change(), batchpilot_private.check_storage_path()
+REVOKE ALL ON FUNCTION batchpilot_private.check_session_status_change(), batchpilot_private.check_storage_path(),
+  batchpilot_private.stamp_cancelled_session(), batchpilot_private.skip_files_of_cancelled_session()
   FROM PUBLIC, anon, authenticated, service_role;

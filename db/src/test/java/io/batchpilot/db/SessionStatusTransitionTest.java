@@ -95,6 +95,33 @@ class SessionStatusTransitionTest {
   }
 
   @Test
+  void aCancelFromAFrontendSkipsTheFilesNotStartedAndEndsTheSession() throws SQLException {
+    UUID session = sessionIn("processing");
+    data.update("UPDATE public.batch_upload_sessions SET total_files = 4 WHERE id = ?", session);
+    data.file(session, "uploading");
+    data.file(session, "pending");
+    data.file(session, "pending");
+    data.file(session, "processing");
+
+    assertEquals(1, write(asOwner, "UPDATE public.batch_upload_sessions SET status = 'cancelled' WHERE id = ?", session));
+
+    try (Connection c = db.getConnection();
+         PreparedStatement s = TestData.prepare(c, "SELECT files_uploading, files_pending, files_processing, files_skipped,"
+             + " completed_at IS NOT NULL, (SELECT count(*) FROM public.batch_upload_files f WHERE f.batch_session_id = s.id"
+             + " AND f.status = 'skipped' AND f.error_message LIKE 'the session was cancelled%')"
+             + " FROM public.batch_upload_sessions s WHERE id = ?", session);
+         ResultSet rs = s.executeQuery()) {
+      rs.next();
+      assertEquals(0, rs.getInt(1), "uploading files are skipped");
+      assertEquals(0, rs.getInt(2), "pending files are skipped");
+      assertEquals(1, rs.getInt(3), "the file in flight finishes");
+      assertEquals(3, rs.getInt(4));
+      assertTrue(rs.getBoolean(5), "completed_at marks the end");
+      assertEquals(3, rs.getInt(6), "each skipped file says why");
+    }
+  }
+
+  @Test
   void serviceKeyAndWorkersMoveASessionThroughTheWholePipeline() throws SQLException {
     UUID session = sessionIn("pending");
     SupabaseRequest serviceKey = SupabaseRequest.serviceRole();
