@@ -5,6 +5,17 @@
 -- Run: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f rollback.sql (one transaction: all or nothing).
 BEGIN;
 
+-- V8: hardening.
+DROP INDEX IF EXISTS public.batch_upload_files_duplicate_of_idx;
+DROP TRIGGER IF EXISTS batch_upload_sessions_check_status ON public.batch_upload_sessions;
+DROP TRIGGER IF EXISTS batch_upload_files_check_storage_path ON public.batch_upload_files;
+DROP TRIGGER IF EXISTS batch_upload_sessions_stamp_cancelled ON public.batch_upload_sessions;
+DROP TRIGGER IF EXISTS batch_upload_sessions_skip_cancelled_files ON public.batch_upload_sessions;
+DROP FUNCTION IF EXISTS batchpilot_private.stamp_cancelled_session();
+DROP FUNCTION IF EXISTS batchpilot_private.skip_files_of_cancelled_session();
+DROP FUNCTION IF EXISTS batchpilot_private.check_session_status_change();
+DROP FUNCTION IF EXISTS batchpilot_private.check_storage_path();
+
 -- V7: the quota gate's hot path (its columns go with quota_limits below).
 DROP FUNCTION IF EXISTS public.batchpilot_finish_quota(uuid, bigint);
 DROP TABLE IF EXISTS public.quota_permit_releases;

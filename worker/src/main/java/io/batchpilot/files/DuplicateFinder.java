@@ -3,11 +3,13 @@ package io.batchpilot.files;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
 import static org.jooq.impl.DSL.coalesce;
+import static org.jooq.impl.DSL.noCondition;
 import static org.jooq.impl.DSL.when;
 
 import io.batchpilot.jooq.tables.BatchUploadFiles;
 import io.batchpilot.jooq.tables.BatchUploadSessions;
 import io.batchpilot.store.Jooq;
+import java.nio.ByteBuffer;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
@@ -21,7 +23,7 @@ import org.jooq.Select;
  * Finds a completed file with the same content as this one, for the same model, whose result this
  * file may reuse instead of calling Gemini again: one from the same team, or, for a personal
  * session, one of the same user's personal sessions. Results never cross from one team or user to
- * another.
+ * another. It also finds an identical file still in flight, so the second of two waits for the first.
  */
 public final class DuplicateFinder {
 
@@ -32,6 +34,9 @@ public final class DuplicateFinder {
       Objects.requireNonNull(result, "result");
     }
   }
+
+  /** The first key of the two-key advisory lock on a content hash, so it meets no other lock of the project's. */
+  private static final int CONTENT_LOCK_CLASS = 0x62700c5a;
 
   private final DSLContext dsl;
 
@@ -48,18 +53,44 @@ public final class DuplicateFinder {
     return query(fileId, sha256).fetchOptional(r -> new Duplicate(r.value1(), r.value2()));
   }
 
+  /**
+   * Records this file's SHA-256 on its row, and returns an identical file (same content, model and
+   * owner, as {@link #find} matches them) that a worker is processing and recorded first: this one
+   * should wait for that result rather than call Gemini for the same bytes. Files with the same
+   * content take turns on a transaction-scoped advisory lock (safe through any pooler), so of two
+   * that arrive together exactly one goes ahead.
+   */
+  public Optional<UUID> inFlight(UUID fileId, byte[] sha256) {
+    return dsl.transactionResult(tx -> {
+      DSLContext t = tx.dsl();
+      t.execute("SELECT 1 FROM pg_advisory_xact_lock(?, ?)", CONTENT_LOCK_CLASS, ByteBuffer.wrap(sha256).getInt());
+      Optional<UUID> earlier = matching(t, fileId, sha256, "processing").fetchOptional(Record2::value1);
+      t.update(BATCH_UPLOAD_FILES)
+          .set(BATCH_UPLOAD_FILES.CONTENT_SHA256, sha256)
+          .where(BATCH_UPLOAD_FILES.ID.eq(fileId))
+          .and(BATCH_UPLOAD_FILES.CONTENT_SHA256.isDistinctFrom(sha256))
+          .execute();
+      return earlier;
+    });
+  }
+
   /** The query {@link #find} runs; tests EXPLAIN it. */
   Select<Record2<UUID, JSONB>> query(UUID fileId, byte[] sha256) {
+    return matching(dsl, fileId, sha256, "completed");
+  }
+
+  private static Select<Record2<UUID, JSONB>> matching(DSLContext dsl, UUID fileId, byte[] sha256, String status) {
     BatchUploadFiles me = BATCH_UPLOAD_FILES.as("me");
     BatchUploadSessions mySession = BATCH_UPLOAD_SESSIONS.as("my_session");
     BatchUploadFiles earlier = BATCH_UPLOAD_FILES.as("earlier");
     BatchUploadSessions theirSession = BATCH_UPLOAD_SESSIONS.as("their_session");
+    boolean completed = status.equals("completed");
     return dsl.select(earlier.ID, earlier.RESULT)
         .from(me)
         .join(mySession).on(mySession.ID.eq(me.BATCH_SESSION_ID))
         .join(earlier).on(earlier.CONTENT_SHA256.eq(sha256)
-            .and(earlier.STATUS.eq("completed"))
-            .and(earlier.RESULT.isNotNull())
+            .and(earlier.STATUS.eq(status))
+            .and(completed ? earlier.RESULT.isNotNull() : noCondition())
             .and(earlier.ID.ne(me.ID)))
         .join(theirSession).on(theirSession.ID.eq(earlier.BATCH_SESSION_ID))
         .where(me.ID.eq(fileId))
@@ -67,7 +98,8 @@ public final class DuplicateFinder {
         .and(when(mySession.TEAM_ID.isNotNull(), theirSession.TEAM_ID.eq(mySession.TEAM_ID))
             .otherwise(theirSession.TEAM_ID.isNull()
                 .and(theirSession.USER_ID.isNotDistinctFrom(mySession.USER_ID))))
-        .orderBy(earlier.PROCESSING_COMPLETED_AT.asc().nullsLast(), earlier.ID)
+        .orderBy(completed ? earlier.PROCESSING_COMPLETED_AT.asc().nullsLast() : earlier.PROCESSING_STARTED_AT.asc().nullsLast(),
+            earlier.ID)
         .limit(1);
   }
 }

@@ -1,5 +1,6 @@
 package io.batchpilot.files;
 
+import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.security.MessageDigest;
@@ -25,8 +26,13 @@ import org.apache.pdfbox.pdmodel.encryption.InvalidPasswordException;
 public final class FileValidator {
 
   private static final String SUPPORTED = "JPEG, PNG, WebP or PDF";
-  /** Decoding at this size still reads every byte of the image, at a fraction of the memory. */
-  private static final int DECODE_CHECK_SIDE = 1024;
+  /**
+   * The decode keeps at least this many pixels on the longest side (a subsampled decode still reads
+   * every byte), so the preprocessor scales from these pixels instead of decoding the file again,
+   * while a 200-megapixel scan still needs a fraction of its full memory. Phone photos (4032 px)
+   * decode whole.
+   */
+  static final int KEPT_LONGEST_SIDE = 4096;
 
   private final FileValidatorConfig config;
 
@@ -69,10 +75,9 @@ public final class FileValidator {
     byte[] sha256 = sha256(bytes);
     if (type == FileType.PDF) {
       int pages = pdfPages(filename, bytes);
-      return new ValidatedFile(bytes, type.mimeType(), sha256, 0, 0, pages);
+      return new ValidatedFile(bytes, type.mimeType(), sha256, 0, 0, pages, Optional.empty());
     }
-    int[] size = imageSize(filename, type, bytes);
-    return new ValidatedFile(bytes, type.mimeType(), sha256, size[0], size[1], 0);
+    return decodeImage(filename, type, bytes, sha256);
   }
 
   private static void checkDeclared(String filename, FileType actual, String declaredMimeType)
@@ -89,8 +94,12 @@ public final class FileValidator {
     }
   }
 
-  /** Width and height, after decoding every byte: a truncated or damaged image is refused here. */
-  private int[] imageSize(String filename, FileType type, byte[] bytes) throws InvalidFileException {
+  /**
+   * Decodes every byte, so a truncated or damaged image is refused here, and keeps the pixels for
+   * the preprocessor: each image is decoded once.
+   */
+  private ValidatedFile decodeImage(String filename, FileType type, byte[] bytes, byte[] sha256)
+      throws InvalidFileException {
     Iterator<ImageReader> readers = ImageIO.getImageReadersByFormatName(type.imageIoFormat());
     if (!readers.hasNext()) {
       throw new IllegalStateException("no ImageIO reader for " + type.imageIoFormat()
@@ -114,18 +123,21 @@ public final class FileValidator {
       reader.addIIOReadWarningListener((IIOReadWarningListener) (source, warning) ->
           warnings.append(warnings.length() == 0 ? "" : "; ").append(warning));
       ImageReadParam param = reader.getDefaultReadParam();
-      int step = Math.max(1, (Math.max(width, height) + DECODE_CHECK_SIDE - 1) / DECODE_CHECK_SIDE);
+      int step = Math.max(1, Math.max(width, height) / KEPT_LONGEST_SIDE);
       param.setSourceSubsampling(step, step, 0, 0);
-      // A raster skips colour conversion, so CMYK JPEGs (which the JDK cannot convert) still pass.
-      if (reader.canReadRaster()) {
-        reader.readRaster(0, param);
+      Optional<BufferedImage> pixels;
+      if (reader.getImageTypes(0).hasNext()) {
+        pixels = Optional.of(reader.read(0, param));
       } else {
-        reader.read(0, param);
+        // No colour model Java can render (a CMYK JPEG): a raster still proves the bytes decode,
+        // and the file is sent as uploaded.
+        reader.readRaster(0, param);
+        pixels = Optional.empty();
       }
       if (warnings.length() > 0) {
         throw corrupt(filename, type, warnings.toString());
       }
-      return new int[] {width, height};
+      return new ValidatedFile(bytes, type.mimeType(), sha256, width, height, 0, pixels);
     } catch (IOException | RuntimeException e) {
       // Decoders throw runtime exceptions on some damaged data, not only IIOException.
       throw corrupt(filename, type, String.valueOf(e.getMessage()));

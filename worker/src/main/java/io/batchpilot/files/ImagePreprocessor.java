@@ -5,7 +5,6 @@ import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.geom.AffineTransform;
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import javax.imageio.IIOImage;
@@ -32,20 +31,20 @@ public final class ImagePreprocessor {
     }
 
     /**
-     * @throws IOException when the bytes are not an image this JVM can decode (PNG, JPEG, GIF, BMP);
-     *     the message says so, so the caller can send the original or fail the file
+     * Works on the pixels the validator decoded, so the image is not decoded a second time.
+     *
+     * @throws IOException when there are none (a PDF, or an image Java cannot render, such as a
+     *     CMYK JPEG); the message says so, so the caller can send the original
      */
-    public Result process(byte[] image, String mimeType) throws IOException {
-        BufferedImage source = ImageIO.read(new ByteArrayInputStream(image));
-        if (source == null) {
-            throw new IOException("cannot decode the " + mimeType + " image: only PNG, JPEG, GIF and BMP are preprocessed;"
-                    + " send it unprocessed or convert it");
-        }
-        int orientation = "image/jpeg".equalsIgnoreCase(mimeType) ? ExifOrientation.read(image) : 1;
+    public Result process(ValidatedFile file) throws IOException {
+        BufferedImage source = file.image().orElseThrow(() -> new IOException("the " + file.mimeType()
+                + " file has no pixels Java can render (a PDF, or a CMYK image): it is sent unprocessed"));
+        int orientation = "image/jpeg".equalsIgnoreCase(file.mimeType()) ? ExifOrientation.read(file.bytes()) : 1;
         BufferedImage upright = ExifOrientation.apply(toRgb(source), orientation);
         BufferedImage scaled = scaleToFit(upright, config.maxLongestSide());
+        boolean turned = orientation >= 5;
         return new Result(jpeg(scaled, config.jpegQuality()), "image/jpeg", scaled.getWidth(), scaled.getHeight(),
-                upright.getWidth(), upright.getHeight());
+                turned ? file.height() : file.width(), turned ? file.width() : file.height());
     }
 
     /** Scales so the longest side is at most the limit, halving first so thin strokes survive. */

@@ -1,7 +1,9 @@
 package io.batchpilot.files;
 
+import java.awt.image.BufferedImage;
 import java.util.HexFormat;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * A file that is safe to send: its bytes, the MIME type they really are, their SHA-256, and their
@@ -10,14 +12,18 @@ import java.util.Objects;
  * @param width pixels across; 0 for a PDF
  * @param height pixels down; 0 for a PDF
  * @param pageCount pages; 0 for an image
+ * @param image the pixels the validator decoded (at least {@link FileValidator#KEPT_LONGEST_SIDE}
+ *     px on the longest side, or all of them), for {@link ImagePreprocessor}; empty for a PDF or an
+ *     image Java cannot render (a CMYK JPEG). Large: let it go once preprocessed.
  */
 public record ValidatedFile(byte[] bytes, String mimeType, byte[] sha256, int width, int height,
-    int pageCount) {
+    int pageCount, Optional<BufferedImage> image) {
 
   public ValidatedFile {
     Objects.requireNonNull(bytes, "bytes");
     Objects.requireNonNull(mimeType, "mimeType");
     Objects.requireNonNull(sha256, "sha256");
+    Objects.requireNonNull(image, "image");
   }
 
   public boolean isPdf() {

@@ -29,19 +29,22 @@ import java.io.IOException;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.Optional;
+import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One receipt, from its bytes to an {@link Outcome}: load, validate (before spending quota), reuse
- * an earlier result for the same content, preprocess, estimate tokens, pass the quota gate, call
- * Gemini, reconcile the tokens. Every failure becomes an outcome with its error_type; only the
+ * One receipt, from its bytes to an {@link Outcome}: load, validate (before spending quota), wait
+ * for an identical file in flight, reuse an earlier result for the same content, preprocess,
+ * estimate tokens, pass the quota gate, call Gemini, reconcile the tokens. Every failure becomes an outcome with its error_type; only the
  * completer writes rows.
  */
 public final class ReceiptProcessor implements FileProcessor {
 
   private static final Logger log = LoggerFactory.getLogger(ReceiptProcessor.class);
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** About one Gemini call: an identical file in flight has usually finished when this one comes back. */
+  static final Duration IDENTICAL_FILE_WAIT = Duration.ofSeconds(5);
 
   /**
    * @param maxQuotaWait the longest a file waits for the gate while holding a thread; a longer wait
@@ -90,38 +93,12 @@ public final class ReceiptProcessor implements FileProcessor {
 
   @Override
   public Outcome process(ClaimedFile file) throws InterruptedException {
-    ValidatedFile valid;
-    try {
-      LoadedFile loaded = source.load(FileLocation.of(file.storageBucket(), file.storagePath(), file.sourceUrl()));
-      valid = validator.validate(file.originalFilename(), loaded.bytes(), file.fileType());
-    } catch (FileUnavailableException e) {
-      return e.retryable()
-          ? Outcome.retry(file, e.errorType(), e.getMessage(), config.backoff().delay(file.attempts()), 0, false)
-          : Outcome.failed(file, e.errorType(), e.getMessage(), 0);
-    } catch (InvalidFileException e) {
-      return Outcome.failed(file, e.errorType(), e.getMessage(), 0);
+    Prepared prepared = prepare(file);
+    if (prepared instanceof Prepared.Done done) {
+      return done.outcome();
     }
-
-    Optional<DuplicateFinder.Duplicate> earlier = duplicates.find(file.id(), valid.sha256());
-    if (earlier.isPresent()) {
-      JsonNode result = readJson(earlier.get().result().data());
-      return Outcome.duplicate(file, earlier.get().fileId(), result, file.receiptId() == null ? null : result)
-          .withContentSha256(valid.sha256());
-    }
-
-    byte[] content = valid.bytes();
-    String mimeType = valid.mimeType();
-    if (!valid.isPdf()) {
-      try {
-        ImagePreprocessor.Result smaller = preprocessor.process(content, mimeType);
-        content = smaller.bytes();
-        mimeType = smaller.mimeType();
-      } catch (IOException e) {
-        // A type Java cannot decode (WebP): Gemini reads it as uploaded.
-        log.debug("{}: sent unprocessed: {}", file.describe(), e.getMessage());
-      }
-    }
-    long estimate = gemini.estimateInputTokens(content, mimeType, ReceiptSchema.PROMPT);
+    Prepared.Ready ready = (Prepared.Ready) prepared;
+    long estimate = gemini.estimateInputTokens(ready.content(), ready.mimeType(), ReceiptSchema.PROMPT);
 
     long askedAt = System.nanoTime();
     Admission admission = gate.acquireWithin(file.provider(), file.model(), estimate,
@@ -131,7 +108,7 @@ public final class ReceiptProcessor implements FileProcessor {
       metrics.gateWait(file.model(), waited);
       if (wait.reason() == WaitReason.DAILY_QUOTA_EXHAUSTED) {
         return Outcome.waitForQuota(file, wait.delay(), dailyQuotaMessage(file, wait.delay()), 0)
-            .withContentSha256(valid.sha256());
+            .withContentSha256(ready.sha256());
       }
       return Outcome.deferred(file, wait.delay(), "waiting " + wait.delay().toSeconds() + " s for the "
           + file.model() + " quota (" + wait.reason().name().toLowerCase() + ")");
@@ -140,14 +117,14 @@ public final class ReceiptProcessor implements FileProcessor {
     long sentAt = System.nanoTime();
     ExtractionResult extraction;
     try {
-      extraction = gemini.extractReceipt(file.model(), content, mimeType);
+      extraction = gemini.extractReceipt(file.model(), ready.content(), ready.mimeType());
     } catch (GeminiException e) {
       gate.release(permit);
       metrics.geminiCall(file.model(), e.error().errorType(), System.nanoTime() - sentAt);
       // Recorded after the call: nothing may delay a granted request (the first record loads classes),
       // or Gemini's window sees requests closer together than the gate spaced them.
       metrics.gateWait(file.model(), waited);
-      return failure(file, e).withContentSha256(valid.sha256());
+      return failure(file, e).withContentSha256(ready.sha256());
     } catch (RuntimeException | Error e) {
       gate.release(permit);
       throw e;
@@ -159,7 +136,57 @@ public final class ReceiptProcessor implements FileProcessor {
     return Outcome.completed(file, result, file.receiptId() == null ? null : result,
             (int) extraction.usage().promptTokens(), (int) extraction.usage().candidatesTokens(),
             (int) extraction.usage().totalTokens(), 1)
-        .withContentSha256(valid.sha256());
+        .withContentSha256(ready.sha256());
+  }
+
+  /** The file's outcome already (unavailable, invalid, a duplicate), or what the API call needs. */
+  private sealed interface Prepared {
+    record Done(Outcome outcome) implements Prepared {}
+
+    record Ready(byte[] sha256, byte[] content, String mimeType) implements Prepared {}
+  }
+
+  /**
+   * Loads, validates, reuses a duplicate's result, preprocesses. The validator's decoded pixels
+   * (about 50 MB for a phone photo) are referenced only in here, so they are garbage by the API call.
+   */
+  private Prepared prepare(ClaimedFile file) {
+    ValidatedFile valid;
+    try {
+      LoadedFile loaded = source.load(FileLocation.of(file.storageBucket(), file.storagePath(), file.sourceUrl()));
+      valid = validator.validate(file.originalFilename(), loaded.bytes(), file.fileType());
+    } catch (FileUnavailableException e) {
+      return new Prepared.Done(e.retryable()
+          ? Outcome.retry(file, e.errorType(), e.getMessage(), config.backoff().delay(file.attempts()), 0, false)
+          : Outcome.failed(file, e.errorType(), e.getMessage(), 0));
+    } catch (InvalidFileException e) {
+      return new Prepared.Done(Outcome.failed(file, e.errorType(), e.getMessage(), 0));
+    }
+
+    // Asked before a completed result, so an identical file that completes in between is found below.
+    Optional<UUID> identicalInFlight = duplicates.inFlight(file.id(), valid.sha256());
+    if (identicalInFlight.isPresent()) {
+      return new Prepared.Done(Outcome.deferred(file, IDENTICAL_FILE_WAIT, "waiting for file "
+          + identicalInFlight.get() + ", the same content in flight, to reuse its result"));
+    }
+    Optional<DuplicateFinder.Duplicate> earlier = duplicates.find(file.id(), valid.sha256());
+    if (earlier.isPresent()) {
+      JsonNode result = readJson(earlier.get().result().data());
+      return new Prepared.Done(Outcome.duplicate(file, earlier.get().fileId(), result, file.receiptId() == null ? null : result)
+          .withContentSha256(valid.sha256()));
+    }
+
+    if (valid.isPdf()) {
+      return new Prepared.Ready(valid.sha256(), valid.bytes(), valid.mimeType());
+    }
+    try {
+      ImagePreprocessor.Result smaller = preprocessor.process(valid);
+      return new Prepared.Ready(valid.sha256(), smaller.bytes(), smaller.mimeType());
+    } catch (IOException e) {
+      // An image Java cannot render (a CMYK JPEG): Gemini reads it as uploaded.
+      log.debug("{}: sent unprocessed: {}", file.describe(), e.getMessage());
+      return new Prepared.Ready(valid.sha256(), valid.bytes(), valid.mimeType());
+    }
   }
 
   private Outcome failure(ClaimedFile file, GeminiException e) {

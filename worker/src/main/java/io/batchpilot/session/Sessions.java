@@ -73,37 +73,48 @@ public final class Sessions {
         .execute() == 1;
   }
 
-  /** Claims resume; the status change wakes every worker (V1's trigger). False unless it was paused. */
+  /**
+   * Claims resume; the status change wakes every worker (V1's trigger). A paused session resumes,
+   * and so does one a refused API key stopped (failed, its files still waiting) once the key is
+   * fixed: its error is cleared. False for any other session.
+   */
   public boolean resume(UUID sessionId) {
     return dsl.update(BATCH_UPLOAD_SESSIONS)
         .set(BATCH_UPLOAD_SESSIONS.STATUS, "processing")
+        .set(BATCH_UPLOAD_SESSIONS.COMPLETED_AT, (OffsetDateTime) null)
+        .set(BATCH_UPLOAD_SESSIONS.ERROR_MESSAGE, DSL.when(BATCH_UPLOAD_SESSIONS.STATUS.eq("failed"), DSL.inline((String) null))
+            .otherwise(BATCH_UPLOAD_SESSIONS.ERROR_MESSAGE))
         .where(BATCH_UPLOAD_SESSIONS.ID.eq(sessionId))
-        .and(BATCH_UPLOAD_SESSIONS.STATUS.eq("paused"))
+        .and(BATCH_UPLOAD_SESSIONS.STATUS.eq("paused")
+            .or(BATCH_UPLOAD_SESSIONS.STATUS.eq("failed").and(BATCH_UPLOAD_SESSIONS.FILES_PENDING.gt(0))))
         .execute() == 1;
   }
 
   /**
-   * Ends the session: files not yet started become skipped, files in flight finish. Returns how many
-   * files were skipped, or -1 when the session had already ended.
+   * Ends the session: the database skips the files not yet started (V8's trigger, as for a
+   * frontend's cancel), files in flight finish. Returns how many files were skipped, or -1 when
+   * the session had already ended.
    */
   public int cancel(UUID sessionId) {
     return dsl.transactionResult(tx -> {
       DSLContext t = tx.dsl();
-      int cancelled = t.update(BATCH_UPLOAD_SESSIONS)
-          .set(BATCH_UPLOAD_SESSIONS.STATUS, "cancelled")
-          .set(BATCH_UPLOAD_SESSIONS.COMPLETED_AT, DSL.field("clock_timestamp()", OffsetDateTime.class))
+      Integer skippedBefore = t.select(BATCH_UPLOAD_SESSIONS.FILES_SKIPPED)
+          .from(BATCH_UPLOAD_SESSIONS)
           .where(BATCH_UPLOAD_SESSIONS.ID.eq(sessionId))
           .and(BATCH_UPLOAD_SESSIONS.STATUS.in("pending", "processing", "paused"))
-          .execute();
-      if (cancelled == 0) {
+          .forUpdate()
+          .fetchOne(BATCH_UPLOAD_SESSIONS.FILES_SKIPPED);
+      if (skippedBefore == null) {
         return -1;
       }
-      return t.update(BATCH_UPLOAD_FILES)
-          .set(BATCH_UPLOAD_FILES.STATUS, "skipped")
-          .set(BATCH_UPLOAD_FILES.ERROR_MESSAGE, "the session was cancelled before this file was processed")
-          .where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(sessionId))
-          .and(BATCH_UPLOAD_FILES.STATUS.in("pending", "uploading"))
+      t.update(BATCH_UPLOAD_SESSIONS)
+          .set(BATCH_UPLOAD_SESSIONS.STATUS, "cancelled")
+          .where(BATCH_UPLOAD_SESSIONS.ID.eq(sessionId))
           .execute();
+      return t.select(BATCH_UPLOAD_SESSIONS.FILES_SKIPPED)
+          .from(BATCH_UPLOAD_SESSIONS)
+          .where(BATCH_UPLOAD_SESSIONS.ID.eq(sessionId))
+          .fetchOne(BATCH_UPLOAD_SESSIONS.FILES_SKIPPED) - skippedBefore;
     });
   }
 

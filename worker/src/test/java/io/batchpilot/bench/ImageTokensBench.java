@@ -1,5 +1,7 @@
 package io.batchpilot.bench;
 
+import io.batchpilot.files.FileValidator;
+import io.batchpilot.files.FileValidatorConfig;
 import io.batchpilot.files.ImagePreprocessor;
 import io.batchpilot.files.ImagePreprocessorConfig;
 import io.batchpilot.gemini.TokenCounter;
@@ -27,6 +29,7 @@ public final class ImageTokensBench {
                 images.add(s);
             }
         }
+        FileValidator validator = new FileValidator(FileValidatorConfig.defaults());
         long[] before = new long[images.size()];
         for (int i = 0; i < images.size(); i++) {
             before[i] = TokenCounter.fileTokens(images.get(i).bytes(), images.get(i).mimeType());
@@ -43,7 +46,7 @@ public final class ImageTokensBench {
             for (int i = 0; i < images.size(); i++) {
                 SyntheticReceipts.Sample s = images.get(i);
                 long t0 = System.nanoTime();
-                ImagePreprocessor.Result r = p.process(s.bytes(), s.mimeType());
+                ImagePreprocessor.Result r = p.process(validator.validate(s.filename(), s.bytes(), s.mimeType()));
                 millis[i] = (System.nanoTime() - t0) / 1e6;
                 after[i] = TokenCounter.fileTokens(r.bytes(), r.mimeType());
                 if (SyntheticReceipts.seedOf(r.bytes(), r.mimeType()).equals(java.util.Optional.of(s.truth().seed()))) {

@@ -11,6 +11,11 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.jooq.DSLContext;
 import org.jooq.JSONB;
 import org.junit.jupiter.api.BeforeAll;
@@ -105,6 +110,62 @@ class DuplicateFinderTest {
 
     UUID own = file(session(alice, null, "gemini-2.5-flash"), content, "completed", null, "{}");
     assertEquals(own, finder.find(mine, content).orElseThrow().fileId());
+  }
+
+  @Test
+  void aSecondIdenticalFileWaitsForTheFirstInFlightThenReusesItsResult() {
+    byte[] content = sha(7);
+    UUID teamSession = session(alice, teamA, "gemini-2.5-flash");
+    UUID first = file(teamSession, null, "processing", null, null);
+    UUID second = file(session(bob, teamA, "gemini-2.5-flash"), null, "processing", null, null);
+
+    assertEquals(Optional.empty(), finder.inFlight(first, content), "nothing identical in flight yet");
+    assertEquals(Optional.of(first), finder.inFlight(second, content), "the first recorded its content");
+
+    dsl.execute("update public.batch_upload_files set status = 'completed', result = '{}'::jsonb,"
+        + " processing_completed_at = clock_timestamp() where id = ?", first);
+    assertEquals(Optional.empty(), finder.inFlight(second, content));
+    assertEquals(first, finder.find(second, content).orElseThrow().fileId());
+  }
+
+  @Test
+  void anotherTeamsOrModelsFileInFlightIsNoReasonToWait() {
+    byte[] content = sha(8);
+    UUID other = file(session(alice, teamB, "gemini-2.5-flash"), null, "processing", null, null);
+    UUID otherModel = file(session(alice, teamA, "gemini-2.5-pro"), null, "processing", null, null);
+    UUID mine = file(session(alice, teamA, "gemini-2.5-flash"), null, "processing", null, null);
+    assertEquals(Optional.empty(), finder.inFlight(other, content));
+    assertEquals(Optional.empty(), finder.inFlight(otherModel, content));
+    assertEquals(Optional.empty(), finder.inFlight(mine, content));
+  }
+
+  @Test
+  void ofTwoIdenticalFilesArrivingTogetherExactlyOneGoesAhead() throws Exception {
+    ExecutorService threads = Executors.newFixedThreadPool(2);
+    try {
+      for (int round = 0; round < 20; round++) {
+        byte[] content = sha(100 + round);
+        UUID teamSession = session(alice, teamA, "gemini-2.5-flash");
+        UUID a = file(teamSession, null, "processing", null, null);
+        UUID b = file(teamSession, null, "processing", null, null);
+        CyclicBarrier together = new CyclicBarrier(2);
+        Future<Optional<UUID>> forA = threads.submit(() -> {
+          together.await();
+          return finder.inFlight(a, content);
+        });
+        Future<Optional<UUID>> forB = threads.submit(() -> {
+          together.await();
+          return finder.inFlight(b, content);
+        });
+        Optional<UUID> waitA = forA.get(30, TimeUnit.SECONDS);
+        Optional<UUID> waitB = forB.get(30, TimeUnit.SECONDS);
+        assertTrue(waitA.isEmpty() != waitB.isEmpty(), "round " + round + ": exactly one goes ahead, got " + waitA + " and " + waitB);
+        assertEquals(waitA.isPresent() ? Optional.of(b) : Optional.of(a), waitA.isPresent() ? waitA : waitB,
+            "the one that waits names the other");
+      }
+    } finally {
+      threads.shutdownNow();
+    }
   }
 
   @Test

@@ -15,10 +15,16 @@ import org.junit.jupiter.api.Test;
 class ImagePreprocessorTest {
 
     private final ImagePreprocessor preprocessor = new ImagePreprocessor(ImagePreprocessorConfig.defaults());
+    private final FileValidator validator = new FileValidator(FileValidatorConfig.defaults());
+
+    /** As the pipeline does it: the preprocessor scales the pixels the validator decoded. */
+    private ImagePreprocessor.Result process(byte[] image, String mimeType) throws Exception {
+        return preprocessor.process(validator.validate("receipt", image, mimeType));
+    }
 
     @Test
-    void scalesTheLongestSideToTheLimitAndKeepsTheAspect() throws IOException {
-        ImagePreprocessor.Result r = preprocessor.process(SyntheticReceipts.jpeg(1, 3000, 1.4, 0.9f), "image/jpeg");
+    void scalesTheLongestSideToTheLimitAndKeepsTheAspect() throws Exception {
+        ImagePreprocessor.Result r = process(SyntheticReceipts.jpeg(1, 3000, 1.4, 0.9f), "image/jpeg");
         assertEquals(3000, r.originalWidth());
         assertEquals(4200, r.originalHeight());
         assertEquals(ImagePreprocessorConfig.DEFAULT_MAX_LONGEST_SIDE, r.height());
@@ -27,10 +33,10 @@ class ImagePreprocessorTest {
     }
 
     @Test
-    void fewerTilesAfterPreprocessing() throws IOException {
+    void fewerTilesAfterPreprocessing() throws Exception {
         byte[] photo = SyntheticReceipts.png(2, 2400, 2.0);
         long before = TokenCounter.fileTokens(photo, "image/png");
-        ImagePreprocessor.Result r = preprocessor.process(photo, "image/png");
+        ImagePreprocessor.Result r = process(photo, "image/png");
         long after = TokenCounter.fileTokens(r.bytes(), r.mimeType());
         assertEquals(4 * 7 * 258, before); // 2400 x 4800
         assertEquals(1 * 2 * 258, after);  // 640 x 1280
@@ -38,17 +44,17 @@ class ImagePreprocessorTest {
     }
 
     @Test
-    void neverScalesUp() throws IOException {
-        ImagePreprocessor.Result r = preprocessor.process(SyntheticReceipts.png(3, 300, 1.2), "image/png");
+    void neverScalesUp() throws Exception {
+        ImagePreprocessor.Result r = process(SyntheticReceipts.png(3, 300, 1.2), "image/png");
         assertEquals(300, r.width());
         assertEquals(360, r.height());
     }
 
     @Test
-    void stripsMetadataAndAppliesExifOrientation() throws IOException {
+    void stripsMetadataAndAppliesExifOrientation() throws Exception {
         byte[] plain = SyntheticReceipts.jpeg(4, 400, 1.5, 0.9f); // 400 x 600
         byte[] tagged = withSegments(plain, exifOrientation(6), comment("GPS 48.85N 2.35E, owner Jane"));
-        ImagePreprocessor.Result r = preprocessor.process(tagged, "image/jpeg");
+        ImagePreprocessor.Result r = process(tagged, "image/jpeg");
         assertEquals(600, r.width(), "orientation 6 turns the stored 400x600 a quarter turn");
         assertEquals(400, r.height());
         String text = new String(r.bytes(), StandardCharsets.ISO_8859_1);
@@ -58,9 +64,18 @@ class ImagePreprocessorTest {
     }
 
     @Test
-    void undecodableBytesFailWithAMessageThatSaysWhatToDo() {
-        IOException e = assertThrows(IOException.class, () -> preprocessor.process(new byte[] {1, 2, 3}, "image/heic"));
-        assertTrue(e.getMessage().contains("image/heic"));
+    void aFileWithoutPixelsFailsWithAMessageThatSaysWhatHappens() throws Exception {
+        ValidatedFile pdf = validator.validate("scan.pdf", TestFiles.pdf(1), "application/pdf");
+        IOException e = assertThrows(IOException.class, () -> preprocessor.process(pdf));
+        assertTrue(e.getMessage().contains("application/pdf") && e.getMessage().contains("sent unprocessed"), e.getMessage());
+    }
+
+    @Test
+    void anImageLargerThanTheValidatorKeepsIsScaledFromItsSubsampledPixels() throws Exception {
+        ImagePreprocessor.Result r = process(TestFiles.png(2 * FileValidator.KEPT_LONGEST_SIDE + 100, 300), "image/png");
+        assertEquals(2 * FileValidator.KEPT_LONGEST_SIDE + 100, r.originalWidth());
+        assertEquals(ImagePreprocessorConfig.DEFAULT_MAX_LONGEST_SIDE, r.width());
+        assertEquals(Math.round(300.0 * r.width() / r.originalWidth()), r.height(), 1);
     }
 
     @Test

@@ -1,6 +1,7 @@
 package io.batchpilot.session;
 
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
+import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -66,5 +67,40 @@ class SessionsTest {
     assertEquals("processing", sessions.progress(session).status());
     assertEquals(1, Jooq.using(db.dataSource()).fetchCount(BATCH_UPLOAD_FILES,
         BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session).and(BATCH_UPLOAD_FILES.STATUS.eq("pending"))));
+  }
+
+  @Test
+  void aSessionStoppedByARefusedKeyResumesWithItsFilesOnceTheKeyIsFixed(TestDatabase db) {
+    Sessions sessions = new Sessions(db.dataSource());
+    FileClaims claims = new FileClaims(db.dataSource());
+    UUID session = submit(sessions, "key", 3);
+    ClaimedFile first = claims.claim("w1", 1, Duration.ofMinutes(1)).get(0);
+    new Completer(db.dataSource(), 10, "t", new Metrics()).write(List.of(
+        Outcome.stopSession(first, "permission_denied", "Gemini refused the API key", 1)));
+    Progress stopped = sessions.progress(session);
+    assertEquals("failed", stopped.status());
+    assertEquals(3, stopped.pending(), "a refused key leaves every file waiting");
+
+    assertTrue(sessions.resume(session));
+
+    Progress resumed = sessions.progress(session);
+    assertEquals("processing", resumed.status());
+    assertEquals(null, resumed.errorMessage(), "the key's error is cleared");
+    assertEquals(null, resumed.completedAt());
+    assertEquals(3, claims.claim("w1", 5, Duration.ofMinutes(1)).size(), "its files are claimed again");
+  }
+
+  @Test
+  void aSessionWhoseFilesAllFailedCannotBeResumed(TestDatabase db) {
+    Sessions sessions = new Sessions(db.dataSource());
+    FileClaims claims = new FileClaims(db.dataSource());
+    UUID session = submit(sessions, "bad", 1);
+    ClaimedFile only = claims.claim("w1", 1, Duration.ofMinutes(1)).get(0);
+    new Completer(db.dataSource(), 10, "t", new Metrics()).write(List.of(Outcome.failed(only, "invalid_file", "empty", 0)));
+    // What the maintenance leader's finaliser does to a session with nothing left but failures.
+    Jooq.using(db.dataSource()).update(BATCH_UPLOAD_SESSIONS).set(BATCH_UPLOAD_SESSIONS.STATUS, "failed")
+        .where(BATCH_UPLOAD_SESSIONS.ID.eq(session)).execute();
+
+    assertFalse(sessions.resume(session), "nothing is left to do");
   }
 }

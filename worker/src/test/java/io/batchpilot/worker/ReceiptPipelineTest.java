@@ -273,6 +273,34 @@ class ReceiptPipelineTest {
   }
 
   @Test
+  void identicalFilesInFlightTogetherMakeOneCallAndTheOthersReuseIt() throws Exception {
+    SyntheticReceipts.Sample sample = SyntheticReceipts.sampleSet(2).get(1);
+    List<NewFile> copies = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      copies.add(write("same-" + i + ".png", sample.mimeType(), sample.bytes()));
+    }
+    UUID session = submit("copies", copies);
+    // A second per call, so the four are claimed and validated while the first call is still out.
+    SimulatorConfig slow = SimulatorConfig.defaults().withApiKeys(Set.of(KEY))
+        .withLatency(io.batchpilot.gemini.simulator.LatencyDistribution.fixed(Duration.ofSeconds(1)));
+    try (GeminiSimulator sim = GeminiSimulator.start(slow);
+         GeminiClient gemini = new GeminiClient(GeminiConfig.of(sim.baseUrl(), KEY));
+         Worker worker = new Worker(CONFIG, db.dataSource(), db.url(), processor(db.dataSource(), gemini, FileValidatorConfig.defaults()), new Metrics())) {
+      worker.start();
+      Eventually.await("the four copies completed", DEADLINE, () -> sessions.progress(session).completed() == 4);
+
+      assertEquals(1, sim.requests().size(), "one call for four identical files");
+      List<BatchUploadFilesRecord> rows = files(session);
+      List<BatchUploadFilesRecord> called = rows.stream().filter(r -> r.getDuplicateOf() == null).toList();
+      assertEquals(1, called.size());
+      for (BatchUploadFilesRecord row : rows) {
+        assertEquals(json(called.get(0)), json(row));
+        assertEquals(1, row.getAttempts(), "waiting for the identical file spent no attempt");
+      }
+    }
+  }
+
+  @Test
   void refusedKeyStopsTheSessionWithOneErrorAndFailsNoFile() throws Exception {
     List<NewFile> list = new ArrayList<>();
     for (SyntheticReceipts.Sample s : SyntheticReceipts.sampleSet(6)) {

@@ -33,6 +33,11 @@ public final class SupabaseRequest {
     return new SupabaseRequest("anon", "{\"role\":\"anon\"}");
   }
 
+  /** The service key, as an Edge Function or a worker using it would run a request. */
+  public static SupabaseRequest serviceRole() {
+    return new SupabaseRequest("service_role", "{\"role\":\"service_role\"}");
+  }
+
   /** A signed-in user with empty app_metadata and user_metadata. */
   public static SupabaseRequest authenticated(UUID user) {
     return authenticated(user, "{}", "{}");

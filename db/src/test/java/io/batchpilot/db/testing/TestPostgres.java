@@ -95,11 +95,22 @@ public final class TestPostgres {
   /** A new, empty database; {@code migrated} copies it from the migrated template instead. */
   public TestDatabase createDatabase(boolean migrated) {
     String name = "bp_test_" + UUID.randomUUID().toString().replace("-", "").substring(0, 16);
-    String sql = migrated
-        ? "CREATE DATABASE " + name + " TEMPLATE " + migratedTemplate()
-        : "CREATE DATABASE " + name + " TEMPLATE template0";
-    execute(sql);
+    if (!migrated) {
+      execute("CREATE DATABASE " + name + " TEMPLATE template0");
+    } else {
+      try {
+        execute("CREATE DATABASE " + name + " TEMPLATE " + migratedTemplate());
+      } catch (IllegalStateException e) {
+        // Another JVM on a shared server, testing other migrations, dropped ours as stale: build it again.
+        forgetTemplate();
+        execute("CREATE DATABASE " + name + " TEMPLATE " + migratedTemplate());
+      }
+    }
     return new TestDatabase(this, name, admin.withDatabase(name));
+  }
+
+  private synchronized void forgetTemplate() {
+    template = null;
   }
 
   void drop(String database) {

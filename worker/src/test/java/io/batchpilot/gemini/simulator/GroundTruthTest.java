@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.batchpilot.files.FileValidator;
+import io.batchpilot.files.FileValidatorConfig;
 import io.batchpilot.files.ImagePreprocessor;
 import io.batchpilot.files.ImagePreprocessorConfig;
 import java.util.Optional;
@@ -32,7 +34,8 @@ class GroundTruthTest {
         ImagePreprocessor preprocessor = new ImagePreprocessor(ImagePreprocessorConfig.defaults());
         try (GeminiSimulator sim = GeminiSimulator.start(SimulatorConfig.defaults())) {
             byte[] photo = SyntheticReceipts.jpeg(4242, 3000, 1.4, 0.9f);
-            ImagePreprocessor.Result small = preprocessor.process(photo, "image/jpeg");
+            ImagePreprocessor.Result small = preprocessor.process(
+                    new FileValidator(FileValidatorConfig.defaults()).validate("photo.jpg", photo, "image/jpeg"));
             assertTrue(small.bytes().length < photo.length);
             assertEquals(SimulatorHttp.parsed(SyntheticReceipts.receipt(4242).toJson()), extracted(sim, small.bytes(), small.mimeType()));
         }
