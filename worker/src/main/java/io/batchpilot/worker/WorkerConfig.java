@@ -86,6 +86,10 @@ public record WorkerConfig(
     return new WorkerConfig(concurrency, claimBatch, lease, heartbeat, completionBatch, value, etaInterval, etaWindow, notifier);
   }
 
+  public WorkerConfig withEta(Duration interval, Duration window) {
+    return new WorkerConfig(concurrency, claimBatch, lease, heartbeat, completionBatch, shutdownGrace, interval, window, notifier);
+  }
+
   public WorkerConfig withNotifier(NotifierConfig value) {
     return new WorkerConfig(concurrency, claimBatch, lease, heartbeat, completionBatch, shutdownGrace, etaInterval, etaWindow, value);
   }
