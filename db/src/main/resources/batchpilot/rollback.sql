@@ -5,6 +5,8 @@
 -- Run: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f rollback.sql (one transaction: all or nothing).
 BEGIN;
 
+-- V9 replaced V3's claim_files and estimate_completion (same signatures): V3's drops below remove them.
+
 -- V4 metrics: Grafana's views first (they depend on the tables below).
 DROP VIEW IF EXISTS batchpilot_reporting.worker_heartbeats;
 DROP VIEW IF EXISTS batchpilot_reporting.metric_snapshots;
