@@ -51,6 +51,7 @@ public final class Worker implements AutoCloseable {
   private final ExecutorService pool;
   private final ScheduledExecutorService timers;
   private final Semaphore capacity;
+  private final RetryAlarm retryAlarm;
   private final Map<UUID, ClaimedFile> inFlight = new ConcurrentHashMap<>();
   private final Thread producer;
   private final Object wakeMonitor = new Object();
@@ -80,10 +81,11 @@ public final class Worker implements AutoCloseable {
       return t;
     });
     this.timers = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "batchpilot-heartbeat");
+      Thread t = new Thread(r, "batchpilot-worker-timers");
       t.setDaemon(true);
       return t;
     });
+    this.retryAlarm = new RetryAlarm(timers, this::wake);
     this.producer = new Thread(this::produce, "batchpilot-producer");
     this.producer.setDaemon(true);
   }
@@ -203,6 +205,10 @@ public final class Worker implements AutoCloseable {
     completer.submit(outcome.withDurationMs(ms)).whenComplete((written, error) -> {
       inFlight.remove(file.id());
       capacity.release();
+      if (written != null && written.applied() && "pending".equals(written.status())
+          && written.outcome().retryDelay().compareTo(Duration.ZERO) > 0) {
+        retryAlarm.dueIn(written.outcome().retryDelay());
+      }
       wake();
     });
   }
