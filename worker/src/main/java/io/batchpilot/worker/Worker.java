@@ -7,7 +7,6 @@ import io.batchpilot.pipeline.Completer;
 import io.batchpilot.pipeline.FileClaims;
 import io.batchpilot.pipeline.FileProcessor;
 import io.batchpilot.pipeline.Outcome;
-import io.batchpilot.session.EtaEstimator;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -46,7 +45,6 @@ public final class Worker implements AutoCloseable {
   private final FileProcessor processor;
   private final FileClaims claims;
   private final Completer completer;
-  private final EtaEstimator eta;
   private final Notifier notifier;
   private final ExecutorService pool;
   private final ScheduledExecutorService timers;
@@ -71,7 +69,6 @@ public final class Worker implements AutoCloseable {
     this.processor = processor;
     this.claims = new FileClaims(dataSource);
     this.completer = new Completer(dataSource, config.completionBatch(), "batchpilot-completer-" + id);
-    this.eta = new EtaEstimator(dataSource);
     this.notifier = new Notifier(listenUrl, config.notifier(), this::wake);
     this.capacity = new Semaphore(config.concurrency());
     AtomicInteger threads = new AtomicInteger();
@@ -105,8 +102,6 @@ public final class Worker implements AutoCloseable {
     notifier.start();
     long beat = config.heartbeat().toMillis();
     timers.scheduleWithFixedDelay(this::heartbeat, beat, beat, TimeUnit.MILLISECONDS);
-    long etaEvery = config.etaInterval().toMillis();
-    timers.scheduleWithFixedDelay(this::estimate, etaEvery, etaEvery, TimeUnit.MILLISECONDS);
     log.info("worker {} started: {} threads, lease {}, heartbeat {}", id, config.concurrency(), config.lease(), config.heartbeat());
   }
 
@@ -222,14 +217,6 @@ public final class Worker implements AutoCloseable {
     } catch (DataAccessException e) {
       log.warn("worker {}: extending leases failed ({}); they run out in {} unless the next heartbeat succeeds",
           id, e.getMessage(), config.lease());
-    }
-  }
-
-  private void estimate() {
-    try {
-      eta.runOnce(config.etaWindow());
-    } catch (DataAccessException e) {
-      log.warn("worker {}: estimating completion times failed: {}", id, e.getMessage());
     }
   }
 

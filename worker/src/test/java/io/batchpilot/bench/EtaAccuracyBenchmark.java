@@ -5,6 +5,7 @@ import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
 
 import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.db.testing.TestPostgres;
+import io.batchpilot.maintenance.MaintenanceConfig;
 import io.batchpilot.session.NewSession;
 import io.batchpilot.session.Sessions;
 import io.batchpilot.store.Jooq;
@@ -25,7 +26,7 @@ import org.jooq.impl.SQLDataType;
 
 /**
  * How true {@code estimated_completion_at} is under a steady quota: one session of receipts through
- * two whole fleet members (the production ETA cadence) against the simulator, the gate's window
+ * two whole fleet members (the maintenance leader's ETA at its default cadence) against the simulator, the gate's window
  * compressed so the quota is the binding limit. At 25, 50 and 75% of the files finished it records
  * the estimate; at the end, error = |estimated remaining - actual remaining| / actual remaining.
  *
@@ -45,7 +46,8 @@ public final class EtaAccuracyBenchmark {
     Duration window = Duration.ofMillis(args.length > 3 ? Long.parseLong(args[3]) : 2000);
     WorkerConfig worker = WorkerConfig.defaults().withConcurrency(8);
     System.out.printf(Locale.ROOT, "%d files, quota %d requests / %d ms, 2 workers x %d threads, ETA every %d s over %d s%n%n",
-        files, requests, window.toMillis(), worker.concurrency(), worker.etaInterval().toSeconds(), worker.etaWindow().toSeconds());
+        files, requests, window.toMillis(), worker.concurrency(), MaintenanceConfig.DEFAULT_ETA_INTERVAL.toSeconds(),
+        MaintenanceConfig.DEFAULT_ETA_WINDOW.toSeconds());
     System.out.println("| run | done | estimated remaining (s) | actual remaining (s) | error |");
     System.out.println("|---:|---:|---:|---:|---:|");
     double[][] errors = new double[CHECKPOINTS.length][runs];
