@@ -105,10 +105,10 @@ END
 $$;
 
 -- ---------------------------------------------------------------------------------------------
--- ETA: per model, the fleet's pace (files finished over the last `measured` interval, capped by
--- the pace the quota gate admits), shared equally by the model's sessions with files left, as the
--- claim shares it. V3 divided each session's files left by its own recent rate, which lagged
--- behind a start-up and missed that a session speeds up when another one ends.
+-- ETA: per model, the fleet's pace (the quota gate's when it is using its whole limit, else the files
+-- finished over the last `measured` interval, capped by the gate's), shared equally by the model's
+-- sessions with files left, as the claim shares it. V3 divided each session's files left by its own
+-- recent rate, which lagged behind a start-up and missed that a session speeds up when another ends.
 -- ---------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION batchpilot_private.estimate_completion(measured interval) RETURNS integer
   LANGUAGE plpgsql
@@ -142,37 +142,58 @@ BEGIN
      GROUP BY s.provider, s.model
   ), models AS (
     SELECT DISTINCT sh.provider, sh.model FROM sharing sh
+  ), gate AS (
+    -- Each model's quota as acquire_quota applies it, at the most generous strategy of the model's
+    -- sessions: the limits per lookback (window + margin rounded up to buckets, plus the current
+    -- bucket), and what the gate granted within the last lookback.
+    SELECT m.provider, m.model,
+           floor(q.requests_per_minute * fr.fraction) AS request_limit,
+           floor(q.input_tokens_per_minute * fr.fraction) AS token_limit,
+           lb.seconds AS lookback_seconds,
+           used.requests, used.tokens
+      FROM models m
+      JOIN public.quota_limits q ON q.provider = m.provider AND q.model = m.model
+     CROSS JOIN LATERAL (
+       SELECT max(batchpilot_private.strategy_fraction(q, sh.processing_strategy, now_time)) AS fraction
+         FROM sharing sh
+        WHERE sh.provider = m.provider AND sh.model = m.model) fr
+     CROSS JOIN LATERAL (
+       SELECT (ceil((q.window_ms + q.safety_margin_ms)::numeric / (q.window_ms / q.buckets_per_window)) + 1)
+              * (q.window_ms / q.buckets_per_window) / 1000.0 AS seconds) lb
+     CROSS JOIN LATERAL (
+       SELECT coalesce(sum(b.requests), 0) AS requests, coalesce(sum(b.input_tokens), 0) AS tokens
+         FROM public.quota_buckets b
+        WHERE b.provider = m.provider AND b.model = m.model
+          AND b.bucket_start > now_time - make_interval(secs => lb.seconds::double precision)) used
   ), pace AS (
     SELECT m.provider, m.model,
-           CASE WHEN o.files >= 2 AND o.seconds > 0 THEN (o.files - 1) / o.seconds END AS measured_files_per_second,
-           -- The gate's pace: its request (or token) limit at the most generous strategy of the
-           -- model's sessions, per window + margin rounded up to buckets as acquire_quota counts
-           -- it; in files, at the calls per file the window saw (none: duplicates need no quota).
-           (SELECT least(floor(q.requests_per_minute * fr.fraction),
-                         floor(q.input_tokens_per_minute * fr.fraction) / nullif(o.tokens_per_call, 0))
-                   / ((ceil((q.window_ms + q.safety_margin_ms)::numeric / (q.window_ms / q.buckets_per_window)) + 1)
-                      * (q.window_ms / q.buckets_per_window) / 1000.0)
-                   * CASE WHEN o.files IS NULL THEN 1 WHEN o.api_calls > 0 THEN o.files::numeric / o.api_calls END
-              FROM public.quota_limits q
-             CROSS JOIN LATERAL (
-               SELECT max(batchpilot_private.strategy_fraction(q, sh.processing_strategy, now_time)) AS fraction
-                 FROM sharing sh
-                WHERE sh.provider = m.provider AND sh.model = m.model) fr
-             WHERE q.provider = m.provider AND q.model = m.model) AS quota_files_per_second
+           CASE WHEN o.files >= 2 AND o.seconds > 0 THEN (o.files - 1) / o.seconds END AS measured,
+           -- The gate's pace in files, at the calls per file the window saw (none: duplicates need
+           -- no quota; nothing finished yet: one call each).
+           least(g.request_limit, g.token_limit / nullif(o.tokens_per_call, 0)) / g.lookback_seconds
+             * CASE WHEN o.files IS NULL THEN 1 WHEN o.api_calls > 0 THEN o.files::numeric / o.api_calls END AS quota,
+           g.requests >= 0.9 * g.request_limit OR g.tokens >= 0.9 * g.token_limit AS saturated
       FROM models m
       LEFT JOIN output o ON o.provider = m.provider AND o.model = m.model
+      LEFT JOIN gate g ON g.provider = m.provider AND g.model = m.model
+  ), capacity AS (
+    -- A gate that is using (nearly) all of its limit sets the pace from now on, whatever the
+    -- window measured (a slower start-up); otherwise the measured pace, never above the gate's, so
+    -- a start-up burst (a window's worth granted at once) is not taken for the steady rate.
+    SELECT p.provider, p.model,
+           CASE WHEN p.saturated AND p.quota IS NOT NULL THEN p.quota ELSE least(p.measured, p.quota) END AS files_per_second
+      FROM pace p
   ), estimate AS (
     -- Equal shares, and a session that finishes leaves its share to the rest: session i is done
     -- once the model's fleet has finished sum over j of min(left_j, left_i) files.
     SELECT i.id,
            (SELECT sum(least(j.files_left, i.files_left))
               FROM sharing j
-             WHERE j.provider = i.provider AND j.model = i.model)
-           / least(p.measured_files_per_second, p.quota_files_per_second) AS seconds
+             WHERE j.provider = i.provider AND j.model = i.model) / c.files_per_second AS seconds
       FROM sharing i
-      JOIN pace p ON p.provider = i.provider AND p.model = i.model
+      JOIN capacity c ON c.provider = i.provider AND c.model = i.model
      WHERE i.status = 'processing' AND i.started_at IS NOT NULL
-       AND least(p.measured_files_per_second, p.quota_files_per_second) > 0
+       AND c.files_per_second > 0
   )
   UPDATE public.batch_upload_sessions s
      SET estimated_completion_at = now_time + make_interval(secs => e.seconds::double precision)

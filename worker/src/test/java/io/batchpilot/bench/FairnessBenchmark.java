@@ -21,9 +21,9 @@ import org.jooq.impl.DSL;
 
 /**
  * Two equal sessions submitted together, two whole fleet members, the gate's quota the binding
- * limit: each session's files per second over the time both were running (from the later first
- * claim to the first session's last file), and their ratio (slower / faster). Issue 4 asks for
- * within 10%.
+ * limit: each session's files per second over the time both were competing (from the later first
+ * claim to the earlier last claim, after which one session has nothing left to claim and the other
+ * gets every thread), and their ratio (slower / faster). Issue 4 asks for within 10%.
  *
  * <p>Arguments: files per session (default 150), runs (default 3), requests per window (default 20),
  * window in ms (default 2000).
@@ -38,7 +38,7 @@ public final class FairnessBenchmark {
     WorkerConfig worker = WorkerConfig.defaults().withConcurrency(8);
     System.out.printf(Locale.ROOT, "2 sessions x %d files, quota %d requests / %d ms, 2 workers x %d threads%n%n",
         files, requests, window.toMillis(), worker.concurrency());
-    System.out.println("| run | both running (s) | session A files/s | session B files/s | B done when A finished | ratio (slower / faster) |");
+    System.out.println("| run | both competing (s) | session A files/s | session B files/s | the other's files done when the first finished | ratio (slower / faster) |");
     System.out.println("|---:|---:|---:|---:|---:|---:|");
     double[] ratios = new double[runs];
     for (int r = 0; r < runs; r++) {
@@ -61,14 +61,15 @@ public final class FairnessBenchmark {
         }
         DSLContext dsl = Jooq.using(db.dataSource());
         OffsetDateTime start = later(firstClaim(dsl, a), firstClaim(dsl, b));
-        OffsetDateTime end = earlier(lastDone(dsl, a), lastDone(dsl, b));
+        OffsetDateTime end = earlier(lastClaim(dsl, a), lastClaim(dsl, b));
         double seconds = Duration.between(start, end).toMillis() / 1000.0;
         double rateA = doneBetween(dsl, a, start, end) / seconds;
         double rateB = doneBetween(dsl, b, start, end) / seconds;
         ratios[r] = Math.min(rateA, rateB) / Math.max(rateA, rateB);
-        UUID laterOne = end.equals(lastDone(dsl, a)) ? b : a;
+        OffsetDateTime firstEnd = earlier(lastDone(dsl, a), lastDone(dsl, b));
+        UUID laterOne = firstEnd.equals(lastDone(dsl, a)) ? b : a;
         System.out.printf(Locale.ROOT, "| %d | %.1f | %.2f | %.2f | %d of %d | %.2f |%n", r + 1, seconds, rateA, rateB,
-            doneBetween(dsl, laterOne, start.minusYears(1), end), files, ratios[r]);
+            doneBetween(dsl, laterOne, start.minusYears(1), firstEnd), files, ratios[r]);
       } finally {
         try (var paths = Files.walk(folder)) {
           for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
@@ -83,6 +84,11 @@ public final class FairnessBenchmark {
 
   private static OffsetDateTime firstClaim(DSLContext dsl, UUID session) {
     return dsl.select(DSL.min(BATCH_UPLOAD_FILES.PROCESSING_STARTED_AT)).from(BATCH_UPLOAD_FILES)
+        .where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session)).fetchOne().value1();
+  }
+
+  private static OffsetDateTime lastClaim(DSLContext dsl, UUID session) {
+    return dsl.select(DSL.max(BATCH_UPLOAD_FILES.PROCESSING_STARTED_AT)).from(BATCH_UPLOAD_FILES)
         .where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session)).fetchOne().value1();
   }
 

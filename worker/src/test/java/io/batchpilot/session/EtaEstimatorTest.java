@@ -76,6 +76,15 @@ class EtaEstimatorTest {
         .execute();
   }
 
+  /** 10 requests per 1 s window counted in 100 ms buckets: the gate looks back 11 buckets, 9.09/s. */
+  private void quota10PerSecond() {
+    dsl.insertInto(QUOTA_LIMITS)
+        .set(QUOTA_LIMITS.PROVIDER, "gemini").set(QUOTA_LIMITS.MODEL, MODEL)
+        .set(QUOTA_LIMITS.REQUESTS_PER_MINUTE, 10).set(QUOTA_LIMITS.INPUT_TOKENS_PER_MINUTE, 1_000_000L)
+        .set(QUOTA_LIMITS.WINDOW_MS, 1000).set(QUOTA_LIMITS.BUCKETS_PER_WINDOW, 10).set(QUOTA_LIMITS.SAFETY_MARGIN_MS, 0)
+        .execute();
+  }
+
   /** Runs the estimate; returns each session's estimated seconds left, from the clock just before it. */
   private Map<UUID, Double> estimate(UUID... ids) {
     OffsetDateTime before = dsl.select(DSL.field("clock_timestamp()", SQLDataType.TIMESTAMPWITHTIMEZONE)).fetchOne().value1();
@@ -106,12 +115,7 @@ class EtaEstimatorTest {
 
   @Test
   void theQuotaPaceCapsAStartUpBurst() {
-    // 10 requests per 1 s window counted in 100 ms buckets: the gate looks back 11 buckets, 9.09/s.
-    dsl.insertInto(QUOTA_LIMITS)
-        .set(QUOTA_LIMITS.PROVIDER, "gemini").set(QUOTA_LIMITS.MODEL, MODEL)
-        .set(QUOTA_LIMITS.REQUESTS_PER_MINUTE, 10).set(QUOTA_LIMITS.INPUT_TOKENS_PER_MINUTE, 1_000_000L)
-        .set(QUOTA_LIMITS.WINDOW_MS, 1000).set(QUOTA_LIMITS.BUCKETS_PER_WINDOW, 10).set(QUOTA_LIMITS.SAFETY_MARGIN_MS, 0)
-        .execute();
+    quota10PerSecond();
     UUID session = running("burst", 120, "processing");
     // A window's worth granted at once finished within the last second: twice the steady pace.
     for (int i = 0; i < 20; i++) {
@@ -121,6 +125,23 @@ class EtaEstimatorTest {
     Map<UUID, Double> left = estimate(session);
 
     assertEquals(100 / (10 / 1.1), left.get(session), 0.4);
+  }
+
+  @Test
+  void aGateUsingItsWholeLimitSetsThePaceOverASlowerStart() {
+    quota10PerSecond();
+    UUID session = running("steady", 60, "processing");
+    // The fleet started slowly (1 file/s over the last 10 s) but the gate is now granting its whole
+    // limit: 10 requests in the last 600 ms.
+    for (int i = 0; i <= 10; i++) {
+      finishOne(session, 10 - i);
+    }
+    dsl.execute("insert into public.quota_buckets (provider, model, bucket_start, requests, input_tokens)"
+        + " values ('gemini', ?, clock_timestamp() - interval '600 milliseconds', 10, 3000)", MODEL);
+
+    Map<UUID, Double> left = estimate(session);
+
+    assertEquals(49 / (10 / 1.1), left.get(session), 0.3, "49 files at the gate's 9.09 a second");
   }
 
   @Test
