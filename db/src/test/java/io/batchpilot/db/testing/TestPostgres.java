@@ -95,11 +95,30 @@ public final class TestPostgres {
   /** A new, empty database; {@code migrated} copies it from the migrated template instead. */
   public TestDatabase createDatabase(boolean migrated) {
     String name = "bp_test_" + UUID.randomUUID().toString().replace("-", "").substring(0, 16);
-    String sql = migrated
-        ? "CREATE DATABASE " + name + " TEMPLATE " + migratedTemplate()
-        : "CREATE DATABASE " + name + " TEMPLATE template0";
-    execute(sql);
-    return new TestDatabase(this, name, admin.withDatabase(name));
+    if (!migrated) {
+      execute("CREATE DATABASE " + name + " TEMPLATE template0");
+      return new TestDatabase(this, name, admin.withDatabase(name));
+    }
+    // A JVM testing other migrations on the same server drops our template as stale once it builds
+    // its own: build ours again and retry, a few times, rather than fail every later test class.
+    for (int attempt = 1; ; attempt++) {
+      String source = migratedTemplate();
+      try {
+        execute("CREATE DATABASE " + name + " TEMPLATE " + source);
+        return new TestDatabase(this, name, admin.withDatabase(name));
+      } catch (IllegalStateException e) {
+        if (attempt == 3 || !String.valueOf(e.getMessage()).contains("\"" + source + "\" does not exist")) {
+          throw e;
+        }
+        forgetTemplate(source);
+      }
+    }
+  }
+
+  private synchronized void forgetTemplate(String dropped) {
+    if (dropped.equals(template)) {
+      template = null;
+    }
   }
 
   void drop(String database) {
