@@ -5,6 +5,8 @@
 -- Run: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f rollback.sql (one transaction: all or nothing).
 BEGIN;
 
+-- V9 replaced V3's claim_files and estimate_completion (same signatures): V3's drops below remove them.
+
 -- V8: hardening.
 DROP INDEX IF EXISTS public.batch_upload_files_duplicate_of_idx;
 DROP TRIGGER IF EXISTS batch_upload_sessions_check_status ON public.batch_upload_sessions;

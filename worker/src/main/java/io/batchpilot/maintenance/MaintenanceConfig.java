@@ -14,6 +14,8 @@ import java.util.Optional;
  *     leadership; shorter than the term
  * @param rescueInterval how often expired leases are rescued
  * @param finaliseInterval how often finished sessions are ended
+ * @param etaInterval how often session ETAs are recomputed
+ * @param etaWindow the recent past whose finished files measure the fleet's pace
  * @param retentionInterval how often old rows are pruned
  * @param ledgerRetention how long the quota ledger (api_quota_tracking) and the usage rollup are kept
  * @param metricsRetention how long metric snapshots and the heartbeats of gone workers are kept
@@ -24,6 +26,8 @@ public record MaintenanceConfig(
     Duration electionInterval,
     Duration rescueInterval,
     Duration finaliseInterval,
+    Duration etaInterval,
+    Duration etaWindow,
     Duration retentionInterval,
     Duration ledgerRetention,
     Duration metricsRetention,
@@ -33,6 +37,8 @@ public record MaintenanceConfig(
   public static final Duration DEFAULT_ELECTION_INTERVAL = Duration.ofSeconds(1);
   public static final Duration DEFAULT_RESCUE_INTERVAL = Duration.ofSeconds(5);
   public static final Duration DEFAULT_FINALISE_INTERVAL = Duration.ofSeconds(2);
+  public static final Duration DEFAULT_ETA_INTERVAL = Duration.ofSeconds(5);
+  public static final Duration DEFAULT_ETA_WINDOW = Duration.ofSeconds(60);
   public static final Duration DEFAULT_RETENTION_INTERVAL = Duration.ofMinutes(10);
   /** A month of ledger and usage: the cost dashboard reads spend by day. */
   public static final Duration DEFAULT_LEDGER_RETENTION = Duration.ofDays(30);
@@ -49,6 +55,8 @@ public record MaintenanceConfig(
     positive("electionInterval", electionInterval);
     positive("rescueInterval", rescueInterval);
     positive("finaliseInterval", finaliseInterval);
+    positive("etaInterval", etaInterval);
+    positive("etaWindow", etaWindow);
     positive("retentionInterval", retentionInterval);
     positive(ENV_LEDGER_RETENTION_DAYS, ledgerRetention);
     positive(ENV_METRICS_RETENTION_DAYS, metricsRetention);
@@ -63,15 +71,15 @@ public record MaintenanceConfig(
 
   public static MaintenanceConfig defaults() {
     return new MaintenanceConfig(DEFAULT_LEADER_TERM, DEFAULT_ELECTION_INTERVAL, DEFAULT_RESCUE_INTERVAL,
-        DEFAULT_FINALISE_INTERVAL, DEFAULT_RETENTION_INTERVAL, DEFAULT_LEDGER_RETENTION,
-        DEFAULT_METRICS_RETENTION, DEFAULT_BATCH_SIZE);
+        DEFAULT_FINALISE_INTERVAL, DEFAULT_ETA_INTERVAL, DEFAULT_ETA_WINDOW, DEFAULT_RETENTION_INTERVAL,
+        DEFAULT_LEDGER_RETENTION, DEFAULT_METRICS_RETENTION, DEFAULT_BATCH_SIZE);
   }
 
   /** The defaults, with the retentions from the environment when set. */
   public static MaintenanceConfig fromEnvironment(Map<String, String> env) {
     MaintenanceConfig d = defaults();
     return new MaintenanceConfig(d.leaderTerm, d.electionInterval, d.rescueInterval, d.finaliseInterval,
-        d.retentionInterval, days(env, ENV_LEDGER_RETENTION_DAYS, d.ledgerRetention),
+        d.etaInterval, d.etaWindow, d.retentionInterval, days(env, ENV_LEDGER_RETENTION_DAYS, d.ledgerRetention),
         days(env, ENV_METRICS_RETENTION_DAYS, d.metricsRetention), d.batchSize);
   }
 

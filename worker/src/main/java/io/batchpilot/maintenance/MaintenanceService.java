@@ -1,5 +1,6 @@
 package io.batchpilot.maintenance;
 
+import io.batchpilot.session.EtaEstimator;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,6 +25,7 @@ public final class MaintenanceService implements AutoCloseable {
   private final LeaderElector elector;
   private final LeaseRescuer rescuer;
   private final SessionFinaliser finaliser;
+  private final EtaEstimator eta;
   private final Retention retention;
   private ScheduledExecutorService duties;
 
@@ -37,6 +39,7 @@ public final class MaintenanceService implements AutoCloseable {
     this.elector = new LeaderElector(dataSource, workerId, config.leaderTerm(), config.electionInterval());
     this.rescuer = new LeaseRescuer(dataSource, config.batchSize());
     this.finaliser = new SessionFinaliser(dataSource);
+    this.eta = new EtaEstimator(dataSource);
     List<Retention.Target> pruned = new ArrayList<>();
     pruned.add(Retention.ledger(config.ledgerRetention()));
     pruned.addAll(metricTables);
@@ -61,6 +64,10 @@ public final class MaintenanceService implements AutoCloseable {
     schedule("session finaliser", config.finaliseInterval(), () -> {
       SessionFinaliser.Result r = finaliser.runOnce();
       return r.total() == 0 ? null : "completed " + r.completed() + " sessions, failed " + r.failed();
+    });
+    schedule("ETA", config.etaInterval(), () -> {
+      eta.runOnce(config.etaWindow());
+      return null;
     });
     schedule("retention", config.retentionInterval(), () -> {
       var deleted = retention.runOnce();

@@ -7,9 +7,9 @@ import org.jooq.DSLContext;
 import org.jooq.impl.DSL;
 
 /**
- * Sets {@code estimated_completion_at} of every processing session from the rate its files finished
- * over a recent window: one statement ({@code batchpilot_private.estimate_completion}), harmless when
- * several workers run it.
+ * Sets {@code estimated_completion_at} of every processing session from its model's recent pace and
+ * its share of it: one statement ({@code batchpilot_private.estimate_completion}, V9), run by the
+ * maintenance leader.
  */
 public final class EtaEstimator {
 

@@ -8,7 +8,6 @@ import io.batchpilot.pipeline.Completer;
 import io.batchpilot.pipeline.FileClaims;
 import io.batchpilot.pipeline.FileProcessor;
 import io.batchpilot.pipeline.Outcome;
-import io.batchpilot.session.EtaEstimator;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -47,12 +46,12 @@ public final class Worker implements AutoCloseable {
   private final FileProcessor processor;
   private final FileClaims claims;
   private final Completer completer;
-  private final EtaEstimator eta;
   private final Metrics metrics;
   private final Notifier notifier;
   private final ExecutorService pool;
   private final ScheduledExecutorService timers;
   private final Semaphore capacity;
+  private final RetryAlarm retryAlarm;
   private final Map<UUID, ClaimedFile> inFlight = new ConcurrentHashMap<>();
   private final Thread producer;
   private final Object wakeMonitor = new Object();
@@ -75,7 +74,6 @@ public final class Worker implements AutoCloseable {
     this.metrics = metrics;
     this.claims = new FileClaims(dataSource);
     this.completer = new Completer(dataSource, config.completionBatch(), "batchpilot-completer-" + id, metrics);
-    this.eta = new EtaEstimator(dataSource);
     this.notifier = new Notifier(listenUrl, config.notifier(), this::wake);
     this.capacity = new Semaphore(config.concurrency());
     AtomicInteger threads = new AtomicInteger();
@@ -85,10 +83,11 @@ public final class Worker implements AutoCloseable {
       return t;
     });
     this.timers = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "batchpilot-heartbeat");
+      Thread t = new Thread(r, "batchpilot-worker-timers");
       t.setDaemon(true);
       return t;
     });
+    this.retryAlarm = new RetryAlarm(timers, this::wake);
     this.producer = new Thread(this::produce, "batchpilot-producer");
     this.producer.setDaemon(true);
   }
@@ -108,8 +107,6 @@ public final class Worker implements AutoCloseable {
     notifier.start();
     long beat = config.heartbeat().toMillis();
     timers.scheduleWithFixedDelay(this::heartbeat, beat, beat, TimeUnit.MILLISECONDS);
-    long etaEvery = config.etaInterval().toMillis();
-    timers.scheduleWithFixedDelay(this::estimate, etaEvery, etaEvery, TimeUnit.MILLISECONDS);
     log.info("worker {} started: {} threads, lease {}, heartbeat {}", id, config.concurrency(), config.lease(), config.heartbeat());
   }
 
@@ -210,6 +207,10 @@ public final class Worker implements AutoCloseable {
     completer.submit(outcome.withDurationMs(ms)).whenComplete((written, error) -> {
       inFlight.remove(file.id());
       capacity.release();
+      if (written != null && written.applied() && "pending".equals(written.status())
+          && written.outcome().retryDelay().compareTo(Duration.ZERO) > 0) {
+        retryAlarm.dueIn(written.outcome().retryDelay());
+      }
       wake();
     });
   }
@@ -223,14 +224,6 @@ public final class Worker implements AutoCloseable {
     } catch (DataAccessException e) {
       log.warn("worker {}: extending leases failed ({}); they run out in {} unless the next heartbeat succeeds",
           id, e.getMessage(), config.lease());
-    }
-  }
-
-  private void estimate() {
-    try {
-      eta.runOnce(config.etaWindow());
-    } catch (DataAccessException e) {
-      log.warn("worker {}: estimating completion times failed: {}", id, e.getMessage());
     }
   }
 

@@ -13,8 +13,6 @@ import java.time.Duration;
  * @param heartbeat        how often the leases of in-flight files are extended; under lease / 2
  * @param completionBatch  at most this many outcomes per write; default {@value #DEFAULT_COMPLETION_BATCH}
  * @param shutdownGrace    how long in-flight files may take to finish after a stop
- * @param etaInterval      how often session ETAs are recomputed
- * @param etaWindow        the recent past whose finished files measure the throughput
  */
 public record WorkerConfig(
     int concurrency,
@@ -23,8 +21,6 @@ public record WorkerConfig(
     Duration heartbeat,
     int completionBatch,
     Duration shutdownGrace,
-    Duration etaInterval,
-    Duration etaWindow,
     NotifierConfig notifier) {
 
   public static final int DEFAULT_CONCURRENCY = 16;
@@ -33,12 +29,10 @@ public record WorkerConfig(
   public static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(15);
   public static final int DEFAULT_COMPLETION_BATCH = 200;
   public static final Duration DEFAULT_SHUTDOWN_GRACE = Duration.ofSeconds(30);
-  public static final Duration DEFAULT_ETA_INTERVAL = Duration.ofSeconds(5);
-  public static final Duration DEFAULT_ETA_WINDOW = Duration.ofSeconds(60);
 
   public static WorkerConfig defaults() {
     return new WorkerConfig(DEFAULT_CONCURRENCY, DEFAULT_CLAIM_BATCH, DEFAULT_LEASE, DEFAULT_HEARTBEAT,
-        DEFAULT_COMPLETION_BATCH, DEFAULT_SHUTDOWN_GRACE, DEFAULT_ETA_INTERVAL, DEFAULT_ETA_WINDOW,
+        DEFAULT_COMPLETION_BATCH, DEFAULT_SHUTDOWN_GRACE,
         NotifierConfig.defaults());
   }
 
@@ -54,8 +48,6 @@ public record WorkerConfig(
     }
     positive("BATCHPILOT_LEASE", lease);
     positive("BATCHPILOT_HEARTBEAT", heartbeat);
-    positive("BATCHPILOT_ETA_INTERVAL", etaInterval);
-    positive("BATCHPILOT_ETA_WINDOW", etaWindow);
     if (shutdownGrace == null || shutdownGrace.isNegative()) {
       throw new IllegalArgumentException("BATCHPILOT_SHUTDOWN_GRACE must be zero or more, was " + shutdownGrace);
     }
@@ -75,18 +67,18 @@ public record WorkerConfig(
   }
 
   public WorkerConfig withConcurrency(int value) {
-    return new WorkerConfig(value, claimBatch, lease, heartbeat, completionBatch, shutdownGrace, etaInterval, etaWindow, notifier);
+    return new WorkerConfig(value, claimBatch, lease, heartbeat, completionBatch, shutdownGrace, notifier);
   }
 
   public WorkerConfig withLease(Duration newLease, Duration newHeartbeat) {
-    return new WorkerConfig(concurrency, claimBatch, newLease, newHeartbeat, completionBatch, shutdownGrace, etaInterval, etaWindow, notifier);
+    return new WorkerConfig(concurrency, claimBatch, newLease, newHeartbeat, completionBatch, shutdownGrace, notifier);
   }
 
   public WorkerConfig withShutdownGrace(Duration value) {
-    return new WorkerConfig(concurrency, claimBatch, lease, heartbeat, completionBatch, value, etaInterval, etaWindow, notifier);
+    return new WorkerConfig(concurrency, claimBatch, lease, heartbeat, completionBatch, value, notifier);
   }
 
   public WorkerConfig withNotifier(NotifierConfig value) {
-    return new WorkerConfig(concurrency, claimBatch, lease, heartbeat, completionBatch, shutdownGrace, etaInterval, etaWindow, value);
+    return new WorkerConfig(concurrency, claimBatch, lease, heartbeat, completionBatch, shutdownGrace, value);
   }
 }

@@ -24,7 +24,7 @@ class MaintenanceServiceTest {
 
   private static final MaintenanceConfig FAST = new MaintenanceConfig(Duration.ofSeconds(2),
       Duration.ofMillis(100), Duration.ofMillis(100), Duration.ofMillis(100), Duration.ofMillis(100),
-      Duration.ofDays(30), Duration.ofDays(3), 100);
+      Duration.ofSeconds(60), Duration.ofMillis(100), Duration.ofDays(30), Duration.ofDays(3), 100);
 
   private static void await(String what, BooleanSupplier condition) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -63,10 +63,30 @@ class MaintenanceServiceTest {
   }
 
   @Test
+  void theLeaderKeepsSessionEtasCurrent(TestDatabase db) throws Exception {
+    DSLContext dsl = Jooq.using(db.dataSource());
+    MaintenanceRows rows = new MaintenanceRows(dsl);
+    UUID session = rows.session("processing", 10);
+    dsl.execute("update public.batch_upload_sessions set started_at = clock_timestamp() - interval '1 minute' where id = ?", session);
+    for (int i = 0; i < 10; i++) {
+      UUID file = rows.file(session, i < 2 ? "completed" : "pending");
+      // Two files finished a second apart, recently: a pace to estimate from.
+      dsl.execute("update public.batch_upload_files set processing_completed_at = clock_timestamp() - make_interval(secs => ?)"
+          + " where id = ?", i + 1, file);
+    }
+
+    try (MaintenanceService service = new MaintenanceService(db.dataSource(), "worker-1", FAST, List.of())) {
+      service.start();
+      await("the session has an ETA", () -> dsl.fetchValue(BATCH_UPLOAD_SESSIONS.ESTIMATED_COMPLETION_AT,
+          BATCH_UPLOAD_SESSIONS.ID.eq(session)) != null);
+    }
+  }
+
+  @Test
   void badSettingsAreRefusedByName() {
     IllegalArgumentException renew = assertThrows(IllegalArgumentException.class, () -> new MaintenanceConfig(
         Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(1), Duration.ofSeconds(1),
-        Duration.ofSeconds(1), Duration.ofDays(1), Duration.ofDays(1), 10));
+        Duration.ofSeconds(1), Duration.ofSeconds(60), Duration.ofSeconds(1), Duration.ofDays(1), Duration.ofDays(1), 10));
     assertTrue(renew.getMessage().startsWith("electionInterval (PT2S) must be at most half of leaderTerm"), renew.getMessage());
     IllegalArgumentException days = assertThrows(IllegalArgumentException.class,
         () -> MaintenanceConfig.fromEnvironment(java.util.Map.of("BATCHPILOT_METRICS_RETENTION_DAYS", "a week")));

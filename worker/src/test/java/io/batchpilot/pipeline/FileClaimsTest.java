@@ -125,6 +125,24 @@ class FileClaimsTest {
   }
 
   @Test
+  void oneFileClaimsGoToTheSessionWithFewerFilesInFlight() {
+    // In steady state a finished file frees one thread, so most claims take one file: each must go
+    // to the session with fewer files in flight, not always to the first-submitted one.
+    UUID first = Batches.submit(db.dataSource(), "first", 100, 1000);
+    UUID second = Batches.submit(db.dataSource(), "second", 100, 1000);
+
+    Map<UUID, Long> bySession = new java.util.HashMap<>();
+    for (int i = 0; i < 20; i++) {
+      for (ClaimedFile f : claims.claim("w1", 1, LEASE)) {
+        bySession.merge(f.sessionId(), 1L, Long::sum);
+      }
+      long inFlightGap = Math.abs(bySession.getOrDefault(first, 0L) - bySession.getOrDefault(second, 0L));
+      assertTrue(inFlightGap <= 1, "files in flight differ by " + inFlightGap + " after " + (i + 1) + " claims: " + bySession);
+    }
+    assertEquals(Map.of(first, 10L, second, 10L), bySession);
+  }
+
+  @Test
   void pausedSessionsAndFilesNotYetDueAreNotClaimed() {
     UUID paused = Batches.submit(db.dataSource(), "paused", 5, 10);
     UUID later = Batches.submit(db.dataSource(), "later", 5, 10);

@@ -125,6 +125,36 @@ class WorkerTest {
   }
 
   @Test
+  void retriesAreClaimedAgainWhenDueNotAtTheNextPoll() throws Exception {
+    Duration poll = Duration.ofSeconds(10);
+    WorkerConfig longPoll = NOTIFY_ONLY.withNotifier(new NotifierConfig(poll, Duration.ofMillis(50), Duration.ofSeconds(1)));
+    UUID session = submit("due", 2, 10);
+    // Two delays: the worker's one timer must ring for the first and then be set again for the second.
+    Map<String, Duration> delays = Map.of("due-0.png", Duration.ofMillis(200), "due-1.png", Duration.ofMillis(700));
+    Map<String, Long> retriedAt = new ConcurrentHashMap<>();
+    Map<String, Long> claimedAgainAt = new ConcurrentHashMap<>();
+    FileProcessor retryOnce = file -> {
+      if (file.attempts() == 1) {
+        retriedAt.put(file.originalFilename(), System.nanoTime());
+        return Outcome.retry(file, "overloaded", "the model is overloaded", delays.get(file.originalFilename()), 1, false);
+      }
+      claimedAgainAt.put(file.originalFilename(), System.nanoTime());
+      return Outcome.completed(file, JSON.createObjectNode(), null, 1, 1, 2, 1);
+    };
+    try (Worker worker = new Worker(longPoll, db.dataSource(), db.url(), retryOnce, new Metrics())) {
+      worker.start();
+      Eventually.await("both retries completed", DEADLINE, () -> sessions.progress(session).completed() == 2);
+    }
+
+    for (var delay : delays.entrySet()) {
+      Duration waited = Duration.ofNanos(claimedAgainAt.get(delay.getKey()) - retriedAt.get(delay.getKey()));
+      assertTrue(waited.compareTo(delay.getValue()) >= 0, delay.getKey() + " was claimed again before it was due: " + waited);
+      assertTrue(waited.compareTo(poll.dividedBy(2)) < 0, delay.getKey() + ", due after " + delay.getValue()
+          + ", was claimed again only after " + waited + ": the worker waited for its poll");
+    }
+  }
+
+  @Test
   void resumeWakesTheFleetThroughNotify() throws Exception {
     UUID session = submit("resume", 10, 10);
     sessions.pause(session);

@@ -1,0 +1,160 @@
+package io.batchpilot.session;
+
+import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
+import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
+import static io.batchpilot.jooq.Tables.QUOTA_LIMITS;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import io.batchpilot.db.testing.PostgresExtension;
+import io.batchpilot.db.testing.TestDatabase;
+import io.batchpilot.store.Jooq;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.jooq.DSLContext;
+import org.jooq.impl.DSL;
+import org.jooq.impl.SQLDataType;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * The ETA on controlled data. Rows are timed against the database's clock, which the estimate
+ * reads too; each expected number of seconds is checked from the clock just before the estimate.
+ */
+@ExtendWith(PostgresExtension.class)
+class EtaEstimatorTest {
+
+  private static final String MODEL = "eta-test";
+  private static final Duration WINDOW = Duration.ofSeconds(60);
+
+  private final DSLContext dsl;
+  private final Sessions sessions;
+  private final EtaEstimator eta;
+
+  EtaEstimatorTest(TestDatabase db) {
+    this.dsl = Jooq.using(db.dataSource());
+    this.sessions = new Sessions(db.dataSource());
+    this.eta = new EtaEstimator(db.dataSource());
+  }
+
+  @BeforeEach
+  void empty() {
+    dsl.deleteFrom(BATCH_UPLOAD_SESSIONS).execute();
+    dsl.deleteFrom(QUOTA_LIMITS).execute();
+  }
+
+  /** A processing session with {@code files} files, all pending. */
+  private UUID running(String name, int files, String status) {
+    List<NewFile> list = new ArrayList<>();
+    for (int i = 0; i < files; i++) {
+      list.add(NewFile.at(name + i + ".png", "image/png", "file:///x/" + name + i + ".png"));
+    }
+    UUID id = sessions.submit(new NewSession(name, null, null, MODEL, 100, "aggressive"), list);
+    dsl.update(BATCH_UPLOAD_SESSIONS)
+        .set(BATCH_UPLOAD_SESSIONS.STATUS, status)
+        .set(BATCH_UPLOAD_SESSIONS.STARTED_AT, DSL.field("clock_timestamp() - interval '5 minutes'", OffsetDateTime.class))
+        .where(BATCH_UPLOAD_SESSIONS.ID.eq(id)).execute();
+    return id;
+  }
+
+  /** Marks the session's next pending file completed {@code secondsAgo} before now, after one call. */
+  private void finishOne(UUID session, double secondsAgo) {
+    dsl.update(BATCH_UPLOAD_FILES)
+        .set(BATCH_UPLOAD_FILES.STATUS, "completed")
+        .set(BATCH_UPLOAD_FILES.API_CALLS_MADE, 1)
+        .set(BATCH_UPLOAD_FILES.INPUT_TOKENS, 300)
+        .set(BATCH_UPLOAD_FILES.PROCESSING_COMPLETED_AT,
+            DSL.field("clock_timestamp() - make_interval(secs => {0})", OffsetDateTime.class, DSL.val(secondsAgo)))
+        .where(BATCH_UPLOAD_FILES.ID.eq(DSL.select(BATCH_UPLOAD_FILES.ID).from(BATCH_UPLOAD_FILES)
+            .where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session)).and(BATCH_UPLOAD_FILES.STATUS.eq("pending"))
+            .orderBy(BATCH_UPLOAD_FILES.UPLOAD_ORDER).limit(1)))
+        .execute();
+  }
+
+  /** 10 requests per 1 s window counted in 100 ms buckets: the gate looks back 11 buckets, 9.09/s. */
+  private void quota10PerSecond() {
+    dsl.insertInto(QUOTA_LIMITS)
+        .set(QUOTA_LIMITS.PROVIDER, "gemini").set(QUOTA_LIMITS.MODEL, MODEL)
+        .set(QUOTA_LIMITS.REQUESTS_PER_MINUTE, 10).set(QUOTA_LIMITS.INPUT_TOKENS_PER_MINUTE, 1_000_000L)
+        .set(QUOTA_LIMITS.WINDOW_MS, 1000).set(QUOTA_LIMITS.BUCKETS_PER_WINDOW, 10).set(QUOTA_LIMITS.SAFETY_MARGIN_MS, 0)
+        .execute();
+  }
+
+  /** Runs the estimate; returns each session's estimated seconds left, from the clock just before it. */
+  private Map<UUID, Double> estimate(UUID... ids) {
+    OffsetDateTime before = dsl.select(DSL.field("clock_timestamp()", SQLDataType.TIMESTAMPWITHTIMEZONE)).fetchOne().value1();
+    eta.runOnce(WINDOW);
+    Map<UUID, Double> seconds = new java.util.HashMap<>();
+    for (UUID id : ids) {
+      OffsetDateTime at = sessions.progress(id).estimatedCompletionAt();
+      seconds.put(id, at == null ? null : Duration.between(before, at).toMillis() / 1000.0);
+    }
+    return seconds;
+  }
+
+  @Test
+  void sessionsShareTheMeasuredPaceAndASmallOneLeavesItsShareWhenDone() {
+    // No quota row: the measured pace alone. 21 files finished a second apart: 1 file/s.
+    UUID small = running("small", 20, "processing");
+    UUID big = running("big", 41, "processing");
+    for (int i = 0; i <= 20; i++) {
+      finishOne(i % 2 == 0 ? big : small, 20 - i);
+    }
+
+    Map<UUID, Double> left = estimate(small, big);
+
+    // small: 10 left at half the pace = 20 s; big: 30 left, 10 of them at half the pace, then 20 alone = 40 s.
+    assertEquals(20.0, left.get(small), 0.6);
+    assertEquals(40.0, left.get(big), 1.2);
+  }
+
+  @Test
+  void theQuotaPaceCapsAStartUpBurst() {
+    quota10PerSecond();
+    UUID session = running("burst", 120, "processing");
+    // A window's worth granted at once finished within the last second: twice the steady pace.
+    for (int i = 0; i < 20; i++) {
+      finishOne(session, 1.0 - i * 0.05);
+    }
+
+    Map<UUID, Double> left = estimate(session);
+
+    assertEquals(100 / (10 / 1.1), left.get(session), 0.4);
+  }
+
+  @Test
+  void aGateUsingItsWholeLimitSetsThePaceOverASlowerStart() {
+    quota10PerSecond();
+    UUID session = running("steady", 60, "processing");
+    // The fleet started slowly (1 file/s over the last 10 s) but the gate is now granting its whole
+    // limit: 10 requests in the last 600 ms.
+    for (int i = 0; i <= 10; i++) {
+      finishOne(session, 10 - i);
+    }
+    dsl.execute("insert into public.quota_buckets (provider, model, bucket_start, requests, input_tokens)"
+        + " values ('gemini', ?, clock_timestamp() - interval '600 milliseconds', 10, 3000)", MODEL);
+
+    Map<UUID, Double> left = estimate(session);
+
+    assertEquals(49 / (10 / 1.1), left.get(session), 0.3, "49 files at the gate's 9.09 a second");
+  }
+
+  @Test
+  void aPausedSessionTakesNoShareAndGetsNoEstimate() {
+    UUID running = running("running", 30, "processing");
+    UUID paused = running("paused", 30, "paused");
+    for (int i = 0; i <= 10; i++) {
+      finishOne(running, 10 - i);
+    }
+
+    Map<UUID, Double> left = estimate(running, paused);
+
+    assertEquals(19.0, left.get(running), 0.6, "19 files left at 1 file/s, shared with no one");
+    assertNull(left.get(paused));
+  }
+}
