@@ -30,8 +30,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One worker: a producer thread that claims as many due files as it has free threads, a fixed pool
- * that runs the {@link FileProcessor} on each, the {@link Completer} that writes outcomes, a
+ * One worker: a producer thread that claims as many due files as it has free threads (while busy,
+ * at most once per claim cooldown), a fixed pool that runs the {@link FileProcessor} on each and is
+ * free again as soon as a file is processed, the {@link Completer} that writes outcomes, a
  * heartbeat that keeps in-flight leases alive, and the JVM's {@link Notifier} that wakes the
  * producer. {@link #stop()} stops claiming, lets in-flight files finish within the grace period and
  * gives back the leases of files that never started.
@@ -146,13 +147,20 @@ public final class Worker implements AutoCloseable {
   }
 
   private void produce() {
+    long cooldown = config.claimCooldown().toNanos();
+    long lastClaim = System.nanoTime() - cooldown;
     while (claiming) {
-      int free = capacity.availablePermits();
       boolean more = false;
-      if (free > 0) {
+      if (room() > 0) {
+        // A busy worker waits out the cooldown, so the files that finish meanwhile share one claim.
+        coolDown(lastClaim + cooldown - System.nanoTime());
+        if (!claiming) {
+          break;
+        }
+        int want = Math.min(room(), config.claimBatch());
         try {
-          int want = Math.min(free, config.claimBatch());
-          long claimStart = System.nanoTime();
+          lastClaim = System.nanoTime();
+          long claimStart = lastClaim;
           List<ClaimedFile> files = claims.claim(id, want, config.lease());
           metrics.claim(files.size(), System.nanoTime() - claimStart);
           claimStatements.incrementAndGet();
@@ -162,13 +170,36 @@ public final class Worker implements AutoCloseable {
             inFlight.put(file.id(), file);
             pool.execute(() -> run(file));
           }
-          more = files.size() == want && capacity.availablePermits() > 0;
+          more = files.size() == want && room() > 0;
         } catch (DataAccessException e) {
           log.warn("worker {}: claiming failed, trying again at the next wake-up: {}", id, e.getMessage());
         }
       }
       if (!more) {
         awaitWake();
+      }
+    }
+  }
+
+  /**
+   * Files the next claim may take: a free thread for each, and no more held than the threads plus
+   * one completion batch, so a completer that cannot write stops the claims.
+   */
+  private int room() {
+    return Math.min(capacity.availablePermits(), maxHeld() - inFlight.size());
+  }
+
+  private int maxHeld() {
+    return config.concurrency() + config.completionBatch();
+  }
+
+  private void coolDown(long nanos) {
+    if (nanos > 0) {
+      try {
+        TimeUnit.NANOSECONDS.sleep(nanos);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        claiming = false;
       }
     }
   }
@@ -204,14 +235,18 @@ public final class Worker implements AutoCloseable {
       }
     }
     long ms = (System.nanoTime() - start) / 1_000_000;
+    // The thread is free now: the next claim need not wait for this outcome's write.
+    capacity.release();
+    wake();
     completer.submit(outcome.withDurationMs(ms)).whenComplete((written, error) -> {
       inFlight.remove(file.id());
-      capacity.release();
       if (written != null && written.applied() && "pending".equals(written.status())
           && written.outcome().retryDelay().compareTo(Duration.ZERO) > 0) {
         retryAlarm.dueIn(written.outcome().retryDelay());
       }
-      wake();
+      if (inFlight.size() + 1 >= maxHeld()) {
+        wake(); // the producer may be waiting for room (see room())
+      }
     });
   }
 

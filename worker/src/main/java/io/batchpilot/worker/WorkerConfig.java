@@ -9,6 +9,8 @@ import java.time.Duration;
  *
  * @param concurrency      files in flight at once (threads); default {@value #DEFAULT_CONCURRENCY}
  * @param claimBatch       at most this many files per claim; default {@value #DEFAULT_CLAIM_BATCH}
+ * @param claimCooldown    the least time between two claims of a busy worker: files that finish
+ *                         meanwhile are claimed for together, one round trip instead of one each
  * @param lease            how long a claim holds a file without a heartbeat
  * @param heartbeat        how often the leases of in-flight files are extended; under lease / 2
  * @param completionBatch  at most this many outcomes per write; default {@value #DEFAULT_COMPLETION_BATCH}
@@ -17,6 +19,7 @@ import java.time.Duration;
 public record WorkerConfig(
     int concurrency,
     int claimBatch,
+    Duration claimCooldown,
     Duration lease,
     Duration heartbeat,
     int completionBatch,
@@ -25,13 +28,16 @@ public record WorkerConfig(
 
   public static final int DEFAULT_CONCURRENCY = 16;
   public static final int DEFAULT_CLAIM_BATCH = 64;
+  public static final Duration DEFAULT_CLAIM_COOLDOWN = Duration.ofMillis(5);
+  /** Beyond this a busy worker's threads would idle waiting for the next claim. */
+  public static final Duration MAX_CLAIM_COOLDOWN = Duration.ofSeconds(1);
   public static final Duration DEFAULT_LEASE = Duration.ofSeconds(60);
   public static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(15);
   public static final int DEFAULT_COMPLETION_BATCH = 200;
   public static final Duration DEFAULT_SHUTDOWN_GRACE = Duration.ofSeconds(30);
 
   public static WorkerConfig defaults() {
-    return new WorkerConfig(DEFAULT_CONCURRENCY, DEFAULT_CLAIM_BATCH, DEFAULT_LEASE, DEFAULT_HEARTBEAT,
+    return new WorkerConfig(DEFAULT_CONCURRENCY, DEFAULT_CLAIM_BATCH, DEFAULT_CLAIM_COOLDOWN, DEFAULT_LEASE, DEFAULT_HEARTBEAT,
         DEFAULT_COMPLETION_BATCH, DEFAULT_SHUTDOWN_GRACE,
         NotifierConfig.defaults());
   }
@@ -45,6 +51,10 @@ public record WorkerConfig(
     }
     if (completionBatch < 1) {
       throw new IllegalArgumentException("BATCHPILOT_COMPLETION_BATCH must be at least 1, was " + completionBatch);
+    }
+    if (claimCooldown == null || claimCooldown.isNegative() || claimCooldown.compareTo(MAX_CLAIM_COOLDOWN) > 0) {
+      throw new IllegalArgumentException("BATCHPILOT_CLAIM_COOLDOWN must be between 0 and " + MAX_CLAIM_COOLDOWN.toMillis()
+          + " ms, was " + claimCooldown);
     }
     positive("BATCHPILOT_LEASE", lease);
     positive("BATCHPILOT_HEARTBEAT", heartbeat);
@@ -67,18 +77,22 @@ public record WorkerConfig(
   }
 
   public WorkerConfig withConcurrency(int value) {
-    return new WorkerConfig(value, claimBatch, lease, heartbeat, completionBatch, shutdownGrace, notifier);
+    return new WorkerConfig(value, claimBatch, claimCooldown, lease, heartbeat, completionBatch, shutdownGrace, notifier);
   }
 
   public WorkerConfig withLease(Duration newLease, Duration newHeartbeat) {
-    return new WorkerConfig(concurrency, claimBatch, newLease, newHeartbeat, completionBatch, shutdownGrace, notifier);
+    return new WorkerConfig(concurrency, claimBatch, claimCooldown, newLease, newHeartbeat, completionBatch, shutdownGrace, notifier);
+  }
+
+  public WorkerConfig withClaimCooldown(Duration value) {
+    return new WorkerConfig(concurrency, claimBatch, value, lease, heartbeat, completionBatch, shutdownGrace, notifier);
   }
 
   public WorkerConfig withShutdownGrace(Duration value) {
-    return new WorkerConfig(concurrency, claimBatch, lease, heartbeat, completionBatch, value, notifier);
+    return new WorkerConfig(concurrency, claimBatch, claimCooldown, lease, heartbeat, completionBatch, value, notifier);
   }
 
   public WorkerConfig withNotifier(NotifierConfig value) {
-    return new WorkerConfig(concurrency, claimBatch, lease, heartbeat, completionBatch, shutdownGrace, value);
+    return new WorkerConfig(concurrency, claimBatch, claimCooldown, lease, heartbeat, completionBatch, shutdownGrace, value);
   }
 }

@@ -1,7 +1,5 @@
 package io.batchpilot.bench;
 
-import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
-
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.zaxxer.hikari.HikariDataSource;
 import io.batchpilot.db.ConnectionPools;
@@ -25,6 +23,7 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -38,45 +37,60 @@ import java.util.regex.Pattern;
  * pools), with an instant processor, beside pgbench running the textbook one-row SKIP LOCKED claim
  * on the same server in the same run. Prints a markdown table of medians.
  *
- * <p>Arguments: files per run (default 20000), runs per row (default 3).
+ * <p>Arguments: files per run (default 10000), runs per row (default 1), worker counts (default
+ * {@code 1,2,3,4}), claim cooldowns in ms (default {@code 0,5}: without and with the default).
  */
 public final class PipelineThroughputBenchmark {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
   public static void main(String[] args) throws Exception {
-    int files = args.length > 0 ? Integer.parseInt(args[0]) : 20_000;
-    int runs = args.length > 1 ? Integer.parseInt(args[1]) : 3;
+    int files = args.length > 0 ? Integer.parseInt(args[0]) : 10_000;
+    int runs = args.length > 1 ? Integer.parseInt(args[1]) : 1;
+    int[] workerCounts = ints(args.length > 2 ? args[2] : "1,2,3,4");
+    int[] cooldowns = ints(args.length > 3 ? args[3] : "0," + WorkerConfig.DEFAULT_CLAIM_COOLDOWN.toMillis());
     try (TestDatabase db = TestPostgres.get().createDatabase(true)) {
-      System.out.println("| workers | pipeline files/s (median of " + runs + ") | DB round trips per file | pgbench SKIP LOCKED claims/s | pipeline / pgbench |");
-      System.out.println("|---|---|---|---|---|");
-      for (int workers = 1; workers <= 4; workers++) {
-        double[] rates = new double[runs];
-        double[] trips = new double[runs];
+      System.out.println("| workers | claim cooldown ms | pipeline files/s (median of " + runs
+          + ") | DB round trips per file | pgbench SKIP LOCKED claims/s | pipeline / pgbench |");
+      System.out.println("|---|---|---|---|---|---|");
+      for (int workers : workerCounts) {
+        double[][] rates = new double[cooldowns.length][runs];
+        double[][] trips = new double[cooldowns.length][runs];
         double[] pgbench = new double[runs];
         for (int r = 0; r < runs; r++) {
-          double[] run = pipeline(db, workers, files);
-          rates[r] = run[0];
-          trips[r] = run[1];
+          // Every setting in every run, next to each other, so load changes hit them alike.
+          for (int c = 0; c < cooldowns.length; c++) {
+            double[] run = pipeline(db, workers, files, Duration.ofMillis(cooldowns[c]));
+            rates[c][r] = run[0];
+            trips[c][r] = run[1];
+          }
           pgbench[r] = pgbench(db.url(), workers, files);
         }
-        double rate = median(rates);
         double bench = median(pgbench);
-        System.out.printf(Locale.ROOT, "| %d | %.0f | %.3f | %.0f | %.2f |%n", workers, rate, median(trips), bench, rate / bench);
+        for (int c = 0; c < cooldowns.length; c++) {
+          double rate = median(rates[c]);
+          System.out.printf(Locale.ROOT, "| %d | %d | %.0f | %.3f | %.0f | %.2f |%n",
+              workers, cooldowns[c], rate, median(trips[c]), bench, rate / bench);
+        }
       }
     }
   }
 
+  private static int[] ints(String list) {
+    return Arrays.stream(list.split(",")).mapToInt(Integer::parseInt).toArray();
+  }
+
   /** Returns {files per second, round trips per file}. */
-  private static double[] pipeline(TestDatabase db, int workerCount, int files) throws Exception {
-    Jooq.using(db.dataSource()).deleteFrom(BATCH_UPLOAD_SESSIONS).execute();
+  private static double[] pipeline(TestDatabase db, int workerCount, int files, Duration cooldown) throws Exception {
+    // TRUNCATE, not DELETE: deleting files one by one checks duplicate_of references row by row.
+    Jooq.using(db.dataSource()).execute("TRUNCATE public.batch_upload_sessions CASCADE");
     List<NewFile> list = new ArrayList<>(files);
     for (int i = 0; i < files; i++) {
       list.add(NewFile.at("f" + i + ".png", "image/png", "file:bench/" + i + ".png"));
     }
     Sessions sessions = new Sessions(db.dataSource());
     FileProcessor instant = file -> Outcome.completed(file, JSON.createObjectNode().put("ok", true), null, 258, 10, 268, 1);
-    WorkerConfig config = WorkerConfig.defaults().withConcurrency(32);
+    WorkerConfig config = WorkerConfig.defaults().withConcurrency(32).withClaimCooldown(cooldown);
     List<HikariDataSource> pools = new ArrayList<>();
     List<Worker> workers = new ArrayList<>();
     for (int i = 0; i < workerCount; i++) {

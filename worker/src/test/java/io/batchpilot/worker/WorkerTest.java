@@ -31,6 +31,7 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.jooq.DSLContext;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -224,6 +225,34 @@ class WorkerTest {
       assertEquals(0, r.getAttempts());
       assertNull(r.getClaimedBy());
     });
+  }
+
+  @Test
+  void aWorkerWhoseOutcomesCannotBeWrittenStopsClaimingAtItsThreadsPlusOneBatch() throws Exception {
+    UUID session = submit("stalled", 40, 100);
+    WorkerConfig d = NOTIFY_ONLY;
+    // 4 threads and outcomes written 8 at a time: at most 12 files held while no outcome can be written.
+    WorkerConfig config = new WorkerConfig(4, d.claimBatch(), d.claimCooldown(), d.lease(), d.heartbeat(), 8,
+        d.shutdownGrace(), d.etaInterval(), d.etaWindow(), d.notifier());
+    AtomicInteger mostHeld = new AtomicInteger();
+    AtomicReference<Worker> self = new AtomicReference<>();
+    FileProcessor instant = file -> {
+      mostHeld.accumulateAndGet(self.get().inFlight(), Math::max);
+      return Outcome.completed(file, JSON.createObjectNode().put("file", file.originalFilename()), null, 258, 40, 298, 1);
+    };
+    dsl.execute("ALTER FUNCTION batchpilot_private.complete_files(jsonb) RENAME TO complete_files_stalled");
+    try (Worker worker = new Worker(config, db.dataSource(), db.url(), instant)) {
+      self.set(worker);
+      try {
+        worker.start();
+        Eventually.await("12 files claimed", DEADLINE, () -> worker.filesClaimed() >= 12);
+      } finally {
+        dsl.execute("ALTER FUNCTION batchpilot_private.complete_files_stalled(jsonb) RENAME TO complete_files");
+      }
+      Eventually.await("all files completed once the outcomes can be written", DEADLINE,
+          () -> sessions.progress(session).completed() == 40);
+    }
+    assertTrue(mostHeld.get() <= 12, "held " + mostHeld.get() + " files while no outcome could be written");
   }
 
   private static Object readJson(String text) {
