@@ -6,6 +6,7 @@ import io.batchpilot.db.ConnectionPools;
 import io.batchpilot.db.DatabaseUrl;
 import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.db.testing.TestPostgres;
+import io.batchpilot.metrics.Metrics;
 import io.batchpilot.pipeline.FileProcessor;
 import io.batchpilot.pipeline.Outcome;
 import io.batchpilot.testing.Eventually;
@@ -65,7 +66,7 @@ public final class ClaimLatencyBenchmark {
     List<Double> latencies = new ArrayList<>(inserts);
     Random random = new Random(1);
     try (HikariDataSource pool = ConnectionPools.open(db.url(), 3, "latency-bench");
-         Worker worker = new Worker(WorkerConfig.defaults(), pool, listenUrl, instant);
+         Worker worker = new Worker(WorkerConfig.defaults(), pool, listenUrl, instant, new Metrics());
          Connection inserter = db.connect()) {
       worker.start();
       Eventually.await("the worker listening", Duration.ofSeconds(30), () -> worker.notifier().backendPid() != 0);

@@ -233,7 +233,7 @@ class WorkerTest {
     WorkerConfig d = NOTIFY_ONLY;
     // 4 threads and outcomes written 8 at a time: at most 12 files held while no outcome can be written.
     WorkerConfig config = new WorkerConfig(4, d.claimBatch(), d.claimCooldown(), d.lease(), d.heartbeat(), 8,
-        d.shutdownGrace(), d.etaInterval(), d.etaWindow(), d.notifier());
+        d.shutdownGrace(), d.notifier());
     AtomicInteger mostHeld = new AtomicInteger();
     AtomicReference<Worker> self = new AtomicReference<>();
     FileProcessor instant = file -> {
@@ -241,7 +241,7 @@ class WorkerTest {
       return Outcome.completed(file, JSON.createObjectNode().put("file", file.originalFilename()), null, 258, 40, 298, 1);
     };
     dsl.execute("ALTER FUNCTION batchpilot_private.complete_files(jsonb) RENAME TO complete_files_stalled");
-    try (Worker worker = new Worker(config, db.dataSource(), db.url(), instant)) {
+    try (Worker worker = new Worker(config, db.dataSource(), db.url(), instant, new Metrics())) {
       self.set(worker);
       try {
         worker.start();
