@@ -40,6 +40,8 @@ public final class TestPostgres {
   public static final String SERVER_VARIABLE = "BATCHPILOT_TEST_POSTGRES";
 
   private static final Logger log = LoggerFactory.getLogger(TestPostgres.class);
+  /** SQLSTATE of "database ... does not exist". */
+  private static final String INVALID_CATALOG_NAME = "3D000";
   private static TestPostgres instance;
 
   private final DatabaseUrl admin;
@@ -95,11 +97,35 @@ public final class TestPostgres {
   /** A new, empty database; {@code migrated} copies it from the migrated template instead. */
   public TestDatabase createDatabase(boolean migrated) {
     String name = "bp_test_" + UUID.randomUUID().toString().replace("-", "").substring(0, 16);
-    String sql = migrated
-        ? "CREATE DATABASE " + name + " TEMPLATE " + migratedTemplate()
-        : "CREATE DATABASE " + name + " TEMPLATE template0";
-    execute(sql);
+    if (!migrated) {
+      execute("CREATE DATABASE " + name + " TEMPLATE template0");
+    } else if (!copyTemplate(name)) {
+      // Another checkout with other migrations shares the server and dropped ours as stale: build it again.
+      forgetTemplate();
+      if (!copyTemplate(name)) {
+        throw new IllegalStateException("the test template " + migratedTemplate() + " vanished twice on " + admin
+            + ": is another build dropping it? Give each checkout its own server or database URL");
+      }
+    }
     return new TestDatabase(this, name, admin.withDatabase(name));
+  }
+
+  /** False when the template does not exist (any more). */
+  private boolean copyTemplate(String database) {
+    String sql = "CREATE DATABASE " + database + " TEMPLATE " + migratedTemplate();
+    try (Connection connection = connect(admin); Statement statement = connection.createStatement()) {
+      statement.execute(sql);
+      return true;
+    } catch (SQLException e) {
+      if (INVALID_CATALOG_NAME.equals(e.getSQLState())) {
+        return false;
+      }
+      throw new IllegalStateException(sql + " failed on " + admin + ": " + e.getMessage(), e);
+    }
+  }
+
+  private synchronized void forgetTemplate() {
+    template = null;
   }
 
   void drop(String database) {
