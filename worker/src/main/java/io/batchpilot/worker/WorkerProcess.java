@@ -25,6 +25,8 @@ import io.batchpilot.metrics.PostgresReporter;
 import io.batchpilot.pipeline.ReceiptProcessor;
 import io.batchpilot.session.Sessions;
 import java.time.Clock;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import okhttp3.OkHttpClient;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -67,21 +69,44 @@ public final class WorkerProcess implements AutoCloseable {
     this.embeddings = embeddings;
   }
 
+  /**
+   * Starts claiming as early as it can: the HTTP clients build on another thread while the pool
+   * connects, and maintenance and the metrics reporter are built and started after the worker,
+   * since the first claim needs neither.
+   */
   public static WorkerProcess start(Settings settings) {
-    HikariDataSource pool = ConnectionPools.open(settings.database(), settings.poolSize(), "batchpilot-worker");
-    GeminiClient gemini = new GeminiClient(settings.gemini());
+    CompletableFuture<HttpClients> clients = CompletableFuture.supplyAsync(() -> HttpClients.build(settings.gemini()),
+        task -> {
+          Thread thread = new Thread(task, "batchpilot-http-init");
+          thread.setDaemon(true);
+          thread.start();
+        });
+    HikariDataSource pool;
     try {
-      OkHttpClient http = new OkHttpClient();
+      pool = ConnectionPools.open(settings.database(), settings.poolSize(), "batchpilot-worker");
+    } catch (RuntimeException e) {
+      clients.thenAccept(HttpClients::close);
+      throw e;
+    }
+    GeminiClient gemini = null;
+    Worker worker = null;
+    try {
+      HttpClients http = join(clients);
+      gemini = http.gemini();
       QuotaGate gate = new QuotaGate(pool, settings.gate());
       ReceiptProcessor processor = new ReceiptProcessor(
-          new FileSource(settings.files(), http),
+          new FileSource(settings.files(), http.files()),
           new FileValidator(settings.validation()),
           new DuplicateFinder(pool),
           new ImagePreprocessor(settings.images()),
           gate,
           gemini,
           settings.processing());
-      Worker worker = new Worker(settings.worker(), pool, settings.database(), processor);
+      worker = new Worker(settings.worker(), pool, settings.database(), processor);
+      // Checks the embedding dimensions against the schema before any claim: a mismatch stops here.
+      EmbeddingBatcher embeddings = new EmbeddingBatcher(settings.embeddings(), pool, gemini, gate, worker.id(),
+          Clock.systemUTC());
+      worker.start();
       MaintenanceService maintenance = new MaintenanceService(pool, worker.id(), settings.maintenance(),
           MetricTables.retention(settings.maintenance().metricsRetention(), settings.maintenance().ledgerRetention()));
       Metrics metrics = new Metrics();
@@ -91,9 +116,6 @@ public final class WorkerProcess implements AutoCloseable {
       MetricsConfig reporting = MetricsConfig.forThisProcess(version());
       PostgresReporter reporter = new PostgresReporter(metrics, pool,
           new MetricsConfig(worker.id(), reporting.host(), reporting.version(), reporting.reportInterval()));
-      EmbeddingBatcher embeddings = new EmbeddingBatcher(settings.embeddings(), pool, gemini, gate, worker.id(),
-          Clock.systemUTC());
-      worker.start();
       maintenance.start();
       reporter.start();
       embeddings.start();
@@ -101,9 +123,45 @@ public final class WorkerProcess implements AutoCloseable {
           settings.gemini().baseUrl());
       return new WorkerProcess(pool, gemini, worker, maintenance, reporter, embeddings);
     } catch (RuntimeException e) {
-      gemini.close();
+      stopQuietly(worker);
+      if (gemini != null) {
+        gemini.close();
+      }
       pool.close();
       throw e;
+    }
+  }
+
+  /** The HTTP clients: Gemini's, and the one that fetches files by URL. */
+  private record HttpClients(GeminiClient gemini, OkHttpClient files) {
+    static HttpClients build(GeminiConfig config) {
+      return new HttpClients(new GeminiClient(config), new OkHttpClient());
+    }
+
+    void close() {
+      gemini.close();
+    }
+  }
+
+  private static <T> T join(CompletableFuture<T> future) {
+    try {
+      return future.join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof RuntimeException cause) {
+        throw cause;
+      }
+      throw e;
+    }
+  }
+
+  private static void stopQuietly(Worker worker) {
+    if (worker == null) {
+      return;
+    }
+    try {
+      worker.stop();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
