@@ -34,20 +34,41 @@ import org.jooq.impl.DSL;
  * that file's completion, so that a start which only postpones work past the claim shows.
  *
  * <p>Arguments: runs (default 7), then any number of variants {@code name=JVM flags} (default one
- * variant, {@code default=} with no flags). The variants take turns within each run, in a rotating
+ * variant, {@code default=} with no flags); flags that start with {@code @path} launch that jar
+ * instead of worker/target/batchpilot.jar (an earlier build, for a side-by-side of code changes).
+ * Run it from the repository's root. The variants take turns within each run, in a rotating
  * order, so that a change in the machine's load falls on all of them alike. Prints one markdown
  * table. Needs the packaged jar: {@code ./mvnw -q -B -DskipTests -pl worker -am package}.
  */
 public final class StartupBenchmark {
 
-  private record Variant(String name, List<String> flags) {
-    static Variant parse(String arg) {
+  private static final Path DEFAULT_JAR = Path.of("worker", "target", "batchpilot.jar");
+
+  /** A named way to launch: JVM flags, and a jar of its own when its first token is {@code @path}. */
+  private record Variant(String name, Path jar, List<String> flags) {
+    static Variant parse(String arg, Path defaultJar) {
       int eq = arg.indexOf('=');
       if (eq < 1) {
-        throw new IllegalArgumentException("a variant is name=JVM flags (e.g. 'cds=-XX:SharedArchiveFile=x.jsa'), not '" + arg + "'");
+        throw new IllegalArgumentException("a variant is name=[@jar] JVM flags (e.g. 'cds=-XX:SharedArchiveFile=x.jsa'), not '" + arg + "'");
       }
-      String flags = arg.substring(eq + 1).trim();
-      return new Variant(arg.substring(0, eq), flags.isEmpty() ? List.of() : Arrays.asList(flags.split("\\s+")));
+      String rest = arg.substring(eq + 1).trim();
+      List<String> flags = new ArrayList<>(rest.isEmpty() ? List.of() : Arrays.asList(rest.split("\\s+")));
+      Path jar = defaultJar;
+      if (!flags.isEmpty() && flags.get(0).startsWith("@")) {
+        jar = Path.of(flags.remove(0).substring(1));
+      }
+      if (!Files.exists(jar)) {
+        throw new IllegalArgumentException(arg + ": there is no jar at " + jar);
+      }
+      return new Variant(arg.substring(0, eq), jar, List.copyOf(flags));
+    }
+
+    String describe() {
+      List<String> all = new ArrayList<>(flags);
+      if (!jar.equals(DEFAULT_JAR)) {
+        all.add(0, "-jar " + jar);
+      }
+      return all.isEmpty() ? "(none)" : "`" + String.join(" ", all) + "`";
     }
   }
 
@@ -58,14 +79,10 @@ public final class StartupBenchmark {
     int runs = args.length > 0 ? Integer.parseInt(args[0]) : 7;
     List<Variant> variants = new ArrayList<>();
     for (int i = 1; i < args.length; i++) {
-      variants.add(Variant.parse(args[i]));
+      variants.add(Variant.parse(args[i], DEFAULT_JAR));
     }
     if (variants.isEmpty()) {
-      variants.add(Variant.parse("default="));
-    }
-    Path jar = Path.of("worker", "target", "batchpilot.jar");
-    if (!Files.exists(jar)) {
-      jar = Path.of("target", "batchpilot.jar");
+      variants.add(Variant.parse("default=", DEFAULT_JAR));
     }
     Path folder = Files.createTempDirectory("startup-bench-");
     Path receipt = folder.resolve("receipt.png");
@@ -76,7 +93,7 @@ public final class StartupBenchmark {
       for (int run = 0; run < runs; run++) {
         for (int i = 0; i < variants.size(); i++) {
           Variant variant = variants.get((run + i) % variants.size());
-          Timing timing = once(jar, variant, simulator, folder, receipt);
+          Timing timing = once(variant, simulator, folder, receipt);
           timings.get(variant).add(timing);
           System.out.printf(Locale.ROOT, "run %d %s: claim %d ms, completed %d ms%n", run + 1, variant.name(),
               timing.claimMs(), timing.completedMs());
@@ -89,12 +106,12 @@ public final class StartupBenchmark {
       long[] claims = list.stream().mapToLong(Timing::claimMs).sorted().toArray();
       long[] completions = list.stream().mapToLong(Timing::completedMs).sorted().toArray();
       System.out.printf(Locale.ROOT, "| %s | %s | %d | %d | %d | %d | %d |%n", variant.name(),
-          variant.flags().isEmpty() ? "(none)" : "`" + String.join(" ", variant.flags()) + "`",
+          variant.describe(),
           claims.length, claims[claims.length / 2], claims[0], claims[claims.length - 1], completions[completions.length / 2]);
     });
   }
 
-  private static Timing once(Path jar, Variant variant, GeminiSimulator simulator, Path folder, Path receipt) throws Exception {
+  private static Timing once(Variant variant, GeminiSimulator simulator, Path folder, Path receipt) throws Exception {
     try (TestDatabase db = TestPostgres.get().createDatabase(true)) {
       DSLContext dsl = Jooq.using(db.dataSource());
       new Sessions(db.dataSource()).submit(new NewSession("startup", null, null, "gemini-2.5-flash", 1, "aggressive"),
@@ -102,7 +119,7 @@ public final class StartupBenchmark {
       List<String> command = new ArrayList<>();
       command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
       command.addAll(variant.flags());
-      command.addAll(List.of("-jar", jar.toString(), "worker",
+      command.addAll(List.of("-jar", variant.jar().toString(), "worker",
           "--database-url", db.url().withCredentials(), "--gemini-base-url", simulator.baseUrl(),
           "--local-file-root", folder.toString()));
       ProcessBuilder builder = new ProcessBuilder(command)
