@@ -24,6 +24,7 @@ import io.batchpilot.metrics.MetricsConfig;
 import io.batchpilot.metrics.PostgresReporter;
 import io.batchpilot.pipeline.ReceiptProcessor;
 import io.batchpilot.session.Sessions;
+import io.batchpilot.store.Jooq;
 import java.time.Clock;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -70,17 +71,15 @@ public final class WorkerProcess implements AutoCloseable {
   }
 
   /**
-   * Starts claiming as early as it can: the HTTP clients build on another thread while the pool
-   * connects, and maintenance and the metrics reporter are built and started after the worker,
+   * Starts claiming as early as it can: the HTTP clients build, and jOOQ initialises, on other
+   * threads while the pool connects, and maintenance and the metrics reporter are built and started after the worker,
    * since the first claim needs neither.
    */
   public static WorkerProcess start(Settings settings) {
     CompletableFuture<HttpClients> clients = CompletableFuture.supplyAsync(() -> HttpClients.build(settings.gemini()),
-        task -> {
-          Thread thread = new Thread(task, "batchpilot-http-init");
-          thread.setDaemon(true);
-          thread.start();
-        });
+        WorkerProcess::startThread);
+    // What the first claim does next, made ready while the pool connects: loaded classes are shared.
+    CompletableFuture.runAsync(Jooq::warmUp, WorkerProcess::startThread);
     HikariDataSource pool;
     try {
       pool = ConnectionPools.open(settings.database(), settings.poolSize(), "batchpilot-worker");
@@ -141,6 +140,12 @@ public final class WorkerProcess implements AutoCloseable {
     void close() {
       gemini.close();
     }
+  }
+
+  private static void startThread(Runnable task) {
+    Thread thread = new Thread(task, "batchpilot-startup");
+    thread.setDaemon(true);
+    thread.start();
   }
 
   private static <T> T join(CompletableFuture<T> future) {
