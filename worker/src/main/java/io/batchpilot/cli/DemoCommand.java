@@ -55,7 +55,6 @@ final class DemoCommand implements Callable<Integer> {
   static final String SIMULATED_MODEL = "gemini-2.5-flash-demo";
   static final String REAL_MODEL = "gemini-2.5-flash";
   private static final String DEMO_KEY = "demo-simulator-key";
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   @Option(names = "--files", defaultValue = "40", description = "Sample receipts in the batch (default ${DEFAULT-VALUE}).")
   int files;
@@ -252,13 +251,18 @@ final class DemoCommand implements Callable<Integer> {
         cost, peak, accurate, embedded, wall);
   }
 
+  /** Created on first use: picocli builds every command at startup, and a worker should not wait for Jackson there. */
+  private static final class Json {
+    static final ObjectMapper MAPPER = new ObjectMapper();
+  }
+
   /** The extraction equals the receipt's ground truth, field by field (amounts compared as numbers). */
   static boolean matches(String resultJson, SyntheticReceipts.Sample sample) {
     if (sample == null) {
       return false;
     }
     try {
-      JsonNode got = JSON.readTree(resultJson);
+      JsonNode got = Json.MAPPER.readTree(resultJson);
       JsonNode want = sample.truth().toJson();
       for (String field : List.of("merchant", "date", "currency")) {
         if (!want.path(field).asText().equals(got.path(field).asText())) {

@@ -24,7 +24,10 @@ import io.batchpilot.metrics.MetricsConfig;
 import io.batchpilot.metrics.PostgresReporter;
 import io.batchpilot.pipeline.ReceiptProcessor;
 import io.batchpilot.session.Sessions;
+import io.batchpilot.store.Jooq;
 import java.time.Clock;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import okhttp3.OkHttpClient;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -69,15 +72,32 @@ public final class WorkerProcess implements AutoCloseable {
     this.metrics = metrics;
   }
 
+  /**
+   * Starts claiming as early as it can: the HTTP clients build, and jOOQ initialises, on other
+   * threads while the pool connects, and maintenance and the metrics reporter are built and started after the worker,
+   * since the first claim needs neither.
+   */
   public static WorkerProcess start(Settings settings) {
-    HikariDataSource pool = ConnectionPools.open(settings.database(), settings.poolSize(), "batchpilot-worker");
-    GeminiClient gemini = new GeminiClient(settings.gemini());
+    CompletableFuture<HttpClients> clients = CompletableFuture.supplyAsync(() -> HttpClients.build(settings.gemini()),
+        WorkerProcess::startThread);
+    // What the first claim does next, made ready while the pool connects: loaded classes are shared.
+    CompletableFuture.runAsync(Jooq::warmUp, WorkerProcess::startThread);
+    HikariDataSource pool;
     try {
-      OkHttpClient http = new OkHttpClient();
+      pool = ConnectionPools.open(settings.database(), settings.poolSize(), "batchpilot-worker");
+    } catch (RuntimeException e) {
+      clients.thenAccept(HttpClients::close);
+      throw e;
+    }
+    GeminiClient gemini = null;
+    Worker worker = null;
+    try {
+      HttpClients http = join(clients);
+      gemini = http.gemini();
       QuotaGate gate = new QuotaGate(pool, settings.gate());
       Metrics metrics = new Metrics();
       ReceiptProcessor processor = new ReceiptProcessor(
-          new FileSource(settings.files(), http),
+          new FileSource(settings.files(), http.files()),
           new FileValidator(settings.validation()),
           new DuplicateFinder(pool),
           new ImagePreprocessor(settings.images()),
@@ -85,7 +105,11 @@ public final class WorkerProcess implements AutoCloseable {
           gemini,
           settings.processing(),
           metrics);
-      Worker worker = new Worker(settings.worker(), pool, settings.database(), processor, metrics);
+      worker = new Worker(settings.worker(), pool, settings.database(), processor, metrics);
+      // Checks the embedding dimensions against the schema before any claim: a mismatch stops here.
+      EmbeddingBatcher embeddings = new EmbeddingBatcher(settings.embeddings(), pool, gemini, gate, worker.id(),
+          Clock.systemUTC(), metrics);
+      worker.start();
       MaintenanceService maintenance = new MaintenanceService(pool, worker.id(), settings.maintenance(),
           MetricTables.retention(settings.maintenance().metricsRetention(), settings.maintenance().ledgerRetention()));
       metrics.inFlight(worker::inFlight);
@@ -94,9 +118,6 @@ public final class WorkerProcess implements AutoCloseable {
       MetricsConfig reporting = MetricsConfig.forThisProcess(version());
       PostgresReporter reporter = new PostgresReporter(metrics, pool,
           new MetricsConfig(worker.id(), reporting.host(), reporting.version(), reporting.reportInterval()));
-      EmbeddingBatcher embeddings = new EmbeddingBatcher(settings.embeddings(), pool, gemini, gate, worker.id(),
-          Clock.systemUTC(), metrics);
-      worker.start();
       maintenance.start();
       reporter.start();
       embeddings.start();
@@ -104,9 +125,51 @@ public final class WorkerProcess implements AutoCloseable {
           settings.gemini().baseUrl());
       return new WorkerProcess(pool, gemini, worker, maintenance, reporter, embeddings, metrics);
     } catch (RuntimeException e) {
-      gemini.close();
+      stopQuietly(worker);
+      if (gemini != null) {
+        gemini.close();
+      }
       pool.close();
       throw e;
+    }
+  }
+
+  /** The HTTP clients: Gemini's, and the one that fetches files by URL. */
+  private record HttpClients(GeminiClient gemini, OkHttpClient files) {
+    static HttpClients build(GeminiConfig config) {
+      return new HttpClients(new GeminiClient(config), new OkHttpClient());
+    }
+
+    void close() {
+      gemini.close();
+    }
+  }
+
+  private static void startThread(Runnable task) {
+    Thread thread = new Thread(task, "batchpilot-startup");
+    thread.setDaemon(true);
+    thread.start();
+  }
+
+  private static <T> T join(CompletableFuture<T> future) {
+    try {
+      return future.join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof RuntimeException cause) {
+        throw cause;
+      }
+      throw e;
+    }
+  }
+
+  private static void stopQuietly(Worker worker) {
+    if (worker == null) {
+      return;
+    }
+    try {
+      worker.stop();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
