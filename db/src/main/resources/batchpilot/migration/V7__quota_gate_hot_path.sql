@@ -156,9 +156,8 @@ BEGIN
   -- (wal_writer_delay); recovery takes longer than that, so nothing is admitted twice in practice.
   PERFORM set_config('synchronous_commit', 'off', true);
 
-  -- Read after the lock, and never behind the last grant or ring layout (kept even by a refused
-  -- call), so grant order is time order and the ring never moves back.
-  now_at := greatest(coalesce(p_now, clock_timestamp()), q.last_grant_at, q.ring_since);
+  -- Read after the lock, and never behind the last grant, so grant order is time order.
+  now_at := greatest(coalesce(p_now, clock_timestamp()), q.last_grant_at);
 
   IF q.blocked_until > now_at THEN
     RETURN QUERY SELECT false, NULL::uuid, ceil(extract(epoch FROM q.blocked_until - now_at) * 1000)::bigint, 'rate_limited', NULL::timestamptz;
