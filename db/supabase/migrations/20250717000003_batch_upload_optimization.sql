@@ -2800,7 +2800,7 @@ BEGIN
   ), gate AS (
     -- Each model's quota as acquire_quota applies it, at the most generous strategy of the model's
     -- sessions: the limits per lookback (window + margin rounded up to buckets, plus the current
-    -- bucket), and what the gate granted within the last lookback.
+    -- bucket), and what the gate granted within the last window.
     SELECT m.provider, m.model,
            floor(q.requests_per_minute * fr.fraction) AS request_limit,
            floor(q.input_tokens_per_minute * fr.fraction) AS token_limit,
@@ -2809,17 +2809,21 @@ BEGIN
       FROM models m
       JOIN public.quota_limits q ON q.provider = m.provider AND q.model = m.model
      CROSS JOIN LATERAL (
-       SELECT max(batchpilot_private.strategy_fraction(q, sh.processing_strategy, now_time)) AS fraction
+       -- The fractions acquire_quota applies (V7).
+       SELECT max(CASE sh.processing_strategy
+                    WHEN 'conservative' THEN 0.5
+                    WHEN 'balanced' THEN 0.75
+                    WHEN 'aggressive' THEN 1.0
+                    ELSE batchpilot_private.adaptive_factor_at(q, now_time) END) AS fraction
          FROM sharing sh
         WHERE sh.provider = m.provider AND sh.model = m.model) fr
      CROSS JOIN LATERAL (
        SELECT (ceil((q.window_ms + q.safety_margin_ms)::numeric / (q.window_ms / q.buckets_per_window)) + 1)
               * (q.window_ms / q.buckets_per_window) / 1000.0 AS seconds) lb
      CROSS JOIN LATERAL (
-       SELECT coalesce(sum(b.requests), 0) AS requests, coalesce(sum(b.input_tokens), 0) AS tokens
-         FROM public.quota_buckets b
-        WHERE b.provider = m.provider AND b.model = m.model
-          AND b.bucket_start > now_time - make_interval(secs => lb.seconds::double precision)) used
+       -- What the gate's ring holds for the last window (V7).
+       SELECT st.requests_in_window AS requests, st.input_tokens_in_window AS tokens
+         FROM public.batchpilot_quota_status(m.provider, m.model) st) used
   ), pace AS (
     SELECT m.provider, m.model,
            CASE WHEN o.files >= 2 AND o.seconds > 0 THEN (o.files - 1) / o.seconds END AS measured,

@@ -132,12 +132,14 @@ class EtaEstimatorTest {
     quota10PerSecond();
     UUID session = running("steady", 60, "processing");
     // The fleet started slowly (1 file/s over the last 10 s) but the gate is now granting its whole
-    // limit: 10 requests in the last 600 ms.
+    // limit: 10 requests granted just now.
     for (int i = 0; i <= 10; i++) {
       finishOne(session, 10 - i);
     }
-    dsl.execute("insert into public.quota_buckets (provider, model, bucket_start, requests, input_tokens)"
-        + " values ('gemini', ?, clock_timestamp() - interval '600 milliseconds', 10, 3000)", MODEL);
+    for (int i = 0; i < 10; i++) {
+      assertEquals(Boolean.TRUE, dsl.resultQuery("select granted from public.batchpilot_acquire_quota('gemini', {0}, 300, 'aggressive')",
+          DSL.inline(MODEL)).fetchOne(0, Boolean.class));
+    }
 
     Map<UUID, Double> left = estimate(session);
 
