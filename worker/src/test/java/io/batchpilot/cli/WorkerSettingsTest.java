@@ -103,6 +103,15 @@ class WorkerSettingsTest {
   }
 
   @Test
+  void aPageLimitBeyondAnIntIsAUsageErrorNamingIt() {
+    Map<String, String> env = new HashMap<>(BASE);
+    env.put("BATCHPILOT_MAX_PDF_PAGES", "99999999999");
+    CliException e = assertThrows(CliException.class, () -> WorkerSettings.from(DATABASE, env));
+    assertTrue(e.getMessage().contains("BATCHPILOT_MAX_PDF_PAGES") && e.getMessage().contains("99999999999"),
+        e.getMessage());
+  }
+
+  @Test
   void aFlagWinsOverItsVariable() {
     Map<String, String> flags = new HashMap<>();
     flags.put("BATCHPILOT_CONCURRENCY", "5");
