@@ -127,6 +127,7 @@ final class DemoCommand implements Callable<Integer> {
 
       Map<String, String> env = new HashMap<>(System.getenv());
       env.put("BATCHPILOT_LOCAL_FILE_ROOT", folder.toString());
+      env.put("BATCHPILOT_CONCURRENCY", "4");
       if (!realGemini) {
         env.put("GEMINI_BASE_URL", simulator.baseUrl());
         env.put("GEMINI_API_KEY", DEMO_KEY);
@@ -136,7 +137,7 @@ final class DemoCommand implements Callable<Integer> {
       int exit;
       try {
         for (int i = 0; i < workers; i++) {
-          fleet.add(WorkerProcess.start(WorkerSettings.from(url, env, 4)));
+          fleet.add(WorkerProcess.start(WorkerSettings.from(url, env)));
         }
         exit = new SessionFollower(pool, session).followToEnd();
         awaitEmbeddings(Jooq.using(pool), session, Duration.ofSeconds(60));

@@ -17,9 +17,9 @@ final class WorkerCommand implements Callable<Integer> {
 
   @Mixin DatabaseOptions database;
 
-  @Option(names = "--concurrency", defaultValue = "${env:BATCHPILOT_CONCURRENCY:-16}",
-      description = "Files in flight in this worker (default ${DEFAULT-VALUE}; env BATCHPILOT_CONCURRENCY).")
-  int concurrency;
+  @Option(names = "--concurrency",
+      description = "Files in flight in this worker (default 16; env BATCHPILOT_CONCURRENCY).")
+  Integer concurrency;
 
   @Option(names = "--gemini-base-url", description = "Where Gemini is (env GEMINI_BASE_URL; default Google). "
       + "The simulator's URL for tests and demos.")
@@ -32,7 +32,7 @@ final class WorkerCommand implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     Map<String, String> env = WorkerSettings.overlay(System.getenv(), flags());
-    WorkerProcess.Settings settings = WorkerSettings.from(database.url(), env, concurrency);
+    WorkerProcess.Settings settings = WorkerSettings.from(database.url(), env);
     CountDownLatch stop = new CountDownLatch(1);
     CountDownLatch closed = new CountDownLatch(1);
     // SIGTERM: wake the main thread, which closes the worker gracefully, and hold the JVM until it has.
@@ -54,6 +54,7 @@ final class WorkerCommand implements Callable<Integer> {
 
   private Map<String, String> flags() {
     java.util.HashMap<String, String> flags = new java.util.HashMap<>();
+    flags.put("BATCHPILOT_CONCURRENCY", concurrency == null ? null : concurrency.toString());
     flags.put("GEMINI_BASE_URL", geminiBaseUrl);
     flags.put("BATCHPILOT_LOCAL_FILE_ROOT", localFileRoot);
     return flags;

@@ -33,17 +33,19 @@ final class WorkerSettings {
     return merged;
   }
 
-  static WorkerProcess.Settings from(DatabaseUrl database, Map<String, String> env, int concurrency) {
+  static WorkerProcess.Settings from(DatabaseUrl database, Map<String, String> env) {
     try {
-      // The worker's own flags first: a wrong flag is reported before a missing key.
-      WorkerConfig worker = WorkerConfig.defaults().withConcurrency(concurrency);
+      // The worker's own settings first: a wrong flag is reported before a missing key.
+      WorkerConfig worker = WorkerConfig.fromEnvironment(env);
+      QuotaGateConfig gate = QuotaGateConfig.fromEnvironment(env);
+      ReceiptProcessor.Config processing = ReceiptProcessor.Config.fromEnvironment(env);
       return new WorkerProcess.Settings(database,
           GeminiConfig.fromEnvironment(env),
           FileSourceConfig.fromEnvironment(env),
           FileValidatorConfig.fromEnvironment(env),
           ImagePreprocessorConfig.defaults(),
-          QuotaGateConfig.defaults(),
-          ReceiptProcessor.Config.defaults(),
+          gate,
+          processing,
           worker,
           MaintenanceConfig.fromEnvironment(env),
           EmbeddingConfig.fromEnvironment(env));

@@ -100,9 +100,19 @@ public record EmbeddingConfig(
         new Backoff(
             Duration.ofMillis(number(env, "BATCHPILOT_EMBEDDING_BACKOFF_BASE_MS", d.backoff().base().toMillis())),
             Duration.ofMillis(number(env, "BATCHPILOT_EMBEDDING_BACKOFF_CAP_MS", d.backoff().cap().toMillis()))),
-        env.containsKey("BATCHPILOT_EMBEDDING_STRATEGY")
-            ? Strategy.fromSqlName(env.get("BATCHPILOT_EMBEDDING_STRATEGY").strip())
-            : d.strategy());
+        strategy(env, d.strategy()));
+  }
+
+  private static Strategy strategy(Map<String, String> env, Strategy fallback) {
+    String value = env.get("BATCHPILOT_EMBEDDING_STRATEGY");
+    if (value == null || value.isBlank()) {
+      return fallback;
+    }
+    try {
+      return Strategy.fromSqlName(value.strip());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("BATCHPILOT_EMBEDDING_STRATEGY: " + e.getMessage(), e);
+    }
   }
 
   public EmbeddingConfig withLinger(Duration value) {

@@ -144,10 +144,20 @@ public record FileSourceConfig(
         setting(env, ENV_SERVICE_ROLE_KEY),
         list(env, ENV_STORAGE_BUCKETS),
         list(env, ENV_ALLOWED_HOSTS),
-        setting(env, ENV_ALLOW_PRIVATE_ADDRESSES).map(Boolean::parseBoolean).orElse(false),
+        setting(env, ENV_ALLOW_PRIVATE_ADDRESSES).map(FileSourceConfig::trueOrFalse).orElse(false),
         max,
         DEFAULT_CONNECT_TIMEOUT,
         DEFAULT_DOWNLOAD_TIMEOUT);
+  }
+
+  // Boolean.parseBoolean would read a typo such as "yes" as false, silently.
+  private static boolean trueOrFalse(String value) {
+    return switch (value.strip().toLowerCase(Locale.ROOT)) {
+      case "true" -> true;
+      case "false" -> false;
+      default -> throw new IllegalArgumentException(ENV_ALLOW_PRIVATE_ADDRESSES + " must be true or false; got '"
+          + value + "'");
+    };
   }
 
   private static Set<String> list(Map<String, String> env, String name) {

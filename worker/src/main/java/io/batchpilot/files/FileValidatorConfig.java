@@ -43,7 +43,15 @@ public record FileValidatorConfig(long maxFileBytes, long maxImagePixels, int ma
     return new FileValidatorConfig(
         number(env, FileSourceConfig.ENV_MAX_FILE_BYTES, FileSourceConfig.DEFAULT_MAX_FILE_BYTES),
         number(env, ENV_MAX_IMAGE_PIXELS, DEFAULT_MAX_IMAGE_PIXELS),
-        Math.toIntExact(number(env, ENV_MAX_PDF_PAGES, DEFAULT_MAX_PDF_PAGES)));
+        pages(number(env, ENV_MAX_PDF_PAGES, DEFAULT_MAX_PDF_PAGES)));
+  }
+
+  // Math.toIntExact would escape startup's checks as an ArithmeticException without the name.
+  private static int pages(long value) {
+    if (value != (int) value) {
+      throw new IllegalArgumentException(ENV_MAX_PDF_PAGES + " must be at most " + Integer.MAX_VALUE + "; got " + value);
+    }
+    return (int) value;
   }
 
   private static long number(Map<String, String> env, String name, long defaultValue) {

@@ -28,6 +28,7 @@ import io.batchpilot.metrics.Metrics;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.OffsetDateTime;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import org.slf4j.Logger;
@@ -56,6 +57,12 @@ public final class ReceiptProcessor implements FileProcessor {
 
     public static Config defaults() {
       return new Config(DEFAULT_MAX_QUOTA_WAIT, Backoff.defaults());
+    }
+
+    /** Reads BATCHPILOT_MAX_QUOTA_WAIT (a duration such as 20s); the retry backoff is not a setting. */
+    public static Config fromEnvironment(Map<String, String> env) {
+      return new Config(Durations.fromEnvironment(env, "BATCHPILOT_MAX_QUOTA_WAIT", DEFAULT_MAX_QUOTA_WAIT),
+          Backoff.defaults());
     }
 
     public Config {

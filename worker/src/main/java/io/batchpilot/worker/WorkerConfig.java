@@ -1,7 +1,9 @@
 package io.batchpilot.worker;
 
 import io.batchpilot.notify.NotifierConfig;
+import io.batchpilot.pipeline.Durations;
 import java.time.Duration;
+import java.util.Map;
 
 /**
  * One worker's settings, checked when the worker is built. Each is documented once, in the README
@@ -42,6 +44,25 @@ public record WorkerConfig(
         NotifierConfig.defaults());
   }
 
+  /**
+   * Reads the variables of the README's "Worker settings" (durations with their unit, such as 5ms or
+   * 60s); unset ones take their defaults.
+   */
+  public static WorkerConfig fromEnvironment(Map<String, String> env) {
+    WorkerConfig d = defaults();
+    NotifierConfig notifier = d.notifier;
+    return new WorkerConfig(
+        number(env, "BATCHPILOT_CONCURRENCY", d.concurrency),
+        number(env, "BATCHPILOT_CLAIM_BATCH", d.claimBatch),
+        Durations.fromEnvironment(env, "BATCHPILOT_CLAIM_COOLDOWN", d.claimCooldown),
+        Durations.fromEnvironment(env, "BATCHPILOT_LEASE", d.lease),
+        Durations.fromEnvironment(env, "BATCHPILOT_HEARTBEAT", d.heartbeat),
+        number(env, "BATCHPILOT_COMPLETION_BATCH", d.completionBatch),
+        Durations.fromEnvironment(env, "BATCHPILOT_SHUTDOWN_GRACE", d.shutdownGrace),
+        new NotifierConfig(Durations.fromEnvironment(env, "BATCHPILOT_POLL_INTERVAL", notifier.pollInterval()),
+            notifier.reconnectMin(), notifier.reconnectMax()));
+  }
+
   public WorkerConfig {
     if (concurrency < 1 || concurrency > 1000) {
       throw new IllegalArgumentException("BATCHPILOT_CONCURRENCY must be between 1 and 1000, was " + concurrency);
@@ -67,6 +88,18 @@ public record WorkerConfig(
     }
     if (notifier == null) {
       throw new IllegalArgumentException("notifier settings are missing");
+    }
+  }
+
+  private static int number(Map<String, String> env, String name, int fallback) {
+    String value = env.get(name);
+    if (value == null || value.isBlank()) {
+      return fallback;
+    }
+    try {
+      return Integer.parseInt(value.strip());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(name + " must be a whole number, was '" + value + "'", e);
     }
   }
 

@@ -1,5 +1,6 @@
 package io.batchpilot.gemini.simulator;
 
+import io.batchpilot.pipeline.Durations;
 import java.time.Duration;
 import java.util.Random;
 
