@@ -60,6 +60,11 @@ public final class Worker implements AutoCloseable {
   private final AtomicLong claimStatements = new AtomicLong();
   private boolean woken;
   private volatile boolean claiming = true;
+  /**
+   * The last claim found fewer files than it had room for: the rest were held back (a session's
+   * max_concurrent, files in flight elsewhere), so a finished write may free the next one.
+   */
+  private volatile boolean shortClaim;
   private volatile boolean started;
 
   /**
@@ -170,7 +175,8 @@ public final class Worker implements AutoCloseable {
             inFlight.put(file.id(), file);
             pool.execute(() -> run(file));
           }
-          more = files.size() == want && room() > 0;
+          shortClaim = files.size() < want;
+          more = !shortClaim && room() > 0;
         } catch (DataAccessException e) {
           log.warn("worker {}: claiming failed, trying again at the next wake-up: {}", id, e.getMessage());
         }
@@ -244,8 +250,10 @@ public final class Worker implements AutoCloseable {
           && written.outcome().retryDelay().compareTo(Duration.ZERO) > 0) {
         retryAlarm.dueIn(written.outcome().retryDelay());
       }
-      if (inFlight.size() + 1 >= maxHeld()) {
-        wake(); // the producer may be waiting for room (see room())
+      // The producer may be waiting for room (see room()), or for a session's files in flight to
+      // drop under its max_concurrent; with a full backlog neither holds, and no claim is wasted.
+      if (shortClaim || inFlight.size() + 1 >= maxHeld()) {
+        wake();
       }
     });
   }

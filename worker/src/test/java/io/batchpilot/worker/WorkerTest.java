@@ -156,6 +156,18 @@ class WorkerTest {
   }
 
   @Test
+  void aSessionAtItsMaxConcurrentGetsItsNextFileWhenAnOutcomeIsWrittenNotAtTheNextPoll() throws Exception {
+    // One file at a time; the poll is 10 minutes away, and a finished file sends no notification.
+    UUID session = submit("one-at-a-time", 8, 1);
+    FileProcessor instant = file -> Outcome.completed(file, JSON.createObjectNode(), null, 258, 40, 298, 1);
+    try (Worker worker = new Worker(NOTIFY_ONLY, db.dataSource(), db.url(), instant, new Metrics())) {
+      worker.start();
+      Eventually.await("8 files completed one after another", Duration.ofSeconds(20),
+          () -> sessions.progress(session).completed() == 8);
+    }
+  }
+
+  @Test
   void resumeWakesTheFleetThroughNotify() throws Exception {
     UUID session = submit("resume", 10, 10);
     sessions.pause(session);
