@@ -198,10 +198,20 @@ BEGIN
       JOIN capacity c ON c.provider = i.provider AND c.model = i.model
      WHERE i.status = 'processing' AND i.started_at IS NOT NULL
        AND c.files_per_second > 0
+  ), unlocked AS (
+    -- An estimate is advice: a session a completer or a claim holds now keeps its estimate until the
+    -- next round, rather than waiting for it (two writers locking sessions in different orders
+    -- deadlocked here, measured in the fairness benchmark).
+    SELECT s.id
+      FROM public.batch_upload_sessions s
+      JOIN estimate e ON e.id = s.id
+     ORDER BY s.id
+       FOR UPDATE OF s SKIP LOCKED
   )
   UPDATE public.batch_upload_sessions s
      SET estimated_completion_at = now_time + make_interval(secs => e.seconds::double precision)
     FROM estimate e
+    JOIN unlocked u ON u.id = e.id
    WHERE s.id = e.id;
   GET DIAGNOSTICS updated = ROW_COUNT;
   RETURN updated;

@@ -4,17 +4,21 @@ import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
 import static io.batchpilot.jooq.Tables.QUOTA_LIMITS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.batchpilot.db.testing.PostgresExtension;
 import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.store.Jooq;
+import java.sql.Connection;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import javax.sql.DataSource;
 import org.jooq.DSLContext;
 import org.jooq.impl.DSL;
 import org.jooq.impl.SQLDataType;
@@ -35,8 +39,10 @@ class EtaEstimatorTest {
   private final DSLContext dsl;
   private final Sessions sessions;
   private final EtaEstimator eta;
+  private final DataSource dataSource;
 
   EtaEstimatorTest(TestDatabase db) {
+    this.dataSource = db.dataSource();
     this.dsl = Jooq.using(db.dataSource());
     this.sessions = new Sessions(db.dataSource());
     this.eta = new EtaEstimator(db.dataSource());
@@ -144,6 +150,28 @@ class EtaEstimatorTest {
     Map<UUID, Double> left = estimate(session);
 
     assertEquals(49 / (10 / 1.1), left.get(session), 0.3, "49 files at the gate's 9.09 a second");
+  }
+
+  @Test
+  void aSessionAnotherTransactionHoldsIsSkippedNotWaitedFor() throws Exception {
+    UUID held = running("held", 20, "processing");
+    UUID free = running("free", 20, "processing");
+    for (int i = 0; i <= 10; i++) {
+      finishOne(i % 2 == 0 ? held : free, 10 - i);
+    }
+    try (Connection completer = dataSource.getConnection()) {
+      completer.setAutoCommit(false);
+      try (var lock = completer.prepareStatement("SELECT 1 FROM public.batch_upload_sessions WHERE id = ? FOR UPDATE")) {
+        lock.setObject(1, held);
+        lock.executeQuery().close();
+      }
+      // Without SKIP LOCKED the estimate would wait for the holder's commit: fail instead of hanging.
+      Map<UUID, Double> left = assertTimeoutPreemptively(Duration.ofSeconds(10), () -> estimate(held, free));
+
+      assertNull(left.get(held), "the held session keeps its estimate until the next round");
+      assertNotNull(left.get(free), "the others get theirs without waiting");
+      completer.rollback();
+    }
   }
 
   @Test
