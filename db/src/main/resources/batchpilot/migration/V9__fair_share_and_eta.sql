@@ -150,6 +150,8 @@ BEGIN
            floor(q.requests_per_minute * fr.fraction) AS request_limit,
            floor(q.input_tokens_per_minute * fr.fraction) AS token_limit,
            lb.seconds AS lookback_seconds,
+           -- The share of the lookback's limit a window at full pace holds.
+           q.window_ms / 1000.0 / lb.seconds AS window_share,
            used.requests, used.tokens
       FROM models m
       JOIN public.quota_limits q ON q.provider = m.provider AND q.model = m.model
@@ -176,7 +178,8 @@ BEGIN
            -- no quota; nothing finished yet: one call each).
            least(g.request_limit, g.token_limit / nullif(o.tokens_per_call, 0)) / g.lookback_seconds
              * CASE WHEN o.files IS NULL THEN 1 WHEN o.api_calls > 0 THEN o.files::numeric / o.api_calls END AS quota,
-           g.requests >= 0.9 * g.request_limit OR g.tokens >= 0.9 * g.token_limit AS saturated
+           g.requests >= 0.9 * g.request_limit * g.window_share
+             OR g.tokens >= 0.9 * g.token_limit * g.window_share AS saturated
       FROM models m
       LEFT JOIN output o ON o.provider = m.provider AND o.model = m.model
       LEFT JOIN gate g ON g.provider = m.provider AND g.model = m.model
