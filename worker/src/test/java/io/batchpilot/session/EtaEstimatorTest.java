@@ -153,6 +153,32 @@ class EtaEstimatorTest {
   }
 
   @Test
+  void aGateAtFullPaceOverItsLastWindowCountsAsSaturated() {
+    // 100 requests per 1 s window in 100 ms buckets: the gate looks back 1.1 s, so at full pace its
+    // last window holds 100 / 1.1 = 90.9 grants. 85 of them are 94% of that (saturated), but only
+    // 85% of the limit: judged against the whole limit the gate would look idle.
+    dsl.insertInto(QUOTA_LIMITS)
+        .set(QUOTA_LIMITS.PROVIDER, "gemini").set(QUOTA_LIMITS.MODEL, MODEL)
+        .set(QUOTA_LIMITS.REQUESTS_PER_MINUTE, 100).set(QUOTA_LIMITS.INPUT_TOKENS_PER_MINUTE, 1_000_000L)
+        .set(QUOTA_LIMITS.WINDOW_MS, 1000).set(QUOTA_LIMITS.BUCKETS_PER_WINDOW, 10).set(QUOTA_LIMITS.SAFETY_MARGIN_MS, 0)
+        .set(QUOTA_LIMITS.MAX_IN_FLIGHT, 1000)
+        .execute();
+    UUID session = running("full", 60, "processing");
+    for (int i = 0; i <= 10; i++) {
+      finishOne(session, 10 - i);
+    }
+    // One statement, so all 85 grants fall well inside the last window however slow the machine (the
+    // call takes the series' value, or the planner would call it once and repeat its row).
+    assertEquals(85, dsl.resultQuery("select count(*) filter (where a.granted) from generate_series(1, 85) g,"
+        + " lateral public.batchpilot_acquire_quota('gemini', {0}, 300 + 0 * g, 'aggressive') a", DSL.inline(MODEL))
+        .fetchOne(0, Integer.class));
+
+    Map<UUID, Double> left = estimate(session);
+
+    assertEquals(49 / (100 / 1.1), left.get(session), 0.3, "49 files at the gate's 90.9 a second, not the start's 1");
+  }
+
+  @Test
   void aSessionAnotherTransactionHoldsIsSkippedNotWaitedFor() throws Exception {
     UUID held = running("held", 20, "processing");
     UUID free = running("free", 20, "processing");
