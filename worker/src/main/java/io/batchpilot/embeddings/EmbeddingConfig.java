@@ -2,6 +2,7 @@ package io.batchpilot.embeddings;
 
 import io.batchpilot.limiter.Strategy;
 import io.batchpilot.pipeline.Backoff;
+import io.batchpilot.pipeline.WholeNumbers;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
@@ -90,16 +91,16 @@ public record EmbeddingConfig(
     EmbeddingConfig d = defaults();
     return new EmbeddingConfig(
         env.getOrDefault("BATCHPILOT_EMBEDDING_MODEL", d.model()),
-        (int) number(env, "BATCHPILOT_EMBEDDING_DIMENSIONS", d.dimensions()),
-        (int) number(env, "BATCHPILOT_EMBEDDING_BATCH_SIZE", d.batchSize()),
-        number(env, "BATCHPILOT_EMBEDDING_BATCH_TOKENS", d.batchTokens()),
-        Duration.ofMillis(number(env, "BATCHPILOT_EMBEDDING_LINGER_MS", d.linger().toMillis())),
-        Duration.ofMillis(number(env, "BATCHPILOT_EMBEDDING_POLL_MS", d.pollInterval().toMillis())),
-        Duration.ofSeconds(number(env, "BATCHPILOT_EMBEDDING_LEASE_SECONDS", d.lease().toSeconds())),
-        (int) number(env, "BATCHPILOT_EMBEDDING_MAX_ATTEMPTS", d.maxAttempts()),
+        WholeNumbers.intFromEnvironment(env, "BATCHPILOT_EMBEDDING_DIMENSIONS", d.dimensions()),
+        WholeNumbers.intFromEnvironment(env, "BATCHPILOT_EMBEDDING_BATCH_SIZE", d.batchSize()),
+        WholeNumbers.fromEnvironment(env, "BATCHPILOT_EMBEDDING_BATCH_TOKENS", d.batchTokens()),
+        Duration.ofMillis(WholeNumbers.fromEnvironment(env, "BATCHPILOT_EMBEDDING_LINGER_MS", d.linger().toMillis())),
+        Duration.ofMillis(WholeNumbers.fromEnvironment(env, "BATCHPILOT_EMBEDDING_POLL_MS", d.pollInterval().toMillis())),
+        Duration.ofSeconds(WholeNumbers.fromEnvironment(env, "BATCHPILOT_EMBEDDING_LEASE_SECONDS", d.lease().toSeconds())),
+        WholeNumbers.intFromEnvironment(env, "BATCHPILOT_EMBEDDING_MAX_ATTEMPTS", d.maxAttempts()),
         new Backoff(
-            Duration.ofMillis(number(env, "BATCHPILOT_EMBEDDING_BACKOFF_BASE_MS", d.backoff().base().toMillis())),
-            Duration.ofMillis(number(env, "BATCHPILOT_EMBEDDING_BACKOFF_CAP_MS", d.backoff().cap().toMillis()))),
+            Duration.ofMillis(WholeNumbers.fromEnvironment(env, "BATCHPILOT_EMBEDDING_BACKOFF_BASE_MS", d.backoff().base().toMillis())),
+            Duration.ofMillis(WholeNumbers.fromEnvironment(env, "BATCHPILOT_EMBEDDING_BACKOFF_CAP_MS", d.backoff().cap().toMillis()))),
         strategy(env, d.strategy()));
   }
 
@@ -133,18 +134,6 @@ public record EmbeddingConfig(
   public EmbeddingConfig withMaxAttempts(int value) {
     return new EmbeddingConfig(model, dimensions, batchSize, batchTokens, linger, pollInterval, lease, value,
         backoff, strategy);
-  }
-
-  private static long number(Map<String, String> env, String name, long fallback) {
-    String value = env.get(name);
-    if (value == null || value.isBlank()) {
-      return fallback;
-    }
-    try {
-      return Long.parseLong(value.strip());
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(name + " must be a whole number, was '" + value + "'", e);
-    }
   }
 
   private static void positive(String name, Duration value) {

@@ -1,7 +1,7 @@
 package io.batchpilot.files;
 
+import io.batchpilot.pipeline.WholeNumbers;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * What {@link FileValidator} accepts.
@@ -41,26 +41,9 @@ public record FileValidatorConfig(long maxFileBytes, long maxImagePixels, int ma
 
   public static FileValidatorConfig fromEnvironment(Map<String, String> env) {
     return new FileValidatorConfig(
-        number(env, FileSourceConfig.ENV_MAX_FILE_BYTES, FileSourceConfig.DEFAULT_MAX_FILE_BYTES),
-        number(env, ENV_MAX_IMAGE_PIXELS, DEFAULT_MAX_IMAGE_PIXELS),
-        pages(number(env, ENV_MAX_PDF_PAGES, DEFAULT_MAX_PDF_PAGES)));
-  }
-
-  // Math.toIntExact would escape startup's checks as an ArithmeticException without the name.
-  private static int pages(long value) {
-    if (value != (int) value) {
-      throw new IllegalArgumentException(ENV_MAX_PDF_PAGES + " must be at most " + Integer.MAX_VALUE + "; got " + value);
-    }
-    return (int) value;
-  }
-
-  private static long number(Map<String, String> env, String name, long defaultValue) {
-    Optional<String> value = Optional.ofNullable(env.get(name)).filter(v -> !v.isBlank());
-    try {
-      return value.map(v -> Long.parseLong(v.strip())).orElse(defaultValue);
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(name + " must be a whole number; got '" + value.get() + "'");
-    }
+        WholeNumbers.fromEnvironment(env, FileSourceConfig.ENV_MAX_FILE_BYTES, FileSourceConfig.DEFAULT_MAX_FILE_BYTES),
+        WholeNumbers.fromEnvironment(env, ENV_MAX_IMAGE_PIXELS, DEFAULT_MAX_IMAGE_PIXELS),
+        WholeNumbers.intFromEnvironment(env, ENV_MAX_PDF_PAGES, DEFAULT_MAX_PDF_PAGES));
   }
 
   public FileValidatorConfig withMaxFileBytes(long max) {

@@ -2,6 +2,7 @@ package io.batchpilot.worker;
 
 import io.batchpilot.notify.NotifierConfig;
 import io.batchpilot.pipeline.Durations;
+import io.batchpilot.pipeline.WholeNumbers;
 import java.time.Duration;
 import java.util.Map;
 
@@ -52,12 +53,12 @@ public record WorkerConfig(
     WorkerConfig d = defaults();
     NotifierConfig notifier = d.notifier;
     return new WorkerConfig(
-        number(env, "BATCHPILOT_CONCURRENCY", d.concurrency),
-        number(env, "BATCHPILOT_CLAIM_BATCH", d.claimBatch),
+        WholeNumbers.intFromEnvironment(env, "BATCHPILOT_CONCURRENCY", d.concurrency),
+        WholeNumbers.intFromEnvironment(env, "BATCHPILOT_CLAIM_BATCH", d.claimBatch),
         Durations.fromEnvironment(env, "BATCHPILOT_CLAIM_COOLDOWN", d.claimCooldown),
         Durations.fromEnvironment(env, "BATCHPILOT_LEASE", d.lease),
         Durations.fromEnvironment(env, "BATCHPILOT_HEARTBEAT", d.heartbeat),
-        number(env, "BATCHPILOT_COMPLETION_BATCH", d.completionBatch),
+        WholeNumbers.intFromEnvironment(env, "BATCHPILOT_COMPLETION_BATCH", d.completionBatch),
         Durations.fromEnvironment(env, "BATCHPILOT_SHUTDOWN_GRACE", d.shutdownGrace),
         new NotifierConfig(Durations.fromEnvironment(env, "BATCHPILOT_POLL_INTERVAL", notifier.pollInterval()),
             notifier.reconnectMin(), notifier.reconnectMax()));
@@ -88,18 +89,6 @@ public record WorkerConfig(
     }
     if (notifier == null) {
       throw new IllegalArgumentException("notifier settings are missing");
-    }
-  }
-
-  private static int number(Map<String, String> env, String name, int fallback) {
-    String value = env.get(name);
-    if (value == null || value.isBlank()) {
-      return fallback;
-    }
-    try {
-      return Integer.parseInt(value.strip());
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(name + " must be a whole number, was '" + value + "'", e);
     }
   }
 

@@ -20,6 +20,8 @@ import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.function.Executable;
 
 class WorkerSettingsTest {
@@ -102,13 +104,13 @@ class WorkerSettingsTest {
         && e.getMessage().contains("60s"), e.getMessage());
   }
 
-  @Test
-  void aPageLimitBeyondAnIntIsAUsageErrorNamingIt() {
+  @ParameterizedTest
+  @ValueSource(strings = {"BATCHPILOT_MAX_PDF_PAGES", "BATCHPILOT_CONCURRENCY", "BATCHPILOT_EMBEDDING_BATCH_SIZE"})
+  void aWholeNumberBeyondAnIntIsAUsageErrorNamingItNotAWrappedValue(String variable) {
     Map<String, String> env = new HashMap<>(BASE);
-    env.put("BATCHPILOT_MAX_PDF_PAGES", "99999999999");
+    env.put(variable, "99999999999");
     CliException e = assertThrows(CliException.class, () -> WorkerSettings.from(DATABASE, env));
-    assertTrue(e.getMessage().contains("BATCHPILOT_MAX_PDF_PAGES") && e.getMessage().contains("99999999999"),
-        e.getMessage());
+    assertTrue(e.getMessage().contains(variable) && e.getMessage().contains("99999999999"), e.getMessage());
   }
 
   @Test
