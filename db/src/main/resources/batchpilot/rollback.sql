@@ -5,6 +5,12 @@
 -- Run: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f rollback.sql (one transaction: all or nothing).
 BEGIN;
 
+-- V10: the quota gate's ring table (its columns go with quota_limits below).
+DROP FUNCTION IF EXISTS public.batchpilot_finish_quotas(uuid[], bigint[]);
+DROP FUNCTION IF EXISTS batchpilot_private.correct_quota_window(public.quota_limits, bigint, bigint);
+DROP FUNCTION IF EXISTS batchpilot_private.counted_bucket(public.quota_limits, timestamptz);
+DROP TABLE IF EXISTS public.quota_rings;
+
 -- V9 replaced V3's claim_files and estimate_completion (same signatures): V3's drops below remove them.
 
 -- V8: hardening.

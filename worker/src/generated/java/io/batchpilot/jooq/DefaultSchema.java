@@ -19,6 +19,7 @@ import io.batchpilot.jooq.tables.MatchReceipts;
 import io.batchpilot.jooq.tables.QuotaLimits;
 import io.batchpilot.jooq.tables.QuotaPermitReleases;
 import io.batchpilot.jooq.tables.QuotaPermits;
+import io.batchpilot.jooq.tables.QuotaRings;
 import io.batchpilot.jooq.tables.ReceiptEmbeddings;
 import io.batchpilot.jooq.tables.Receipts;
 import io.batchpilot.jooq.tables.TeamMembers;
@@ -271,9 +272,16 @@ public class DefaultSchema extends SchemaImpl {
     public final QuotaPermitReleases QUOTA_PERMIT_RELEASES = QuotaPermitReleases.QUOTA_PERMIT_RELEASES;
 
     /**
-     * Quota grants: in flight until released_at is set or expires_at passes.
+     * Quota permits in flight: granted and neither released nor lapsed
+     * (expires_at passed). Release deletes the row.
      */
     public final QuotaPermits QUOTA_PERMITS = QuotaPermits.QUOTA_PERMITS;
+
+    /**
+     * The quota gate's per-bucket counts of the lookback before the newest
+     * bucket; rewritten once per bucket.
+     */
+    public final QuotaRings QUOTA_RINGS = QuotaRings.QUOTA_RINGS;
 
     /**
      * One embedding per extracted file, for similarity search
@@ -327,6 +335,7 @@ public class DefaultSchema extends SchemaImpl {
             QuotaLimits.QUOTA_LIMITS,
             QuotaPermitReleases.QUOTA_PERMIT_RELEASES,
             QuotaPermits.QUOTA_PERMITS,
+            QuotaRings.QUOTA_RINGS,
             ReceiptEmbeddings.RECEIPT_EMBEDDINGS,
             Receipts.RECEIPTS,
             TeamMembers.TEAM_MEMBERS,

@@ -5,6 +5,7 @@ package io.batchpilot.jooq;
 
 
 import io.batchpilot.jooq.routines.BatchpilotFinishQuota;
+import io.batchpilot.jooq.routines.BatchpilotFinishQuotas;
 import io.batchpilot.jooq.routines.BatchpilotReconcileQuota;
 import io.batchpilot.jooq.routines.BatchpilotReleaseQuota;
 import io.batchpilot.jooq.routines.BatchpilotReportDailyQuotaExhausted;
@@ -70,6 +71,50 @@ public class Routines {
     ) {
         BatchpilotFinishQuota f = new BatchpilotFinishQuota();
         f.setPermitId(permitId);
+        f.setActualInputTokens(actualInputTokens);
+
+        return f.asField();
+    }
+
+    /**
+     * Call <code>batchpilot_finish_quotas</code>
+     */
+    public static Integer batchpilotFinishQuotas(
+          Configuration configuration
+        , UUID[] permitIds
+        , Long[] actualInputTokens
+    ) {
+        BatchpilotFinishQuotas f = new BatchpilotFinishQuotas();
+        f.setPermitIds(permitIds);
+        f.setActualInputTokens(actualInputTokens);
+
+        f.execute(configuration);
+        return f.getReturnValue();
+    }
+
+    /**
+     * Get <code>batchpilot_finish_quotas</code> as a field.
+     */
+    public static Field<Integer> batchpilotFinishQuotas(
+          UUID[] permitIds
+        , Long[] actualInputTokens
+    ) {
+        BatchpilotFinishQuotas f = new BatchpilotFinishQuotas();
+        f.setPermitIds(permitIds);
+        f.setActualInputTokens(actualInputTokens);
+
+        return f.asField();
+    }
+
+    /**
+     * Get <code>batchpilot_finish_quotas</code> as a field.
+     */
+    public static Field<Integer> batchpilotFinishQuotas(
+          Field<UUID[]> permitIds
+        , Field<Long[]> actualInputTokens
+    ) {
+        BatchpilotFinishQuotas f = new BatchpilotFinishQuotas();
+        f.setPermitIds(permitIds);
         f.setActualInputTokens(actualInputTokens);
 
         return f.asField();

@@ -126,19 +126,19 @@ public final class ReceiptProcessor implements FileProcessor {
     try {
       extraction = gemini.extractReceipt(file.model(), ready.content(), ready.mimeType());
     } catch (GeminiException e) {
-      gate.release(permit);
+      gate.releaseLater(permit);
       metrics.geminiCall(file.model(), e.error().errorType(), System.nanoTime() - sentAt);
       // Recorded after the call: nothing may delay a granted request (the first record loads classes),
       // or Gemini's window sees requests closer together than the gate spaced them.
       metrics.gateWait(file.model(), waited);
       return failure(file, e).withContentSha256(ready.sha256());
     } catch (RuntimeException | Error e) {
-      gate.release(permit);
+      gate.releaseLater(permit);
       throw e;
     }
     metrics.geminiCall(file.model(), Metrics.OK, System.nanoTime() - sentAt);
     metrics.gateWait(file.model(), waited);
-    gate.finish(permit, extraction.usage().promptTokens());
+    gate.finishLater(permit, extraction.usage().promptTokens());
     ObjectNode result = toJson(extraction);
     return Outcome.completed(file, result, file.receiptId() == null ? null : result,
             (int) extraction.usage().promptTokens(), (int) extraction.usage().candidatesTokens(),

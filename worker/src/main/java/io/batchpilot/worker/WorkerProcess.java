@@ -55,16 +55,19 @@ public final class WorkerProcess implements AutoCloseable {
 
   private final HikariDataSource pool;
   private final GeminiClient gemini;
+  private final QuotaGate gate;
   private final Worker worker;
   private final MaintenanceService maintenance;
   private final PostgresReporter reporter;
   private final EmbeddingBatcher embeddings;
   private final Metrics metrics;
 
-  private WorkerProcess(HikariDataSource pool, GeminiClient gemini, Worker worker, MaintenanceService maintenance,
-                        PostgresReporter reporter, EmbeddingBatcher embeddings, Metrics metrics) {
+  private WorkerProcess(HikariDataSource pool, GeminiClient gemini, QuotaGate gate, Worker worker,
+                        MaintenanceService maintenance, PostgresReporter reporter, EmbeddingBatcher embeddings,
+                        Metrics metrics) {
     this.pool = pool;
     this.gemini = gemini;
+    this.gate = gate;
     this.worker = worker;
     this.maintenance = maintenance;
     this.reporter = reporter;
@@ -90,11 +93,12 @@ public final class WorkerProcess implements AutoCloseable {
       throw e;
     }
     GeminiClient gemini = null;
+    QuotaGate gate = null;
     Worker worker = null;
     try {
       HttpClients http = join(clients);
       gemini = http.gemini();
-      QuotaGate gate = new QuotaGate(pool, settings.gate());
+      gate = new QuotaGate(pool, settings.gate());
       Metrics metrics = new Metrics();
       ReceiptProcessor processor = new ReceiptProcessor(
           new FileSource(settings.files(), http.files()),
@@ -123,9 +127,10 @@ public final class WorkerProcess implements AutoCloseable {
       embeddings.start();
       log.info("worker {} started: concurrency {}, Gemini at {}", worker.id(), settings.worker().concurrency(),
           settings.gemini().baseUrl());
-      return new WorkerProcess(pool, gemini, worker, maintenance, reporter, embeddings, metrics);
+      return new WorkerProcess(pool, gemini, gate, worker, maintenance, reporter, embeddings, metrics);
     } catch (RuntimeException e) {
       stopQuietly(worker);
+      closeQuietly(gate);
       if (gemini != null) {
         gemini.close();
       }
@@ -173,6 +178,17 @@ public final class WorkerProcess implements AutoCloseable {
     }
   }
 
+  private static void closeQuietly(QuotaGate gate) {
+    if (gate == null) {
+      return;
+    }
+    try {
+      gate.close();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   private static String version() {
     String version = WorkerProcess.class.getPackage().getImplementationVersion();
     return version == null ? "development" : version;
@@ -199,6 +215,8 @@ public final class WorkerProcess implements AutoCloseable {
       worker.close();
     } finally {
       embeddings.close();
+      // After the files in flight: their permits are ended before the pool closes.
+      gate.close();
       reporter.stop();
       maintenance.close();
       gemini.close();

@@ -10,6 +10,7 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
@@ -35,9 +36,14 @@ class QuotaAdmissionPropertyTest {
   private static TestDatabase db;
   private static SteppedClockGate gate;
 
-  record Step(int clockStepMs, long tokens, Strategy strategy) {}
+  /**
+   * Moves the clock, then asks for tokens; before asking, when {@code correct >= 0}, replaces the
+   * count of an earlier grant (the correct-th, modulo how many) by {@code keepPercent} of it,
+   * through finish or reconcile.
+   */
+  record Step(int clockStepMs, long tokens, Strategy strategy, int correct, int keepPercent, boolean finish) {}
 
-  record Grant(long atMs, long tokens) {}
+  record Grant(long atMs, long tokens, UUID permit, boolean ended) {}
 
   private static final class Refused extends RuntimeException {
     Refused() {
@@ -60,6 +66,7 @@ class QuotaAdmissionPropertyTest {
    * No sequence lets any interval of window + margin (so any window at the server, if grants reach
    * it within the margin) hold more requests or tokens than the limits; a refusal's wait is exact
    * to the millisecond; and the gate grants whenever the last lookback + 1 buckets leave room.
+   * Grants corrected down (reconcile, finish) count with their real tokens from then on.
    */
   @Property(tries = 150)
   void everyWindowStaysWithinTheLimitsAndEveryWaitIsExact(
@@ -78,6 +85,16 @@ class QuotaAdmissionPropertyTest {
 
     for (Step step : steps) {
       nowMs += step.clockStepMs();
+      if (step.correct() >= 0 && !grants.isEmpty()) {
+        int index = step.correct() % grants.size();
+        Grant before = grants.get(index);
+        long actual = before.tokens() * step.keepPercent() / 100;
+        boolean applied = step.finish() ? gate.finish(before.permit(), actual) : gate.reconcile(before.permit(), actual);
+        assertEquals(!before.ended(), applied, "a permit in flight is corrected, an ended one is not: " + before);
+        if (applied) {
+          grants.set(index, new Grant(before.atMs(), actual, before.permit(), step.finish()));
+        }
+      }
       long tokens = Math.min(step.tokens(), tokenLimit);
       SteppedClockGate.Answer answer = gate.acquire(model, tokens, step.strategy(), at(nowMs));
 
@@ -92,7 +109,7 @@ class QuotaAdmissionPropertyTest {
       }
 
       if (answer.granted()) {
-        grants.add(new Grant(nowMs, tokens));
+        grants.add(new Grant(nowMs, tokens, answer.permitId(), false));
       } else {
         assertExactWait(model, tokens, step.strategy(), nowMs, answer);
       }
@@ -159,7 +176,11 @@ class QuotaAdmissionPropertyTest {
         net.jqwik.api.Tuple.of(1, Arbitraries.integers().between(0, 2500)));
     Arbitrary<Long> tokens = Arbitraries.longs().between(0, 2000);
     Arbitrary<Strategy> strategies = Arbitraries.of(Strategy.CONSERVATIVE, Strategy.BALANCED, Strategy.AGGRESSIVE);
-    return Combinators.combine(clockSteps, tokens, strategies).as(Step::new).list().ofMinSize(1).ofMaxSize(40);
+    Arbitrary<Integer> corrections = Arbitraries.frequencyOf(
+        net.jqwik.api.Tuple.of(2, Arbitraries.just(-1)),
+        net.jqwik.api.Tuple.of(1, Arbitraries.integers().between(0, 1000)));
+    return Combinators.combine(clockSteps, tokens, strategies, corrections, Arbitraries.integers().between(0, 100),
+        Arbitraries.of(true, false)).as(Step::new).list().ofMinSize(1).ofMaxSize(40);
   }
 
   static {

@@ -2,6 +2,8 @@ package io.batchpilot.limiter;
 
 import static io.batchpilot.jooq.Tables.API_QUOTA_TRACKING;
 import static io.batchpilot.jooq.Tables.QUOTA_LIMITS;
+import static io.batchpilot.jooq.Tables.QUOTA_PERMITS;
+import static io.batchpilot.jooq.Tables.QUOTA_PERMIT_RELEASES;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -70,9 +72,14 @@ class QuotaGateTest {
 
     gate.reconcile(new Permit(first.permitId(), "gemini", model, 600, T0.toInstant()), 400);
 
-    assertTrue(stepped.acquire(model, 500, Strategy.AGGRESSIVE, T0).granted());
+    SteppedClockGate.Answer second = stepped.acquire(model, 500, Strategy.AGGRESSIVE, T0);
+    assertTrue(second.granted());
     assertEquals(900L, stepped.dsl().select(QUOTA_LIMITS.WINDOW_INPUT_TOKENS).from(QUOTA_LIMITS)
         .where(QUOTA_LIMITS.MODEL.eq(model)).fetchOne().value1());
+
+    // The ledger counts a request when its permit ends, with the count it ended with.
+    gate.release(new Permit(first.permitId(), "gemini", model, 600, T0.toInstant()));
+    gate.release(new Permit(second.permitId(), "gemini", model, 500, T0.toInstant()));
     assertEquals(900L, stepped.dsl().select(API_QUOTA_TRACKING.QUOTA_USED).from(API_QUOTA_TRACKING)
         .where(API_QUOTA_TRACKING.MODEL.eq(model), API_QUOTA_TRACKING.QUOTA_TYPE.eq("input_tokens"))
         .fetchOne().value1());
@@ -120,6 +127,37 @@ class QuotaGateTest {
     assertTrue(stepped.acquire(model, 600, Strategy.AGGRESSIVE, T0).granted());
     assertEquals(1000L, stepped.dsl().select(QUOTA_LIMITS.WINDOW_INPUT_TOKENS).from(QUOTA_LIMITS)
         .where(QUOTA_LIMITS.MODEL.eq(model)).fetchOne().value1());
+  }
+
+  @Test
+  void permitsHandedToTheFinisherAreAllEndedByClose(TestDatabase db) throws InterruptedException {
+    stepped.defineLimits(model, 100, 1_000_000, 1000, 10, 0);
+    QuotaGate later = new QuotaGate(db.dataSource(), QuotaGateConfig.defaults());
+    for (int i = 0; i < 50; i++) {
+      Permit permit = new Permit(stepped.acquire(model, 100, Strategy.AGGRESSIVE, T0).permitId(), "gemini", model,
+          100, T0.toInstant());
+      if (i % 2 == 0) {
+        later.finishLater(permit, 60);
+      } else {
+        later.releaseLater(permit);
+      }
+    }
+    // Already ended, or never granted: ignored, and the rest of its batch still ends.
+    later.releaseLater(new Permit(UUID.randomUUID(), "gemini", model, 100, T0.toInstant()));
+    later.close();
+
+    assertEquals(0, stepped.dsl().fetchCount(QUOTA_PERMITS, QUOTA_PERMITS.MODEL.eq(model)));
+    assertEquals(50L, stepped.dsl().select(QUOTA_PERMIT_RELEASES.PERMITS_RELEASED).from(QUOTA_PERMIT_RELEASES)
+        .where(QUOTA_PERMIT_RELEASES.MODEL.eq(model)).fetchOne().value1());
+    assertEquals(25 * 60 + 25 * 100L, stepped.dsl().select(QUOTA_LIMITS.WINDOW_INPUT_TOKENS).from(QUOTA_LIMITS)
+        .where(QUOTA_LIMITS.MODEL.eq(model)).fetchOne().value1());
+  }
+
+  @Test
+  void finishingManyPermitsNeedsOneCountPerPermit() {
+    DataAccessException e = assertThrows(DataAccessException.class, () -> stepped.dsl().execute(
+        "SELECT public.batchpilot_finish_quotas(ARRAY[gen_random_uuid(), gen_random_uuid()], ARRAY[1::bigint])"));
+    assertTrue(e.getMessage().contains("2 permit ids but 1 token counts"), e::getMessage);
   }
 
   @Test
@@ -230,9 +268,16 @@ class QuotaGateTest {
   @Test
   void theLedgerShowsEachMinutesUseAgainstTheLimit() {
     stepped.defineLimits(model, 100, 1_000_000, 1000, 10, 0);
-    stepped.acquire(model, 250, Strategy.AGGRESSIVE, T0);
-    stepped.acquire(model, 50, Strategy.AGGRESSIVE, T0.plusSeconds(10));
-    stepped.acquire(model, 7, Strategy.AGGRESSIVE, T0.plusSeconds(60));
+    UUID first = stepped.acquire(model, 280, Strategy.AGGRESSIVE, T0).permitId();
+    UUID second = stepped.acquire(model, 50, Strategy.AGGRESSIVE, T0.plusSeconds(10)).permitId();
+    UUID third = stepped.acquire(model, 9, Strategy.AGGRESSIVE, T0.plusSeconds(60)).permitId();
+    assertEquals(0, stepped.dsl().fetchCount(API_QUOTA_TRACKING, API_QUOTA_TRACKING.MODEL.eq(model)),
+        "nothing is counted before its permit ends");
+
+    // Counted when they end, in the minute they were granted, with the real count (or the estimate).
+    gate.finish(new Permit(first, "gemini", model, 280, T0.toInstant()), 250);
+    gate.release(new Permit(second, "gemini", model, 50, T0.toInstant()));
+    gate.finish(new Permit(third, "gemini", model, 9, T0.toInstant()), 7);
 
     var rows = stepped.dsl().selectFrom(API_QUOTA_TRACKING).where(API_QUOTA_TRACKING.MODEL.eq(model))
         .orderBy(API_QUOTA_TRACKING.TIME_WINDOW, API_QUOTA_TRACKING.QUOTA_TYPE).fetch();

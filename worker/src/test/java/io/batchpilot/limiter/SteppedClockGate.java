@@ -44,6 +44,18 @@ final class SteppedClockGate {
     return new Answer(r.value1(), r.value2(), r.value3(), r.value4());
   }
 
+  /** {@code batchpilot_reconcile_quota} (it reads no clock); false when the permit has ended. */
+  boolean reconcile(UUID permit, long actualTokens) {
+    return dsl.select(DSL.field("public.batchpilot_reconcile_quota({0}, {1})", SQLDataType.BOOLEAN,
+        DSL.val(permit), DSL.val(actualTokens))).fetchOne().value1();
+  }
+
+  /** {@code batchpilot_finish_quota} (it reads no clock); false when the permit has ended. */
+  boolean finish(UUID permit, long actualTokens) {
+    return dsl.select(DSL.field("public.batchpilot_finish_quota({0}, {1})", SQLDataType.BOOLEAN,
+        DSL.val(permit), DSL.val(actualTokens))).fetchOne().value1();
+  }
+
   /** A limits row for a fresh model: window, buckets and margin as given, in-flight unbounded. */
   void defineLimits(String model, int requests, long tokens, int windowMs, int buckets, int marginMs) {
     dsl.insertInto(QUOTA_LIMITS)

@@ -8,6 +8,7 @@ import io.batchpilot.jooq.DefaultSchema;
 import io.batchpilot.jooq.Keys;
 import io.batchpilot.jooq.tables.QuotaPermitReleases.QuotaPermitReleasesPath;
 import io.batchpilot.jooq.tables.QuotaPermits.QuotaPermitsPath;
+import io.batchpilot.jooq.tables.QuotaRings.QuotaRingsPath;
 import io.batchpilot.jooq.tables.records.QuotaLimitsRecord;
 
 import java.time.LocalDate;
@@ -165,11 +166,6 @@ public class QuotaLimits extends TableImpl<QuotaLimitsRecord> {
     public final TableField<QuotaLimitsRecord, Integer> REQUESTS_TODAY = createField(DSL.name("requests_today"), SQLDataType.INTEGER.nullable(false).defaultValue(DSL.field(DSL.raw("0"), SQLDataType.INTEGER)), this, "");
 
     /**
-     * The column <code>quota_limits.current_bucket</code>.
-     */
-    public final TableField<QuotaLimitsRecord, OffsetDateTime> CURRENT_BUCKET = createField(DSL.name("current_bucket"), SQLDataType.TIMESTAMPWITHTIMEZONE(6), this, "");
-
-    /**
      * The column <code>quota_limits.last_grant_at</code>.
      */
     public final TableField<QuotaLimitsRecord, OffsetDateTime> LAST_GRANT_AT = createField(DSL.name("last_grant_at"), SQLDataType.TIMESTAMPWITHTIMEZONE(6), this, "");
@@ -195,16 +191,6 @@ public class QuotaLimits extends TableImpl<QuotaLimitsRecord> {
     public final TableField<QuotaLimitsRecord, Integer> RING_WIDTH_MS = createField(DSL.name("ring_width_ms"), SQLDataType.INTEGER, this, "");
 
     /**
-     * The column <code>quota_limits.ring_requests</code>.
-     */
-    public final TableField<QuotaLimitsRecord, Integer[]> RING_REQUESTS = createField(DSL.name("ring_requests"), SQLDataType.INTEGER.array(), this, "");
-
-    /**
-     * The column <code>quota_limits.ring_input_tokens</code>.
-     */
-    public final TableField<QuotaLimitsRecord, Long[]> RING_INPUT_TOKENS = createField(DSL.name("ring_input_tokens"), SQLDataType.BIGINT.array(), this, "");
-
-    /**
      * The column <code>quota_limits.ring_since</code>.
      */
     public final TableField<QuotaLimitsRecord, OffsetDateTime> RING_SINCE = createField(DSL.name("ring_since"), SQLDataType.TIMESTAMPWITHTIMEZONE(6), this, "");
@@ -223,6 +209,21 @@ public class QuotaLimits extends TableImpl<QuotaLimitsRecord> {
      * The column <code>quota_limits.permits_granted</code>.
      */
     public final TableField<QuotaLimitsRecord, Long> PERMITS_GRANTED = createField(DSL.name("permits_granted"), SQLDataType.BIGINT.nullable(false).defaultValue(DSL.field(DSL.raw("0"), SQLDataType.BIGINT)), this, "");
+
+    /**
+     * The column <code>quota_limits.bucket_requests</code>.
+     */
+    public final TableField<QuotaLimitsRecord, Integer> BUCKET_REQUESTS = createField(DSL.name("bucket_requests"), SQLDataType.INTEGER.nullable(false).defaultValue(DSL.field(DSL.raw("0"), SQLDataType.INTEGER)), this, "");
+
+    /**
+     * The column <code>quota_limits.bucket_input_tokens</code>.
+     */
+    public final TableField<QuotaLimitsRecord, Long> BUCKET_INPUT_TOKENS = createField(DSL.name("bucket_input_tokens"), SQLDataType.BIGINT.nullable(false).defaultValue(DSL.field(DSL.raw("0"), SQLDataType.BIGINT)), this, "");
+
+    /**
+     * The column <code>quota_limits.ring_slots</code>.
+     */
+    public final TableField<QuotaLimitsRecord, Integer> RING_SLOTS = createField(DSL.name("ring_slots"), SQLDataType.INTEGER, this, "");
 
     private QuotaLimits(Name alias, Table<QuotaLimitsRecord> aliased) {
         this(alias, aliased, (Field<?>[]) null, null);
@@ -320,6 +321,18 @@ public class QuotaLimits extends TableImpl<QuotaLimitsRecord> {
             _quotaPermits = new QuotaPermitsPath(this, null, Keys.QUOTA_PERMITS__QUOTA_PERMITS_PROVIDER_MODEL_FKEY.getInverseKey());
 
         return _quotaPermits;
+    }
+
+    private transient QuotaRingsPath _quotaRings;
+
+    /**
+     * Get the implicit to-many join path to the <code>quota_rings</code> table
+     */
+    public QuotaRingsPath quotaRings() {
+        if (_quotaRings == null)
+            _quotaRings = new QuotaRingsPath(this, null, Keys.QUOTA_RINGS__QUOTA_RINGS_PROVIDER_MODEL_FKEY.getInverseKey());
+
+        return _quotaRings;
     }
 
     @Override

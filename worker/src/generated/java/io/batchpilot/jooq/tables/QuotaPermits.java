@@ -40,7 +40,8 @@ import org.jooq.impl.TableImpl;
 
 
 /**
- * Quota grants: in flight until released_at is set or expires_at passes.
+ * Quota permits in flight: granted and neither released nor lapsed (expires_at
+ * passed). Release deletes the row.
  */
 @SuppressWarnings({ "all", "unchecked", "rawtypes" })
 public class QuotaPermits extends TableImpl<QuotaPermitsRecord> {
@@ -76,11 +77,6 @@ public class QuotaPermits extends TableImpl<QuotaPermitsRecord> {
     public final TableField<QuotaPermitsRecord, String> MODEL = createField(DSL.name("model"), SQLDataType.CLOB.nullable(false), this, "");
 
     /**
-     * The column <code>quota_permits.bucket_start</code>.
-     */
-    public final TableField<QuotaPermitsRecord, OffsetDateTime> BUCKET_START = createField(DSL.name("bucket_start"), SQLDataType.TIMESTAMPWITHTIMEZONE(6).nullable(false), this, "");
-
-    /**
      * The column <code>quota_permits.input_tokens</code>.
      */
     public final TableField<QuotaPermitsRecord, Long> INPUT_TOKENS = createField(DSL.name("input_tokens"), SQLDataType.BIGINT.nullable(false), this, "");
@@ -95,17 +91,12 @@ public class QuotaPermits extends TableImpl<QuotaPermitsRecord> {
      */
     public final TableField<QuotaPermitsRecord, OffsetDateTime> EXPIRES_AT = createField(DSL.name("expires_at"), SQLDataType.TIMESTAMPWITHTIMEZONE(6).nullable(false), this, "");
 
-    /**
-     * The column <code>quota_permits.released_at</code>.
-     */
-    public final TableField<QuotaPermitsRecord, OffsetDateTime> RELEASED_AT = createField(DSL.name("released_at"), SQLDataType.TIMESTAMPWITHTIMEZONE(6), this, "");
-
     private QuotaPermits(Name alias, Table<QuotaPermitsRecord> aliased) {
         this(alias, aliased, (Field<?>[]) null, null);
     }
 
     private QuotaPermits(Name alias, Table<QuotaPermitsRecord> aliased, Field<?>[] parameters, Condition where) {
-        super(alias, null, aliased, parameters, DSL.comment("Quota grants: in flight until released_at is set or expires_at passes."), TableOptions.table(), where);
+        super(alias, null, aliased, parameters, DSL.comment("Quota permits in flight: granted and neither released nor lapsed (expires_at passed). Release deletes the row."), TableOptions.table(), where);
     }
 
     /**
@@ -169,7 +160,7 @@ public class QuotaPermits extends TableImpl<QuotaPermitsRecord> {
 
     @Override
     public List<Index> getIndexes() {
-        return Arrays.asList(Indexes.QUOTA_PERMITS_GRANTED_IDX, Indexes.QUOTA_PERMITS_IN_FLIGHT_IDX);
+        return Arrays.asList(Indexes.QUOTA_PERMITS_EXPIRES_IDX);
     }
 
     @Override

@@ -327,25 +327,10 @@ public class QuotaLimitsRecord extends UpdatableRecordImpl<QuotaLimitsRecord> {
     }
 
     /**
-     * Setter for <code>quota_limits.current_bucket</code>.
-     */
-    public QuotaLimitsRecord setCurrentBucket(OffsetDateTime value) {
-        set(20, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>quota_limits.current_bucket</code>.
-     */
-    public OffsetDateTime getCurrentBucket() {
-        return (OffsetDateTime) get(20);
-    }
-
-    /**
      * Setter for <code>quota_limits.last_grant_at</code>.
      */
     public QuotaLimitsRecord setLastGrantAt(OffsetDateTime value) {
-        set(21, value);
+        set(20, value);
         return this;
     }
 
@@ -353,14 +338,14 @@ public class QuotaLimitsRecord extends UpdatableRecordImpl<QuotaLimitsRecord> {
      * Getter for <code>quota_limits.last_grant_at</code>.
      */
     public OffsetDateTime getLastGrantAt() {
-        return (OffsetDateTime) get(21);
+        return (OffsetDateTime) get(20);
     }
 
     /**
      * Setter for <code>quota_limits.created_at</code>.
      */
     public QuotaLimitsRecord setCreatedAt(OffsetDateTime value) {
-        set(22, value);
+        set(21, value);
         return this;
     }
 
@@ -368,14 +353,14 @@ public class QuotaLimitsRecord extends UpdatableRecordImpl<QuotaLimitsRecord> {
      * Getter for <code>quota_limits.created_at</code>.
      */
     public OffsetDateTime getCreatedAt() {
-        return (OffsetDateTime) get(22);
+        return (OffsetDateTime) get(21);
     }
 
     /**
      * Setter for <code>quota_limits.updated_at</code>.
      */
     public QuotaLimitsRecord setUpdatedAt(OffsetDateTime value) {
-        set(23, value);
+        set(22, value);
         return this;
     }
 
@@ -383,14 +368,14 @@ public class QuotaLimitsRecord extends UpdatableRecordImpl<QuotaLimitsRecord> {
      * Getter for <code>quota_limits.updated_at</code>.
      */
     public OffsetDateTime getUpdatedAt() {
-        return (OffsetDateTime) get(23);
+        return (OffsetDateTime) get(22);
     }
 
     /**
      * Setter for <code>quota_limits.ring_bucket</code>.
      */
     public QuotaLimitsRecord setRingBucket(Long value) {
-        set(24, value);
+        set(23, value);
         return this;
     }
 
@@ -398,14 +383,14 @@ public class QuotaLimitsRecord extends UpdatableRecordImpl<QuotaLimitsRecord> {
      * Getter for <code>quota_limits.ring_bucket</code>.
      */
     public Long getRingBucket() {
-        return (Long) get(24);
+        return (Long) get(23);
     }
 
     /**
      * Setter for <code>quota_limits.ring_width_ms</code>.
      */
     public QuotaLimitsRecord setRingWidthMs(Integer value) {
-        set(25, value);
+        set(24, value);
         return this;
     }
 
@@ -413,44 +398,14 @@ public class QuotaLimitsRecord extends UpdatableRecordImpl<QuotaLimitsRecord> {
      * Getter for <code>quota_limits.ring_width_ms</code>.
      */
     public Integer getRingWidthMs() {
-        return (Integer) get(25);
-    }
-
-    /**
-     * Setter for <code>quota_limits.ring_requests</code>.
-     */
-    public QuotaLimitsRecord setRingRequests(Integer[] value) {
-        set(26, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>quota_limits.ring_requests</code>.
-     */
-    public Integer[] getRingRequests() {
-        return (Integer[]) get(26);
-    }
-
-    /**
-     * Setter for <code>quota_limits.ring_input_tokens</code>.
-     */
-    public QuotaLimitsRecord setRingInputTokens(Long[] value) {
-        set(27, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>quota_limits.ring_input_tokens</code>.
-     */
-    public Long[] getRingInputTokens() {
-        return (Long[]) get(27);
+        return (Integer) get(24);
     }
 
     /**
      * Setter for <code>quota_limits.ring_since</code>.
      */
     public QuotaLimitsRecord setRingSince(OffsetDateTime value) {
-        set(28, value);
+        set(25, value);
         return this;
     }
 
@@ -458,14 +413,14 @@ public class QuotaLimitsRecord extends UpdatableRecordImpl<QuotaLimitsRecord> {
      * Getter for <code>quota_limits.ring_since</code>.
      */
     public OffsetDateTime getRingSince() {
-        return (OffsetDateTime) get(28);
+        return (OffsetDateTime) get(25);
     }
 
     /**
      * Setter for <code>quota_limits.window_requests</code>.
      */
     public QuotaLimitsRecord setWindowRequests(Long value) {
-        set(29, value);
+        set(26, value);
         return this;
     }
 
@@ -473,14 +428,14 @@ public class QuotaLimitsRecord extends UpdatableRecordImpl<QuotaLimitsRecord> {
      * Getter for <code>quota_limits.window_requests</code>.
      */
     public Long getWindowRequests() {
-        return (Long) get(29);
+        return (Long) get(26);
     }
 
     /**
      * Setter for <code>quota_limits.window_input_tokens</code>.
      */
     public QuotaLimitsRecord setWindowInputTokens(Long value) {
-        set(30, value);
+        set(27, value);
         return this;
     }
 
@@ -488,14 +443,14 @@ public class QuotaLimitsRecord extends UpdatableRecordImpl<QuotaLimitsRecord> {
      * Getter for <code>quota_limits.window_input_tokens</code>.
      */
     public Long getWindowInputTokens() {
-        return (Long) get(30);
+        return (Long) get(27);
     }
 
     /**
      * Setter for <code>quota_limits.permits_granted</code>.
      */
     public QuotaLimitsRecord setPermitsGranted(Long value) {
-        set(31, value);
+        set(28, value);
         return this;
     }
 
@@ -503,7 +458,52 @@ public class QuotaLimitsRecord extends UpdatableRecordImpl<QuotaLimitsRecord> {
      * Getter for <code>quota_limits.permits_granted</code>.
      */
     public Long getPermitsGranted() {
-        return (Long) get(31);
+        return (Long) get(28);
+    }
+
+    /**
+     * Setter for <code>quota_limits.bucket_requests</code>.
+     */
+    public QuotaLimitsRecord setBucketRequests(Integer value) {
+        set(29, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>quota_limits.bucket_requests</code>.
+     */
+    public Integer getBucketRequests() {
+        return (Integer) get(29);
+    }
+
+    /**
+     * Setter for <code>quota_limits.bucket_input_tokens</code>.
+     */
+    public QuotaLimitsRecord setBucketInputTokens(Long value) {
+        set(30, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>quota_limits.bucket_input_tokens</code>.
+     */
+    public Long getBucketInputTokens() {
+        return (Long) get(30);
+    }
+
+    /**
+     * Setter for <code>quota_limits.ring_slots</code>.
+     */
+    public QuotaLimitsRecord setRingSlots(Integer value) {
+        set(31, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>quota_limits.ring_slots</code>.
+     */
+    public Integer getRingSlots() {
+        return (Integer) get(31);
     }
 
     // -------------------------------------------------------------------------
@@ -529,7 +529,7 @@ public class QuotaLimitsRecord extends UpdatableRecordImpl<QuotaLimitsRecord> {
     /**
      * Create a detached, initialised QuotaLimitsRecord
      */
-    public QuotaLimitsRecord(String provider, String model, Integer requestsPerMinute, Long inputTokensPerMinute, Integer requestsPerDay, Integer maxInFlight, Integer windowMs, Integer bucketsPerWindow, Integer safetyMarginMs, Integer permitLeaseMs, Double adaptiveFactor, OffsetDateTime adaptiveChangedAt, Double adaptiveMin, Double adaptiveDecrease, Double adaptiveIncrease, OffsetDateTime blockedUntil, String blockedQuotaId, OffsetDateTime parkedUntil, LocalDate day, Integer requestsToday, OffsetDateTime currentBucket, OffsetDateTime lastGrantAt, OffsetDateTime createdAt, OffsetDateTime updatedAt, Long ringBucket, Integer ringWidthMs, Integer[] ringRequests, Long[] ringInputTokens, OffsetDateTime ringSince, Long windowRequests, Long windowInputTokens, Long permitsGranted) {
+    public QuotaLimitsRecord(String provider, String model, Integer requestsPerMinute, Long inputTokensPerMinute, Integer requestsPerDay, Integer maxInFlight, Integer windowMs, Integer bucketsPerWindow, Integer safetyMarginMs, Integer permitLeaseMs, Double adaptiveFactor, OffsetDateTime adaptiveChangedAt, Double adaptiveMin, Double adaptiveDecrease, Double adaptiveIncrease, OffsetDateTime blockedUntil, String blockedQuotaId, OffsetDateTime parkedUntil, LocalDate day, Integer requestsToday, OffsetDateTime lastGrantAt, OffsetDateTime createdAt, OffsetDateTime updatedAt, Long ringBucket, Integer ringWidthMs, OffsetDateTime ringSince, Long windowRequests, Long windowInputTokens, Long permitsGranted, Integer bucketRequests, Long bucketInputTokens, Integer ringSlots) {
         super(QuotaLimits.QUOTA_LIMITS);
 
         setProvider(provider);
@@ -552,18 +552,18 @@ public class QuotaLimitsRecord extends UpdatableRecordImpl<QuotaLimitsRecord> {
         setParkedUntil(parkedUntil);
         setDay(day);
         setRequestsToday(requestsToday);
-        setCurrentBucket(currentBucket);
         setLastGrantAt(lastGrantAt);
         setCreatedAt(createdAt);
         setUpdatedAt(updatedAt);
         setRingBucket(ringBucket);
         setRingWidthMs(ringWidthMs);
-        setRingRequests(ringRequests);
-        setRingInputTokens(ringInputTokens);
         setRingSince(ringSince);
         setWindowRequests(windowRequests);
         setWindowInputTokens(windowInputTokens);
         setPermitsGranted(permitsGranted);
+        setBucketRequests(bucketRequests);
+        setBucketInputTokens(bucketInputTokens);
+        setRingSlots(ringSlots);
         resetChangedOnNotNull();
     }
 }

@@ -14,7 +14,8 @@ import org.jooq.impl.UpdatableRecordImpl;
 
 
 /**
- * Quota grants: in flight until released_at is set or expires_at passes.
+ * Quota permits in flight: granted and neither released nor lapsed (expires_at
+ * passed). Release deletes the row.
  */
 @SuppressWarnings({ "all", "unchecked", "rawtypes" })
 public class QuotaPermitsRecord extends UpdatableRecordImpl<QuotaPermitsRecord> {
@@ -67,25 +68,10 @@ public class QuotaPermitsRecord extends UpdatableRecordImpl<QuotaPermitsRecord> 
     }
 
     /**
-     * Setter for <code>quota_permits.bucket_start</code>.
-     */
-    public QuotaPermitsRecord setBucketStart(OffsetDateTime value) {
-        set(3, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>quota_permits.bucket_start</code>.
-     */
-    public OffsetDateTime getBucketStart() {
-        return (OffsetDateTime) get(3);
-    }
-
-    /**
      * Setter for <code>quota_permits.input_tokens</code>.
      */
     public QuotaPermitsRecord setInputTokens(Long value) {
-        set(4, value);
+        set(3, value);
         return this;
     }
 
@@ -93,14 +79,14 @@ public class QuotaPermitsRecord extends UpdatableRecordImpl<QuotaPermitsRecord> 
      * Getter for <code>quota_permits.input_tokens</code>.
      */
     public Long getInputTokens() {
-        return (Long) get(4);
+        return (Long) get(3);
     }
 
     /**
      * Setter for <code>quota_permits.granted_at</code>.
      */
     public QuotaPermitsRecord setGrantedAt(OffsetDateTime value) {
-        set(5, value);
+        set(4, value);
         return this;
     }
 
@@ -108,14 +94,14 @@ public class QuotaPermitsRecord extends UpdatableRecordImpl<QuotaPermitsRecord> 
      * Getter for <code>quota_permits.granted_at</code>.
      */
     public OffsetDateTime getGrantedAt() {
-        return (OffsetDateTime) get(5);
+        return (OffsetDateTime) get(4);
     }
 
     /**
      * Setter for <code>quota_permits.expires_at</code>.
      */
     public QuotaPermitsRecord setExpiresAt(OffsetDateTime value) {
-        set(6, value);
+        set(5, value);
         return this;
     }
 
@@ -123,22 +109,7 @@ public class QuotaPermitsRecord extends UpdatableRecordImpl<QuotaPermitsRecord> 
      * Getter for <code>quota_permits.expires_at</code>.
      */
     public OffsetDateTime getExpiresAt() {
-        return (OffsetDateTime) get(6);
-    }
-
-    /**
-     * Setter for <code>quota_permits.released_at</code>.
-     */
-    public QuotaPermitsRecord setReleasedAt(OffsetDateTime value) {
-        set(7, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>quota_permits.released_at</code>.
-     */
-    public OffsetDateTime getReleasedAt() {
-        return (OffsetDateTime) get(7);
+        return (OffsetDateTime) get(5);
     }
 
     // -------------------------------------------------------------------------
@@ -164,17 +135,15 @@ public class QuotaPermitsRecord extends UpdatableRecordImpl<QuotaPermitsRecord> 
     /**
      * Create a detached, initialised QuotaPermitsRecord
      */
-    public QuotaPermitsRecord(UUID id, String provider, String model, OffsetDateTime bucketStart, Long inputTokens, OffsetDateTime grantedAt, OffsetDateTime expiresAt, OffsetDateTime releasedAt) {
+    public QuotaPermitsRecord(UUID id, String provider, String model, Long inputTokens, OffsetDateTime grantedAt, OffsetDateTime expiresAt) {
         super(QuotaPermits.QUOTA_PERMITS);
 
         setId(id);
         setProvider(provider);
         setModel(model);
-        setBucketStart(bucketStart);
         setInputTokens(inputTokens);
         setGrantedAt(grantedAt);
         setExpiresAt(expiresAt);
-        setReleasedAt(releasedAt);
         resetChangedOnNotNull();
     }
 }
