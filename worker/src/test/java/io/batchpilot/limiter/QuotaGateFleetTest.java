@@ -29,30 +29,33 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Three worker JVMs with several threads each share one quota through the gate, against the
- * simulator enforcing a strict sliding window compressed to 8 s: no 429, no window over the
- * limits, and the binding limit (requests) used at 95% or more of what the safety margin allows in
- * steady state. Use is at most window / (window + margin + bucket), and the margin must cover the
- * spread between grant and arrival, which each member prints (grant_to_send_ms): on the loaded
- * development machine that spread forces a margin for which 95% of the limit itself is out of reach.
+ * simulator enforcing a strict sliding window compressed to 16 s: no 429, no window over the
+ * limits, and the binding limit (requests) used at 95% or more in steady state. Use is at most
+ * window / (window + margin + bucket) = 96.2% here, and the margin must cover the spread between
+ * grant and arrival, which each member prints (grant_to_send_ms).
  */
 @ExtendWith(PostgresExtension.class)
 class QuotaGateFleetTest {
 
   private static final String MODEL = "gemini-fleet-test";
-  private static final Duration WINDOW = Duration.ofSeconds(8);
-  private static final int REQUESTS_PER_WINDOW = 80;
+  private static final Duration WINDOW = Duration.ofSeconds(16);
+  private static final int REQUESTS_PER_WINDOW = 400;
   /** Sizes are 100..1100 tokens (600 on average): requests bind, tokens run at about two thirds. */
-  private static final long TOKENS_PER_WINDOW = 72_000;
+  private static final long TOKENS_PER_WINDOW = 360_000;
   private static final int BUCKETS_PER_WINDOW = 400;
   /**
-   * Covers the grant-to-arrival spread on a loaded 2-core machine: grant to send p99 280-1,400 ms
-   * (docs/BENCHMARKS.md), plus the simulator's own queueing before it stamps an arrival, which a
-   * 500 ms margin did not cover in a full build (6 429s). A quiet machine needs far less.
+   * Covers the grant-to-arrival spread: grant to send p99 5-15 ms on a quiet 2-core machine, 40-90
+   * ms at load average 15-30 (docs/BENCHMARKS.md), plus the simulator's own queueing before it
+   * stamps an arrival. 300 ms (with an 8 s window) passed alone three times, then saw 4 429s in a
+   * full build, with grant to send under 90 ms: the simulator, in the build's JVM, stamped some
+   * arrivals over 200 ms late.
    */
-  private static final int SAFETY_MARGIN_MS = 1500;
+  private static final int SAFETY_MARGIN_MS = 600;
   private static final int JVMS = 3;
   private static final int THREADS_PER_JVM = 6;
-  private static final Duration RUN = Duration.ofSeconds(48);
+  private static final Duration RUN = Duration.ofSeconds(80);
+  /** What the issue asks of the gate: the binding limit used at 95% or more in steady state. */
+  private static final double REQUIRED_USE = 0.95;
 
   @Test
   void threeJvmsShareTheQuotaWithNo429AndUseAtLeast95PercentOfIt(TestDatabase db) throws Exception {
@@ -123,10 +126,7 @@ class QuotaGateFleetTest {
       long steadyWindows = RUN.dividedBy(WINDOW) - 3;
       Assumptions.assumeTrue(refused >= steadyWindows * JVMS * THREADS_PER_JVM,
           "the fleet did not saturate the limit (the gate refused only " + refused + " times): " + summary);
-      // The most the gate can use with this margin: window / (window + margin + one bucket).
-      double attainable = WINDOW.toMillis()
-          / (double) (WINDOW.toMillis() + SAFETY_MARGIN_MS + WINDOW.toMillis() / BUCKETS_PER_WINDOW);
-      assertTrue(utilisation >= 0.95 * attainable, summary + ", attainable with this margin " + attainable);
+      assertTrue(utilisation >= REQUIRED_USE, summary + ", required " + REQUIRED_USE);
     }
   }
 
