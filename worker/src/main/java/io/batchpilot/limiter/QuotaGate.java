@@ -5,6 +5,7 @@ import static io.batchpilot.jooq.Routines.batchpilotQuotaStatus;
 import io.batchpilot.jooq.Routines;
 import io.batchpilot.jooq.tables.records.BatchpilotQuotaStatusRecord;
 import io.batchpilot.store.Jooq;
+import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -159,9 +160,18 @@ public final class QuotaGate implements AutoCloseable {
     }
     try (Connection connection = dataSource.getConnection();
         PreparedStatement finish = connection.prepareStatement(FINISH)) {
-      finish.setArray(1, connection.createArrayOf("uuid", ids));
-      finish.setArray(2, connection.createArrayOf("int8", actual));
-      finish.executeQuery().close();
+      Array idArray = connection.createArrayOf("uuid", ids);
+      Array actualArray = connection.createArrayOf("int8", actual);
+      try {
+        finish.setArray(1, idArray);
+        finish.setArray(2, actualArray);
+        finish.executeQuery().close();
+      } finally {
+        // pgjdbc-ng encodes an array into a pooled buffer that only free() returns (Netty's leak
+        // detector reported it).
+        idArray.free();
+        actualArray.free();
+      }
     } catch (SQLException e) {
       throw new DataAccessException("quota gate: finish " + ids.length + " permit(s) " + ids[0] + "...: "
           + e.getMessage(), e);
