@@ -161,6 +161,20 @@ class QuotaGateTest {
   }
 
   @Test
+  void aClockThatGoesBackBehindARefusedCallKeepsEveryCountWhereItWas() {
+    stepped.defineLimits(model, 1, 1_000_000, 1000, 10, 0);
+    assertTrue(stepped.acquire(model, 10, Strategy.AGGRESSIVE, T0).granted());
+    // Refused, but the ring moves to T0 + 900 ms's bucket.
+    assertEquals("requests", stepped.acquire(model, 10, Strategy.AGGRESSIVE, T0.plusNanos(900_000_000)).reason());
+
+    // The clock reads 400 ms earlier: the first grant still leaves 11 buckets after its own
+    // (T0 + 1070 ms), not after the bucket the clock now reads.
+    SteppedClockGate.Answer back = stepped.acquire(model, 10, Strategy.AGGRESSIVE, T0.plusNanos(500_000_000));
+    assertEquals(570, back.waitMs(), back::toString);
+    assertTrue(stepped.acquire(model, 10, Strategy.AGGRESSIVE, T0.plusNanos(1070_000_000)).granted());
+  }
+
+  @Test
   void changingTheWindowLayoutKeepsWhatWasCounted() {
     stepped.defineLimits(model, 2, 1_000_000, 1000, 10, 0);
     assertTrue(stepped.acquire(model, 10, Strategy.AGGRESSIVE, T0).granted());
