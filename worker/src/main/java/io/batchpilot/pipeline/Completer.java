@@ -120,8 +120,7 @@ public final class Completer implements AutoCloseable {
       }
       case "failed" -> metrics.fileFailed(model, o.errorType() == null ? "unknown" : o.errorType());
       default -> {
-        // Releases, quota waits and deferrals spend no attempt: they are not retries.
-        if (o.countsAttempt() && o.errorType() != null) {
+        if (o.isRetry()) {
           metrics.fileRetried(model, o.errorType());
         }
       }

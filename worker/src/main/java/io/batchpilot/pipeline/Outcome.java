@@ -72,10 +72,19 @@ public record Outcome(
   }
 
   /** A failure worth another try after {@code delay}; past max_attempts the file fails instead. */
-  public static Outcome retry(ClaimedFile file, String errorType, String message, Duration delay,
-                              int apiCalls, boolean rateLimited) {
+  public static Outcome retry(ClaimedFile file, String errorType, String message, Duration delay, int apiCalls) {
     return new Outcome(file, Status.PENDING, true, delay, null, null, null, errorType, message, 0,
-        null, null, 0, apiCalls, rateLimited, null, false, null);
+        null, null, 0, apiCalls, false, null, false, null);
+  }
+
+  /**
+   * Gemini answered 429 for a per-minute quota: the quota's doing, not the file's. The file goes
+   * back after {@code delay} without spending an attempt (the fleet waits out the block with it),
+   * so a file never fails for the quota however often it meets one.
+   */
+  public static Outcome rateLimited(ClaimedFile file, String errorType, String message, Duration delay) {
+    return new Outcome(file, Status.PENDING, false, delay, null, null, null, errorType, message, 0,
+        null, null, 0, 1, true, null, false, null);
   }
 
   /** A failure that another try would repeat: the file fails now. */
@@ -106,6 +115,14 @@ public record Outcome(
   public static Outcome deferred(ClaimedFile file, Duration delay, String reason) {
     return new Outcome(file, Status.PENDING, false, delay, null, null, null, null, reason, 0,
         null, null, 0, 0, false, null, false, null);
+  }
+
+  /**
+   * The file goes back to the queue after a failed call and will be tried again: a retry (spending
+   * an attempt) or a 429 (not spending one). Releases, deferrals and quota waits are not retries.
+   */
+  public boolean isRetry() {
+    return status == Status.PENDING && errorType != null && sessionError == null && (countsAttempt || rateLimited);
   }
 
   public Outcome withDurationMs(long ms) {

@@ -164,7 +164,7 @@ public final class ReceiptProcessor implements FileProcessor {
       valid = validator.validate(file.originalFilename(), loaded.bytes(), file.fileType());
     } catch (FileUnavailableException e) {
       return new Prepared.Done(e.retryable()
-          ? Outcome.retry(file, e.errorType(), e.getMessage(), config.backoff().delay(file.attempts()), 0, false)
+          ? Outcome.retry(file, e.errorType(), e.getMessage(), config.backoff().delay(file.attempts()), 0)
           : Outcome.failed(file, e.errorType(), e.getMessage(), 0));
     } catch (InvalidFileException e) {
       return new Prepared.Done(Outcome.failed(file, e.errorType(), e.getMessage(), 0));
@@ -203,7 +203,7 @@ public final class ReceiptProcessor implements FileProcessor {
         Duration delay = e.retryDelay().orElse(config.backoff().delay(file.attempts()));
         // The whole fleet waits, not just this file.
         gate.rateLimited(file.provider(), file.model(), delay, e.quotaId().orElse(null));
-        return Outcome.retry(file, type, e.getMessage(), delay, 1, true);
+        return Outcome.rateLimited(file, type, e.getMessage(), delay);
       }
       case QUOTA_EXHAUSTED -> {
         OffsetDateTime reset = gate.dailyQuotaExhausted(file.provider(), file.model());
@@ -218,7 +218,7 @@ public final class ReceiptProcessor implements FileProcessor {
       }
       default -> {
         return e.retryable()
-            ? Outcome.retry(file, type, e.getMessage(), e.retryDelay().orElse(config.backoff().delay(file.attempts())), 1, false)
+            ? Outcome.retry(file, type, e.getMessage(), e.retryDelay().orElse(config.backoff().delay(file.attempts())), 1)
             : Outcome.failed(file, type, e.getMessage(), 1);
       }
     }

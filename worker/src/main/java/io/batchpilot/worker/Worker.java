@@ -237,7 +237,7 @@ public final class Worker implements AutoCloseable {
       } catch (RuntimeException e) {
         log.error("{}: unexpected error, the file will be tried again", file.describe(), e);
         outcome = Outcome.retry(file, "processing_failed", "unexpected error in the worker: " + e
-            + "; see the worker's log", Duration.ZERO, 0, false);
+            + "; see the worker's log", Duration.ZERO, 0);
       }
     }
     long ms = (System.nanoTime() - start) / 1_000_000;

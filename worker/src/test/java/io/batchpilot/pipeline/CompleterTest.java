@@ -143,7 +143,7 @@ class CompleterTest {
 
     ClaimedFile attempt1 = claims.claim("w1", 1, LEASE).get(0);
     OffsetDateTime before = dsl.select(org.jooq.impl.DSL.field("clock_timestamp()", OffsetDateTime.class)).fetchOne().value1();
-    completer.write(List.of(Outcome.retry(attempt1, "overloaded", "the model is overloaded", Duration.ofMinutes(10), 1, false)));
+    completer.write(List.of(Outcome.retry(attempt1, "overloaded", "the model is overloaded", Duration.ofMinutes(10), 1)));
 
     BatchUploadFilesRecord r = row(attempt1);
     assertEquals("pending", r.getStatus());
@@ -155,7 +155,7 @@ class CompleterTest {
     dsl.update(BATCH_UPLOAD_FILES).set(BATCH_UPLOAD_FILES.NEXT_ATTEMPT_AT, before).execute();
     ClaimedFile attempt2 = claims.claim("w1", 1, LEASE).get(0);
     assertEquals(2, attempt2.attempts());
-    completer.write(List.of(Outcome.retry(attempt2, "timeout", "Gemini did not answer within 60 s", Duration.ZERO, 1, true)));
+    completer.write(List.of(Outcome.retry(attempt2, "timeout", "Gemini did not answer within 60 s", Duration.ZERO, 1)));
 
     r = row(attempt2);
     assertEquals("failed", r.getStatus());
@@ -164,11 +164,26 @@ class CompleterTest {
     assertEquals(0, counted(Metrics.FILES_RETRIED, attempt2.model(), "timeout"), "a retry past max_attempts is no retry");
     assertEquals(1, counted(Metrics.FILES_FAILED, attempt2.model(), "timeout"), "but a failure, with its last error type");
     assertEquals(2, r.getApiCallsMade());
-    assertTrue(r.getRateLimited());
     Progress p = sessions.progress(session);
     assertEquals(1, p.failed());
     assertEquals(2, p.apiCalls());
-    assertEquals(1, p.rateLimitHits());
+  }
+
+  @Test
+  void aRateLimitedFileGoesBackWithoutSpendingAnAttempt() {
+    UUID session = Batches.submit(db.dataSource(), "429", 1, 10);
+    dsl.update(BATCH_UPLOAD_FILES).set(BATCH_UPLOAD_FILES.MAX_ATTEMPTS, 1).execute();
+    ClaimedFile f = claims.claim("w1", 1, LEASE).get(0);
+
+    completer.write(List.of(Outcome.rateLimited(f, "rate_limited", "429 RESOURCE_EXHAUSTED", Duration.ZERO)));
+
+    BatchUploadFilesRecord r = row(f);
+    assertEquals("pending", r.getStatus(), "its only attempt is not spent by the quota");
+    assertEquals(0, r.getAttempts());
+    assertEquals(1, r.getApiCallsMade());
+    assertTrue(r.getRateLimited());
+    assertEquals(1, counted(Metrics.FILES_RETRIED, f.model(), "rate_limited"), "sent back after a failed call: a retry");
+    assertEquals(1, sessions.progress(session).rateLimitHits());
   }
 
   @Test

@@ -25,6 +25,7 @@ import io.batchpilot.gemini.GeminiConfig;
 import io.batchpilot.gemini.simulator.Fault;
 import io.batchpilot.gemini.simulator.FaultPlan;
 import io.batchpilot.gemini.simulator.GeminiSimulator;
+import io.batchpilot.gemini.simulator.ModelLimits;
 import io.batchpilot.gemini.simulator.SimulatorConfig;
 import io.batchpilot.gemini.simulator.SyntheticReceipts;
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
@@ -297,6 +298,34 @@ class ReceiptPipelineTest {
         assertEquals(json(called.get(0)), json(row));
         assertEquals(1, row.getAttempts(), "waiting for the identical file spent no attempt");
       }
+    }
+  }
+
+  @Test
+  void filesThatMeetAQuotaTheGateDoesNotKnowSpendNoAttemptAndAllComplete() throws Exception {
+    List<NewFile> list = new ArrayList<>();
+    for (SyntheticReceipts.Sample s : SyntheticReceipts.sampleSet(6)) {
+      list.add(write("quota-" + s.filename(), s.mimeType(), s.bytes()));
+    }
+    UUID session = submit("quota", list);
+    // One attempt each: a 429 that spent it would fail the file.
+    dsl.update(BATCH_UPLOAD_FILES).set(BATCH_UPLOAD_FILES.MAX_ATTEMPTS, 1)
+        .where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session)).execute();
+    // The project's real quota (2 requests per 2 s) is far below what quota_limits says.
+    SimulatorConfig tight = SimulatorConfig.defaults().withApiKeys(Set.of(KEY)).withWindow(Duration.ofSeconds(2))
+        .withModelLimits(MODEL, new ModelLimits(2, 0, 0));
+    try (GeminiSimulator sim = GeminiSimulator.start(tight);
+         GeminiClient gemini = new GeminiClient(GeminiConfig.of(sim.baseUrl(), KEY));
+         Worker worker = new Worker(CONFIG, db.dataSource(), db.url(), processor(db.dataSource(), gemini, FileValidatorConfig.defaults()), new Metrics())) {
+      worker.start();
+      Eventually.await("6 receipts done", DEADLINE,
+          () -> sessions.progress(session).completed() + sessions.progress(session).failed() == 6);
+    }
+    Progress p = sessions.progress(session);
+    assertEquals(0, p.failed(), "no file fails for the quota");
+    assertTrue(p.rateLimitHits() > 0, "the simulator answered 429s: " + p.rateLimitHits());
+    for (BatchUploadFilesRecord row : files(session)) {
+      assertEquals(1, row.getAttempts(), row.getOriginalFilename() + ": only the call that succeeded spent an attempt");
     }
   }
 

@@ -79,7 +79,7 @@ class WorkerTest {
       int order = Integer.parseInt(file.originalFilename().replaceAll("\\D", ""));
       if (order % 5 == 0 && file.attempts() == 1) {
         retries.incrementAndGet();
-        return Outcome.retry(file, "overloaded", "the model is overloaded", Duration.ZERO, 1, false);
+        return Outcome.retry(file, "overloaded", "the model is overloaded", Duration.ZERO, 1);
       }
       completions.computeIfAbsent(file.id(), k -> new AtomicInteger()).incrementAndGet();
       ObjectNode result = JSON.createObjectNode().put("file", file.originalFilename());
@@ -137,7 +137,7 @@ class WorkerTest {
     FileProcessor retryOnce = file -> {
       if (file.attempts() == 1) {
         retriedAt.put(file.originalFilename(), System.nanoTime());
-        return Outcome.retry(file, "overloaded", "the model is overloaded", delays.get(file.originalFilename()), 1, false);
+        return Outcome.retry(file, "overloaded", "the model is overloaded", delays.get(file.originalFilename()), 1);
       }
       claimedAgainAt.put(file.originalFilename(), System.nanoTime());
       return Outcome.completed(file, JSON.createObjectNode(), null, 1, 1, 2, 1);
