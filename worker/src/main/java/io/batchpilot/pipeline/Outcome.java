@@ -10,7 +10,7 @@ import java.util.UUID;
  * the worker adds the attempt's duration ({@link #withDurationMs}).
  *
  * @param status           the file's next status: completed, failed, or pending (retry, release, wait)
- * @param countsAttempt    false when the attempt did not really happen (a release, a quota wait, a
+ * @param countsAttempt    false when the attempt did not really happen (a release, a quota wait, a 429, a
  *                         refused key): the claim's attempt is given back and max_attempts never hits
  * @param retryDelay       for pending: how long until the file may be claimed again
  * @param sessionError     a message for the whole session (a spent daily quota, a refused key)
