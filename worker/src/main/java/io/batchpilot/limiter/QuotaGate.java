@@ -123,7 +123,13 @@ public final class QuotaGate implements AutoCloseable {
    * finish meanwhile: the caller does not wait for the round trip.
    */
   public void finishLater(Permit permit, long actualInputTokens) {
-    finisher().add(new PermitFinisher.Finish(Objects.requireNonNull(permit, "permit"), actualInputTokens));
+    Objects.requireNonNull(permit, "permit");
+    // Refused here, not in the batch: one bad count would fail every permit finished with it.
+    if (actualInputTokens < 0) {
+      throw new IllegalArgumentException("quota gate: permit " + permit.id() + " cannot end with "
+          + actualInputTokens + " input tokens: give the response's promptTokenCount (0 or more)");
+    }
+    finisher().add(new PermitFinisher.Finish(permit, actualInputTokens));
   }
 
   /** As {@link #release}, on the gate's finisher thread (see {@link #finishLater}). */

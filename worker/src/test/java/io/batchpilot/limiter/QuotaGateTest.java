@@ -19,6 +19,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jooq.exception.DataAccessException;
@@ -151,6 +152,22 @@ class QuotaGateTest {
         .where(QUOTA_PERMIT_RELEASES.MODEL.eq(model)).fetchOne().value1());
     assertEquals(25 * 60 + 25 * 100L, stepped.dsl().select(QUOTA_LIMITS.WINDOW_INPUT_TOKENS).from(QUOTA_LIMITS)
         .where(QUOTA_LIMITS.MODEL.eq(model)).fetchOne().value1());
+  }
+
+  @Test
+  void aNegativeCountIsRefusedBeforeItReachesABatch() throws InterruptedException {
+    stepped.defineLimits(model, 100, 1_000_000, 1000, 10, 0);
+    Permit good = new Permit(stepped.acquire(model, 100, Strategy.AGGRESSIVE, T0).permitId(), "gemini", model, 100,
+        T0.toInstant());
+    Permit bad = new Permit(stepped.acquire(model, 100, Strategy.AGGRESSIVE, T0).permitId(), "gemini", model, 100,
+        T0.toInstant());
+    gate.finishLater(good, 80);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> gate.finishLater(bad, -1));
+    assertTrue(e.getMessage().contains(bad.id().toString()) && e.getMessage().contains("-1"), e::getMessage);
+    gate.close();
+
+    assertEquals(List.of(bad.id()), stepped.dsl().select(QUOTA_PERMITS.ID).from(QUOTA_PERMITS)
+        .where(QUOTA_PERMITS.MODEL.eq(model)).fetch(QUOTA_PERMITS.ID), "the good permit ended, the bad one waits");
   }
 
   @Test
