@@ -108,7 +108,7 @@ DECLARE
   token_limit     bigint;
   in_flight_limit integer;
   in_flight       bigint;
-  lapsed          bigint;
+  expired         uuid[];
   need_r          bigint;
   need_t          bigint;
   new_permit      uuid;
@@ -280,32 +280,15 @@ BEGIN
   SELECT q.permits_granted - coalesce(max(r.permits_released), 0) INTO in_flight
     FROM public.quota_permit_releases r WHERE r.provider = p_provider AND r.model = p_model;
   IF in_flight >= in_flight_limit THEN
-    -- Permits whose lease has passed (their worker died) stop counting: deleting them also turns
-    -- a late release of one into a no-op. One being released right now is skipped, not waited for
-    -- (its release locks the permit before the limits row; this call holds them the other way).
-    WITH lapse AS (
-      DELETE FROM public.quota_permits p
-       WHERE p.id IN (SELECT x.id FROM public.quota_permits x
-                       WHERE x.provider = p_provider AND x.model = p_model AND x.expires_at <= now_at
-                         FOR UPDATE SKIP LOCKED)
-      RETURNING p.granted_at, p.input_tokens
-    ), ledger AS (
-      -- Sent or not, they were granted: the ledger counts them as ended, with their estimates.
-      INSERT INTO public.api_quota_tracking AS t (api_provider, model, quota_type, time_window, quota_used, quota_limit)
-      SELECT p_provider, p_model, u.quota_type, date_trunc('minute', x.granted_at), sum(u.used), min(u.quota_limit)
-        FROM lapse x
-       CROSS JOIN LATERAL (VALUES ('requests', 1::bigint, q.requests_per_minute::bigint),
-                                  ('input_tokens', x.input_tokens, q.input_tokens_per_minute)) AS u(quota_type, used, quota_limit)
-       GROUP BY u.quota_type, date_trunc('minute', x.granted_at)
-      ON CONFLICT (api_provider, model, quota_type, time_window) DO UPDATE
-        SET quota_used = t.quota_used + excluded.quota_used, quota_limit = excluded.quota_limit, updated_at = now()
-    )
-    SELECT count(*) INTO lapsed FROM lapse;
-    IF lapsed > 0 THEN
-      q.permits_granted := q.permits_granted - lapsed;
-      in_flight := in_flight - lapsed;
-      UPDATE public.quota_limits l SET permits_granted = q.permits_granted
-       WHERE l.provider = p_provider AND l.model = p_model;
+    -- Permits whose lease has passed (their worker died) end as a release without a count would
+    -- end them (the ledger takes their estimates), which also turns a late release of one into a
+    -- no-op. One being released right now is skipped, not waited for.
+    expired := ARRAY(SELECT x.id FROM public.quota_permits x
+                      WHERE x.provider = p_provider AND x.model = p_model AND x.expires_at <= now_at
+                        FOR UPDATE SKIP LOCKED);
+    IF cardinality(expired) > 0 THEN
+      in_flight := in_flight - public.batchpilot_finish_quotas(
+        expired, array_fill(NULL::bigint, ARRAY[cardinality(expired)]));
     END IF;
     IF in_flight >= in_flight_limit THEN
       -- A release can come at any moment; ask again after one bucket (at most 100 ms).

@@ -19,8 +19,8 @@ import okhttp3.Response;
 
 /**
  * One worker JVM of {@link QuotaGateFleetTest}: {@code threads} threads each acquire from the gate
- * (random input sizes), call the simulator's generateContent, reconcile with promptTokenCount and
- * release, until the end instant. Prints {@code ready} once connected, then reads the end
+ * (random input sizes), call the simulator's generateContent and finish the permit with
+ * promptTokenCount (release it after a 429), as a worker does, until the end instant. Prints {@code ready} once connected, then reads the end
  * (epoch milliseconds) from standard input, so JVMs that start at different speeds run together;
  * prints {@code granted=N ok=N rate_limited=N grant_to_send_ms_p50/p99/max=a/b/c} on exit.
  *
@@ -75,11 +75,14 @@ public final class QuotaGateFleetMember {
               Admission.Granted g = (Admission.Granted) admission;
               granted.increment();
               grantToSendMs.add(System.currentTimeMillis() - g.permit().grantedAt().toEpochMilli());
+              boolean finished = false;
               try (Response response = http.newCall(generateContent(baseUrl, model, tokens)).execute()) {
                 JsonNode body = JSON.readTree(response.body().string());
                 if (response.code() == 200) {
                   ok.increment();
-                  gate.reconcile(g.permit(), body.path("usageMetadata").path("promptTokenCount").asLong());
+                  // As a worker ends its permits: batched on the gate's finisher thread.
+                  gate.finishLater(g.permit(), body.path("usageMetadata").path("promptTokenCount").asLong());
+                  finished = true;
                 } else if (response.code() == 429) {
                   rateLimited.increment();
                   gate.rateLimited("gemini", model, Duration.ofSeconds(1));
@@ -87,7 +90,9 @@ public final class QuotaGateFleetMember {
                   throw new IllegalStateException("simulator answered " + response.code() + ": " + body);
                 }
               } finally {
-                gate.release(g.permit());
+                if (!finished) {
+                  gate.releaseLater(g.permit());
+                }
               }
             }
           } catch (Exception e) {
@@ -98,6 +103,7 @@ public final class QuotaGateFleetMember {
         }, "fleet-" + seed + "-" + t).start();
       }
       done.await();
+      gate.close();
     } finally {
       http.dispatcher().executorService().shutdown();
       http.connectionPool().evictAll();

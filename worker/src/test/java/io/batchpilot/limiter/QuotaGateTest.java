@@ -111,9 +111,19 @@ class QuotaGateTest {
     UUID dead = stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0).permitId();
     assertTrue(stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0.plusSeconds(5)).granted());
 
+    // The lapsed permit ended as a release would: counted once in the ledger, with its estimate.
+    assertEquals(1L, ledgerRequests());
+
     // The slow worker comes back after its lease: its place was already given to the second permit.
     gate.release(new Permit(dead, "gemini", model, 1, T0.toInstant()));
     assertEquals("in_flight", stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0.plusSeconds(5)).reason());
+    assertEquals(1L, ledgerRequests(), "the late release counts nothing again");
+  }
+
+  private Long ledgerRequests() {
+    return stepped.dsl().select(API_QUOTA_TRACKING.QUOTA_USED).from(API_QUOTA_TRACKING)
+        .where(API_QUOTA_TRACKING.MODEL.eq(model), API_QUOTA_TRACKING.QUOTA_TYPE.eq("requests"))
+        .fetchOne(API_QUOTA_TRACKING.QUOTA_USED);
   }
 
   @Test
