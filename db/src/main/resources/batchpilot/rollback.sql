@@ -5,30 +5,7 @@
 -- Run: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f rollback.sql (one transaction: all or nothing).
 BEGIN;
 
--- V10: the quota gate's ring table (its columns go with quota_limits below).
-DROP FUNCTION IF EXISTS public.batchpilot_finish_quotas(uuid[], bigint[]);
-DROP FUNCTION IF EXISTS batchpilot_private.correct_quota_window(public.quota_limits, bigint, bigint);
-DROP FUNCTION IF EXISTS batchpilot_private.counted_bucket(public.quota_limits, timestamptz);
-DROP TABLE IF EXISTS public.quota_rings;
-
--- V9 replaced V3's claim_files and estimate_completion (same signatures): V3's drops below remove them.
-
--- V8: hardening.
-DROP INDEX IF EXISTS public.batch_upload_files_duplicate_of_idx;
-DROP TRIGGER IF EXISTS batch_upload_sessions_check_status ON public.batch_upload_sessions;
-DROP TRIGGER IF EXISTS batch_upload_files_check_storage_path ON public.batch_upload_files;
-DROP TRIGGER IF EXISTS batch_upload_sessions_stamp_cancelled ON public.batch_upload_sessions;
-DROP TRIGGER IF EXISTS batch_upload_sessions_skip_cancelled_files ON public.batch_upload_sessions;
-DROP FUNCTION IF EXISTS batchpilot_private.stamp_cancelled_session();
-DROP FUNCTION IF EXISTS batchpilot_private.skip_files_of_cancelled_session();
-DROP FUNCTION IF EXISTS batchpilot_private.check_session_status_change();
-DROP FUNCTION IF EXISTS batchpilot_private.check_storage_path();
-
--- V7: the quota gate's hot path (its columns go with quota_limits below).
-DROP FUNCTION IF EXISTS public.batchpilot_finish_quota(uuid, bigint);
-DROP TABLE IF EXISTS public.quota_permit_releases;
-
--- V4 metrics: Grafana's views first (they depend on the tables below).
+-- R__70_metrics: Grafana's views first (they depend on the tables below).
 DROP VIEW IF EXISTS batchpilot_reporting.worker_heartbeats;
 DROP VIEW IF EXISTS batchpilot_reporting.metric_snapshots;
 DROP VIEW IF EXISTS batchpilot_reporting.usage_per_minute;
@@ -38,53 +15,65 @@ DROP VIEW IF EXISTS batchpilot_reporting.model_prices;
 DROP VIEW IF EXISTS batchpilot_reporting.quota_limits;
 DROP VIEW IF EXISTS batchpilot_reporting.adaptive_factor_changes;
 DROP FUNCTION IF EXISTS batchpilot_reporting.adaptive_factor(double precision, double precision, integer, timestamptz, timestamptz);
-DROP SCHEMA IF EXISTS batchpilot_reporting;
+
+-- R__50_sessions_and_eta
+DROP TRIGGER IF EXISTS batch_upload_sessions_check_status ON public.batch_upload_sessions;
+DROP TRIGGER IF EXISTS batch_upload_sessions_stamp_cancelled ON public.batch_upload_sessions;
+DROP TRIGGER IF EXISTS batch_upload_sessions_skip_cancelled_files ON public.batch_upload_sessions;
+DROP FUNCTION IF EXISTS batchpilot_private.stamp_cancelled_session();
+DROP FUNCTION IF EXISTS batchpilot_private.skip_files_of_cancelled_session();
+DROP FUNCTION IF EXISTS batchpilot_private.check_session_status_change();
+DROP FUNCTION IF EXISTS batchpilot_private.estimate_completion(interval);
+
+-- R__40_embeddings
+DROP FUNCTION IF EXISTS public.match_receipts;
+DROP FUNCTION IF EXISTS batchpilot_private.claim_embeddings(text, integer, integer, interval);
+DROP FUNCTION IF EXISTS batchpilot_private.embeddings_due();
+DROP FUNCTION IF EXISTS batchpilot_private.record_embeddings(jsonb);
+
+-- R__30_claims_and_completion
+DROP TRIGGER IF EXISTS batch_upload_files_check_storage_path ON public.batch_upload_files;
+DROP FUNCTION IF EXISTS batchpilot_private.check_storage_path();
+DROP FUNCTION IF EXISTS batchpilot_private.claim_files(text, integer, interval);
+DROP FUNCTION IF EXISTS batchpilot_private.complete_files(jsonb);
+
+-- R__20_quota_gate
+DROP FUNCTION IF EXISTS public.batchpilot_acquire_quota(text, text, bigint, text);
+DROP FUNCTION IF EXISTS public.batchpilot_reconcile_quota(uuid, bigint);
+DROP FUNCTION IF EXISTS public.batchpilot_release_quota(uuid);
+DROP FUNCTION IF EXISTS public.batchpilot_finish_quota(uuid, bigint);
+DROP FUNCTION IF EXISTS public.batchpilot_finish_quotas(uuid[], bigint[]);
+DROP FUNCTION IF EXISTS public.batchpilot_report_rate_limit(text, text, bigint, text);
+DROP FUNCTION IF EXISTS public.batchpilot_report_daily_quota_exhausted(text, text);
+DROP FUNCTION IF EXISTS public.batchpilot_quota_status(text, text);
+DROP FUNCTION IF EXISTS batchpilot_private.acquire_quota(text, text, bigint, text, timestamptz);
+DROP FUNCTION IF EXISTS batchpilot_private.correct_quota_window(public.quota_limits, bigint, bigint);
+DROP FUNCTION IF EXISTS batchpilot_private.counted_bucket(public.quota_limits, timestamptz);
+DROP FUNCTION IF EXISTS batchpilot_private.mark_ledger_limited(public.quota_limits, timestamptz, timestamptz);
+DROP FUNCTION IF EXISTS batchpilot_private.adaptive_factor_at(public.quota_limits, timestamptz);
+DROP FUNCTION IF EXISTS batchpilot_private.next_pacific_midnight(timestamptz);
+
+-- V1__baseline: the tables (with them their triggers, policies and publication membership), then
+-- the functions their triggers called and the schemas.
+DROP TABLE IF EXISTS public.receipt_embeddings;
+DROP TABLE IF EXISTS public.batchpilot_leader;
 DROP TABLE IF EXISTS public.batchpilot_worker_heartbeats;
 DROP TABLE IF EXISTS public.batchpilot_metric_snapshots;
 DROP TABLE IF EXISTS public.batchpilot_usage_per_minute;
 DROP TABLE IF EXISTS public.batchpilot_model_prices;
 DROP TABLE IF EXISTS public.batchpilot_adaptive_factor_changes;
-
--- V6: maintenance.
-DROP TABLE IF EXISTS public.batchpilot_leader;
-
--- V5: embeddings.
-DROP FUNCTION IF EXISTS public.match_receipts;
-DROP TABLE IF EXISTS public.receipt_embeddings;
-DROP FUNCTION IF EXISTS batchpilot_private.claim_embeddings(text, integer, integer, interval);
-DROP FUNCTION IF EXISTS batchpilot_private.embeddings_due();
-DROP FUNCTION IF EXISTS batchpilot_private.record_embeddings(jsonb);
-DROP FUNCTION IF EXISTS batchpilot_private.embedding_dimensions();
-
--- V3 (worker)
-DROP FUNCTION IF EXISTS batchpilot_private.claim_files(text, integer, interval);
-DROP FUNCTION IF EXISTS batchpilot_private.complete_files(jsonb);
-DROP FUNCTION IF EXISTS batchpilot_private.estimate_completion(interval);
-ALTER TABLE IF EXISTS public.batch_upload_files DROP COLUMN IF EXISTS duplicate_of;
-
--- V2: the quota gate.
-DROP FUNCTION IF EXISTS public.batchpilot_acquire_quota(text, text, bigint, text);
-DROP FUNCTION IF EXISTS public.batchpilot_reconcile_quota(uuid, bigint);
-DROP FUNCTION IF EXISTS public.batchpilot_release_quota(uuid);
-DROP FUNCTION IF EXISTS public.batchpilot_report_rate_limit(text, text, bigint, text);
-DROP FUNCTION IF EXISTS public.batchpilot_report_daily_quota_exhausted(text, text);
-DROP FUNCTION IF EXISTS public.batchpilot_quota_status(text, text);
-DROP FUNCTION IF EXISTS batchpilot_private.acquire_quota(text, text, bigint, text, timestamptz);
-DROP FUNCTION IF EXISTS batchpilot_private.mark_ledger_limited(public.quota_limits, timestamptz, timestamptz);
-DROP FUNCTION IF EXISTS batchpilot_private.strategy_fraction(public.quota_limits, text, timestamptz);
-DROP FUNCTION IF EXISTS batchpilot_private.adaptive_factor_at(public.quota_limits, timestamptz);
-DROP FUNCTION IF EXISTS batchpilot_private.next_pacific_midnight(timestamptz);
-DROP FUNCTION IF EXISTS batchpilot_private.epoch_ms(timestamptz);
-DROP FUNCTION IF EXISTS batchpilot_private.from_epoch_ms(bigint);
+DROP TABLE IF EXISTS public.quota_rings;
+DROP TABLE IF EXISTS public.quota_permit_releases;
 DROP TABLE IF EXISTS public.quota_permits;
-DROP TABLE IF EXISTS public.quota_buckets;
 DROP TABLE IF EXISTS public.quota_limits;
-
--- V1
 DROP TABLE IF EXISTS public.batch_upload_files;
 DROP TABLE IF EXISTS public.batch_upload_sessions;
 DROP TABLE IF EXISTS public.api_quota_tracking;
+DROP SCHEMA IF EXISTS batchpilot_reporting;
 
+DROP FUNCTION IF EXISTS batchpilot_private.embedding_dimensions();
+DROP FUNCTION IF EXISTS batchpilot_private.roll_up_file_usage();
+DROP FUNCTION IF EXISTS batchpilot_private.record_adaptive_factor();
 DROP FUNCTION IF EXISTS batchpilot_private.touch_updated_at();
 DROP FUNCTION IF EXISTS batchpilot_private.queue_embedding();
 DROP FUNCTION IF EXISTS batchpilot_private.count_file_statuses();
@@ -95,8 +84,6 @@ DROP FUNCTION IF EXISTS batchpilot_private.notify_sessions(uuid[]);
 DROP FUNCTION IF EXISTS batchpilot_private.my_session_ids();
 DROP FUNCTION IF EXISTS batchpilot_private.my_team_ids();
 DROP FUNCTION IF EXISTS batchpilot_private.is_admin();
-DROP FUNCTION IF EXISTS batchpilot_private.roll_up_file_usage();
-DROP FUNCTION IF EXISTS batchpilot_private.record_adaptive_factor();
 DROP SCHEMA IF EXISTS batchpilot_private;
 
 DROP TABLE IF EXISTS public.batchpilot_schema_history;

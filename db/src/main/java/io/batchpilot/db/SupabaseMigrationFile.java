@@ -33,10 +33,14 @@ public final class SupabaseMigrationFile {
 
   private static final String RESOURCE_DIR = "batchpilot/migration";
   private static final Pattern VERSIONED = Pattern.compile("V(\\d+)__(.+)\\.sql");
+  private static final Pattern REPEATABLE = Pattern.compile("R__(.+)\\.sql");
 
   private SupabaseMigrationFile() {}
 
-  /** The file's text: every Flyway migration in version order, each under a header naming it. */
+  /**
+   * The file's text: every Flyway migration in the order Flyway applies them (versioned ones by
+   * version, then the repeatable ones by description), each under a header naming it.
+   */
   public static String render() {
     StringBuilder out = new StringBuilder();
     out.append("-- batchpilot: generated from db/src/main/resources/batchpilot/migration by\n")
@@ -67,13 +71,20 @@ public final class SupabaseMigrationFile {
     } catch (URISyntaxException e) {
       throw new IllegalStateException(e);
     }
-    names.sort(Comparator.comparingInt(SupabaseMigrationFile::version));
+    names.sort(FLYWAY_ORDER);
     return names;
   }
 
+  /** Versioned migrations by version, then repeatable ones by description, as Flyway applies them. */
+  static final Comparator<String> FLYWAY_ORDER = Comparator
+      .comparing((String name) -> REPEATABLE.matcher(name).matches())
+      .thenComparingInt(name -> VERSIONED.matcher(name).matches() ? version(name) : 0)
+      .thenComparing(name -> name);
+
   private static List<String> list(Path dir) throws IOException {
     try (Stream<Path> files = Files.list(dir)) {
-      return files.map(p -> p.getFileName().toString()).filter(n -> VERSIONED.matcher(n).matches()).toList();
+      return files.map(p -> p.getFileName().toString())
+          .filter(n -> VERSIONED.matcher(n).matches() || REPEATABLE.matcher(n).matches()).toList();
     }
   }
 

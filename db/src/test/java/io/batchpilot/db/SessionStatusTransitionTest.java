@@ -21,7 +21,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * A signed-in user may pause, resume and cancel their session (V8's trigger), never start,
+ * A signed-in user may pause, resume and cancel their session (a trigger), never start,
  * complete or fail it; the workers and the service key move it anywhere the pipeline needs.
  */
 @ExtendWith(PostgresExtension.class)

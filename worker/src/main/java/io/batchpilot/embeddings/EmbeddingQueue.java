@@ -15,7 +15,7 @@ import org.jooq.DSLContext;
 import org.jooq.impl.DSL;
 
 /**
- * The embedding work as the database holds it (V5's functions): which files are due, claiming them
+ * The embedding work as the database holds it (R__40_embeddings.sql's functions): which files are due, claiming them
  * for one worker, and recording how each ended. Every call is one statement.
  */
 public final class EmbeddingQueue {

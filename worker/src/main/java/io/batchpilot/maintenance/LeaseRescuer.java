@@ -18,7 +18,7 @@ import org.jooq.Field;
  * Takes back files whose worker stopped renewing their lease (it crashed, hung or lost the
  * database): back to pending and due at once, or failed with {@code lease_expired} when that was
  * their last allowed attempt (the claim already counted it), or skipped if their session was
- * cancelled meanwhile. Up to a batch of files per statement; the V1 trigger sends the NOTIFY that
+ * cancelled meanwhile. Up to a batch of files per statement; the file table's trigger sends the NOTIFY that
  * wakes the fleet for the pending ones.
  */
 public final class LeaseRescuer {

@@ -19,7 +19,7 @@ import org.jooq.Field;
  * whose frontend is still registering files is not ended early. It completes, unless nothing could
  * be done (every finished file failed, none completed): then it fails, saying so. Paused sessions
  * wait for their resume. One statement ends every such session; the counters it reads are kept
- * true by V1's trigger.
+ * true by the file table's counter triggers.
  */
 public final class SessionFinaliser {
 

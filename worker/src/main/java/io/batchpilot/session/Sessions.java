@@ -74,7 +74,7 @@ public final class Sessions {
   }
 
   /**
-   * Claims resume; the status change wakes every worker (V1's trigger). A paused session resumes,
+   * Claims resume; the status change wakes every worker (the session table's trigger). A paused session resumes,
    * and so does one a refused API key stopped (failed, its files still waiting) once the key is
    * fixed: its error is cleared. False for any other session.
    */
@@ -91,7 +91,7 @@ public final class Sessions {
   }
 
   /**
-   * Ends the session: the database skips the files not yet started (V8's trigger, as for a
+   * Ends the session: the database skips the files not yet started (a trigger, as for a
    * frontend's cancel), files in flight finish. Returns how many files were skipped, or -1 when
    * the session had already ended.
    */

@@ -19,7 +19,7 @@ import java.util.concurrent.Future;
 import javax.sql.DataSource;
 
 /**
- * What the per-minute usage rollup (V4's statement trigger on batch_upload_files) costs a
+ * What the per-minute usage rollup (a statement trigger on batch_upload_files, R__70_metrics.sql) costs a
  * completer: files completed per second, one transaction per file, with the trigger on and off,
  * alternated round by round in one run, all files of one team and model (the hottest rollup row).
  * Run: {@code ./mvnw -q -pl worker -am test-compile exec:java -Dexec.classpathScope=test

@@ -1,87 +1,61 @@
--- batchpilot: the quota gate's hot path, second pass (issue 4). Measured with pgbench on one client
--- (docs/BENCHMARKS.md): V7's grant took 0.40-0.46 ms of server time where a plpgsql lock and
--- update of a narrow row takes 0.19 ms. The limits row carried the ring's two arrays and was
--- rewritten whole on every grant (~0.07 ms, and 6 MB of dead rows after 90,000 grants); a permit
--- was inserted with three index entries, updated on release (new index entries again) and deleted
--- once per bucket. Now:
---   * the newest bucket's counts are two columns of the limits row; the older buckets live in
---     quota_rings, written once per bucket (when the clock enters a new one), not once per grant;
---   * a permit row lives exactly as long as the permit: a release (or a lapse) deletes it;
---   * the ledger (api_quota_tracking) counts a request when its permit ends, with the real token
---     count, in the minute it was granted: no ledger write per grant, and no correction after;
---   * batchpilot_finish_quotas ends many permits in one call (a worker's finisher batches them),
---     correcting each bucket once.
--- The admission rule and its proof are unchanged (see V7's acquire); the public functions keep
--- their signatures.
+-- batchpilot, repeatable: the global quota gate. One row of public.quota_limits per (provider,
+-- model) holds the limits an admin edits and the fleet's shared state; the lookback's per-bucket
+-- counts are a ring (the newest bucket on the limits row, the older ones in quota_rings); a permit
+-- row lives exactly as long as its request is in flight. Every worker, Edge Function or service
+-- that calls batchpilot_acquire_quota shares the same quota. See the README, "The quota gate".
+--
+-- What one grant costs (docs/BENCHMARKS.md): it locks and updates the narrow limits row and
+-- inserts the permit; it reads or writes quota_rings only when the clock has entered a new bucket
+-- or the answer is a wait. The ledger (api_quota_tracking) counts a request when its permit ends,
+-- with the real token count, in the minute it was granted: no ledger write per grant and no
+-- correction after. A release deletes its permit and counts on its own row
+-- (quota_permit_releases), so it never waits for the gate's lock.
 
 -- ---------------------------------------------------------------------------------------------
--- The ring, apart from the limits row
+-- Arithmetic
 -- ---------------------------------------------------------------------------------------------
--- Slot (bucket index mod cardinality) + 1 counts that bucket index for the buckets of the lookback
--- older than quota_limits.ring_bucket; the newest bucket's slot stays 0, its counts are
--- quota_limits.bucket_requests and bucket_input_tokens.
-CREATE TABLE public.quota_rings (
-  provider      text NOT NULL,
-  model         text NOT NULL,
-  requests      integer[] NOT NULL,
-  input_tokens  bigint[] NOT NULL,
-  PRIMARY KEY (provider, model),
-  FOREIGN KEY (provider, model) REFERENCES public.quota_limits ON DELETE CASCADE
-);
 
-COMMENT ON TABLE public.quota_rings IS
-  'The quota gate''s per-bucket counts of the lookback before the newest bucket; rewritten once per bucket.';
+-- The adaptive factor in effect at an instant: the stored one plus adaptive_increase for every
+-- whole window since it last changed, capped at 1. No SET clause, so the planner inlines it (it
+-- reads only its arguments and pg_catalog: the caller's search_path cannot change it).
+CREATE OR REPLACE FUNCTION batchpilot_private.adaptive_factor_at(q public.quota_limits, at timestamptz)
+  RETURNS double precision
+  LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT least(1.0, q.adaptive_factor + q.adaptive_increase * greatest(0, floor(
+    extract(epoch FROM at - q.adaptive_changed_at) * 1000 / q.window_ms)))
+$$;
 
-ALTER TABLE public.quota_limits
-  -- The newest bucket's (ring_bucket's) counts, not yet in quota_rings.
-  ADD COLUMN bucket_requests     integer NOT NULL DEFAULT 0,
-  ADD COLUMN bucket_input_tokens bigint NOT NULL DEFAULT 0,
-  -- How many slots the ring was laid out with (lookback + 1 buckets).
-  ADD COLUMN ring_slots          integer;
-
--- Carry over V7's counts into the newest bucket: counted later than granted, so never less safe.
-UPDATE public.quota_limits
-   SET bucket_requests = window_requests, bucket_input_tokens = window_input_tokens,
-       ring_slots = cardinality(ring_requests)
- WHERE ring_bucket IS NOT NULL;
-INSERT INTO public.quota_rings (provider, model, requests, input_tokens)
-SELECT provider, model, array_fill(0, ARRAY[ring_slots]), array_fill(0::bigint, ARRAY[ring_slots])
-  FROM public.quota_limits
- WHERE ring_bucket IS NOT NULL;
-
-ALTER TABLE public.quota_limits
-  DROP COLUMN ring_requests,
-  DROP COLUMN ring_input_tokens,
-  -- V2 forgot finished permits once per bucket; a release now deletes its permit.
-  DROP COLUMN current_bucket;
+-- The next midnight America/Los_Angeles after an instant: when Google resets daily quotas.
+CREATE OR REPLACE FUNCTION batchpilot_private.next_pacific_midnight(at timestamptz) RETURNS timestamptz
+  LANGUAGE sql IMMUTABLE
+  SET search_path = ''
+AS $$
+  SELECT (date_trunc('day', at AT TIME ZONE 'America/Los_Angeles') + interval '1 day')
+         AT TIME ZONE 'America/Los_Angeles'
+$$;
 
 -- ---------------------------------------------------------------------------------------------
--- Permits: a row per permit in flight
--- ---------------------------------------------------------------------------------------------
-DELETE FROM public.quota_permits WHERE released_at IS NOT NULL;
--- The ledger now counts a request when its permit ends (below); the ones in flight were counted
--- when granted, so they leave the ledger until they end.
-UPDATE public.api_quota_tracking t
-   SET quota_used = greatest(0, t.quota_used - f.used)
-  FROM (SELECT p.provider, p.model, date_trunc('minute', p.granted_at) AS minute,
-               count(*) AS requests, sum(p.input_tokens) AS input_tokens
-          FROM public.quota_permits p GROUP BY 1, 2, 3) x
- CROSS JOIN LATERAL (VALUES ('requests', x.requests), ('input_tokens', x.input_tokens)) AS f(quota_type, used)
- WHERE t.api_provider = x.provider AND t.model = x.model AND t.time_window = x.minute AND t.quota_type = f.quota_type;
-DROP INDEX public.quota_permits_in_flight_idx;
-DROP INDEX public.quota_permits_granted_idx;
-ALTER TABLE public.quota_permits
-  DROP COLUMN released_at,
-  -- The bucket a grant counted in is its granted_at's.
-  DROP COLUMN bucket_start;
-CREATE INDEX quota_permits_expires_idx ON public.quota_permits (provider, model, expires_at);
-
-COMMENT ON TABLE public.quota_permits IS
-  'Quota permits in flight: granted and neither released nor lapsed (expires_at passed). Release deletes the row.';
-
--- ---------------------------------------------------------------------------------------------
--- Acquire: V7's rule; per grant it locks and updates the limits row and inserts the permit, and
--- reads or writes quota_rings only when the clock has entered a new bucket or the answer is a wait.
+-- Acquire. The guarantee: let w = window_ms / buckets_per_window and n = ceil((window_ms +
+-- safety_margin_ms) / w). A request granted at t (bucket b = floor(t / w)) is admitted only if the
+-- buckets b-n .. b plus its own cost stay within the limit. The ring holds exactly those n + 1
+-- buckets once moved to b (the slots of buckets older than b-n are emptied and leave the totals),
+-- and window_requests / window_input_tokens are their sums. Take any window of length window_ms at
+-- the server, and in it the request r granted last (grant order = lock order = time order, since
+-- `now` is read after the row lock and never behind the last grant). Every other request in that
+-- window arrived at most window_ms + spread before r did, so (spread <= safety margin) it was
+-- granted within window_ms + margin before r, hence in buckets b_r-n .. b_r, and before r: r's
+-- check counted it. So the window holds at most the limit. Tokens likewise, as long as estimates
+-- are not below the real counts (reconcile corrects the ring for later grants). When an admin
+-- changes the window's layout, or the clock steps back, the totals move to the newest bucket:
+-- counted later than granted, so never less safe.
+--
+-- The strategies' fractions of the limits (and of the in-flight cap): conservative leaves half of
+-- the project's quota to other apps; balanced a quarter; aggressive uses all of it, which is safe
+-- because the gate is exact; adaptive follows the fleet's shared factor.
+--
+-- p_now exists for the property tests only (they step a clock); the public function passes NULL,
+-- which means clock_timestamp() read after the lock.
 -- ---------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION batchpilot_private.acquire_quota(
   p_provider text, p_model text, p_input_tokens bigint, p_strategy text, p_now timestamptz)
@@ -312,8 +286,8 @@ BEGIN
 END
 $$;
 
--- The public entry, as V2's, in plpgsql: a SQL function that cannot be inlined (it is security
--- definer) plans its query on every call, 7% of a grant measured with pgbench.
+-- The public entry. plpgsql: a SQL function that cannot be inlined (it is security definer) plans
+-- its query on every call, 7% of a grant measured with pgbench.
 CREATE OR REPLACE FUNCTION public.batchpilot_acquire_quota(
   provider text, model text, estimated_input_tokens bigint, strategy text DEFAULT 'adaptive')
   RETURNS TABLE (granted boolean, permit_id uuid, wait_ms bigint, reason text, granted_at timestamptz)
@@ -328,6 +302,9 @@ BEGIN
 END
 $$;
 
+COMMENT ON FUNCTION public.batchpilot_acquire_quota(text, text, bigint, text) IS
+  'Grant one request of the given estimated input tokens (granted, permit_id, granted_at), or say how long to wait (wait_ms, reason).';
+
 -- ---------------------------------------------------------------------------------------------
 -- Reconcile, release, finish
 -- ---------------------------------------------------------------------------------------------
@@ -336,7 +313,7 @@ $$;
 -- row for the newest bucket, else in quota_rings. The caller holds the limits row's lock (taken
 -- before the permits', as acquire takes them); q gives the ring's layout, which only acquire
 -- changes. Counts are read from the rows, not q: a batch corrects a bucket after another.
-CREATE FUNCTION batchpilot_private.correct_quota_window(q public.quota_limits, k bigint, delta bigint)
+CREATE OR REPLACE FUNCTION batchpilot_private.correct_quota_window(q public.quota_limits, k bigint, delta bigint)
   RETURNS void
   LANGUAGE plpgsql
   SET search_path = ''
@@ -366,7 +343,7 @@ $$;
 
 -- The bucket a grant was counted in, or NULL when it was counted under an earlier layout (the
 -- layout change moved it to the newest bucket then, and it is no longer told apart).
-CREATE FUNCTION batchpilot_private.counted_bucket(q public.quota_limits, granted_at timestamptz)
+CREATE OR REPLACE FUNCTION batchpilot_private.counted_bucket(q public.quota_limits, granted_at timestamptz)
   RETURNS bigint
   LANGUAGE sql
   IMMUTABLE
@@ -377,7 +354,7 @@ $$;
 
 -- Replaces a grant's estimate with the real prompt token count, for the admission of later
 -- requests (the ledger takes the count when the permit ends). Returns false when the permit is
--- unknown (released, or its lease lapsed).
+-- unknown (released, or its lease lapsed). Locks the limits row before the permit, in acquire's order.
 CREATE OR REPLACE FUNCTION public.batchpilot_reconcile_quota(permit_id uuid, actual_input_tokens bigint)
   RETURNS boolean
   LANGUAGE plpgsql
@@ -411,10 +388,11 @@ END
 $$;
 
 -- Ends permits' time in flight, each with its real prompt token count (NULL: keep the count it
--- has), in one transaction: what workers do after their requests, batched. The ledger counts a
--- request when its permit ends, in the minute it was granted. Returns how many had not already
--- ended (released, or their lease lapsed); an ended permit's count stays as it was.
-CREATE FUNCTION public.batchpilot_finish_quotas(permit_ids uuid[], actual_input_tokens bigint[])
+-- has), in one transaction: what workers do after their requests, batched (a worker's finisher
+-- collects them), correcting each bucket once. The ledger counts a request when its permit ends,
+-- in the minute it was granted. Returns how many had not already ended (released, or their lease
+-- lapsed); an ended permit's count stays as it was. Acquire ends lapsed permits through it too.
+CREATE OR REPLACE FUNCTION public.batchpilot_finish_quotas(permit_ids uuid[], actual_input_tokens bigint[])
   RETURNS integer
   LANGUAGE plpgsql
   SECURITY DEFINER
@@ -496,8 +474,8 @@ $$;
 COMMENT ON FUNCTION public.batchpilot_finish_quotas(uuid[], bigint[]) IS
   'Reconcile (unless the count is NULL) and release many permits in one call; returns how many were still in flight.';
 
--- One permit: release, or reconcile and release (V7's finish). plpgsql, whose plans are cached
--- (a SQL function's are made anew on every call).
+-- One permit: release, or reconcile and release. plpgsql, whose plans are cached (a SQL
+-- function's are made anew on every call, a quarter of a release's CPU, measured).
 CREATE OR REPLACE FUNCTION public.batchpilot_release_quota(permit_id uuid)
   RETURNS boolean
   LANGUAGE plpgsql
@@ -524,8 +502,105 @@ BEGIN
 END
 $$;
 
--- What the gate knows about one (provider, model) right now. The window counts the buckets that
--- started within the last window_ms: the ring's and the newest.
+COMMENT ON FUNCTION public.batchpilot_finish_quota(uuid, bigint) IS
+  'batchpilot_reconcile_quota then batchpilot_release_quota, in one call: what a worker does after each request.';
+
+-- ---------------------------------------------------------------------------------------------
+-- What the servers say: 429s
+-- ---------------------------------------------------------------------------------------------
+
+-- A 429 for a per-minute quota: the whole fleet waits retry_delay_ms for this (provider, model),
+-- and the adaptive factor is cut once per blocked period, however many workers report it.
+-- Returns the instant the block ends.
+CREATE OR REPLACE FUNCTION public.batchpilot_report_rate_limit(
+  provider text, model text, retry_delay_ms bigint, quota_id text DEFAULT NULL)
+  RETURNS timestamptz
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+DECLARE
+  q      public.quota_limits;
+  now_at timestamptz;
+  block_end timestamptz;
+BEGIN
+  IF retry_delay_ms IS NULL OR retry_delay_ms < 0 THEN
+    RAISE EXCEPTION 'batchpilot_report_rate_limit: retry delay must be 0 ms or more, got %', retry_delay_ms
+      USING ERRCODE = '22023';
+  END IF;
+  SELECT * INTO q FROM public.quota_limits l
+   WHERE l.provider = batchpilot_report_rate_limit.provider AND l.model = batchpilot_report_rate_limit.model
+     FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'batchpilot_report_rate_limit: no quota_limits row for provider % model %: insert one into '
+      'public.quota_limits', provider, model USING ERRCODE = 'P0002';
+  END IF;
+  now_at := clock_timestamp();
+  block_end := now_at + make_interval(secs => retry_delay_ms / 1000.0);
+  IF q.blocked_until IS NULL OR q.blocked_until <= now_at THEN
+    UPDATE public.quota_limits l
+       SET adaptive_factor = greatest(l.adaptive_min,
+             batchpilot_private.adaptive_factor_at(q, now_at) * l.adaptive_decrease),
+           adaptive_changed_at = now_at
+     WHERE l.provider = q.provider AND l.model = q.model;
+  END IF;
+  block_end := greatest(block_end, q.blocked_until);
+  UPDATE public.quota_limits l
+     SET blocked_until = block_end, blocked_quota_id = coalesce(quota_id, l.blocked_quota_id)
+   WHERE l.provider = q.provider AND l.model = q.model;
+  PERFORM batchpilot_private.mark_ledger_limited(q, now_at, block_end);
+  RETURN block_end;
+END
+$$;
+
+-- A 429 for a per-day quota: the fleet stops asking for this (provider, model) until the next
+-- midnight America/Los_Angeles. Returns that instant; sessions read quota_limits.parked_until.
+CREATE OR REPLACE FUNCTION public.batchpilot_report_daily_quota_exhausted(provider text, model text)
+  RETURNS timestamptz
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+DECLARE
+  q      public.quota_limits;
+  now_at timestamptz;
+  park_end timestamptz;
+BEGIN
+  SELECT * INTO q FROM public.quota_limits l
+   WHERE l.provider = batchpilot_report_daily_quota_exhausted.provider
+     AND l.model = batchpilot_report_daily_quota_exhausted.model
+     FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'batchpilot_report_daily_quota_exhausted: no quota_limits row for provider % model %: '
+      'insert one into public.quota_limits', provider, model USING ERRCODE = 'P0002';
+  END IF;
+  now_at := clock_timestamp();
+  park_end := batchpilot_private.next_pacific_midnight(now_at);
+  UPDATE public.quota_limits l SET parked_until = park_end
+   WHERE l.provider = q.provider AND l.model = q.model;
+  PERFORM batchpilot_private.mark_ledger_limited(q, now_at, park_end);
+  RETURN park_end;
+END
+$$;
+
+-- The ledger's minute says it was rate limited, and until when.
+CREATE OR REPLACE FUNCTION batchpilot_private.mark_ledger_limited(q public.quota_limits, at timestamptz, block_end timestamptz)
+  RETURNS void
+  LANGUAGE sql
+  SET search_path = ''
+AS $$
+  INSERT INTO public.api_quota_tracking AS t
+    (api_provider, model, quota_type, time_window, quota_used, quota_limit, is_rate_limited, rate_limit_reset_at)
+  VALUES (q.provider, q.model, 'requests', date_trunc('minute', at), 0, q.requests_per_minute, true, block_end),
+         (q.provider, q.model, 'input_tokens', date_trunc('minute', at), 0, q.input_tokens_per_minute, true, block_end)
+  ON CONFLICT (api_provider, model, quota_type, time_window) DO UPDATE
+    SET is_rate_limited = true,
+        rate_limit_reset_at = greatest(t.rate_limit_reset_at, excluded.rate_limit_reset_at)
+$$;
+
+-- What the gate knows about one (provider, model) right now: for sessions ("parked until"), the
+-- ETA and dashboards. The window counts the buckets that started within the last window_ms: the
+-- ring's and the newest.
 CREATE OR REPLACE FUNCTION public.batchpilot_quota_status(provider text, model text)
   RETURNS TABLE (adaptive_factor double precision, blocked_until timestamptz, parked_until timestamptz,
                  requests_in_window bigint, input_tokens_in_window bigint, in_flight bigint)
@@ -554,12 +629,42 @@ AS $$
 $$;
 
 -- ---------------------------------------------------------------------------------------------
--- Privileges, as the gate's other tables
+-- Privileges: the gate's functions belong to the workers and the project's own services
+-- (service_role); the limits and the ledger are readable by admins.
 -- ---------------------------------------------------------------------------------------------
-ALTER TABLE public.quota_rings ENABLE ROW LEVEL SECURITY;
-REVOKE ALL ON public.quota_rings FROM anon, authenticated;
-GRANT ALL ON public.quota_rings TO service_role;
+REVOKE ALL ON FUNCTION batchpilot_private.adaptive_factor_at(public.quota_limits, timestamptz),
+  batchpilot_private.next_pacific_midnight(timestamptz),
+  batchpilot_private.acquire_quota(text, text, bigint, text, timestamptz),
+  batchpilot_private.mark_ledger_limited(public.quota_limits, timestamptz, timestamptz)
+  FROM PUBLIC;
 REVOKE ALL ON FUNCTION batchpilot_private.correct_quota_window(public.quota_limits, bigint, bigint),
   batchpilot_private.counted_bucket(public.quota_limits, timestamptz) FROM PUBLIC, anon, authenticated;
-REVOKE ALL ON FUNCTION public.batchpilot_finish_quotas(uuid[], bigint[]) FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.batchpilot_finish_quotas(uuid[], bigint[]) TO service_role;
+REVOKE ALL ON FUNCTION public.batchpilot_acquire_quota(text, text, bigint, text),
+  public.batchpilot_reconcile_quota(uuid, bigint),
+  public.batchpilot_release_quota(uuid),
+  public.batchpilot_finish_quota(uuid, bigint),
+  public.batchpilot_finish_quotas(uuid[], bigint[]),
+  public.batchpilot_report_rate_limit(text, text, bigint, text),
+  public.batchpilot_report_daily_quota_exhausted(text, text),
+  public.batchpilot_quota_status(text, text)
+  FROM PUBLIC, anon, authenticated;
+GRANT EXECUTE ON FUNCTION public.batchpilot_acquire_quota(text, text, bigint, text),
+  public.batchpilot_reconcile_quota(uuid, bigint),
+  public.batchpilot_release_quota(uuid),
+  public.batchpilot_finish_quota(uuid, bigint),
+  public.batchpilot_finish_quotas(uuid[], bigint[]),
+  public.batchpilot_report_rate_limit(text, text, bigint, text),
+  public.batchpilot_report_daily_quota_exhausted(text, text),
+  public.batchpilot_quota_status(text, text)
+  TO service_role;
+
+DROP POLICY IF EXISTS quota_limits_admin_select ON public.quota_limits;
+CREATE POLICY quota_limits_admin_select ON public.quota_limits
+  FOR SELECT TO authenticated
+  USING ((SELECT batchpilot_private.is_admin()));
+
+-- The quota ledger: admins read it; only the workers write it.
+DROP POLICY IF EXISTS api_quota_admin_select ON public.api_quota_tracking;
+CREATE POLICY api_quota_admin_select ON public.api_quota_tracking
+  FOR SELECT TO authenticated
+  USING ((SELECT batchpilot_private.is_admin()));

@@ -1,42 +1,15 @@
--- batchpilot V5: every extracted receipt becomes searchable. When a file's extraction completes, its
--- embedding becomes due (embedding_status pending, set by a trigger in the same transaction, so a
--- crash loses nothing); workers claim due files in batches (FOR UPDATE SKIP LOCKED, with a lease),
--- embed up to 100 texts per batchEmbedContents call and store the vectors in receipt_embeddings.
--- The extraction is never undone by an embedding failure: only the embedding_* columns change.
+-- batchpilot, repeatable: every extracted receipt becomes searchable. When a file's extraction
+-- completes, its embedding becomes due (embedding_status pending, set by a trigger in the same
+-- transaction, so a crash loses nothing); workers claim due files in batches (FOR UPDATE SKIP
+-- LOCKED, with a lease), embed up to 100 texts per batchEmbedContents call and store the vectors
+-- in receipt_embeddings. The extraction is never undone by an embedding failure: only the
+-- embedding_* columns change. Every statement may run again on an installed database and changes
+-- nothing; run this file again (psql -f) after converting the embedding column to pgvector.
 
 -- ---------------------------------------------------------------------------------------------
--- The embedding's progress, on the file row, so frontends see it through the files' RLS and Realtime
--- ---------------------------------------------------------------------------------------------
-ALTER TABLE public.batch_upload_files
-  ADD COLUMN embedding_status           text
-    CONSTRAINT batch_upload_files_embedding_status_check
-      CHECK (embedding_status IN ('pending', 'processing', 'completed', 'failed')),
-  ADD COLUMN embedding_attempts         integer NOT NULL DEFAULT 0
-    CONSTRAINT batch_upload_files_embedding_attempts_check CHECK (embedding_attempts >= 0),
-  ADD COLUMN embedding_next_attempt_at  timestamptz,
-  ADD COLUMN embedding_claimed_by       text,
-  ADD COLUMN embedding_lease_expires_at timestamptz,
-  ADD COLUMN embedding_error_type       text
-    CONSTRAINT batch_upload_files_embedding_error_type_check CHECK (embedding_error_type IN (
-      'rate_limited', 'quota_exhausted', 'overloaded', 'server_error', 'timeout', 'invalid_request',
-      'permission_denied', 'not_found', 'blocked_output', 'malformed_response', 'lease_expired',
-      'invalid_result')),
-  ADD COLUMN embedding_error            text,
-  ADD COLUMN embedded_at                timestamptz;
-
-COMMENT ON COLUMN public.batch_upload_files.embedding_status IS
-  'NULL until the extraction completes; then pending, processing (a worker holds it), completed or failed. Never changes status or result.';
-COMMENT ON COLUMN public.batch_upload_files.embedding_error IS
-  'Why the last embedding attempt failed (kept while it is retried; cleared when it succeeds).';
-
--- The embedding claim: due embeddings oldest first, and embeddings whose worker stopped.
-CREATE INDEX batch_upload_files_embedding_due_idx
-  ON public.batch_upload_files (embedding_next_attempt_at) WHERE embedding_status = 'pending';
-CREATE INDEX batch_upload_files_embedding_lease_idx
-  ON public.batch_upload_files (embedding_lease_expires_at) WHERE embedding_status = 'processing';
-
 -- A file whose extraction completes (or is replaced by a new one) needs an embedding.
-CREATE FUNCTION batchpilot_private.queue_embedding() RETURNS trigger
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION batchpilot_private.queue_embedding() RETURNS trigger
   LANGUAGE plpgsql
   SET search_path = ''
 AS $$
@@ -52,10 +25,12 @@ BEGIN
 END
 $$;
 
+DROP TRIGGER IF EXISTS batch_upload_files_queue_embedding_inserted ON public.batch_upload_files;
 CREATE TRIGGER batch_upload_files_queue_embedding_inserted
   BEFORE INSERT ON public.batch_upload_files
   FOR EACH ROW WHEN (NEW.status = 'completed' AND NEW.result IS NOT NULL)
   EXECUTE FUNCTION batchpilot_private.queue_embedding();
+DROP TRIGGER IF EXISTS batch_upload_files_queue_embedding_updated ON public.batch_upload_files;
 CREATE TRIGGER batch_upload_files_queue_embedding_updated
   BEFORE UPDATE OF status, result ON public.batch_upload_files
   FOR EACH ROW WHEN (NEW.status = 'completed' AND NEW.result IS NOT NULL
@@ -63,62 +38,24 @@ CREATE TRIGGER batch_upload_files_queue_embedding_updated
   EXECUTE FUNCTION batchpilot_private.queue_embedding();
 
 -- ---------------------------------------------------------------------------------------------
--- The vectors, one per file, apart from the file row: Realtime streams whole file rows to every
--- subscriber, and a 768-float vector on each status change would multiply that traffic.
--- ---------------------------------------------------------------------------------------------
-CREATE TABLE public.receipt_embeddings (
-  file_id          uuid PRIMARY KEY REFERENCES public.batch_upload_files (id) ON DELETE CASCADE,
-  batch_session_id uuid NOT NULL REFERENCES public.batch_upload_sessions (id) ON DELETE CASCADE,
-  model            text NOT NULL
-    CONSTRAINT receipt_embeddings_model_check CHECK (model ~ '^[a-z0-9][a-z0-9.-]*$'),
-  task_type        text NOT NULL,
-  dimensions       integer NOT NULL
-    CONSTRAINT receipt_embeddings_dimensions_check CHECK (dimensions > 0),
-  -- The text that was embedded (io.batchpilot.embeddings.ReceiptText), shown beside a search hit.
-  content          text NOT NULL,
-  created_at       timestamptz NOT NULL DEFAULT now()
-);
-
-COMMENT ON TABLE public.receipt_embeddings IS
-  'One embedding per extracted file, for similarity search (public.match_receipts).';
-
-CREATE INDEX receipt_embeddings_session_idx ON public.receipt_embeddings (batch_session_id);
-
-ALTER TABLE public.receipt_embeddings ENABLE ROW LEVEL SECURITY;
-
--- Embeddings follow their session; only the workers (service_role) write them.
-CREATE POLICY receipt_embeddings_select ON public.receipt_embeddings
-  FOR SELECT TO authenticated
-  USING (batch_session_id IN (SELECT batchpilot_private.my_session_ids()));
-
-REVOKE ALL ON public.receipt_embeddings FROM anon, authenticated;
-GRANT SELECT ON public.receipt_embeddings TO authenticated;
-GRANT ALL ON public.receipt_embeddings TO service_role;
-
--- ---------------------------------------------------------------------------------------------
--- The vector column and the search function, decided now: pgvector's vector(N) where the
--- extension is installed (Supabase: `create extension vector with schema extensions` first), else
--- real[] (searchable, without an index). N is 768 unless the setting batchpilot.embedding_dimensions
--- says otherwise (ALTER DATABASE ... SET batchpilot.embedding_dimensions = '1536' before migrating);
--- workers refuse to start when their configured dimensionality differs from N.
--- Moving to pgvector later: create the extension, then
---   ALTER TABLE public.receipt_embeddings ALTER COLUMN embedding TYPE extensions.vector(768)
---     USING embedding::extensions.vector(768);
--- and re-run the vector branch below for the index and match_receipts (see README, "Search").
+-- Search: public.match_receipts over the column's type, as the baseline chose it (vector(N) with
+-- pgvector, else real[]). SECURITY INVOKER (the default): a search sees only the rows the caller's
+-- RLS lets it see. A definition over the other type (left by a conversion to pgvector) is dropped.
 -- ---------------------------------------------------------------------------------------------
 DO $migration$
 DECLARE
-  vector_schema text := (SELECT n.nspname FROM pg_catalog.pg_extension e
-                           JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
-                          WHERE e.extname = 'vector');
-  dims integer := coalesce(nullif(current_setting('batchpilot.embedding_dimensions', true), '')::integer, 768);
+  column_type   oid;
+  vector_schema text;
+  other         regprocedure;
 BEGIN
+  SELECT a.atttypid, CASE WHEN t.typname = 'vector' THEN n.nspname END INTO column_type, vector_schema
+    FROM pg_catalog.pg_attribute a
+    JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+    JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+   WHERE a.attrelid = 'public.receipt_embeddings'::regclass AND a.attname = 'embedding' AND NOT a.attisdropped;
   IF vector_schema IS NULL THEN
-    ALTER TABLE public.receipt_embeddings ADD COLUMN embedding real[] NOT NULL;
-    EXECUTE format('ALTER TABLE public.receipt_embeddings ADD CONSTRAINT receipt_embeddings_embedding_check'
-                   ' CHECK (cardinality(embedding) = dimensions AND dimensions = %s)', dims);
     -- Cosine similarity computed row by row: correct, and fine for thousands of receipts.
-    CREATE FUNCTION public.match_receipts(
+    CREATE OR REPLACE FUNCTION public.match_receipts(
         query_embedding real[], match_count integer DEFAULT 10, filter_session_id uuid DEFAULT NULL)
       RETURNS TABLE (file_id uuid, batch_session_id uuid, receipt_id uuid, content text, similarity double precision)
       LANGUAGE sql STABLE
@@ -135,15 +72,8 @@ BEGIN
        LIMIT match_count
     $fn$;
   ELSE
-    -- Untested on the development machines (no pgvector there); kept to these three statements.
-    EXECUTE format('ALTER TABLE public.receipt_embeddings ADD COLUMN embedding %I.vector(%s) NOT NULL',
-                   vector_schema, dims);
-    IF dims <= 2000 THEN  -- pgvector's HNSW index takes at most 2000 dimensions
-      EXECUTE format('CREATE INDEX receipt_embeddings_embedding_idx ON public.receipt_embeddings'
-                     ' USING hnsw (embedding %I.vector_cosine_ops)', vector_schema);
-    END IF;
     EXECUTE format($fmt$
-      CREATE FUNCTION public.match_receipts(
+      CREATE OR REPLACE FUNCTION public.match_receipts(
           query_embedding %1$I.vector, match_count integer DEFAULT 10, filter_session_id uuid DEFAULT NULL)
         RETURNS TABLE (file_id uuid, batch_session_id uuid, receipt_id uuid, content text, similarity double precision)
         LANGUAGE sql STABLE
@@ -158,13 +88,14 @@ BEGIN
          LIMIT match_count
       $fn$ $fmt$, vector_schema);
   END IF;
-  -- Workers compare their configured dimensionality with this before they embed anything.
-  EXECUTE format('CREATE FUNCTION batchpilot_private.embedding_dimensions() RETURNS integer'
-                 ' LANGUAGE sql IMMUTABLE SET search_path = '''' AS %L', 'SELECT ' || dims);
+  FOR other IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+                WHERE p.pronamespace = 'public'::regnamespace AND p.proname = 'match_receipts'
+                  AND p.proargtypes[0] <> column_type LOOP
+    EXECUTE format('DROP FUNCTION %s', other);
+  END LOOP;
 END
 $migration$;
 
--- SECURITY INVOKER (the default): a search sees only the rows the caller's RLS lets it see.
 REVOKE ALL ON FUNCTION public.match_receipts FROM PUBLIC, anon;
 GRANT EXECUTE ON FUNCTION public.match_receipts TO authenticated, service_role;
 
@@ -173,7 +104,7 @@ GRANT EXECUTE ON FUNCTION public.match_receipts TO authenticated, service_role;
 -- (a batcher waits for a full batch until its linger has passed). Embeddings whose lease ran out
 -- (their worker stopped) are due again; each claim counts an attempt.
 -- ---------------------------------------------------------------------------------------------
-CREATE FUNCTION batchpilot_private.claim_embeddings(
+CREATE OR REPLACE FUNCTION batchpilot_private.claim_embeddings(
     worker text, max_files integer, min_files integer, lease interval)
   RETURNS TABLE (file_id uuid, batch_session_id uuid, attempts integer, result jsonb)
   LANGUAGE plpgsql
@@ -206,7 +137,7 @@ END
 $$;
 
 -- Whether any embedding is due now: a batcher starts its linger when one is.
-CREATE FUNCTION batchpilot_private.embeddings_due() RETURNS boolean
+CREATE OR REPLACE FUNCTION batchpilot_private.embeddings_due() RETURNS boolean
   LANGUAGE sql STABLE
   SET search_path = ''
 AS $$
@@ -230,7 +161,7 @@ $$;
 --   embedding                      for completed: the vector as a JSON array of numbers
 -- Returns how many outcomes applied.
 -- ---------------------------------------------------------------------------------------------
-CREATE FUNCTION batchpilot_private.record_embeddings(outcomes jsonb) RETURNS integer
+CREATE OR REPLACE FUNCTION batchpilot_private.record_embeddings(outcomes jsonb) RETURNS integer
   LANGUAGE plpgsql
   SET search_path = ''
 AS $$
@@ -288,9 +219,13 @@ $$;
 REVOKE ALL ON FUNCTION batchpilot_private.queue_embedding(),
   batchpilot_private.claim_embeddings(text, integer, integer, interval),
   batchpilot_private.embeddings_due(),
-  batchpilot_private.record_embeddings(jsonb),
-  batchpilot_private.embedding_dimensions() FROM PUBLIC;
+  batchpilot_private.record_embeddings(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION batchpilot_private.claim_embeddings(text, integer, integer, interval),
   batchpilot_private.embeddings_due(),
-  batchpilot_private.record_embeddings(jsonb),
-  batchpilot_private.embedding_dimensions() TO service_role;
+  batchpilot_private.record_embeddings(jsonb) TO service_role;
+
+-- Embeddings follow their session; only the workers (service_role) write them.
+DROP POLICY IF EXISTS receipt_embeddings_select ON public.receipt_embeddings;
+CREATE POLICY receipt_embeddings_select ON public.receipt_embeddings
+  FOR SELECT TO authenticated
+  USING (batch_session_id IN (SELECT batchpilot_private.my_session_ids()));

@@ -1,0 +1,488 @@
+-- batchpilot, repeatable: a file's way through the fleet. Session counters and wake-ups (kept by
+-- triggers on the file table), the claim, the completion, what a frontend may name as a file's
+-- Storage object, and who may see and change files. Every statement may run again on an installed
+-- database and changes nothing.
+
+-- ---------------------------------------------------------------------------------------------
+-- Session counters: statement-level triggers sum the status changes of every row a statement
+-- touched and update each session once. They run as the owner, so a frontend that may not write
+-- the counters still keeps them true. Sessions are locked in id order, so two statements touching
+-- the same sessions never deadlock, whatever order their rows come in.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION batchpilot_private.apply_file_status_changes(
+  session_ids uuid[], statuses text[], deltas integer[]) RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+BEGIN
+  -- Lock the sessions in one order, so two statements that touch the same sessions cannot deadlock.
+  PERFORM 1 FROM public.batch_upload_sessions
+   WHERE id = ANY (session_ids) ORDER BY id FOR NO KEY UPDATE;
+
+  WITH changes AS (
+    SELECT * FROM unnest(session_ids, statuses, deltas) AS c (batch_session_id, status, delta)
+  ), per_session AS (
+    SELECT batch_session_id,
+           coalesce(sum(delta) FILTER (WHERE status = 'uploading'), 0)  AS uploading,
+           coalesce(sum(delta) FILTER (WHERE status = 'pending'), 0)    AS pending,
+           coalesce(sum(delta) FILTER (WHERE status = 'processing'), 0) AS processing,
+           coalesce(sum(delta) FILTER (WHERE status = 'completed'), 0)  AS completed,
+           coalesce(sum(delta) FILTER (WHERE status = 'failed'), 0)     AS failed,
+           coalesce(sum(delta) FILTER (WHERE status = 'skipped'), 0)    AS skipped
+      FROM changes
+     GROUP BY batch_session_id
+  )
+  UPDATE public.batch_upload_sessions s
+     SET files_uploading  = s.files_uploading  + c.uploading,
+         files_pending    = s.files_pending    + c.pending,
+         files_processing = s.files_processing + c.processing,
+         files_completed  = s.files_completed  + c.completed,
+         files_failed     = s.files_failed     + c.failed,
+         files_skipped    = s.files_skipped    + c.skipped
+    FROM per_session c
+   WHERE s.id = c.batch_session_id
+     AND (c.uploading, c.pending, c.processing, c.completed, c.failed, c.skipped)
+         IS DISTINCT FROM (0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint);
+END
+$$;
+
+-- A trigger with transition tables fires for one event only, so each event has its own.
+CREATE OR REPLACE FUNCTION batchpilot_private.count_file_statuses() RETURNS trigger
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    PERFORM batchpilot_private.apply_file_status_changes(
+      array_agg(batch_session_id), array_agg(status), array_agg(1)) FROM new_files;
+  ELSIF TG_OP = 'DELETE' THEN
+    PERFORM batchpilot_private.apply_file_status_changes(
+      array_agg(batch_session_id), array_agg(status), array_agg(-1)) FROM old_files;
+  ELSE
+    PERFORM batchpilot_private.apply_file_status_changes(
+      array_agg(c.batch_session_id), array_agg(c.status), array_agg(c.delta))
+      FROM (SELECT n.batch_session_id, n.status, 1 AS delta
+              FROM new_files n JOIN old_files o USING (id)
+             WHERE (n.batch_session_id, n.status) IS DISTINCT FROM (o.batch_session_id, o.status)
+            UNION ALL
+            SELECT o.batch_session_id, o.status, -1
+              FROM new_files n JOIN old_files o USING (id)
+             WHERE (n.batch_session_id, n.status) IS DISTINCT FROM (o.batch_session_id, o.status)) c;
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS batch_upload_files_count_inserted ON public.batch_upload_files;
+CREATE TRIGGER batch_upload_files_count_inserted
+  AFTER INSERT ON public.batch_upload_files
+  REFERENCING NEW TABLE AS new_files
+  FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.count_file_statuses();
+DROP TRIGGER IF EXISTS batch_upload_files_count_updated ON public.batch_upload_files;
+CREATE TRIGGER batch_upload_files_count_updated
+  AFTER UPDATE ON public.batch_upload_files
+  REFERENCING OLD TABLE AS old_files NEW TABLE AS new_files
+  FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.count_file_statuses();
+DROP TRIGGER IF EXISTS batch_upload_files_count_deleted ON public.batch_upload_files;
+CREATE TRIGGER batch_upload_files_count_deleted
+  AFTER DELETE ON public.batch_upload_files
+  REFERENCING OLD TABLE AS old_files
+  FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.count_file_statuses();
+
+-- ---------------------------------------------------------------------------------------------
+-- Wake-ups: one NOTIFY per statement, carrying session ids only (never file contents), when files
+-- become claimable or a session starts or resumes. NOTIFY takes a database-wide lock at commit, so
+-- never once per row. Workers also poll, so a lost one costs latency, not files.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION batchpilot_private.notify_sessions(session_ids uuid[]) RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+DECLARE
+  payload text;
+BEGIN
+  -- array_agg over no rows is NULL, not empty: a statement that made nothing claimable sends nothing.
+  IF coalesce(cardinality(session_ids), 0) = 0 THEN
+    RETURN;
+  END IF;
+  payload := array_to_string(session_ids, ',');
+  -- NOTIFY payloads stop at 8000 bytes; an empty payload means "look at every session".
+  IF octet_length(payload) > 7900 THEN
+    payload := '';
+  END IF;
+  PERFORM pg_notify('batchpilot_work', payload);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION batchpilot_private.notify_claimable_files() RETURNS trigger
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    PERFORM batchpilot_private.notify_sessions(array_agg(DISTINCT batch_session_id))
+       FROM new_files
+      WHERE status = 'pending' AND next_attempt_at <= clock_timestamp();
+  ELSE
+    -- Only rows that were not claimable before: a worker's own writes and a rename stay silent.
+    PERFORM batchpilot_private.notify_sessions(array_agg(DISTINCT n.batch_session_id))
+       FROM new_files n JOIN old_files o USING (id)
+      WHERE n.status = 'pending' AND n.next_attempt_at <= clock_timestamp()
+        AND (o.status <> 'pending' OR o.next_attempt_at > clock_timestamp()
+             OR o.batch_session_id <> n.batch_session_id);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS batch_upload_files_notify_inserted ON public.batch_upload_files;
+CREATE TRIGGER batch_upload_files_notify_inserted
+  AFTER INSERT ON public.batch_upload_files
+  REFERENCING NEW TABLE AS new_files
+  FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.notify_claimable_files();
+DROP TRIGGER IF EXISTS batch_upload_files_notify_updated ON public.batch_upload_files;
+CREATE TRIGGER batch_upload_files_notify_updated
+  AFTER UPDATE ON public.batch_upload_files
+  REFERENCING OLD TABLE AS old_files NEW TABLE AS new_files
+  FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.notify_claimable_files();
+
+CREATE OR REPLACE FUNCTION batchpilot_private.notify_resumed_sessions() RETURNS trigger
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+BEGIN
+  PERFORM batchpilot_private.notify_sessions(array_agg(n.id))
+     FROM new_sessions n JOIN old_sessions o USING (id)
+    WHERE n.status = 'processing' AND o.status IS DISTINCT FROM 'processing';
+  RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS batch_upload_sessions_notify_resumed ON public.batch_upload_sessions;
+CREATE TRIGGER batch_upload_sessions_notify_resumed
+  AFTER UPDATE ON public.batch_upload_sessions
+  REFERENCING OLD TABLE AS old_sessions NEW TABLE AS new_sessions
+  FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.notify_resumed_sessions();
+
+-- ---------------------------------------------------------------------------------------------
+-- Claim: up to max_files due files, fair across sessions, within each session's max_concurrent
+-- across the whole fleet; one statement, one round trip. Sessions in 'pending' start on their
+-- first claim (status processing, started_at set), so a frontend that only inserts rows still gets
+-- its files processed; 'paused', 'cancelled', 'completed' and 'failed' sessions are never claimed
+-- from.
+--
+-- Fair shares: a session's turns start after the files it already has in flight, and equal turns
+-- of different sessions go in random order. Ranking each claim on its own (turns from 1, ties by
+-- due time) gave the one-file claim that follows a finished file to the session with the oldest
+-- due file, every time: under a binding quota the first-submitted of two equal sessions got about
+-- twice the other's throughput (docs/BENCHMARKS.md, fairness). Counting in-flight files first
+-- gives every session an equal share of the fleet's threads, and so of the quota they wait for.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION batchpilot_private.claim_files(worker text, max_files integer, lease interval)
+  RETURNS TABLE (
+    file_id             uuid,
+    batch_session_id    uuid,
+    receipt_id          uuid,
+    original_filename   text,
+    file_type           text,
+    file_size_bytes     bigint,
+    storage_bucket      text,
+    storage_path        text,
+    source_url          text,
+    content_sha256      bytea,
+    attempts            integer,
+    max_attempts        integer,
+    provider            text,
+    model               text,
+    processing_strategy text,
+    team_id             uuid,
+    user_id             uuid)
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+DECLARE
+  claim_time timestamptz := clock_timestamp();
+  claimed_ids uuid[];
+BEGIN
+  IF max_files < 1 THEN
+    RETURN;
+  END IF;
+
+  WITH open_sessions AS MATERIALIZED (
+    -- Locked in id order, as the counter trigger locks them: claimers of one session take turns and
+    -- each sees the files_processing the previous one committed, so max_concurrent holds fleet-wide.
+    SELECT s.id, s.max_concurrent - s.files_processing AS room, s.files_processing AS in_flight
+      FROM public.batch_upload_sessions s
+     WHERE s.status IN ('pending', 'processing')
+       AND s.files_pending > 0
+       AND s.files_processing < s.max_concurrent
+     ORDER BY s.id
+       FOR NO KEY UPDATE OF s
+  ), due AS (
+    -- A session's due files get turns in_flight + 1, + 2...; taking the lowest turns first fills
+    -- the sessions with the fewest files in flight first, so a 10,000-file session cannot starve a
+    -- 10-file one and two equal sessions hold equal shares of the fleet.
+    SELECT d.id, d.next_attempt_at,
+           s.in_flight + row_number() OVER (PARTITION BY d.batch_session_id ORDER BY d.next_attempt_at, d.upload_order, d.id) AS turn
+      FROM open_sessions s
+      CROSS JOIN LATERAL (
+        SELECT f.id, f.batch_session_id, f.next_attempt_at, f.upload_order
+          FROM public.batch_upload_files f
+         WHERE f.batch_session_id = s.id
+           AND f.status = 'pending'
+           AND f.next_attempt_at <= claim_time
+         ORDER BY f.next_attempt_at
+         LIMIT least(s.room, max_files)) d
+  ), chosen AS (
+    -- Equal turns of different sessions in random order: by due time, the older session would win
+    -- every tie and stay one file ahead.
+    SELECT due.id FROM due ORDER BY due.turn, random() LIMIT max_files
+  ), locked AS (
+    -- The session locks keep other claimers out; SKIP LOCKED steps over a file that a frontend or
+    -- the lease rescuer is changing at this moment instead of waiting for it.
+    SELECT f.id
+      FROM public.batch_upload_files f
+     WHERE f.id IN (SELECT chosen.id FROM chosen) AND f.status = 'pending'
+       FOR UPDATE OF f SKIP LOCKED
+  ), claimed AS (
+    UPDATE public.batch_upload_files f
+       SET status = 'processing',
+           claimed_by = worker,
+           lease_expires_at = claim_time + lease,
+           attempts = f.attempts + 1,
+           processing_started_at = claim_time
+      FROM locked
+     WHERE f.id = locked.id
+    RETURNING f.id
+  )
+  SELECT coalesce(array_agg(claimed.id), '{}') INTO claimed_ids FROM claimed;
+
+  UPDATE public.batch_upload_sessions s
+     SET status = 'processing',
+         started_at = coalesce(s.started_at, claim_time)
+   WHERE s.id IN (SELECT f.batch_session_id FROM public.batch_upload_files f WHERE f.id = ANY (claimed_ids))
+     AND (s.status = 'pending' OR s.started_at IS NULL);
+
+  RETURN QUERY
+  SELECT f.id, f.batch_session_id, f.receipt_id, f.original_filename, f.file_type, f.file_size_bytes,
+         f.storage_bucket, f.storage_path, f.source_url, f.content_sha256, f.attempts, f.max_attempts,
+         s.provider, coalesce(f.model, s.model), s.processing_strategy, s.team_id, s.user_id
+    FROM public.batch_upload_files f
+    JOIN public.batch_upload_sessions s ON s.id = f.batch_session_id
+   WHERE f.id = ANY (claimed_ids);
+END
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Complete: a batch of outcomes in one transaction. An outcome applies only while its worker still
+-- holds the file (claimed_by and attempts as they were at the claim, status processing): a worker
+-- whose lease expired and whose file was claimed again changes nothing. Returns the outcomes that
+-- applied, with the status each file ended in.
+--
+-- outcomes: a JSON array of objects with
+--   id, claimed_by, attempts      the claim being completed
+--   status                        completed | failed | pending (retry or release)
+--   counts_attempt                false for a release or a quota wait: the claim's attempt is undone
+--   retry_delay_ms                for pending: next_attempt_at = now + this
+--   result, duplicate_of, receipt for completed (receipt: merchant, date, currency, subtotal, tax,
+--                                 total, line_items, written into public.receipts when receipt_id is set)
+--   error_type, error_message     for failed and retried
+--   duration_ms, api_calls, input_tokens, output_tokens, tokens_used, rate_limited
+--   session_error, session_failed a message for the session (a refused key, a spent daily quota);
+--                                 session_failed stops the session
+--   content_sha256                hex SHA-256 of the validated bytes, kept for duplicate detection
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION batchpilot_private.complete_files(outcomes jsonb)
+  RETURNS TABLE (file_id uuid, batch_session_id uuid, status text)
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+DECLARE
+  done_time timestamptz := clock_timestamp();
+  applied_ids uuid[];
+BEGIN
+  -- Statement 1: the files. Its counter trigger locks the sessions in id order, so the session
+  -- update below never takes locks in an order that could deadlock with another worker.
+  WITH o AS (
+    SELECT * FROM jsonb_to_recordset(outcomes) AS o (
+      id uuid, claimed_by text, attempts integer, status text, counts_attempt boolean,
+      retry_delay_ms bigint, result jsonb, duplicate_of uuid, error_type text, error_message text,
+      duration_ms integer, input_tokens integer, output_tokens integer, tokens_used integer,
+      api_calls integer, rate_limited boolean, content_sha256 text)
+  ), decided AS (
+    -- A retry past max_attempts fails instead; a release or a quota wait never counts as an attempt.
+    SELECT o.*,
+           CASE WHEN o.status = 'pending' AND coalesce(o.counts_attempt, true) AND f.attempts >= f.max_attempts
+                THEN 'failed' ELSE o.status END AS final_status,
+           CASE WHEN o.status = 'pending' AND coalesce(o.counts_attempt, true) AND f.attempts >= f.max_attempts
+                THEN 'gave up after ' || f.attempts || ' attempts; the last: ' || o.error_message
+                ELSE o.error_message END AS final_message
+      FROM o JOIN public.batch_upload_files f ON f.id = o.id
+  ), applied AS (
+    UPDATE public.batch_upload_files f
+       SET status = o.final_status,
+           error_message = CASE WHEN o.final_status = 'completed' THEN NULL ELSE o.final_message END,
+           error_type = CASE WHEN o.final_status = 'completed' THEN NULL ELSE o.error_type END,
+           attempts = CASE WHEN coalesce(o.counts_attempt, true) THEN f.attempts ELSE f.attempts - 1 END,
+           next_attempt_at = CASE
+             WHEN o.final_status = 'pending' THEN done_time + make_interval(secs => coalesce(o.retry_delay_ms, 0) / 1000.0)
+             ELSE f.next_attempt_at END,
+           claimed_by = NULL,
+           lease_expires_at = NULL,
+           processing_completed_at = CASE WHEN o.final_status = 'pending' THEN NULL ELSE done_time END,
+           processing_duration_ms = coalesce(o.duration_ms, f.processing_duration_ms),
+           result = CASE WHEN o.final_status = 'completed' THEN o.result ELSE f.result END,
+           duplicate_of = CASE WHEN o.final_status = 'completed' THEN o.duplicate_of ELSE f.duplicate_of END,
+           input_tokens = coalesce(o.input_tokens, f.input_tokens),
+           output_tokens = coalesce(o.output_tokens, f.output_tokens),
+           tokens_used = f.tokens_used + coalesce(o.tokens_used, 0),
+           api_calls_made = f.api_calls_made + coalesce(o.api_calls, 0),
+           rate_limited = f.rate_limited OR coalesce(o.rate_limited, false),
+           content_sha256 = coalesce(decode(o.content_sha256, 'hex'), f.content_sha256)
+      FROM decided o
+     WHERE f.id = o.id
+       AND f.status = 'processing'
+       AND f.claimed_by = o.claimed_by
+       AND f.attempts = o.attempts
+    RETURNING f.id
+  )
+  SELECT coalesce(array_agg(applied.id), '{}') INTO applied_ids FROM applied;
+
+  -- Statement 2: the sessions' totals, from the outcomes that applied.
+  WITH o AS (
+    SELECT * FROM jsonb_to_recordset(outcomes) AS o (
+      id uuid, duration_ms integer, tokens_used integer, api_calls integer, rate_limited boolean,
+      session_error text, session_failed boolean)
+     WHERE o.id = ANY (applied_ids)
+  ), per_session AS (
+    SELECT f.batch_session_id AS id,
+           sum(coalesce(o.api_calls, 0)) AS api_calls,
+           sum(coalesce(o.tokens_used, 0)) AS tokens_used,
+           count(*) FILTER (WHERE o.rate_limited) AS rate_limit_hits,
+           sum(coalesce(o.duration_ms, 0)) AS duration_ms,
+           (array_agg(o.session_error) FILTER (WHERE o.session_error IS NOT NULL))[1] AS session_error,
+           bool_or(coalesce(o.session_failed, false)) AS session_failed
+      FROM o JOIN public.batch_upload_files f ON f.id = o.id
+     GROUP BY f.batch_session_id
+  )
+  UPDATE public.batch_upload_sessions s
+     SET total_api_calls = s.total_api_calls + p.api_calls,
+         total_tokens_used = s.total_tokens_used + p.tokens_used,
+         rate_limit_hits = s.rate_limit_hits + p.rate_limit_hits,
+         total_processing_time_ms = s.total_processing_time_ms + p.duration_ms,
+         -- Every attempt's time, over the files that are done: what a finished file cost on average.
+         avg_file_processing_time_ms = round((s.total_processing_time_ms + p.duration_ms)::numeric
+             / nullif(s.files_completed + s.files_failed, 0), 2),
+         error_message = coalesce(p.session_error, s.error_message),
+         last_error_at = CASE WHEN p.session_error IS NULL THEN s.last_error_at ELSE done_time END,
+         status = CASE WHEN p.session_failed AND s.status IN ('pending', 'processing') THEN 'failed' ELSE s.status END,
+         completed_at = CASE WHEN p.session_failed AND s.status IN ('pending', 'processing') THEN done_time
+                        ELSE s.completed_at END
+    FROM per_session p
+   WHERE s.id = p.id;
+
+  -- Statement 3: the extraction into the receipt the file belongs to.
+  UPDATE public.receipts r
+     SET merchant = o.receipt ->> 'merchant',
+         date = (o.receipt ->> 'date')::date,
+         currency = o.receipt ->> 'currency',
+         subtotal = (o.receipt ->> 'subtotal')::numeric,
+         tax = (o.receipt ->> 'tax')::numeric,
+         total = (o.receipt ->> 'total')::numeric,
+         line_items = o.receipt -> 'line_items',
+         updated_at = done_time
+    FROM jsonb_to_recordset(outcomes) AS o (id uuid, status text, receipt jsonb)
+    JOIN public.batch_upload_files f ON f.id = o.id
+   WHERE o.id = ANY (applied_ids)
+     AND o.status = 'completed'
+     AND o.receipt IS NOT NULL
+     AND r.id = f.receipt_id;
+
+  RETURN QUERY
+  SELECT f.id, f.batch_session_id, f.status FROM public.batch_upload_files f WHERE f.id = ANY (applied_ids);
+END
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Which Storage objects a frontend may name. Workers read storage_path with the service-role key,
+-- which bypasses Storage's own policies, so a row could otherwise point them at another user's
+-- object and return its extraction to the row's owner. Supabase's convention, and the README's
+-- upload policy: each user's objects are under "<auth.uid()>/". Only the API roles are checked:
+-- the workers, the service key and the SECURITY DEFINER triggers run as other roles.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION batchpilot_private.check_storage_path() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+DECLARE
+  own_folder text := (SELECT auth.uid())::text;
+BEGIN
+  IF current_user NOT IN ('authenticated', 'anon') OR NEW.storage_path IS NULL THEN
+    RETURN NEW;
+  END IF;
+  IF TG_OP = 'UPDATE'
+     AND (NEW.storage_bucket, NEW.storage_path) IS NOT DISTINCT FROM (OLD.storage_bucket, OLD.storage_path) THEN
+    RETURN NEW;
+  END IF;
+  -- "." and ".." would climb out of the folder once the worker builds the object's URL.
+  IF own_folder IS NULL
+     OR NOT starts_with(NEW.storage_path, own_folder || '/')
+     OR EXISTS (SELECT 1 FROM unnest(string_to_array(NEW.storage_path, '/')) AS s (segment)
+                 WHERE s.segment IN ('', '.', '..')) THEN
+    RAISE EXCEPTION 'batch_upload_files.storage_path % is refused: a signed-in user may name only objects in their own folder, %/<file> (no empty, "." or ".." segment); upload the file there',
+      quote_literal(NEW.storage_path), coalesce(own_folder, '<auth.uid()>')
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+DROP TRIGGER IF EXISTS batch_upload_files_check_storage_path ON public.batch_upload_files;
+CREATE TRIGGER batch_upload_files_check_storage_path
+  BEFORE INSERT OR UPDATE OF storage_bucket, storage_path ON public.batch_upload_files
+  FOR EACH ROW EXECUTE FUNCTION batchpilot_private.check_storage_path();
+
+-- ---------------------------------------------------------------------------------------------
+-- Privileges. Trigger functions need no EXECUTE to fire; nobody calls them directly.
+-- ---------------------------------------------------------------------------------------------
+REVOKE ALL ON FUNCTION batchpilot_private.apply_file_status_changes(uuid[], text[], integer[]),
+  batchpilot_private.count_file_statuses(), batchpilot_private.notify_sessions(uuid[]),
+  batchpilot_private.notify_claimable_files(), batchpilot_private.notify_resumed_sessions(),
+  batchpilot_private.check_storage_path()
+  FROM PUBLIC, anon, authenticated, service_role;
+REVOKE ALL ON FUNCTION batchpilot_private.claim_files(text, integer, interval),
+  batchpilot_private.complete_files(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION batchpilot_private.claim_files(text, integer, interval),
+  batchpilot_private.complete_files(jsonb) TO service_role;
+
+-- ---------------------------------------------------------------------------------------------
+-- Files follow their session. A frontend registers files as uploading or pending and may retry or
+-- skip them; only the workers (service_role, which bypasses RLS) complete or fail them, and a file
+-- a worker holds (processing) or has completed is not the frontend's to change.
+-- ---------------------------------------------------------------------------------------------
+DROP POLICY IF EXISTS batch_files_select ON public.batch_upload_files;
+CREATE POLICY batch_files_select ON public.batch_upload_files
+  FOR SELECT TO authenticated
+  USING (batch_session_id IN (SELECT batchpilot_private.my_session_ids()));
+
+DROP POLICY IF EXISTS batch_files_insert ON public.batch_upload_files;
+CREATE POLICY batch_files_insert ON public.batch_upload_files
+  FOR INSERT TO authenticated
+  WITH CHECK (batch_session_id IN (SELECT batchpilot_private.my_session_ids())
+              AND status IN ('uploading', 'pending'));
+
+DROP POLICY IF EXISTS batch_files_update ON public.batch_upload_files;
+CREATE POLICY batch_files_update ON public.batch_upload_files
+  FOR UPDATE TO authenticated
+  USING (batch_session_id IN (SELECT batchpilot_private.my_session_ids())
+         AND status IN ('uploading', 'pending', 'failed', 'skipped'))
+  WITH CHECK (batch_session_id IN (SELECT batchpilot_private.my_session_ids())
+              AND status IN ('uploading', 'pending', 'skipped'));
+
+DROP POLICY IF EXISTS batch_files_delete ON public.batch_upload_files;
+CREATE POLICY batch_files_delete ON public.batch_upload_files
+  FOR DELETE TO authenticated
+  USING (batch_session_id IN (SELECT batchpilot_private.my_session_ids()));
