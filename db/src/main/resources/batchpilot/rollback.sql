@@ -84,6 +84,8 @@ DROP FUNCTION IF EXISTS batchpilot_private.notify_sessions(uuid[]);
 DROP FUNCTION IF EXISTS batchpilot_private.my_session_ids();
 DROP FUNCTION IF EXISTS batchpilot_private.my_team_ids();
 DROP FUNCTION IF EXISTS batchpilot_private.is_admin();
+DROP FUNCTION IF EXISTS batchpilot_private.installed_release();
+DROP TABLE IF EXISTS batchpilot_private.installation;
 DROP SCHEMA IF EXISTS batchpilot_private;
 
 DROP TABLE IF EXISTS public.batchpilot_schema_history;

@@ -80,9 +80,22 @@ AS $$
                     AND u.raw_app_meta_data ->> 'role' = 'admin')
 $$;
 
+-- ---------------------------------------------------------------------------------------------
+-- The installed release, for workers: one cheap call tells a worker whether the schema is older
+-- than it needs.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION batchpilot_private.installed_release()
+  RETURNS TABLE (release text, schema_version integer, installed_at timestamptz)
+  LANGUAGE sql STABLE
+  SET search_path = ''
+AS $$
+  SELECT i.release, i.schema_version, i.installed_at FROM batchpilot_private.installation i
+$$;
+
 -- Supabase's default privileges may grant functions to the API roles directly, not only to PUBLIC.
 REVOKE ALL ON FUNCTION batchpilot_private.touch_updated_at(), batchpilot_private.my_team_ids(),
-  batchpilot_private.my_session_ids(), batchpilot_private.is_admin()
+  batchpilot_private.my_session_ids(), batchpilot_private.is_admin(), batchpilot_private.installed_release()
   FROM PUBLIC, anon, authenticated, service_role;
+GRANT EXECUTE ON FUNCTION batchpilot_private.installed_release() TO service_role;
 GRANT EXECUTE ON FUNCTION batchpilot_private.my_team_ids(), batchpilot_private.my_session_ids(),
   batchpilot_private.is_admin() TO authenticated, service_role;

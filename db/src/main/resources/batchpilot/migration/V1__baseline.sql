@@ -37,6 +37,27 @@ $$;
 GRANT USAGE ON SCHEMA batchpilot_reporting TO batchpilot_grafana;
 
 -- =============================================================================================
+-- The installed release: one row, written by both install paths (`batchpilot migrate`, and the
+-- last statement of every Supabase CLI file), from batchpilot/release.properties and the highest
+-- versioned migration. Workers read it with batchpilot_private.installed_release().
+-- =============================================================================================
+CREATE TABLE batchpilot_private.installation (
+  singleton      boolean PRIMARY KEY DEFAULT true
+    CONSTRAINT installation_singleton_check CHECK (singleton),
+  release        text NOT NULL
+    CONSTRAINT installation_release_check CHECK (release ~ '^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$'),
+  schema_version integer NOT NULL
+    CONSTRAINT installation_schema_version_check CHECK (schema_version >= 1),
+  installed_at   timestamptz NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE batchpilot_private.installation IS
+  'The batchpilot release this database has (release.properties) and its schema version (the highest V<n> migration).';
+
+REVOKE ALL ON batchpilot_private.installation FROM PUBLIC;
+GRANT SELECT ON batchpilot_private.installation TO service_role;
+
+-- =============================================================================================
 -- Sessions: one batch of files
 -- =============================================================================================
 CREATE TABLE public.batch_upload_sessions (

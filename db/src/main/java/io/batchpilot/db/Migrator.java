@@ -9,7 +9,8 @@ import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.output.MigrateResult;
 
 /**
- * Applies batchpilot's migrations with Flyway. On plain PostgreSQL the Supabase compatibility
+ * Applies batchpilot's migrations with Flyway, then records the release in the database
+ * ({@link Installation}). On plain PostgreSQL the Supabase compatibility
  * schema goes first; on a Supabase database (an {@code auth} schema that we did not create) it is
  * skipped. Each has its own history table, so neither touches the project's own migrations.
  */
@@ -17,16 +18,22 @@ public final class Migrator {
 
   public static final String HISTORY_TABLE = "batchpilot_schema_history";
   public static final String COMPAT_HISTORY_TABLE = "batchpilot_compat_history";
-  public static final String MIGRATIONS = "classpath:batchpilot/migration";
   public static final String COMPAT_MIGRATIONS = "classpath:batchpilot/compat";
 
-  /** What one run did. */
-  public record Result(boolean compatibilityApplied, int migrationsApplied, String schemaVersion) {}
+  /** What one run did, and the release the database now has. */
+  public record Result(boolean compatibilityApplied, int migrationsApplied, String schemaVersion, String release) {}
 
   private final DataSource dataSource;
+  private final Release release;
 
   public Migrator(DataSource dataSource) {
+    this(dataSource, Release.current());
+  }
+
+  /** Applies another release's migrations (tests: a fixture of a next release). */
+  public Migrator(DataSource dataSource, Release release) {
     this.dataSource = dataSource;
+    this.release = release;
   }
 
   public Result migrate() {
@@ -34,9 +41,20 @@ public final class Migrator {
     if (compat) {
       flyway(COMPAT_MIGRATIONS, COMPAT_HISTORY_TABLE).migrate();
     }
-    Flyway flyway = flyway(MIGRATIONS, HISTORY_TABLE);
+    Flyway flyway = flyway(release.flywayLocation(), HISTORY_TABLE);
     MigrateResult result = flyway.migrate();
-    return new Result(compat, result.migrationsExecuted, flyway.info().current().getVersion().getVersion());
+    recordRelease();
+    return new Result(compat, result.migrationsExecuted, flyway.info().current().getVersion().getVersion(),
+        release.name());
+  }
+
+  private void recordRelease() {
+    try (Connection connection = dataSource.getConnection(); Statement statement = connection.createStatement()) {
+      statement.execute(Installation.recordStatement(release));
+    } catch (SQLException e) {
+      throw new IllegalStateException("migrated, but cannot record release " + release.name()
+          + " in batchpilot_private.installation: " + e.getMessage(), e);
+    }
   }
 
   private Flyway flyway(String location, String historyTable) {

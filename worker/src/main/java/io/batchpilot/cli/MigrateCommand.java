@@ -32,7 +32,8 @@ final class MigrateCommand implements Callable<Integer> {
     }
     try (HikariDataSource pool = database.open(2, "batchpilot-migrate")) {
       Migrator.Result result = new Migrator(pool).migrate();
-      out.printf("migrated %s to version %s (%d migration%s applied%s)%n", database.url(), result.schemaVersion(),
+      out.printf("migrated %s to batchpilot %s, schema version %s (%d migration%s applied%s)%n", database.url(),
+          result.release(), result.schemaVersion(),
           result.migrationsApplied(), result.migrationsApplied() == 1 ? "" : "s",
           result.compatibilityApplied() ? "; plain PostgreSQL, so the Supabase compatibility schema is in place" : "");
       return ExitCode.OK;
