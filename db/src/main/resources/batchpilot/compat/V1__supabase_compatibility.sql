@@ -20,6 +20,10 @@ $$;
 CREATE SCHEMA auth;
 GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role;
 
+-- Where Supabase installs extensions (pgvector: `create extension vector with schema extensions`).
+CREATE SCHEMA IF NOT EXISTS extensions;
+GRANT USAGE ON SCHEMA extensions TO anon, authenticated, service_role;
+
 CREATE TABLE auth.users (
   id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   email              text,

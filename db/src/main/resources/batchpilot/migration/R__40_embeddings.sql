@@ -4,7 +4,7 @@
 -- LOCKED, with a lease), embed up to 100 texts per batchEmbedContents call and store the vectors
 -- in receipt_embeddings. The extraction is never undone by an embedding failure: only the
 -- embedding_* columns change. Every statement may run again on an installed database and changes
--- nothing; run this file again (psql -f) after converting the embedding column to pgvector.
+-- nothing.
 
 -- ---------------------------------------------------------------------------------------------
 -- A file whose extraction completes (or is replaced by a new one) needs an embedding.
@@ -38,23 +38,45 @@ CREATE TRIGGER batch_upload_files_queue_embedding_updated
   EXECUTE FUNCTION batchpilot_private.queue_embedding();
 
 -- ---------------------------------------------------------------------------------------------
--- Search: public.match_receipts over the column's type, as the baseline chose it (vector(N) with
--- pgvector, else real[]). SECURITY INVOKER (the default): a search sees only the rows the caller's
--- RLS lets it see. A definition over the other type (left by a conversion to pgvector) is dropped.
+-- pgvector, now or later, and the search over the column's type. use_pgvector() owns the
+-- embedding column's type, its HNSW index and public.match_receipts: where the extension is
+-- installed it converts a real[] column (a project that enabled pgvector after migrating) to
+-- vector(N) in place, keeping every stored embedding, adds the index (HNSW takes at most 2000
+-- dimensions) and defines the search over vector; elsewhere it defines the search over real[]
+-- (cosine computed row by row: correct, and fine for thousands of receipts). A definition over the
+-- other type is dropped. It runs at the end of this file; after
+-- `create extension vector with schema extensions`, run `select batchpilot_private.use_pgvector();`.
+-- match_receipts is SECURITY INVOKER (the default): a search sees only the rows the caller's RLS
+-- lets it see.
 -- ---------------------------------------------------------------------------------------------
-DO $migration$
+CREATE OR REPLACE FUNCTION batchpilot_private.use_pgvector() RETURNS text
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
 DECLARE
-  column_type   oid;
-  vector_schema text;
-  other         regprocedure;
+  vector_schema text := (SELECT n.nspname FROM pg_catalog.pg_extension e
+                           JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+                          WHERE e.extname = 'vector');
+  dims integer := batchpilot_private.embedding_dimensions();
+  column_type oid;
+  converted boolean := false;
+  other regprocedure;
 BEGIN
-  SELECT a.atttypid, CASE WHEN t.typname = 'vector' THEN n.nspname END INTO column_type, vector_schema
+  SELECT a.atttypid INTO column_type
     FROM pg_catalog.pg_attribute a
-    JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-    JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
    WHERE a.attrelid = 'public.receipt_embeddings'::regclass AND a.attname = 'embedding' AND NOT a.attisdropped;
-  IF vector_schema IS NULL THEN
-    -- Cosine similarity computed row by row: correct, and fine for thousands of receipts.
+  IF vector_schema IS NOT NULL AND column_type = 'real[]'::regtype THEN
+    -- cardinality() does not apply to a vector; vector(N) itself enforces the size from here on.
+    ALTER TABLE public.receipt_embeddings DROP CONSTRAINT IF EXISTS receipt_embeddings_embedding_check;
+    EXECUTE format('ALTER TABLE public.receipt_embeddings ALTER COLUMN embedding TYPE %1$I.vector(%2$s)'
+                   ' USING embedding::%1$I.vector(%2$s)', vector_schema, dims);
+    converted := true;
+    SELECT a.atttypid INTO column_type
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = 'public.receipt_embeddings'::regclass AND a.attname = 'embedding' AND NOT a.attisdropped;
+  END IF;
+
+  IF column_type = 'real[]'::regtype THEN
     CREATE OR REPLACE FUNCTION public.match_receipts(
         query_embedding real[], match_count integer DEFAULT 10, filter_session_id uuid DEFAULT NULL)
       RETURNS TABLE (file_id uuid, batch_session_id uuid, receipt_id uuid, content text, similarity double precision)
@@ -72,6 +94,10 @@ BEGIN
        LIMIT match_count
     $fn$;
   ELSE
+    IF dims <= 2000 THEN
+      EXECUTE format('CREATE INDEX IF NOT EXISTS receipt_embeddings_embedding_idx ON public.receipt_embeddings'
+                     ' USING hnsw (embedding %I.vector_cosine_ops)', vector_schema);
+    END IF;
     EXECUTE format($fmt$
       CREATE OR REPLACE FUNCTION public.match_receipts(
           query_embedding %1$I.vector, match_count integer DEFAULT 10, filter_session_id uuid DEFAULT NULL)
@@ -93,11 +119,23 @@ BEGIN
                   AND p.proargtypes[0] <> column_type LOOP
     EXECUTE format('DROP FUNCTION %s', other);
   END LOOP;
-END
-$migration$;
+  EXECUTE format('REVOKE ALL ON FUNCTION public.match_receipts(%s, integer, uuid) FROM PUBLIC, anon',
+                 column_type::regtype);
+  EXECUTE format('GRANT EXECUTE ON FUNCTION public.match_receipts(%s, integer, uuid) TO authenticated, service_role',
+                 column_type::regtype);
 
-REVOKE ALL ON FUNCTION public.match_receipts FROM PUBLIC, anon;
-GRANT EXECUTE ON FUNCTION public.match_receipts TO authenticated, service_role;
+  IF vector_schema IS NULL THEN
+    RETURN 'pgvector is not installed: embeddings stay real[] (searchable, unindexed); '
+        || 'create extension vector with schema extensions, then select batchpilot_private.use_pgvector()';
+  END IF;
+  RETURN CASE WHEN converted THEN format('embeddings converted to %I.vector(%s)', vector_schema, dims)
+              ELSE format('embeddings are %I.vector(%s)', vector_schema, dims) END
+      || CASE WHEN dims <= 2000 THEN ', HNSW cosine index' ELSE ', no index (HNSW takes at most 2000 dimensions)' END;
+END
+$$;
+
+REVOKE ALL ON FUNCTION batchpilot_private.use_pgvector() FROM PUBLIC;
+SELECT batchpilot_private.use_pgvector();
 
 -- ---------------------------------------------------------------------------------------------
 -- Claim: up to max_files due embeddings for one worker, or none unless at least min_files are due

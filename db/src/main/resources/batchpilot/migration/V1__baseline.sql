@@ -626,10 +626,8 @@ CREATE INDEX receipt_embeddings_session_idx ON public.receipt_embeddings (batch_
 -- DATABASE ... SET batchpilot.embedding_dimensions = '1536' before migrating); workers compare
 -- their configured dimensionality with batchpilot_private.embedding_dimensions() and refuse to
 -- start when it differs. public.match_receipts (R__40_embeddings.sql) follows the column's type.
--- Moving to pgvector later: create the extension, then
---   ALTER TABLE public.receipt_embeddings ALTER COLUMN embedding TYPE extensions.vector(768)
---     USING embedding::extensions.vector(768);
--- create the HNSW index below, and run R__40_embeddings.sql again (see README, "Search").
+-- Moving to pgvector later: create the extension, then select batchpilot_private.use_pgvector()
+-- (R__40_embeddings.sql), which converts the column in place and adds the index.
 DO $migration$
 DECLARE
   vector_schema text := (SELECT n.nspname FROM pg_catalog.pg_extension e
