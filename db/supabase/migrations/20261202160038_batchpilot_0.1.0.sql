@@ -18,6 +18,42 @@
 -- tables have had them since they were first installed (jOOQ's generated classes follow it).
 
 -- =============================================================================================
+-- What the host project must have: Supabase's auth and roles, and the app's own teams,
+-- team_members (team_id, user_id) and receipts (id). Checked before anything is created, so a
+-- project without them learns exactly what is missing instead of meeting a half-applied migration.
+-- public.receipts may have any other columns: the copy of an extraction fills the ones it finds.
+-- =============================================================================================
+DO $$
+DECLARE
+  missing text[] := '{}';
+BEGIN
+  IF to_regprocedure('auth.uid()') IS NULL THEN
+    missing := missing || 'auth.uid() (a Supabase project has it)'::text;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'authenticated')
+     OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'service_role') THEN
+    missing := missing || 'the roles authenticated and service_role (a Supabase project has them)'::text;
+  END IF;
+  IF to_regclass('public.teams') IS NULL THEN
+    missing := missing || 'table public.teams (id uuid primary key)'::text;
+  END IF;
+  IF to_regclass('public.team_members') IS NULL
+     OR (SELECT count(*) FROM pg_catalog.pg_attribute a
+          WHERE a.attrelid = to_regclass('public.team_members') AND a.attname IN ('team_id', 'user_id')
+            AND NOT a.attisdropped) < 2 THEN
+    missing := missing || 'table public.team_members (team_id uuid, user_id uuid)'::text;
+  END IF;
+  IF to_regclass('public.receipts') IS NULL THEN
+    missing := missing || 'table public.receipts (id uuid primary key; user_id and team_id say whose it is)'::text;
+  END IF;
+  IF cardinality(missing) > 0 THEN
+    RAISE EXCEPTION 'batchpilot cannot be installed here: missing %', array_to_string(missing, '; ')
+      USING HINT = 'create them first (README, "Adopting batchpilot"), then run the migration again';
+  END IF;
+END
+$$;
+
+-- =============================================================================================
 -- Schemas
 -- =============================================================================================
 -- Helpers for row-level security and the workers' functions, in a schema the Data API does not expose.
@@ -72,7 +108,8 @@ CREATE TABLE public.batch_upload_sessions (
   user_id                     uuid DEFAULT auth.uid() REFERENCES auth.users (id) ON DELETE CASCADE,
   team_id                     uuid REFERENCES public.teams (id) ON DELETE CASCADE,
 
-  session_name                text,
+  session_name                text
+    CONSTRAINT batch_upload_sessions_session_name_length CHECK (length(session_name) <= 200),
   total_files                 integer NOT NULL
     CONSTRAINT batch_upload_sessions_total_files_check CHECK (total_files >= 0),
   -- One counter per file status, kept equal to the files' statuses by a trigger.
@@ -96,7 +133,8 @@ CREATE TABLE public.batch_upload_sessions (
   max_concurrent              integer NOT NULL DEFAULT 2
     CONSTRAINT batch_upload_sessions_max_concurrent_check CHECK (max_concurrent BETWEEN 1 AND 1000),
   rate_limit_config           jsonb NOT NULL DEFAULT '{}'::jsonb
-    CONSTRAINT batch_upload_sessions_rate_limit_config_check CHECK (jsonb_typeof(rate_limit_config) = 'object'),
+    CONSTRAINT batch_upload_sessions_rate_limit_config_check CHECK (jsonb_typeof(rate_limit_config) = 'object')
+    CONSTRAINT batch_upload_sessions_rate_limit_config_size CHECK (octet_length(rate_limit_config::text) <= 4096),
   processing_strategy         text NOT NULL DEFAULT 'adaptive'
     CONSTRAINT batch_upload_sessions_processing_strategy_check
       CHECK (processing_strategy IN ('conservative', 'balanced', 'aggressive', 'adaptive')),
@@ -150,14 +188,17 @@ CREATE TABLE public.batch_upload_files (
     CONSTRAINT batch_upload_files_original_filename_check CHECK (length(original_filename) BETWEEN 1 AND 1024),
   file_size_bytes         bigint
     CONSTRAINT batch_upload_files_file_size_bytes_check CHECK (file_size_bytes >= 0),
-  file_type               text,
+  file_type               text
+    CONSTRAINT batch_upload_files_file_type_length CHECK (length(file_type) <= 255),
   upload_order            integer
     CONSTRAINT batch_upload_files_upload_order_check CHECK (upload_order >= 0),
 
   -- Where the bytes are: a Supabase Storage object, or a URL.
   storage_bucket          text,
-  storage_path            text,
-  source_url              text,
+  storage_path            text
+    CONSTRAINT batch_upload_files_storage_path_length CHECK (length(storage_path) <= 1024),
+  source_url              text
+    CONSTRAINT batch_upload_files_source_url_length CHECK (length(source_url) <= 2048),
   CONSTRAINT batch_upload_files_storage_path_check
     CHECK ((storage_bucket IS NULL) = (storage_path IS NULL)),
   content_sha256          bytea
@@ -633,10 +674,8 @@ CREATE INDEX receipt_embeddings_session_idx ON public.receipt_embeddings (batch_
 -- DATABASE ... SET batchpilot.embedding_dimensions = '1536' before migrating); workers compare
 -- their configured dimensionality with batchpilot_private.embedding_dimensions() and refuse to
 -- start when it differs. public.match_receipts (R__40_embeddings.sql) follows the column's type.
--- Moving to pgvector later: create the extension, then
---   ALTER TABLE public.receipt_embeddings ALTER COLUMN embedding TYPE extensions.vector(768)
---     USING embedding::extensions.vector(768);
--- create the HNSW index below, and run R__40_embeddings.sql again (see README, "Search").
+-- Moving to pgvector later: create the extension, then select batchpilot_private.use_pgvector()
+-- (R__40_embeddings.sql), which converts the column in place and adds the index.
 DO $migration$
 DECLARE
   vector_schema text := (SELECT n.nspname FROM pg_catalog.pg_extension e
@@ -666,6 +705,53 @@ REVOKE ALL ON FUNCTION batchpilot_private.embedding_dimensions() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION batchpilot_private.embedding_dimensions() TO service_role;
 
 -- =============================================================================================
+-- Extractions (R__30_claims_and_completion.sql)
+-- =============================================================================================
+-- The extraction, typed, in batchpilot's own table: it never depends on the host's columns. The
+-- file's `result` keeps the whole answer; this row keeps the receipt fields, and whether (and why
+-- not) they were copied into the host's public.receipts.
+-- ---------------------------------------------------------------------------------------------
+CREATE TABLE public.receipt_extractions (
+  file_id              uuid PRIMARY KEY REFERENCES public.batch_upload_files (id) ON DELETE CASCADE,
+  batch_session_id     uuid NOT NULL REFERENCES public.batch_upload_sessions (id) ON DELETE CASCADE,
+  merchant             text,
+  date                 date,
+  currency             text,
+  subtotal             numeric,
+  tax                  numeric,
+  total                numeric,
+  line_items           jsonb NOT NULL DEFAULT '[]'::jsonb,
+  receipt_id           uuid,
+  copied_to_receipt_at timestamptz,
+  copy_error           text,
+  created_at           timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX receipt_extractions_session_idx ON public.receipt_extractions (batch_session_id);
+COMMENT ON TABLE public.receipt_extractions IS
+  'What each completed file extracted, typed; copied into public.receipts through batchpilot_private.receipt_mapping.';
+
+REVOKE ALL ON public.receipt_extractions FROM anon, authenticated;
+GRANT SELECT ON public.receipt_extractions TO authenticated;
+GRANT ALL ON public.receipt_extractions TO service_role;
+
+-- ---------------------------------------------------------------------------------------------
+-- The mapping into public.receipts (R__30_claims_and_completion.sql), decided from the columns the host has: one row, written by
+-- map_receipts() when the migration runs and whenever the host has altered receipts. A project
+-- that wants its own mapping registers a function (receipt_id uuid, extraction
+-- public.receipt_extractions) RETURNS void with use_receipt_mapping().
+-- ---------------------------------------------------------------------------------------------
+CREATE TABLE batchpilot_private.receipt_mapping (
+  singleton       boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  filled_columns  text[] NOT NULL,
+  update_sql      text,
+  owner_column    boolean NOT NULL,
+  team_column     boolean NOT NULL,
+  custom_function regprocedure,
+  checked_at      timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON batchpilot_private.receipt_mapping FROM PUBLIC;
+
+-- =============================================================================================
 -- Row-level security: on for every table. The policies are in the repeatable migrations; a table
 -- without one (the gate's internals, the metrics, the leader) is the workers' alone, so the API
 -- roles see nothing even if a grant slipped in.
@@ -684,6 +770,7 @@ ALTER TABLE public.batchpilot_model_prices ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.batchpilot_adaptive_factor_changes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.batchpilot_leader ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.receipt_embeddings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE public.receipt_extractions ENABLE ROW LEVEL SECURITY;
 
 -- =============================================================================================
 -- Privileges on the tables. Supabase grants the API roles everything in public by default; these
@@ -1628,19 +1715,11 @@ CREATE OR REPLACE FUNCTION batchpilot_private.notify_sessions(session_ids uuid[]
   LANGUAGE plpgsql
   SET search_path = ''
 AS $$
-DECLARE
-  payload text;
 BEGIN
   -- array_agg over no rows is NULL, not empty: a statement that made nothing claimable sends nothing.
-  IF coalesce(cardinality(session_ids), 0) = 0 THEN
-    RETURN;
+  IF coalesce(cardinality(session_ids), 0) > 0 THEN
+    PERFORM pg_notify('batchpilot_work', '');
   END IF;
-  payload := array_to_string(session_ids, ',');
-  -- NOTIFY payloads stop at 8000 bytes; an empty payload means "look at every session".
-  IF octet_length(payload) > 7900 THEN
-    payload := '';
-  END IF;
-  PERFORM pg_notify('batchpilot_work', payload);
 END
 $$;
 
@@ -1806,6 +1885,195 @@ END
 $$;
 
 -- ---------------------------------------------------------------------------------------------
+-- The host's receipts, as they are. batchpilot_private.receipt_mapping (baseline) says which of
+-- the receipt fields public.receipts has columns for and whose receipt it is (user_id, team_id):
+-- map_receipts() decides it from the catalog, at the end of this file and whenever the host has
+-- altered receipts. A project with its own idea of a receipt registers a function
+-- (receipt_id uuid, extraction public.receipt_extractions) RETURNS void with use_receipt_mapping();
+-- use_receipt_mapping(NULL) goes back to the default.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION batchpilot_private.map_receipts() RETURNS text
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+DECLARE
+  wanted constant text[] := ARRAY['merchant', 'date', 'currency', 'subtotal', 'tax', 'total', 'line_items'];
+  filled text[];
+  assignments text;
+  has_owner boolean;
+  has_team boolean;
+BEGIN
+  SELECT array_agg(a.attname::text ORDER BY array_position(wanted, a.attname::text)),
+         string_agg(format('%1$I = ($2).%1$I::%2$s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)),
+                    ', ' ORDER BY array_position(wanted, a.attname::text))
+    INTO filled, assignments
+    FROM pg_catalog.pg_attribute a
+   WHERE a.attrelid = 'public.receipts'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+     AND a.attname = ANY (wanted);
+  SELECT bool_or(a.attname = 'user_id'), bool_or(a.attname = 'team_id')
+    INTO has_owner, has_team
+    FROM pg_catalog.pg_attribute a
+   WHERE a.attrelid = 'public.receipts'::regclass AND a.attnum > 0 AND NOT a.attisdropped;
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid = 'public.receipts'::regclass AND a.attname = 'updated_at' AND NOT a.attisdropped) THEN
+    assignments := concat_ws(', ', assignments, 'updated_at = now()');
+  END IF;
+  INSERT INTO batchpilot_private.receipt_mapping AS m (filled_columns, update_sql, owner_column, team_column, checked_at)
+  VALUES (coalesce(filled, '{}'),
+          CASE WHEN assignments IS NULL THEN NULL
+               ELSE 'UPDATE public.receipts SET ' || assignments || ' WHERE id = $1' END,
+          coalesce(has_owner, false), coalesce(has_team, false), clock_timestamp())
+  ON CONFLICT (singleton) DO UPDATE
+    SET filled_columns = excluded.filled_columns, update_sql = excluded.update_sql,
+        owner_column = excluded.owner_column, team_column = excluded.team_column, checked_at = excluded.checked_at;
+  RETURN format('public.receipts: fills %s; has no %s; receipt ownership by %s',
+                coalesce(array_to_string(filled, ', '), 'nothing'),
+                coalesce(nullif(array_to_string(ARRAY(SELECT w FROM unnest(wanted) w
+                                                       WHERE w <> ALL (coalesce(filled, '{}'))), ', '), ''), 'column it lacks'),
+                concat_ws(' and ', CASE WHEN has_owner THEN 'user_id' END, CASE WHEN has_team THEN 'team_id' END,
+                          CASE WHEN NOT (coalesce(has_owner, false) OR coalesce(has_team, false))
+                               THEN 'nothing (files cannot name a receipt)' END));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION batchpilot_private.use_receipt_mapping(mapping regprocedure) RETURNS text
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+BEGIN
+  IF mapping IS NOT NULL AND NOT EXISTS (
+      SELECT 1 FROM pg_catalog.pg_proc p
+       WHERE p.oid = mapping
+         AND p.proargtypes = ARRAY['uuid'::regtype, 'public.receipt_extractions'::regtype]::oidvector) THEN
+    RAISE EXCEPTION 'receipt mapping % must take (receipt_id uuid, extraction public.receipt_extractions)', mapping
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  UPDATE batchpilot_private.receipt_mapping SET custom_function = mapping;
+  RETURN CASE WHEN mapping IS NULL THEN 'receipts are filled by the default mapping'
+              ELSE format('receipts are filled by %s', mapping) END;
+END
+$$;
+
+-- Whether a receipt belongs to a session's tenant: its team for a team session, its owner (and no
+-- team) for a personal one. A receipts table without the column that says so belongs to no one.
+CREATE OR REPLACE FUNCTION batchpilot_private.receipt_in_tenant(receipt uuid, owner uuid, team uuid) RETURNS boolean
+  LANGUAGE plpgsql STABLE
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+DECLARE
+  m batchpilot_private.receipt_mapping;
+  found boolean;
+BEGIN
+  SELECT * INTO m FROM batchpilot_private.receipt_mapping;
+  IF team IS NOT NULL THEN
+    IF NOT m.team_column THEN RETURN false; END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM public.receipts WHERE id = $1 AND team_id = $2)' INTO found USING receipt, team;
+  ELSE
+    IF NOT m.owner_column THEN RETURN false; END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM public.receipts WHERE id = $1 AND user_id IS NOT DISTINCT FROM $2'
+            || CASE WHEN m.team_column THEN ' AND team_id IS NULL' ELSE '' END || ')'
+       INTO found USING receipt, owner;
+  END IF;
+  RETURN found;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION batchpilot_private.check_receipt_tenant() RETURNS trigger
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+DECLARE
+  s public.batch_upload_sessions;
+BEGIN
+  SELECT * INTO s FROM public.batch_upload_sessions WHERE id = NEW.batch_session_id;
+  IF NOT batchpilot_private.receipt_in_tenant(NEW.receipt_id, s.user_id, s.team_id) THEN
+    RAISE EXCEPTION 'batch_upload_files.receipt_id % is not a receipt of this session''s %', NEW.receipt_id,
+        CASE WHEN s.team_id IS NULL THEN 'owner' ELSE 'team' END
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'a file may only fill a receipt of its own session''s team (or, for a personal session, of its owner)';
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+DROP TRIGGER IF EXISTS batch_upload_files_check_receipt_tenant ON public.batch_upload_files;
+CREATE TRIGGER batch_upload_files_check_receipt_tenant
+  BEFORE INSERT OR UPDATE OF receipt_id, batch_session_id ON public.batch_upload_files
+  FOR EACH ROW WHEN (NEW.receipt_id IS NOT NULL)
+  EXECUTE FUNCTION batchpilot_private.check_receipt_tenant();
+
+-- Stores a completed file's extraction and copies it into its receipt, if it names one, through the
+-- mapping. A copy that fails (a receipt outside the tenant, a column the host changed, a value its
+-- type refuses) loses nothing: the extraction stays here with the reason, the session says what is
+-- wrong at once, and nothing is retried.
+CREATE OR REPLACE FUNCTION batchpilot_private.store_extraction(file_id uuid, receipt jsonb, done_time timestamptz)
+  RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+DECLARE
+  f public.batch_upload_files;
+  s public.batch_upload_sessions;
+  e public.receipt_extractions;
+  m batchpilot_private.receipt_mapping;
+  problem text;
+BEGIN
+  SELECT * INTO f FROM public.batch_upload_files WHERE id = file_id;
+  BEGIN
+    INSERT INTO public.receipt_extractions AS x
+      (file_id, batch_session_id, merchant, date, currency, subtotal, tax, total, line_items, receipt_id, created_at)
+    VALUES (f.id, f.batch_session_id, receipt ->> 'merchant', (receipt ->> 'date')::date, receipt ->> 'currency',
+            (receipt ->> 'subtotal')::numeric, (receipt ->> 'tax')::numeric, (receipt ->> 'total')::numeric,
+            coalesce(receipt -> 'line_items', '[]'::jsonb), f.receipt_id, done_time)
+    ON CONFLICT ON CONSTRAINT receipt_extractions_pkey DO UPDATE
+      SET merchant = excluded.merchant, date = excluded.date, currency = excluded.currency,
+          subtotal = excluded.subtotal, tax = excluded.tax, total = excluded.total,
+          line_items = excluded.line_items, receipt_id = excluded.receipt_id, created_at = excluded.created_at,
+          copied_to_receipt_at = NULL, copy_error = NULL
+    RETURNING x.* INTO e;
+  EXCEPTION WHEN data_exception THEN
+    problem := format('its extraction has a value the receipt fields refuse (%s); the whole answer is in the file''s result', SQLERRM);
+  END;
+  IF problem IS NULL AND f.receipt_id IS NOT NULL THEN
+    SELECT * INTO s FROM public.batch_upload_sessions WHERE id = f.batch_session_id;
+    SELECT * INTO m FROM batchpilot_private.receipt_mapping;
+    IF NOT batchpilot_private.receipt_in_tenant(f.receipt_id, s.user_id, s.team_id) THEN
+      problem := format('receipt %s is not a receipt of this session''s %s: not copied', f.receipt_id,
+                        CASE WHEN s.team_id IS NULL THEN 'owner' ELSE 'team' END);
+    ELSE
+      BEGIN
+        IF m.custom_function IS NOT NULL THEN
+          EXECUTE format('SELECT %s($1, $2)', m.custom_function::regproc) USING f.receipt_id, e;
+        ELSIF m.update_sql IS NOT NULL THEN
+          EXECUTE m.update_sql USING f.receipt_id, e;
+        END IF;
+        UPDATE public.receipt_extractions SET copied_to_receipt_at = done_time WHERE receipt_extractions.file_id = f.id;
+      EXCEPTION WHEN OTHERS THEN
+        problem := format('copying it into public.receipts failed (%s); if receipts changed, run select '
+                          'batchpilot_private.map_receipts(), or fix the mapping registered with use_receipt_mapping()', SQLERRM);
+      END;
+    END IF;
+    IF problem IS NOT NULL THEN
+      UPDATE public.receipt_extractions SET copy_error = problem WHERE receipt_extractions.file_id = f.id;
+    END IF;
+  END IF;
+  IF problem IS NOT NULL THEN
+    UPDATE public.batch_upload_sessions
+       SET error_message = format('%s: %s', f.original_filename, problem), last_error_at = done_time
+     WHERE id = f.batch_session_id;
+  END IF;
+END
+$$;
+
+REVOKE ALL ON FUNCTION batchpilot_private.map_receipts(), batchpilot_private.use_receipt_mapping(regprocedure),
+  batchpilot_private.receipt_in_tenant(uuid, uuid, uuid), batchpilot_private.check_receipt_tenant(),
+  batchpilot_private.store_extraction(uuid, jsonb, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION batchpilot_private.store_extraction(uuid, jsonb, timestamptz) TO service_role;
+
+
+-- ---------------------------------------------------------------------------------------------
 -- Complete: a batch of outcomes in one transaction. An outcome applies only while its worker still
 -- holds the file (claimed_by and attempts as they were at the claim, status processing): a worker
 -- whose lease expired and whose file was claimed again changes nothing. Returns the outcomes that
@@ -1817,7 +2085,8 @@ $$;
 --   counts_attempt                false for a release or a quota wait: the claim's attempt is undone
 --   retry_delay_ms                for pending: next_attempt_at = now + this
 --   result, duplicate_of, receipt for completed (receipt: merchant, date, currency, subtotal, tax,
---                                 total, line_items, written into public.receipts when receipt_id is set)
+--                                 total, line_items: stored in receipt_extractions and copied into
+--                                 the file's receipt through the mapping, by store_extraction)
 --   error_type, error_message     for failed and retried
 --   duration_ms, api_calls, input_tokens, output_tokens, tokens_used, rate_limited
 --   session_error, session_failed a message for the session (a refused key, a spent daily quota);
@@ -1913,22 +2182,12 @@ BEGIN
     FROM per_session p
    WHERE s.id = p.id;
 
-  -- Statement 3: the extraction into the receipt the file belongs to.
-  UPDATE public.receipts r
-     SET merchant = o.receipt ->> 'merchant',
-         date = (o.receipt ->> 'date')::date,
-         currency = o.receipt ->> 'currency',
-         subtotal = (o.receipt ->> 'subtotal')::numeric,
-         tax = (o.receipt ->> 'tax')::numeric,
-         total = (o.receipt ->> 'total')::numeric,
-         line_items = o.receipt -> 'line_items',
-         updated_at = done_time
-    FROM jsonb_to_recordset(outcomes) AS o (id uuid, status text, receipt jsonb)
-    JOIN public.batch_upload_files f ON f.id = o.id
-   WHERE o.id = ANY (applied_ids)
-     AND o.status = 'completed'
-     AND o.receipt IS NOT NULL
-     AND r.id = f.receipt_id;
+  -- Statement 3: the extraction, typed, and its copy into the receipt the file names (if any).
+  PERFORM batchpilot_private.store_extraction(o.id, o.receipt, done_time)
+     FROM jsonb_to_recordset(outcomes) AS o (id uuid, status text, receipt jsonb)
+    WHERE o.id = ANY (applied_ids)
+      AND o.status = 'completed'
+      AND o.receipt IS NOT NULL;
 
   RETURN QUERY
   SELECT f.id, f.batch_session_id, f.status FROM public.batch_upload_files f WHERE f.id = ANY (applied_ids);
@@ -2016,6 +2275,14 @@ CREATE POLICY batch_files_delete ON public.batch_upload_files
   FOR DELETE TO authenticated
   USING (batch_session_id IN (SELECT batchpilot_private.my_session_ids()));
 
+DROP POLICY IF EXISTS receipt_extractions_select ON public.receipt_extractions;
+CREATE POLICY receipt_extractions_select ON public.receipt_extractions
+  FOR SELECT TO authenticated
+  USING (batch_session_id IN (SELECT batchpilot_private.my_session_ids()));
+
+-- The default mapping, from the columns public.receipts has now.
+SELECT batchpilot_private.map_receipts();
+
 -- ==== R__40_embeddings.sql ====
 
 -- batchpilot, repeatable: every extracted receipt becomes searchable. When a file's extraction
@@ -2024,7 +2291,7 @@ CREATE POLICY batch_files_delete ON public.batch_upload_files
 -- LOCKED, with a lease), embed up to 100 texts per batchEmbedContents call and store the vectors
 -- in receipt_embeddings. The extraction is never undone by an embedding failure: only the
 -- embedding_* columns change. Every statement may run again on an installed database and changes
--- nothing; run this file again (psql -f) after converting the embedding column to pgvector.
+-- nothing.
 
 -- ---------------------------------------------------------------------------------------------
 -- A file whose extraction completes (or is replaced by a new one) needs an embedding.
@@ -2058,23 +2325,45 @@ CREATE TRIGGER batch_upload_files_queue_embedding_updated
   EXECUTE FUNCTION batchpilot_private.queue_embedding();
 
 -- ---------------------------------------------------------------------------------------------
--- Search: public.match_receipts over the column's type, as the baseline chose it (vector(N) with
--- pgvector, else real[]). SECURITY INVOKER (the default): a search sees only the rows the caller's
--- RLS lets it see. A definition over the other type (left by a conversion to pgvector) is dropped.
+-- pgvector, now or later, and the search over the column's type. use_pgvector() owns the
+-- embedding column's type, its HNSW index and public.match_receipts: where the extension is
+-- installed it converts a real[] column (a project that enabled pgvector after migrating) to
+-- vector(N) in place, keeping every stored embedding, adds the index (HNSW takes at most 2000
+-- dimensions) and defines the search over vector; elsewhere it defines the search over real[]
+-- (cosine computed row by row: correct, and fine for thousands of receipts). A definition over the
+-- other type is dropped. It runs at the end of this file; after
+-- `create extension vector with schema extensions`, run `select batchpilot_private.use_pgvector();`.
+-- match_receipts is SECURITY INVOKER (the default): a search sees only the rows the caller's RLS
+-- lets it see.
 -- ---------------------------------------------------------------------------------------------
-DO $migration$
+CREATE OR REPLACE FUNCTION batchpilot_private.use_pgvector() RETURNS text
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
 DECLARE
-  column_type   oid;
-  vector_schema text;
-  other         regprocedure;
+  vector_schema text := (SELECT n.nspname FROM pg_catalog.pg_extension e
+                           JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+                          WHERE e.extname = 'vector');
+  dims integer := batchpilot_private.embedding_dimensions();
+  column_type oid;
+  converted boolean := false;
+  other regprocedure;
 BEGIN
-  SELECT a.atttypid, CASE WHEN t.typname = 'vector' THEN n.nspname END INTO column_type, vector_schema
+  SELECT a.atttypid INTO column_type
     FROM pg_catalog.pg_attribute a
-    JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-    JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
    WHERE a.attrelid = 'public.receipt_embeddings'::regclass AND a.attname = 'embedding' AND NOT a.attisdropped;
-  IF vector_schema IS NULL THEN
-    -- Cosine similarity computed row by row: correct, and fine for thousands of receipts.
+  IF vector_schema IS NOT NULL AND column_type = 'real[]'::regtype THEN
+    -- cardinality() does not apply to a vector; vector(N) itself enforces the size from here on.
+    ALTER TABLE public.receipt_embeddings DROP CONSTRAINT IF EXISTS receipt_embeddings_embedding_check;
+    EXECUTE format('ALTER TABLE public.receipt_embeddings ALTER COLUMN embedding TYPE %1$I.vector(%2$s)'
+                   ' USING embedding::%1$I.vector(%2$s)', vector_schema, dims);
+    converted := true;
+    SELECT a.atttypid INTO column_type
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = 'public.receipt_embeddings'::regclass AND a.attname = 'embedding' AND NOT a.attisdropped;
+  END IF;
+
+  IF column_type = 'real[]'::regtype THEN
     CREATE OR REPLACE FUNCTION public.match_receipts(
         query_embedding real[], match_count integer DEFAULT 10, filter_session_id uuid DEFAULT NULL)
       RETURNS TABLE (file_id uuid, batch_session_id uuid, receipt_id uuid, content text, similarity double precision)
@@ -2092,6 +2381,10 @@ BEGIN
        LIMIT match_count
     $fn$;
   ELSE
+    IF dims <= 2000 THEN
+      EXECUTE format('CREATE INDEX IF NOT EXISTS receipt_embeddings_embedding_idx ON public.receipt_embeddings'
+                     ' USING hnsw (embedding %I.vector_cosine_ops)', vector_schema);
+    END IF;
     EXECUTE format($fmt$
       CREATE OR REPLACE FUNCTION public.match_receipts(
           query_embedding %1$I.vector, match_count integer DEFAULT 10, filter_session_id uuid DEFAULT NULL)
@@ -2113,11 +2406,23 @@ BEGIN
                   AND p.proargtypes[0] <> column_type LOOP
     EXECUTE format('DROP FUNCTION %s', other);
   END LOOP;
-END
-$migration$;
+  EXECUTE format('REVOKE ALL ON FUNCTION public.match_receipts(%s, integer, uuid) FROM PUBLIC, anon',
+                 column_type::regtype);
+  EXECUTE format('GRANT EXECUTE ON FUNCTION public.match_receipts(%s, integer, uuid) TO authenticated, service_role',
+                 column_type::regtype);
 
-REVOKE ALL ON FUNCTION public.match_receipts FROM PUBLIC, anon;
-GRANT EXECUTE ON FUNCTION public.match_receipts TO authenticated, service_role;
+  IF vector_schema IS NULL THEN
+    RETURN 'pgvector is not installed: embeddings stay real[] (searchable, unindexed); '
+        || 'create extension vector with schema extensions, then select batchpilot_private.use_pgvector()';
+  END IF;
+  RETURN CASE WHEN converted THEN format('embeddings converted to %I.vector(%s)', vector_schema, dims)
+              ELSE format('embeddings are %I.vector(%s)', vector_schema, dims) END
+      || CASE WHEN dims <= 2000 THEN ', HNSW cosine index' ELSE ', no index (HNSW takes at most 2000 dimensions)' END;
+END
+$$;
+
+REVOKE ALL ON FUNCTION batchpilot_private.use_pgvector() FROM PUBLIC;
+SELECT batchpilot_private.use_pgvector();
 
 -- ---------------------------------------------------------------------------------------------
 -- Claim: up to max_files due embeddings for one worker, or none unless at least min_files are due

@@ -30,12 +30,21 @@ DROP FUNCTION IF EXISTS public.match_receipts;
 DROP FUNCTION IF EXISTS batchpilot_private.claim_embeddings(text, integer, integer, interval);
 DROP FUNCTION IF EXISTS batchpilot_private.embeddings_due();
 DROP FUNCTION IF EXISTS batchpilot_private.record_embeddings(jsonb);
+DROP FUNCTION IF EXISTS batchpilot_private.use_pgvector();
 
 -- R__30_claims_and_completion
 DROP TRIGGER IF EXISTS batch_upload_files_check_storage_path ON public.batch_upload_files;
 DROP FUNCTION IF EXISTS batchpilot_private.check_storage_path();
 DROP FUNCTION IF EXISTS batchpilot_private.claim_files(text, integer, interval);
 DROP FUNCTION IF EXISTS batchpilot_private.complete_files(jsonb);
+DROP TABLE IF EXISTS public.receipt_extractions;
+DROP TRIGGER IF EXISTS batch_upload_files_check_receipt_tenant ON public.batch_upload_files;
+DROP FUNCTION IF EXISTS batchpilot_private.check_receipt_tenant();
+DROP FUNCTION IF EXISTS batchpilot_private.store_extraction(uuid, jsonb, timestamptz);
+DROP FUNCTION IF EXISTS batchpilot_private.receipt_in_tenant(uuid, uuid, uuid);
+DROP FUNCTION IF EXISTS batchpilot_private.use_receipt_mapping(regprocedure);
+DROP FUNCTION IF EXISTS batchpilot_private.map_receipts();
+DROP TABLE IF EXISTS batchpilot_private.receipt_mapping;
 
 -- R__20_quota_gate
 DROP FUNCTION IF EXISTS public.batchpilot_acquire_quota(text, text, bigint, text);

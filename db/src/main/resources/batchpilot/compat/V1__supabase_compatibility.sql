@@ -88,19 +88,20 @@ CREATE TABLE public.team_members (
 );
 CREATE INDEX team_members_user_id_idx ON public.team_members (user_id);
 
+-- The receipt app of the design document, as its own migrations made it: batchpilot fills the
+-- columns it finds (merchant, date, total, currency here) and never assumes more.
 CREATE TABLE public.receipts (
-  id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-  user_id     uuid REFERENCES auth.users (id) ON DELETE CASCADE,
-  team_id     uuid REFERENCES public.teams (id) ON DELETE CASCADE,
-  merchant    text,
-  date        date,
-  currency    text,
-  subtotal    numeric(12, 2),
-  tax         numeric(12, 2),
-  total       numeric(12, 2),
-  line_items  jsonb,
-  created_at  timestamptz NOT NULL DEFAULT now(),
-  updated_at  timestamptz NOT NULL DEFAULT now()
+  id                uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  user_id           uuid REFERENCES auth.users (id) ON DELETE CASCADE,
+  team_id           uuid REFERENCES public.teams (id) ON DELETE CASCADE,
+  merchant          text,
+  date              date,
+  total             numeric(12, 2),
+  currency          text,
+  image_url         text,
+  processing_status text NOT NULL DEFAULT 'pending',
+  created_at        timestamptz NOT NULL DEFAULT now(),
+  updated_at        timestamptz NOT NULL DEFAULT now()
 );
 
 ALTER TABLE public.teams ENABLE ROW LEVEL SECURITY;

@@ -99,19 +99,11 @@ CREATE OR REPLACE FUNCTION batchpilot_private.notify_sessions(session_ids uuid[]
   LANGUAGE plpgsql
   SET search_path = ''
 AS $$
-DECLARE
-  payload text;
 BEGIN
   -- array_agg over no rows is NULL, not empty: a statement that made nothing claimable sends nothing.
-  IF coalesce(cardinality(session_ids), 0) = 0 THEN
-    RETURN;
+  IF coalesce(cardinality(session_ids), 0) > 0 THEN
+    PERFORM pg_notify('batchpilot_work', '');
   END IF;
-  payload := array_to_string(session_ids, ',');
-  -- NOTIFY payloads stop at 8000 bytes; an empty payload means "look at every session".
-  IF octet_length(payload) > 7900 THEN
-    payload := '';
-  END IF;
-  PERFORM pg_notify('batchpilot_work', payload);
 END
 $$;
 
@@ -277,6 +269,195 @@ END
 $$;
 
 -- ---------------------------------------------------------------------------------------------
+-- The host's receipts, as they are. batchpilot_private.receipt_mapping (baseline) says which of
+-- the receipt fields public.receipts has columns for and whose receipt it is (user_id, team_id):
+-- map_receipts() decides it from the catalog, at the end of this file and whenever the host has
+-- altered receipts. A project with its own idea of a receipt registers a function
+-- (receipt_id uuid, extraction public.receipt_extractions) RETURNS void with use_receipt_mapping();
+-- use_receipt_mapping(NULL) goes back to the default.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION batchpilot_private.map_receipts() RETURNS text
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+DECLARE
+  wanted constant text[] := ARRAY['merchant', 'date', 'currency', 'subtotal', 'tax', 'total', 'line_items'];
+  filled text[];
+  assignments text;
+  has_owner boolean;
+  has_team boolean;
+BEGIN
+  SELECT array_agg(a.attname::text ORDER BY array_position(wanted, a.attname::text)),
+         string_agg(format('%1$I = ($2).%1$I::%2$s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)),
+                    ', ' ORDER BY array_position(wanted, a.attname::text))
+    INTO filled, assignments
+    FROM pg_catalog.pg_attribute a
+   WHERE a.attrelid = 'public.receipts'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+     AND a.attname = ANY (wanted);
+  SELECT bool_or(a.attname = 'user_id'), bool_or(a.attname = 'team_id')
+    INTO has_owner, has_team
+    FROM pg_catalog.pg_attribute a
+   WHERE a.attrelid = 'public.receipts'::regclass AND a.attnum > 0 AND NOT a.attisdropped;
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid = 'public.receipts'::regclass AND a.attname = 'updated_at' AND NOT a.attisdropped) THEN
+    assignments := concat_ws(', ', assignments, 'updated_at = now()');
+  END IF;
+  INSERT INTO batchpilot_private.receipt_mapping AS m (filled_columns, update_sql, owner_column, team_column, checked_at)
+  VALUES (coalesce(filled, '{}'),
+          CASE WHEN assignments IS NULL THEN NULL
+               ELSE 'UPDATE public.receipts SET ' || assignments || ' WHERE id = $1' END,
+          coalesce(has_owner, false), coalesce(has_team, false), clock_timestamp())
+  ON CONFLICT (singleton) DO UPDATE
+    SET filled_columns = excluded.filled_columns, update_sql = excluded.update_sql,
+        owner_column = excluded.owner_column, team_column = excluded.team_column, checked_at = excluded.checked_at;
+  RETURN format('public.receipts: fills %s; has no %s; receipt ownership by %s',
+                coalesce(array_to_string(filled, ', '), 'nothing'),
+                coalesce(nullif(array_to_string(ARRAY(SELECT w FROM unnest(wanted) w
+                                                       WHERE w <> ALL (coalesce(filled, '{}'))), ', '), ''), 'column it lacks'),
+                concat_ws(' and ', CASE WHEN has_owner THEN 'user_id' END, CASE WHEN has_team THEN 'team_id' END,
+                          CASE WHEN NOT (coalesce(has_owner, false) OR coalesce(has_team, false))
+                               THEN 'nothing (files cannot name a receipt)' END));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION batchpilot_private.use_receipt_mapping(mapping regprocedure) RETURNS text
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+BEGIN
+  IF mapping IS NOT NULL AND NOT EXISTS (
+      SELECT 1 FROM pg_catalog.pg_proc p
+       WHERE p.oid = mapping
+         AND p.proargtypes = ARRAY['uuid'::regtype, 'public.receipt_extractions'::regtype]::oidvector) THEN
+    RAISE EXCEPTION 'receipt mapping % must take (receipt_id uuid, extraction public.receipt_extractions)', mapping
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  UPDATE batchpilot_private.receipt_mapping SET custom_function = mapping;
+  RETURN CASE WHEN mapping IS NULL THEN 'receipts are filled by the default mapping'
+              ELSE format('receipts are filled by %s', mapping) END;
+END
+$$;
+
+-- Whether a receipt belongs to a session's tenant: its team for a team session, its owner (and no
+-- team) for a personal one. A receipts table without the column that says so belongs to no one.
+CREATE OR REPLACE FUNCTION batchpilot_private.receipt_in_tenant(receipt uuid, owner uuid, team uuid) RETURNS boolean
+  LANGUAGE plpgsql STABLE
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+DECLARE
+  m batchpilot_private.receipt_mapping;
+  found boolean;
+BEGIN
+  SELECT * INTO m FROM batchpilot_private.receipt_mapping;
+  IF team IS NOT NULL THEN
+    IF NOT m.team_column THEN RETURN false; END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM public.receipts WHERE id = $1 AND team_id = $2)' INTO found USING receipt, team;
+  ELSE
+    IF NOT m.owner_column THEN RETURN false; END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM public.receipts WHERE id = $1 AND user_id IS NOT DISTINCT FROM $2'
+            || CASE WHEN m.team_column THEN ' AND team_id IS NULL' ELSE '' END || ')'
+       INTO found USING receipt, owner;
+  END IF;
+  RETURN found;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION batchpilot_private.check_receipt_tenant() RETURNS trigger
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+DECLARE
+  s public.batch_upload_sessions;
+BEGIN
+  SELECT * INTO s FROM public.batch_upload_sessions WHERE id = NEW.batch_session_id;
+  IF NOT batchpilot_private.receipt_in_tenant(NEW.receipt_id, s.user_id, s.team_id) THEN
+    RAISE EXCEPTION 'batch_upload_files.receipt_id % is not a receipt of this session''s %', NEW.receipt_id,
+        CASE WHEN s.team_id IS NULL THEN 'owner' ELSE 'team' END
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'a file may only fill a receipt of its own session''s team (or, for a personal session, of its owner)';
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+DROP TRIGGER IF EXISTS batch_upload_files_check_receipt_tenant ON public.batch_upload_files;
+CREATE TRIGGER batch_upload_files_check_receipt_tenant
+  BEFORE INSERT OR UPDATE OF receipt_id, batch_session_id ON public.batch_upload_files
+  FOR EACH ROW WHEN (NEW.receipt_id IS NOT NULL)
+  EXECUTE FUNCTION batchpilot_private.check_receipt_tenant();
+
+-- Stores a completed file's extraction and copies it into its receipt, if it names one, through the
+-- mapping. A copy that fails (a receipt outside the tenant, a column the host changed, a value its
+-- type refuses) loses nothing: the extraction stays here with the reason, the session says what is
+-- wrong at once, and nothing is retried.
+CREATE OR REPLACE FUNCTION batchpilot_private.store_extraction(file_id uuid, receipt jsonb, done_time timestamptz)
+  RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+DECLARE
+  f public.batch_upload_files;
+  s public.batch_upload_sessions;
+  e public.receipt_extractions;
+  m batchpilot_private.receipt_mapping;
+  problem text;
+BEGIN
+  SELECT * INTO f FROM public.batch_upload_files WHERE id = file_id;
+  BEGIN
+    INSERT INTO public.receipt_extractions AS x
+      (file_id, batch_session_id, merchant, date, currency, subtotal, tax, total, line_items, receipt_id, created_at)
+    VALUES (f.id, f.batch_session_id, receipt ->> 'merchant', (receipt ->> 'date')::date, receipt ->> 'currency',
+            (receipt ->> 'subtotal')::numeric, (receipt ->> 'tax')::numeric, (receipt ->> 'total')::numeric,
+            coalesce(receipt -> 'line_items', '[]'::jsonb), f.receipt_id, done_time)
+    ON CONFLICT ON CONSTRAINT receipt_extractions_pkey DO UPDATE
+      SET merchant = excluded.merchant, date = excluded.date, currency = excluded.currency,
+          subtotal = excluded.subtotal, tax = excluded.tax, total = excluded.total,
+          line_items = excluded.line_items, receipt_id = excluded.receipt_id, created_at = excluded.created_at,
+          copied_to_receipt_at = NULL, copy_error = NULL
+    RETURNING x.* INTO e;
+  EXCEPTION WHEN data_exception THEN
+    problem := format('its extraction has a value the receipt fields refuse (%s); the whole answer is in the file''s result', SQLERRM);
+  END;
+  IF problem IS NULL AND f.receipt_id IS NOT NULL THEN
+    SELECT * INTO s FROM public.batch_upload_sessions WHERE id = f.batch_session_id;
+    SELECT * INTO m FROM batchpilot_private.receipt_mapping;
+    IF NOT batchpilot_private.receipt_in_tenant(f.receipt_id, s.user_id, s.team_id) THEN
+      problem := format('receipt %s is not a receipt of this session''s %s: not copied', f.receipt_id,
+                        CASE WHEN s.team_id IS NULL THEN 'owner' ELSE 'team' END);
+    ELSE
+      BEGIN
+        IF m.custom_function IS NOT NULL THEN
+          EXECUTE format('SELECT %s($1, $2)', m.custom_function::regproc) USING f.receipt_id, e;
+        ELSIF m.update_sql IS NOT NULL THEN
+          EXECUTE m.update_sql USING f.receipt_id, e;
+        END IF;
+        UPDATE public.receipt_extractions SET copied_to_receipt_at = done_time WHERE receipt_extractions.file_id = f.id;
+      EXCEPTION WHEN OTHERS THEN
+        problem := format('copying it into public.receipts failed (%s); if receipts changed, run select '
+                          'batchpilot_private.map_receipts(), or fix the mapping registered with use_receipt_mapping()', SQLERRM);
+      END;
+    END IF;
+    IF problem IS NOT NULL THEN
+      UPDATE public.receipt_extractions SET copy_error = problem WHERE receipt_extractions.file_id = f.id;
+    END IF;
+  END IF;
+  IF problem IS NOT NULL THEN
+    UPDATE public.batch_upload_sessions
+       SET error_message = format('%s: %s', f.original_filename, problem), last_error_at = done_time
+     WHERE id = f.batch_session_id;
+  END IF;
+END
+$$;
+
+REVOKE ALL ON FUNCTION batchpilot_private.map_receipts(), batchpilot_private.use_receipt_mapping(regprocedure),
+  batchpilot_private.receipt_in_tenant(uuid, uuid, uuid), batchpilot_private.check_receipt_tenant(),
+  batchpilot_private.store_extraction(uuid, jsonb, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION batchpilot_private.store_extraction(uuid, jsonb, timestamptz) TO service_role;
+
+
+-- ---------------------------------------------------------------------------------------------
 -- Complete: a batch of outcomes in one transaction. An outcome applies only while its worker still
 -- holds the file (claimed_by and attempts as they were at the claim, status processing): a worker
 -- whose lease expired and whose file was claimed again changes nothing. Returns the outcomes that
@@ -288,7 +469,8 @@ $$;
 --   counts_attempt                false for a release or a quota wait: the claim's attempt is undone
 --   retry_delay_ms                for pending: next_attempt_at = now + this
 --   result, duplicate_of, receipt for completed (receipt: merchant, date, currency, subtotal, tax,
---                                 total, line_items, written into public.receipts when receipt_id is set)
+--                                 total, line_items: stored in receipt_extractions and copied into
+--                                 the file's receipt through the mapping, by store_extraction)
 --   error_type, error_message     for failed and retried
 --   duration_ms, api_calls, input_tokens, output_tokens, tokens_used, rate_limited
 --   session_error, session_failed a message for the session (a refused key, a spent daily quota);
@@ -384,22 +566,12 @@ BEGIN
     FROM per_session p
    WHERE s.id = p.id;
 
-  -- Statement 3: the extraction into the receipt the file belongs to.
-  UPDATE public.receipts r
-     SET merchant = o.receipt ->> 'merchant',
-         date = (o.receipt ->> 'date')::date,
-         currency = o.receipt ->> 'currency',
-         subtotal = (o.receipt ->> 'subtotal')::numeric,
-         tax = (o.receipt ->> 'tax')::numeric,
-         total = (o.receipt ->> 'total')::numeric,
-         line_items = o.receipt -> 'line_items',
-         updated_at = done_time
-    FROM jsonb_to_recordset(outcomes) AS o (id uuid, status text, receipt jsonb)
-    JOIN public.batch_upload_files f ON f.id = o.id
-   WHERE o.id = ANY (applied_ids)
-     AND o.status = 'completed'
-     AND o.receipt IS NOT NULL
-     AND r.id = f.receipt_id;
+  -- Statement 3: the extraction, typed, and its copy into the receipt the file names (if any).
+  PERFORM batchpilot_private.store_extraction(o.id, o.receipt, done_time)
+     FROM jsonb_to_recordset(outcomes) AS o (id uuid, status text, receipt jsonb)
+    WHERE o.id = ANY (applied_ids)
+      AND o.status = 'completed'
+      AND o.receipt IS NOT NULL;
 
   RETURN QUERY
   SELECT f.id, f.batch_session_id, f.status FROM public.batch_upload_files f WHERE f.id = ANY (applied_ids);
@@ -486,3 +658,11 @@ DROP POLICY IF EXISTS batch_files_delete ON public.batch_upload_files;
 CREATE POLICY batch_files_delete ON public.batch_upload_files
   FOR DELETE TO authenticated
   USING (batch_session_id IN (SELECT batchpilot_private.my_session_ids()));
+
+DROP POLICY IF EXISTS receipt_extractions_select ON public.receipt_extractions;
+CREATE POLICY receipt_extractions_select ON public.receipt_extractions
+  FOR SELECT TO authenticated
+  USING (batch_session_id IN (SELECT batchpilot_private.my_session_ids()));
+
+-- The default mapping, from the columns public.receipts has now.
+SELECT batchpilot_private.map_receipts();

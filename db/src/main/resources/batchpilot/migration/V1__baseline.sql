@@ -11,6 +11,42 @@
 -- tables have had them since they were first installed (jOOQ's generated classes follow it).
 
 -- =============================================================================================
+-- What the host project must have: Supabase's auth and roles, and the app's own teams,
+-- team_members (team_id, user_id) and receipts (id). Checked before anything is created, so a
+-- project without them learns exactly what is missing instead of meeting a half-applied migration.
+-- public.receipts may have any other columns: the copy of an extraction fills the ones it finds.
+-- =============================================================================================
+DO $$
+DECLARE
+  missing text[] := '{}';
+BEGIN
+  IF to_regprocedure('auth.uid()') IS NULL THEN
+    missing := missing || 'auth.uid() (a Supabase project has it)'::text;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'authenticated')
+     OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'service_role') THEN
+    missing := missing || 'the roles authenticated and service_role (a Supabase project has them)'::text;
+  END IF;
+  IF to_regclass('public.teams') IS NULL THEN
+    missing := missing || 'table public.teams (id uuid primary key)'::text;
+  END IF;
+  IF to_regclass('public.team_members') IS NULL
+     OR (SELECT count(*) FROM pg_catalog.pg_attribute a
+          WHERE a.attrelid = to_regclass('public.team_members') AND a.attname IN ('team_id', 'user_id')
+            AND NOT a.attisdropped) < 2 THEN
+    missing := missing || 'table public.team_members (team_id uuid, user_id uuid)'::text;
+  END IF;
+  IF to_regclass('public.receipts') IS NULL THEN
+    missing := missing || 'table public.receipts (id uuid primary key; user_id and team_id say whose it is)'::text;
+  END IF;
+  IF cardinality(missing) > 0 THEN
+    RAISE EXCEPTION 'batchpilot cannot be installed here: missing %', array_to_string(missing, '; ')
+      USING HINT = 'create them first (README, "Adopting batchpilot"), then run the migration again';
+  END IF;
+END
+$$;
+
+-- =============================================================================================
 -- Schemas
 -- =============================================================================================
 -- Helpers for row-level security and the workers' functions, in a schema the Data API does not expose.
@@ -65,7 +101,8 @@ CREATE TABLE public.batch_upload_sessions (
   user_id                     uuid DEFAULT auth.uid() REFERENCES auth.users (id) ON DELETE CASCADE,
   team_id                     uuid REFERENCES public.teams (id) ON DELETE CASCADE,
 
-  session_name                text,
+  session_name                text
+    CONSTRAINT batch_upload_sessions_session_name_length CHECK (length(session_name) <= 200),
   total_files                 integer NOT NULL
     CONSTRAINT batch_upload_sessions_total_files_check CHECK (total_files >= 0),
   -- One counter per file status, kept equal to the files' statuses by a trigger.
@@ -89,7 +126,8 @@ CREATE TABLE public.batch_upload_sessions (
   max_concurrent              integer NOT NULL DEFAULT 2
     CONSTRAINT batch_upload_sessions_max_concurrent_check CHECK (max_concurrent BETWEEN 1 AND 1000),
   rate_limit_config           jsonb NOT NULL DEFAULT '{}'::jsonb
-    CONSTRAINT batch_upload_sessions_rate_limit_config_check CHECK (jsonb_typeof(rate_limit_config) = 'object'),
+    CONSTRAINT batch_upload_sessions_rate_limit_config_check CHECK (jsonb_typeof(rate_limit_config) = 'object')
+    CONSTRAINT batch_upload_sessions_rate_limit_config_size CHECK (octet_length(rate_limit_config::text) <= 4096),
   processing_strategy         text NOT NULL DEFAULT 'adaptive'
     CONSTRAINT batch_upload_sessions_processing_strategy_check
       CHECK (processing_strategy IN ('conservative', 'balanced', 'aggressive', 'adaptive')),
@@ -143,14 +181,17 @@ CREATE TABLE public.batch_upload_files (
     CONSTRAINT batch_upload_files_original_filename_check CHECK (length(original_filename) BETWEEN 1 AND 1024),
   file_size_bytes         bigint
     CONSTRAINT batch_upload_files_file_size_bytes_check CHECK (file_size_bytes >= 0),
-  file_type               text,
+  file_type               text
+    CONSTRAINT batch_upload_files_file_type_length CHECK (length(file_type) <= 255),
   upload_order            integer
     CONSTRAINT batch_upload_files_upload_order_check CHECK (upload_order >= 0),
 
   -- Where the bytes are: a Supabase Storage object, or a URL.
   storage_bucket          text,
-  storage_path            text,
-  source_url              text,
+  storage_path            text
+    CONSTRAINT batch_upload_files_storage_path_length CHECK (length(storage_path) <= 1024),
+  source_url              text
+    CONSTRAINT batch_upload_files_source_url_length CHECK (length(source_url) <= 2048),
   CONSTRAINT batch_upload_files_storage_path_check
     CHECK ((storage_bucket IS NULL) = (storage_path IS NULL)),
   content_sha256          bytea
@@ -657,6 +698,53 @@ REVOKE ALL ON FUNCTION batchpilot_private.embedding_dimensions() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION batchpilot_private.embedding_dimensions() TO service_role;
 
 -- =============================================================================================
+-- Extractions (R__30_claims_and_completion.sql)
+-- =============================================================================================
+-- The extraction, typed, in batchpilot's own table: it never depends on the host's columns. The
+-- file's `result` keeps the whole answer; this row keeps the receipt fields, and whether (and why
+-- not) they were copied into the host's public.receipts.
+-- ---------------------------------------------------------------------------------------------
+CREATE TABLE public.receipt_extractions (
+  file_id              uuid PRIMARY KEY REFERENCES public.batch_upload_files (id) ON DELETE CASCADE,
+  batch_session_id     uuid NOT NULL REFERENCES public.batch_upload_sessions (id) ON DELETE CASCADE,
+  merchant             text,
+  date                 date,
+  currency             text,
+  subtotal             numeric,
+  tax                  numeric,
+  total                numeric,
+  line_items           jsonb NOT NULL DEFAULT '[]'::jsonb,
+  receipt_id           uuid,
+  copied_to_receipt_at timestamptz,
+  copy_error           text,
+  created_at           timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX receipt_extractions_session_idx ON public.receipt_extractions (batch_session_id);
+COMMENT ON TABLE public.receipt_extractions IS
+  'What each completed file extracted, typed; copied into public.receipts through batchpilot_private.receipt_mapping.';
+
+REVOKE ALL ON public.receipt_extractions FROM anon, authenticated;
+GRANT SELECT ON public.receipt_extractions TO authenticated;
+GRANT ALL ON public.receipt_extractions TO service_role;
+
+-- ---------------------------------------------------------------------------------------------
+-- The mapping into public.receipts (R__30_claims_and_completion.sql), decided from the columns the host has: one row, written by
+-- map_receipts() when the migration runs and whenever the host has altered receipts. A project
+-- that wants its own mapping registers a function (receipt_id uuid, extraction
+-- public.receipt_extractions) RETURNS void with use_receipt_mapping().
+-- ---------------------------------------------------------------------------------------------
+CREATE TABLE batchpilot_private.receipt_mapping (
+  singleton       boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  filled_columns  text[] NOT NULL,
+  update_sql      text,
+  owner_column    boolean NOT NULL,
+  team_column     boolean NOT NULL,
+  custom_function regprocedure,
+  checked_at      timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON batchpilot_private.receipt_mapping FROM PUBLIC;
+
+-- =============================================================================================
 -- Row-level security: on for every table. The policies are in the repeatable migrations; a table
 -- without one (the gate's internals, the metrics, the leader) is the workers' alone, so the API
 -- roles see nothing even if a grant slipped in.
@@ -675,6 +763,7 @@ ALTER TABLE public.batchpilot_model_prices ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.batchpilot_adaptive_factor_changes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.batchpilot_leader ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.receipt_embeddings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE public.receipt_extractions ENABLE ROW LEVEL SECURITY;
 
 -- =============================================================================================
 -- Privileges on the tables. Supabase grants the API roles everything in public by default; these

@@ -21,6 +21,7 @@ import io.batchpilot.jooq.tables.QuotaPermitReleases;
 import io.batchpilot.jooq.tables.QuotaPermits;
 import io.batchpilot.jooq.tables.QuotaRings;
 import io.batchpilot.jooq.tables.ReceiptEmbeddings;
+import io.batchpilot.jooq.tables.ReceiptExtractions;
 import io.batchpilot.jooq.tables.Receipts;
 import io.batchpilot.jooq.tables.TeamMembers;
 import io.batchpilot.jooq.tables.Teams;
@@ -290,6 +291,12 @@ public class DefaultSchema extends SchemaImpl {
     public final ReceiptEmbeddings RECEIPT_EMBEDDINGS = ReceiptEmbeddings.RECEIPT_EMBEDDINGS;
 
     /**
+     * What each completed file extracted, typed; copied into public.receipts
+     * through batchpilot_private.receipt_mapping.
+     */
+    public final ReceiptExtractions RECEIPT_EXTRACTIONS = ReceiptExtractions.RECEIPT_EXTRACTIONS;
+
+    /**
      * The table <code>receipts</code>.
      */
     public final Receipts RECEIPTS = Receipts.RECEIPTS;
@@ -337,6 +344,7 @@ public class DefaultSchema extends SchemaImpl {
             QuotaPermits.QUOTA_PERMITS,
             QuotaRings.QUOTA_RINGS,
             ReceiptEmbeddings.RECEIPT_EMBEDDINGS,
+            ReceiptExtractions.RECEIPT_EXTRACTIONS,
             Receipts.RECEIPTS,
             TeamMembers.TEAM_MEMBERS,
             Teams.TEAMS

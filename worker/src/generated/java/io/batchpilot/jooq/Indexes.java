@@ -12,6 +12,7 @@ import io.batchpilot.jooq.tables.BatchpilotMetricSnapshots;
 import io.batchpilot.jooq.tables.BatchpilotWorkerHeartbeats;
 import io.batchpilot.jooq.tables.QuotaPermits;
 import io.batchpilot.jooq.tables.ReceiptEmbeddings;
+import io.batchpilot.jooq.tables.ReceiptExtractions;
 import io.batchpilot.jooq.tables.TeamMembers;
 
 import org.jooq.Index;
@@ -48,5 +49,6 @@ public class Indexes {
     public static final Index BATCHPILOT_WORKER_HEARTBEATS_LAST_SEEN_IDX = Internal.createIndex(DSL.name("batchpilot_worker_heartbeats_last_seen_idx"), BatchpilotWorkerHeartbeats.BATCHPILOT_WORKER_HEARTBEATS, new OrderField[] { BatchpilotWorkerHeartbeats.BATCHPILOT_WORKER_HEARTBEATS.LAST_SEEN_AT }, false);
     public static final Index QUOTA_PERMITS_EXPIRES_IDX = Internal.createIndex(DSL.name("quota_permits_expires_idx"), QuotaPermits.QUOTA_PERMITS, new OrderField[] { QuotaPermits.QUOTA_PERMITS.PROVIDER, QuotaPermits.QUOTA_PERMITS.MODEL, QuotaPermits.QUOTA_PERMITS.EXPIRES_AT }, false);
     public static final Index RECEIPT_EMBEDDINGS_SESSION_IDX = Internal.createIndex(DSL.name("receipt_embeddings_session_idx"), ReceiptEmbeddings.RECEIPT_EMBEDDINGS, new OrderField[] { ReceiptEmbeddings.RECEIPT_EMBEDDINGS.BATCH_SESSION_ID }, false);
+    public static final Index RECEIPT_EXTRACTIONS_SESSION_IDX = Internal.createIndex(DSL.name("receipt_extractions_session_idx"), ReceiptExtractions.RECEIPT_EXTRACTIONS, new OrderField[] { ReceiptExtractions.RECEIPT_EXTRACTIONS.BATCH_SESSION_ID }, false);
     public static final Index TEAM_MEMBERS_USER_ID_IDX = Internal.createIndex(DSL.name("team_members_user_id_idx"), TeamMembers.TEAM_MEMBERS, new OrderField[] { TeamMembers.TEAM_MEMBERS.USER_ID }, false);
 }

@@ -17,6 +17,7 @@ import io.batchpilot.jooq.tables.QuotaPermitReleases;
 import io.batchpilot.jooq.tables.QuotaPermits;
 import io.batchpilot.jooq.tables.QuotaRings;
 import io.batchpilot.jooq.tables.ReceiptEmbeddings;
+import io.batchpilot.jooq.tables.ReceiptExtractions;
 import io.batchpilot.jooq.tables.Receipts;
 import io.batchpilot.jooq.tables.TeamMembers;
 import io.batchpilot.jooq.tables.Teams;
@@ -33,6 +34,7 @@ import io.batchpilot.jooq.tables.records.QuotaPermitReleasesRecord;
 import io.batchpilot.jooq.tables.records.QuotaPermitsRecord;
 import io.batchpilot.jooq.tables.records.QuotaRingsRecord;
 import io.batchpilot.jooq.tables.records.ReceiptEmbeddingsRecord;
+import io.batchpilot.jooq.tables.records.ReceiptExtractionsRecord;
 import io.batchpilot.jooq.tables.records.ReceiptsRecord;
 import io.batchpilot.jooq.tables.records.TeamMembersRecord;
 import io.batchpilot.jooq.tables.records.TeamsRecord;
@@ -69,6 +71,7 @@ public class Keys {
     public static final UniqueKey<QuotaPermitsRecord> QUOTA_PERMITS_PKEY = Internal.createUniqueKey(QuotaPermits.QUOTA_PERMITS, DSL.name("quota_permits_pkey"), new TableField[] { QuotaPermits.QUOTA_PERMITS.ID }, true);
     public static final UniqueKey<QuotaRingsRecord> QUOTA_RINGS_PKEY = Internal.createUniqueKey(QuotaRings.QUOTA_RINGS, DSL.name("quota_rings_pkey"), new TableField[] { QuotaRings.QUOTA_RINGS.PROVIDER, QuotaRings.QUOTA_RINGS.MODEL }, true);
     public static final UniqueKey<ReceiptEmbeddingsRecord> RECEIPT_EMBEDDINGS_PKEY = Internal.createUniqueKey(ReceiptEmbeddings.RECEIPT_EMBEDDINGS, DSL.name("receipt_embeddings_pkey"), new TableField[] { ReceiptEmbeddings.RECEIPT_EMBEDDINGS.FILE_ID }, true);
+    public static final UniqueKey<ReceiptExtractionsRecord> RECEIPT_EXTRACTIONS_PKEY = Internal.createUniqueKey(ReceiptExtractions.RECEIPT_EXTRACTIONS, DSL.name("receipt_extractions_pkey"), new TableField[] { ReceiptExtractions.RECEIPT_EXTRACTIONS.FILE_ID }, true);
     public static final UniqueKey<ReceiptsRecord> RECEIPTS_PKEY = Internal.createUniqueKey(Receipts.RECEIPTS, DSL.name("receipts_pkey"), new TableField[] { Receipts.RECEIPTS.ID }, true);
     public static final UniqueKey<TeamMembersRecord> TEAM_MEMBERS_PKEY = Internal.createUniqueKey(TeamMembers.TEAM_MEMBERS, DSL.name("team_members_pkey"), new TableField[] { TeamMembers.TEAM_MEMBERS.TEAM_ID, TeamMembers.TEAM_MEMBERS.USER_ID }, true);
     public static final UniqueKey<TeamsRecord> TEAMS_PKEY = Internal.createUniqueKey(Teams.TEAMS, DSL.name("teams_pkey"), new TableField[] { Teams.TEAMS.ID }, true);
@@ -86,6 +89,8 @@ public class Keys {
     public static final ForeignKey<QuotaRingsRecord, QuotaLimitsRecord> QUOTA_RINGS__QUOTA_RINGS_PROVIDER_MODEL_FKEY = Internal.createForeignKey(QuotaRings.QUOTA_RINGS, DSL.name("quota_rings_provider_model_fkey"), new TableField[] { QuotaRings.QUOTA_RINGS.PROVIDER, QuotaRings.QUOTA_RINGS.MODEL }, Keys.QUOTA_LIMITS_PKEY, new TableField[] { QuotaLimits.QUOTA_LIMITS.PROVIDER, QuotaLimits.QUOTA_LIMITS.MODEL }, true);
     public static final ForeignKey<ReceiptEmbeddingsRecord, BatchUploadSessionsRecord> RECEIPT_EMBEDDINGS__RECEIPT_EMBEDDINGS_BATCH_SESSION_ID_FKEY = Internal.createForeignKey(ReceiptEmbeddings.RECEIPT_EMBEDDINGS, DSL.name("receipt_embeddings_batch_session_id_fkey"), new TableField[] { ReceiptEmbeddings.RECEIPT_EMBEDDINGS.BATCH_SESSION_ID }, Keys.BATCH_UPLOAD_SESSIONS_PKEY, new TableField[] { BatchUploadSessions.BATCH_UPLOAD_SESSIONS.ID }, true);
     public static final ForeignKey<ReceiptEmbeddingsRecord, BatchUploadFilesRecord> RECEIPT_EMBEDDINGS__RECEIPT_EMBEDDINGS_FILE_ID_FKEY = Internal.createForeignKey(ReceiptEmbeddings.RECEIPT_EMBEDDINGS, DSL.name("receipt_embeddings_file_id_fkey"), new TableField[] { ReceiptEmbeddings.RECEIPT_EMBEDDINGS.FILE_ID }, Keys.BATCH_UPLOAD_FILES_PKEY, new TableField[] { BatchUploadFiles.BATCH_UPLOAD_FILES.ID }, true);
+    public static final ForeignKey<ReceiptExtractionsRecord, BatchUploadSessionsRecord> RECEIPT_EXTRACTIONS__RECEIPT_EXTRACTIONS_BATCH_SESSION_ID_FKEY = Internal.createForeignKey(ReceiptExtractions.RECEIPT_EXTRACTIONS, DSL.name("receipt_extractions_batch_session_id_fkey"), new TableField[] { ReceiptExtractions.RECEIPT_EXTRACTIONS.BATCH_SESSION_ID }, Keys.BATCH_UPLOAD_SESSIONS_PKEY, new TableField[] { BatchUploadSessions.BATCH_UPLOAD_SESSIONS.ID }, true);
+    public static final ForeignKey<ReceiptExtractionsRecord, BatchUploadFilesRecord> RECEIPT_EXTRACTIONS__RECEIPT_EXTRACTIONS_FILE_ID_FKEY = Internal.createForeignKey(ReceiptExtractions.RECEIPT_EXTRACTIONS, DSL.name("receipt_extractions_file_id_fkey"), new TableField[] { ReceiptExtractions.RECEIPT_EXTRACTIONS.FILE_ID }, Keys.BATCH_UPLOAD_FILES_PKEY, new TableField[] { BatchUploadFiles.BATCH_UPLOAD_FILES.ID }, true);
     public static final ForeignKey<ReceiptsRecord, TeamsRecord> RECEIPTS__RECEIPTS_TEAM_ID_FKEY = Internal.createForeignKey(Receipts.RECEIPTS, DSL.name("receipts_team_id_fkey"), new TableField[] { Receipts.RECEIPTS.TEAM_ID }, Keys.TEAMS_PKEY, new TableField[] { Teams.TEAMS.ID }, true);
     public static final ForeignKey<TeamMembersRecord, TeamsRecord> TEAM_MEMBERS__TEAM_MEMBERS_TEAM_ID_FKEY = Internal.createForeignKey(TeamMembers.TEAM_MEMBERS, DSL.name("team_members_team_id_fkey"), new TableField[] { TeamMembers.TEAM_MEMBERS.TEAM_ID }, Keys.TEAMS_PKEY, new TableField[] { Teams.TEAMS.ID }, true);
 }

@@ -21,6 +21,7 @@ import io.batchpilot.jooq.tables.QuotaPermitReleases;
 import io.batchpilot.jooq.tables.QuotaPermits;
 import io.batchpilot.jooq.tables.QuotaRings;
 import io.batchpilot.jooq.tables.ReceiptEmbeddings;
+import io.batchpilot.jooq.tables.ReceiptExtractions;
 import io.batchpilot.jooq.tables.Receipts;
 import io.batchpilot.jooq.tables.TeamMembers;
 import io.batchpilot.jooq.tables.Teams;
@@ -276,6 +277,12 @@ public class Tables {
      * (public.match_receipts).
      */
     public static final ReceiptEmbeddings RECEIPT_EMBEDDINGS = ReceiptEmbeddings.RECEIPT_EMBEDDINGS;
+
+    /**
+     * What each completed file extracted, typed; copied into public.receipts
+     * through batchpilot_private.receipt_mapping.
+     */
+    public static final ReceiptExtractions RECEIPT_EXTRACTIONS = ReceiptExtractions.RECEIPT_EXTRACTIONS;
 
     /**
      * The table <code>receipts</code>.

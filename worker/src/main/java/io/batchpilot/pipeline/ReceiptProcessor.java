@@ -140,7 +140,7 @@ public final class ReceiptProcessor implements FileProcessor {
     metrics.gateWait(file.model(), waited);
     gate.finishLater(permit, extraction.usage().promptTokens());
     ObjectNode result = toJson(extraction);
-    return Outcome.completed(file, result, file.receiptId() == null ? null : result,
+    return Outcome.completed(file, result, result,
             (int) extraction.usage().promptTokens(), (int) extraction.usage().candidatesTokens(),
             (int) extraction.usage().totalTokens(), 1)
         .withContentSha256(ready.sha256());
@@ -179,7 +179,7 @@ public final class ReceiptProcessor implements FileProcessor {
     Optional<DuplicateFinder.Duplicate> earlier = duplicates.find(file.id(), valid.sha256());
     if (earlier.isPresent()) {
       JsonNode result = readJson(earlier.get().result().data());
-      return new Prepared.Done(Outcome.duplicate(file, earlier.get().fileId(), result, file.receiptId() == null ? null : result)
+      return new Prepared.Done(Outcome.duplicate(file, earlier.get().fileId(), result, result)
           .withContentSha256(valid.sha256()));
     }
 

@@ -3,6 +3,7 @@ package io.batchpilot.pipeline;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
 import static io.batchpilot.jooq.Tables.RECEIPTS;
+import static io.batchpilot.jooq.Tables.RECEIPT_EXTRACTIONS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -106,8 +107,15 @@ class CompleterTest {
     assertEquals("Corner Cafe", r.getMerchant());
     assertEquals(LocalDate.of(2026, 3, 14), r.getDate());
     assertEquals(0, new BigDecimal("12.50").compareTo(r.getTotal()));
-    assertEquals(0, new BigDecimal("1.50").compareTo(r.getTax()));
     assertEquals("EUR", r.getCurrency());
+    // The receipt fields the host's receipts has no column for stay in batchpilot's own row.
+    var extraction = dsl.selectFrom(RECEIPT_EXTRACTIONS).where(RECEIPT_EXTRACTIONS.RECEIPT_ID.eq(receipt)).fetchOne();
+    assertEquals(0, new BigDecimal("1.50").compareTo(extraction.getTax()));
+    assertEquals(0, new BigDecimal("11.00").compareTo(extraction.getSubtotal()));
+    assertEquals("tea", JSON.readTree(extraction.getLineItems().data()).get(0).get("description").asText());
+    assertNotNull(extraction.getCopiedToReceiptAt());
+    assertNull(extraction.getCopyError());
+    assertNull(sessions.progress(session).errorMessage());
   }
 
   @Test

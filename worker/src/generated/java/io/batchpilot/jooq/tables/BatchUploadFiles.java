@@ -9,6 +9,7 @@ import io.batchpilot.jooq.Indexes;
 import io.batchpilot.jooq.Keys;
 import io.batchpilot.jooq.tables.BatchUploadSessions.BatchUploadSessionsPath;
 import io.batchpilot.jooq.tables.ReceiptEmbeddings.ReceiptEmbeddingsPath;
+import io.batchpilot.jooq.tables.ReceiptExtractions.ReceiptExtractionsPath;
 import io.batchpilot.jooq.tables.Receipts.ReceiptsPath;
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
 
@@ -411,6 +412,19 @@ public class BatchUploadFiles extends TableImpl<BatchUploadFilesRecord> {
         return _receiptEmbeddings;
     }
 
+    private transient ReceiptExtractionsPath _receiptExtractions;
+
+    /**
+     * Get the implicit to-many join path to the
+     * <code>receipt_extractions</code> table
+     */
+    public ReceiptExtractionsPath receiptExtractions() {
+        if (_receiptExtractions == null)
+            _receiptExtractions = new ReceiptExtractionsPath(this, null, Keys.RECEIPT_EXTRACTIONS__RECEIPT_EXTRACTIONS_FILE_ID_FKEY.getInverseKey());
+
+        return _receiptExtractions;
+    }
+
     @Override
     public List<Check<BatchUploadFilesRecord>> getChecks() {
         return Arrays.asList(
@@ -422,14 +436,17 @@ public class BatchUploadFiles extends TableImpl<BatchUploadFilesRecord> {
             Internal.createCheck(this, DSL.name("batch_upload_files_embedding_status_check"), "((embedding_status = ANY (ARRAY['pending'::text, 'processing'::text, 'completed'::text, 'failed'::text])))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_error_type_check"), "((error_type = ANY (ARRAY['upload_failed'::text, 'processing_failed'::text, 'invalid_file'::text, 'file_unavailable'::text, 'rate_limited'::text, 'quota_exhausted'::text, 'overloaded'::text, 'server_error'::text, 'timeout'::text, 'invalid_request'::text, 'permission_denied'::text, 'not_found'::text, 'blocked_output'::text, 'malformed_response'::text, 'lease_expired'::text])))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_file_size_bytes_check"), "((file_size_bytes >= 0))", true),
+            Internal.createCheck(this, DSL.name("batch_upload_files_file_type_length"), "((length(file_type) <= 255))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_input_tokens_check"), "((input_tokens >= 0))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_max_attempts_check"), "(((max_attempts >= 1) AND (max_attempts <= 100)))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_model_check"), "((model ~ '^[a-z0-9][a-z0-9.-]*$'::text))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_original_filename_check"), "(((length(original_filename) >= 1) AND (length(original_filename) <= 1024)))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_output_tokens_check"), "((output_tokens >= 0))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_processing_duration_ms_check"), "((processing_duration_ms >= 0))", true),
+            Internal.createCheck(this, DSL.name("batch_upload_files_source_url_length"), "((length(source_url) <= 2048))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_status_check"), "((status = ANY (ARRAY['pending'::text, 'uploading'::text, 'processing'::text, 'completed'::text, 'failed'::text, 'skipped'::text])))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_storage_path_check"), "(((storage_bucket IS NULL) = (storage_path IS NULL)))", true),
+            Internal.createCheck(this, DSL.name("batch_upload_files_storage_path_length"), "((length(storage_path) <= 1024))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_tokens_used_check"), "((tokens_used >= 0))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_upload_order_check"), "((upload_order >= 0))", true)
         );

@@ -9,6 +9,7 @@ import io.batchpilot.jooq.Indexes;
 import io.batchpilot.jooq.Keys;
 import io.batchpilot.jooq.tables.BatchUploadFiles.BatchUploadFilesPath;
 import io.batchpilot.jooq.tables.ReceiptEmbeddings.ReceiptEmbeddingsPath;
+import io.batchpilot.jooq.tables.ReceiptExtractions.ReceiptExtractionsPath;
 import io.batchpilot.jooq.tables.Teams.TeamsPath;
 import io.batchpilot.jooq.tables.records.BatchUploadSessionsRecord;
 
@@ -335,6 +336,19 @@ public class BatchUploadSessions extends TableImpl<BatchUploadSessionsRecord> {
         return _receiptEmbeddings;
     }
 
+    private transient ReceiptExtractionsPath _receiptExtractions;
+
+    /**
+     * Get the implicit to-many join path to the
+     * <code>receipt_extractions</code> table
+     */
+    public ReceiptExtractionsPath receiptExtractions() {
+        if (_receiptExtractions == null)
+            _receiptExtractions = new ReceiptExtractionsPath(this, null, Keys.RECEIPT_EXTRACTIONS__RECEIPT_EXTRACTIONS_BATCH_SESSION_ID_FKEY.getInverseKey());
+
+        return _receiptExtractions;
+    }
+
     @Override
     public List<Check<BatchUploadSessionsRecord>> getChecks() {
         return Arrays.asList(
@@ -350,7 +364,9 @@ public class BatchUploadSessions extends TableImpl<BatchUploadSessionsRecord> {
             Internal.createCheck(this, DSL.name("batch_upload_sessions_processing_strategy_check"), "((processing_strategy = ANY (ARRAY['conservative'::text, 'balanced'::text, 'aggressive'::text, 'adaptive'::text])))", true),
             Internal.createCheck(this, DSL.name("batch_upload_sessions_provider_check"), "((provider = 'gemini'::text))", true),
             Internal.createCheck(this, DSL.name("batch_upload_sessions_rate_limit_config_check"), "((jsonb_typeof(rate_limit_config) = 'object'::text))", true),
+            Internal.createCheck(this, DSL.name("batch_upload_sessions_rate_limit_config_size"), "((octet_length((rate_limit_config)::text) <= 4096))", true),
             Internal.createCheck(this, DSL.name("batch_upload_sessions_rate_limit_hits_check"), "((rate_limit_hits >= 0))", true),
+            Internal.createCheck(this, DSL.name("batch_upload_sessions_session_name_length"), "((length(session_name) <= 200))", true),
             Internal.createCheck(this, DSL.name("batch_upload_sessions_status_check"), "((status = ANY (ARRAY['pending'::text, 'processing'::text, 'completed'::text, 'failed'::text, 'cancelled'::text, 'paused'::text])))", true),
             Internal.createCheck(this, DSL.name("batch_upload_sessions_total_api_calls_check"), "((total_api_calls >= 0))", true),
             Internal.createCheck(this, DSL.name("batch_upload_sessions_total_files_check"), "((total_files >= 0))", true),

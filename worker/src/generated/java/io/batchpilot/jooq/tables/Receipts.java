@@ -22,7 +22,6 @@ import org.jooq.Condition;
 import org.jooq.Field;
 import org.jooq.ForeignKey;
 import org.jooq.InverseForeignKey;
-import org.jooq.JSONB;
 import org.jooq.Name;
 import org.jooq.Path;
 import org.jooq.PlainSQL;
@@ -88,29 +87,24 @@ public class Receipts extends TableImpl<ReceiptsRecord> {
     public final TableField<ReceiptsRecord, LocalDate> DATE = createField(DSL.name("date"), SQLDataType.LOCALDATE, this, "");
 
     /**
-     * The column <code>receipts.currency</code>.
-     */
-    public final TableField<ReceiptsRecord, String> CURRENCY = createField(DSL.name("currency"), SQLDataType.CLOB, this, "");
-
-    /**
-     * The column <code>receipts.subtotal</code>.
-     */
-    public final TableField<ReceiptsRecord, BigDecimal> SUBTOTAL = createField(DSL.name("subtotal"), SQLDataType.NUMERIC(12, 2), this, "");
-
-    /**
-     * The column <code>receipts.tax</code>.
-     */
-    public final TableField<ReceiptsRecord, BigDecimal> TAX = createField(DSL.name("tax"), SQLDataType.NUMERIC(12, 2), this, "");
-
-    /**
      * The column <code>receipts.total</code>.
      */
     public final TableField<ReceiptsRecord, BigDecimal> TOTAL = createField(DSL.name("total"), SQLDataType.NUMERIC(12, 2), this, "");
 
     /**
-     * The column <code>receipts.line_items</code>.
+     * The column <code>receipts.currency</code>.
      */
-    public final TableField<ReceiptsRecord, JSONB> LINE_ITEMS = createField(DSL.name("line_items"), SQLDataType.JSONB, this, "");
+    public final TableField<ReceiptsRecord, String> CURRENCY = createField(DSL.name("currency"), SQLDataType.CLOB, this, "");
+
+    /**
+     * The column <code>receipts.image_url</code>.
+     */
+    public final TableField<ReceiptsRecord, String> IMAGE_URL = createField(DSL.name("image_url"), SQLDataType.CLOB, this, "");
+
+    /**
+     * The column <code>receipts.processing_status</code>.
+     */
+    public final TableField<ReceiptsRecord, String> PROCESSING_STATUS = createField(DSL.name("processing_status"), SQLDataType.CLOB.nullable(false).defaultValue(DSL.field(DSL.raw("'pending'::text"), SQLDataType.CLOB)), this, "");
 
     /**
      * The column <code>receipts.created_at</code>.

@@ -11,7 +11,6 @@ import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.util.UUID;
 
-import org.jooq.JSONB;
 import org.jooq.Record1;
 import org.jooq.impl.UpdatableRecordImpl;
 
@@ -100,55 +99,10 @@ public class ReceiptsRecord extends UpdatableRecordImpl<ReceiptsRecord> {
     }
 
     /**
-     * Setter for <code>receipts.currency</code>.
-     */
-    public ReceiptsRecord setCurrency(String value) {
-        set(5, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>receipts.currency</code>.
-     */
-    public String getCurrency() {
-        return (String) get(5);
-    }
-
-    /**
-     * Setter for <code>receipts.subtotal</code>.
-     */
-    public ReceiptsRecord setSubtotal(BigDecimal value) {
-        set(6, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>receipts.subtotal</code>.
-     */
-    public BigDecimal getSubtotal() {
-        return (BigDecimal) get(6);
-    }
-
-    /**
-     * Setter for <code>receipts.tax</code>.
-     */
-    public ReceiptsRecord setTax(BigDecimal value) {
-        set(7, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>receipts.tax</code>.
-     */
-    public BigDecimal getTax() {
-        return (BigDecimal) get(7);
-    }
-
-    /**
      * Setter for <code>receipts.total</code>.
      */
     public ReceiptsRecord setTotal(BigDecimal value) {
-        set(8, value);
+        set(5, value);
         return this;
     }
 
@@ -156,29 +110,59 @@ public class ReceiptsRecord extends UpdatableRecordImpl<ReceiptsRecord> {
      * Getter for <code>receipts.total</code>.
      */
     public BigDecimal getTotal() {
-        return (BigDecimal) get(8);
+        return (BigDecimal) get(5);
     }
 
     /**
-     * Setter for <code>receipts.line_items</code>.
+     * Setter for <code>receipts.currency</code>.
      */
-    public ReceiptsRecord setLineItems(JSONB value) {
-        set(9, value);
+    public ReceiptsRecord setCurrency(String value) {
+        set(6, value);
         return this;
     }
 
     /**
-     * Getter for <code>receipts.line_items</code>.
+     * Getter for <code>receipts.currency</code>.
      */
-    public JSONB getLineItems() {
-        return (JSONB) get(9);
+    public String getCurrency() {
+        return (String) get(6);
+    }
+
+    /**
+     * Setter for <code>receipts.image_url</code>.
+     */
+    public ReceiptsRecord setImageUrl(String value) {
+        set(7, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>receipts.image_url</code>.
+     */
+    public String getImageUrl() {
+        return (String) get(7);
+    }
+
+    /**
+     * Setter for <code>receipts.processing_status</code>.
+     */
+    public ReceiptsRecord setProcessingStatus(String value) {
+        set(8, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>receipts.processing_status</code>.
+     */
+    public String getProcessingStatus() {
+        return (String) get(8);
     }
 
     /**
      * Setter for <code>receipts.created_at</code>.
      */
     public ReceiptsRecord setCreatedAt(OffsetDateTime value) {
-        set(10, value);
+        set(9, value);
         return this;
     }
 
@@ -186,14 +170,14 @@ public class ReceiptsRecord extends UpdatableRecordImpl<ReceiptsRecord> {
      * Getter for <code>receipts.created_at</code>.
      */
     public OffsetDateTime getCreatedAt() {
-        return (OffsetDateTime) get(10);
+        return (OffsetDateTime) get(9);
     }
 
     /**
      * Setter for <code>receipts.updated_at</code>.
      */
     public ReceiptsRecord setUpdatedAt(OffsetDateTime value) {
-        set(11, value);
+        set(10, value);
         return this;
     }
 
@@ -201,7 +185,7 @@ public class ReceiptsRecord extends UpdatableRecordImpl<ReceiptsRecord> {
      * Getter for <code>receipts.updated_at</code>.
      */
     public OffsetDateTime getUpdatedAt() {
-        return (OffsetDateTime) get(11);
+        return (OffsetDateTime) get(10);
     }
 
     // -------------------------------------------------------------------------
@@ -227,7 +211,7 @@ public class ReceiptsRecord extends UpdatableRecordImpl<ReceiptsRecord> {
     /**
      * Create a detached, initialised ReceiptsRecord
      */
-    public ReceiptsRecord(UUID id, UUID userId, UUID teamId, String merchant, LocalDate date, String currency, BigDecimal subtotal, BigDecimal tax, BigDecimal total, JSONB lineItems, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
+    public ReceiptsRecord(UUID id, UUID userId, UUID teamId, String merchant, LocalDate date, BigDecimal total, String currency, String imageUrl, String processingStatus, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
         super(Receipts.RECEIPTS);
 
         setId(id);
@@ -235,11 +219,10 @@ public class ReceiptsRecord extends UpdatableRecordImpl<ReceiptsRecord> {
         setTeamId(teamId);
         setMerchant(merchant);
         setDate(date);
-        setCurrency(currency);
-        setSubtotal(subtotal);
-        setTax(tax);
         setTotal(total);
-        setLineItems(lineItems);
+        setCurrency(currency);
+        setImageUrl(imageUrl);
+        setProcessingStatus(processingStatus);
         setCreatedAt(createdAt);
         setUpdatedAt(updatedAt);
         resetChangedOnNotNull();
