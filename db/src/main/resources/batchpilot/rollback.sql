@@ -17,6 +17,7 @@ DROP VIEW IF EXISTS batchpilot_reporting.adaptive_factor_changes;
 DROP FUNCTION IF EXISTS batchpilot_reporting.adaptive_factor(double precision, double precision, integer, timestamptz, timestamptz);
 
 -- R__50_sessions_and_eta
+DROP FUNCTION IF EXISTS public.batchpilot_skip_failed_upload(uuid, text);
 DROP TRIGGER IF EXISTS batch_upload_sessions_check_status ON public.batch_upload_sessions;
 DROP TRIGGER IF EXISTS batch_upload_sessions_stamp_cancelled ON public.batch_upload_sessions;
 DROP TRIGGER IF EXISTS batch_upload_sessions_skip_cancelled_files ON public.batch_upload_sessions;
@@ -47,6 +48,7 @@ DROP FUNCTION IF EXISTS batchpilot_private.map_receipts();
 DROP TABLE IF EXISTS batchpilot_private.receipt_mapping;
 
 -- R__20_quota_gate
+DROP FUNCTION IF EXISTS public.batchpilot_session_quota_status(uuid);
 DROP FUNCTION IF EXISTS public.batchpilot_acquire_quota(text, text, bigint, text);
 DROP FUNCTION IF EXISTS public.batchpilot_reconcile_quota(uuid, bigint);
 DROP FUNCTION IF EXISTS public.batchpilot_release_quota(uuid);

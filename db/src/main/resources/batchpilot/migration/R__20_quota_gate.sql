@@ -658,6 +658,51 @@ GRANT EXECUTE ON FUNCTION public.batchpilot_acquire_quota(text, text, bigint, te
   public.batchpilot_quota_status(text, text)
   TO service_role;
 
+-- ---------------------------------------------------------------------------------------------
+-- Quota status for a session's members: "API quota: x/y requests/min". The gate's own
+-- batchpilot_quota_status is the service role's; this one answers only for the model of a session
+-- the caller may read, and only with fleet-wide aggregates (used and limit in the last window,
+-- blocked or parked until): no permit, session or other tenant's row.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION public.batchpilot_session_quota_status(session_id uuid)
+  RETURNS TABLE (provider text, model text,
+                 requests_used bigint, requests_limit integer,
+                 input_tokens_used bigint, input_tokens_limit bigint,
+                 window_ms integer, blocked_until timestamptz, parked_until timestamptz)
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+DECLARE
+  s public.batch_upload_sessions;
+BEGIN
+  SELECT * INTO s FROM public.batch_upload_sessions x
+   WHERE x.id = batchpilot_session_quota_status.session_id
+     AND x.id IN (SELECT batchpilot_private.my_session_ids());
+  IF NOT FOUND THEN
+    -- The same answer for a session that does not exist and one of another tenant.
+    RAISE EXCEPTION 'batchpilot_session_quota_status: batch session % is not one of the signed-in user''s'
+      ' sessions (their own or their teams''): pass the id of a session you can read', session_id
+      USING ERRCODE = 'P0002';
+  END IF;
+  -- No quota_limits row for the model: the limits are NULL (an admin adds the row).
+  RETURN QUERY
+  SELECT s.provider, s.model,
+         coalesce(st.requests_in_window, 0), q.requests_per_minute,
+         coalesce(st.input_tokens_in_window, 0), q.input_tokens_per_minute,
+         q.window_ms, st.blocked_until, st.parked_until
+    FROM (SELECT 1) one
+    LEFT JOIN public.quota_limits q ON q.provider = s.provider AND q.model = s.model
+    LEFT JOIN LATERAL public.batchpilot_quota_status(s.provider, s.model) st ON true;
+END
+$$;
+
+COMMENT ON FUNCTION public.batchpilot_session_quota_status(uuid) IS
+  'For a session''s members: its model''s quota used and limit in the last window (fleet-wide aggregates), blocked or parked until.';
+
+REVOKE ALL ON FUNCTION public.batchpilot_session_quota_status(uuid) FROM PUBLIC, anon, authenticated, service_role;
+GRANT EXECUTE ON FUNCTION public.batchpilot_session_quota_status(uuid) TO authenticated;
+
 DROP POLICY IF EXISTS quota_limits_admin_select ON public.quota_limits;
 CREATE POLICY quota_limits_admin_select ON public.quota_limits
   FOR SELECT TO authenticated

@@ -238,3 +238,33 @@ REVOKE ALL ON FUNCTION batchpilot_private.check_session_status_change(),
   FROM PUBLIC, anon, authenticated, service_role;
 REVOKE ALL ON FUNCTION batchpilot_private.estimate_completion(interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION batchpilot_private.estimate_completion(interval) TO service_role;
+
+-- ---------------------------------------------------------------------------------------------
+-- An upload that failed. A frontend may set a file skipped, but error_type and error_message are
+-- the workers' columns; this records why, for a file the caller may read that is still uploading,
+-- so the session's counters move on and the file says what happened.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION public.batchpilot_skip_failed_upload(file_id uuid, reason text)
+  RETURNS boolean
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+BEGIN
+  -- Storage's error texts are short; a longer one is cut, never refused: the skip must happen.
+  UPDATE public.batch_upload_files f
+     SET status = 'skipped', error_type = 'upload_failed',
+         error_message = 'the upload to Storage failed, so this file was skipped: '
+           || left(coalesce(nullif(btrim(reason), ''), 'no reason given'), 500)
+   WHERE f.id = batchpilot_skip_failed_upload.file_id
+     AND f.status = 'uploading'
+     AND f.batch_session_id IN (SELECT batchpilot_private.my_session_ids());
+  RETURN FOUND;
+END
+$$;
+
+COMMENT ON FUNCTION public.batchpilot_skip_failed_upload(uuid, text) IS
+  'Marks one of the caller''s files still uploading as skipped (upload_failed) with the reason; false if it is not uploading or not theirs.';
+
+REVOKE ALL ON FUNCTION public.batchpilot_skip_failed_upload(uuid, text) FROM PUBLIC, anon, authenticated, service_role;
+GRANT EXECUTE ON FUNCTION public.batchpilot_skip_failed_upload(uuid, text) TO authenticated;

@@ -13,6 +13,7 @@ import io.batchpilot.jooq.tables.BatchpilotLeader;
 import io.batchpilot.jooq.tables.BatchpilotMetricSnapshots;
 import io.batchpilot.jooq.tables.BatchpilotModelPrices;
 import io.batchpilot.jooq.tables.BatchpilotQuotaStatus;
+import io.batchpilot.jooq.tables.BatchpilotSessionQuotaStatus;
 import io.batchpilot.jooq.tables.BatchpilotUsagePerMinute;
 import io.batchpilot.jooq.tables.BatchpilotWorkerHeartbeats;
 import io.batchpilot.jooq.tables.MatchReceipts;
@@ -27,6 +28,7 @@ import io.batchpilot.jooq.tables.TeamMembers;
 import io.batchpilot.jooq.tables.Teams;
 import io.batchpilot.jooq.tables.records.BatchpilotAcquireQuotaRecord;
 import io.batchpilot.jooq.tables.records.BatchpilotQuotaStatusRecord;
+import io.batchpilot.jooq.tables.records.BatchpilotSessionQuotaStatusRecord;
 import io.batchpilot.jooq.tables.records.MatchReceiptsRecord;
 
 import java.util.Arrays;
@@ -197,6 +199,45 @@ public class DefaultSchema extends SchemaImpl {
     }
 
     /**
+     * session_id uuid
+     */
+    public final BatchpilotSessionQuotaStatus BATCHPILOT_SESSION_QUOTA_STATUS = BatchpilotSessionQuotaStatus.BATCHPILOT_SESSION_QUOTA_STATUS;
+
+    /**
+     * Call <code>batchpilot_session_quota_status</code>.
+     */
+    public static Result<BatchpilotSessionQuotaStatusRecord> BATCHPILOT_SESSION_QUOTA_STATUS(
+          Configuration configuration
+        , UUID sessionId
+    ) {
+        return configuration.dsl().selectFrom(io.batchpilot.jooq.tables.BatchpilotSessionQuotaStatus.BATCHPILOT_SESSION_QUOTA_STATUS.call(
+              sessionId
+        )).fetch();
+    }
+
+    /**
+     * Get <code>batchpilot_session_quota_status</code> as a table.
+     */
+    public static BatchpilotSessionQuotaStatus BATCHPILOT_SESSION_QUOTA_STATUS(
+          UUID sessionId
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotSessionQuotaStatus.BATCHPILOT_SESSION_QUOTA_STATUS.call(
+            sessionId
+        );
+    }
+
+    /**
+     * Get <code>batchpilot_session_quota_status</code> as a table.
+     */
+    public static BatchpilotSessionQuotaStatus BATCHPILOT_SESSION_QUOTA_STATUS(
+          Field<UUID> sessionId
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotSessionQuotaStatus.BATCHPILOT_SESSION_QUOTA_STATUS.call(
+            sessionId
+        );
+    }
+
+    /**
      * Files by outcome, API calls and tokens per minute, team and model; sums
      * of changes to batch_upload_files.
      */
@@ -336,6 +377,7 @@ public class DefaultSchema extends SchemaImpl {
             BatchpilotMetricSnapshots.BATCHPILOT_METRIC_SNAPSHOTS,
             BatchpilotModelPrices.BATCHPILOT_MODEL_PRICES,
             BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS,
+            BatchpilotSessionQuotaStatus.BATCHPILOT_SESSION_QUOTA_STATUS,
             BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE,
             BatchpilotWorkerHeartbeats.BATCHPILOT_WORKER_HEARTBEATS,
             MatchReceipts.MATCH_RECEIPTS,

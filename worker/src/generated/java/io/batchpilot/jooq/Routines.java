@@ -10,11 +10,14 @@ import io.batchpilot.jooq.routines.BatchpilotReconcileQuota;
 import io.batchpilot.jooq.routines.BatchpilotReleaseQuota;
 import io.batchpilot.jooq.routines.BatchpilotReportDailyQuotaExhausted;
 import io.batchpilot.jooq.routines.BatchpilotReportRateLimit;
+import io.batchpilot.jooq.routines.BatchpilotSkipFailedUpload;
 import io.batchpilot.jooq.tables.BatchpilotAcquireQuota;
 import io.batchpilot.jooq.tables.BatchpilotQuotaStatus;
+import io.batchpilot.jooq.tables.BatchpilotSessionQuotaStatus;
 import io.batchpilot.jooq.tables.MatchReceipts;
 import io.batchpilot.jooq.tables.records.BatchpilotAcquireQuotaRecord;
 import io.batchpilot.jooq.tables.records.BatchpilotQuotaStatusRecord;
+import io.batchpilot.jooq.tables.records.BatchpilotSessionQuotaStatusRecord;
 import io.batchpilot.jooq.tables.records.MatchReceiptsRecord;
 
 import java.time.OffsetDateTime;
@@ -303,6 +306,50 @@ public class Routines {
     }
 
     /**
+     * Call <code>batchpilot_skip_failed_upload</code>
+     */
+    public static Boolean batchpilotSkipFailedUpload(
+          Configuration configuration
+        , UUID fileId
+        , String reason
+    ) {
+        BatchpilotSkipFailedUpload f = new BatchpilotSkipFailedUpload();
+        f.setFileId(fileId);
+        f.setReason(reason);
+
+        f.execute(configuration);
+        return f.getReturnValue();
+    }
+
+    /**
+     * Get <code>batchpilot_skip_failed_upload</code> as a field.
+     */
+    public static Field<Boolean> batchpilotSkipFailedUpload(
+          UUID fileId
+        , String reason
+    ) {
+        BatchpilotSkipFailedUpload f = new BatchpilotSkipFailedUpload();
+        f.setFileId(fileId);
+        f.setReason(reason);
+
+        return f.asField();
+    }
+
+    /**
+     * Get <code>batchpilot_skip_failed_upload</code> as a field.
+     */
+    public static Field<Boolean> batchpilotSkipFailedUpload(
+          Field<UUID> fileId
+        , Field<String> reason
+    ) {
+        BatchpilotSkipFailedUpload f = new BatchpilotSkipFailedUpload();
+        f.setFileId(fileId);
+        f.setReason(reason);
+
+        return f.asField();
+    }
+
+    /**
      * Call <code>batchpilot_acquire_quota</code>.
      */
     public static Result<BatchpilotAcquireQuotaRecord> batchpilotAcquireQuota(
@@ -391,6 +438,40 @@ public class Routines {
         return io.batchpilot.jooq.tables.BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS.call(
             provider,
             model
+        );
+    }
+
+    /**
+     * Call <code>batchpilot_session_quota_status</code>.
+     */
+    public static Result<BatchpilotSessionQuotaStatusRecord> batchpilotSessionQuotaStatus(
+          Configuration configuration
+        , UUID sessionId
+    ) {
+        return configuration.dsl().selectFrom(io.batchpilot.jooq.tables.BatchpilotSessionQuotaStatus.BATCHPILOT_SESSION_QUOTA_STATUS.call(
+              sessionId
+        )).fetch();
+    }
+
+    /**
+     * Get <code>batchpilot_session_quota_status</code> as a table.
+     */
+    public static BatchpilotSessionQuotaStatus batchpilotSessionQuotaStatus(
+          UUID sessionId
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotSessionQuotaStatus.BATCHPILOT_SESSION_QUOTA_STATUS.call(
+            sessionId
+        );
+    }
+
+    /**
+     * Get <code>batchpilot_session_quota_status</code> as a table.
+     */
+    public static BatchpilotSessionQuotaStatus batchpilotSessionQuotaStatus(
+          Field<UUID> sessionId
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotSessionQuotaStatus.BATCHPILOT_SESSION_QUOTA_STATUS.call(
+            sessionId
         );
     }
 

@@ -13,6 +13,7 @@ import io.batchpilot.jooq.tables.BatchpilotLeader;
 import io.batchpilot.jooq.tables.BatchpilotMetricSnapshots;
 import io.batchpilot.jooq.tables.BatchpilotModelPrices;
 import io.batchpilot.jooq.tables.BatchpilotQuotaStatus;
+import io.batchpilot.jooq.tables.BatchpilotSessionQuotaStatus;
 import io.batchpilot.jooq.tables.BatchpilotUsagePerMinute;
 import io.batchpilot.jooq.tables.BatchpilotWorkerHeartbeats;
 import io.batchpilot.jooq.tables.MatchReceipts;
@@ -27,6 +28,7 @@ import io.batchpilot.jooq.tables.TeamMembers;
 import io.batchpilot.jooq.tables.Teams;
 import io.batchpilot.jooq.tables.records.BatchpilotAcquireQuotaRecord;
 import io.batchpilot.jooq.tables.records.BatchpilotQuotaStatusRecord;
+import io.batchpilot.jooq.tables.records.BatchpilotSessionQuotaStatusRecord;
 import io.batchpilot.jooq.tables.records.MatchReceiptsRecord;
 
 import java.util.UUID;
@@ -181,6 +183,45 @@ public class Tables {
         return io.batchpilot.jooq.tables.BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS.call(
             provider,
             model
+        );
+    }
+
+    /**
+     * session_id uuid
+     */
+    public static final BatchpilotSessionQuotaStatus BATCHPILOT_SESSION_QUOTA_STATUS = BatchpilotSessionQuotaStatus.BATCHPILOT_SESSION_QUOTA_STATUS;
+
+    /**
+     * Call <code>batchpilot_session_quota_status</code>.
+     */
+    public static Result<BatchpilotSessionQuotaStatusRecord> BATCHPILOT_SESSION_QUOTA_STATUS(
+          Configuration configuration
+        , UUID sessionId
+    ) {
+        return configuration.dsl().selectFrom(io.batchpilot.jooq.tables.BatchpilotSessionQuotaStatus.BATCHPILOT_SESSION_QUOTA_STATUS.call(
+              sessionId
+        )).fetch();
+    }
+
+    /**
+     * Get <code>batchpilot_session_quota_status</code> as a table.
+     */
+    public static BatchpilotSessionQuotaStatus BATCHPILOT_SESSION_QUOTA_STATUS(
+          UUID sessionId
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotSessionQuotaStatus.BATCHPILOT_SESSION_QUOTA_STATUS.call(
+            sessionId
+        );
+    }
+
+    /**
+     * Get <code>batchpilot_session_quota_status</code> as a table.
+     */
+    public static BatchpilotSessionQuotaStatus BATCHPILOT_SESSION_QUOTA_STATUS(
+          Field<UUID> sessionId
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotSessionQuotaStatus.BATCHPILOT_SESSION_QUOTA_STATUS.call(
+            sessionId
         );
     }
 
