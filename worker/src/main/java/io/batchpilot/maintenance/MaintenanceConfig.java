@@ -1,5 +1,6 @@
 package io.batchpilot.maintenance;
 
+import io.batchpilot.pipeline.Durations;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -19,6 +20,8 @@ import java.util.Optional;
  * @param retentionInterval how often old rows are pruned
  * @param ledgerRetention how long the quota ledger (api_quota_tracking) and the usage rollup are kept
  * @param metricsRetention how long metric snapshots and the heartbeats of gone workers are kept
+ * @param uploadTimeout how long a file may stay {@code uploading} (since its row last changed)
+ *     before it is skipped so its session can finish
  * @param batchSize rows per rescue or delete statement
  */
 public record MaintenanceConfig(
@@ -31,6 +34,7 @@ public record MaintenanceConfig(
     Duration retentionInterval,
     Duration ledgerRetention,
     Duration metricsRetention,
+    Duration uploadTimeout,
     int batchSize) {
 
   public static final Duration DEFAULT_LEADER_TERM = Duration.ofSeconds(5);
@@ -44,11 +48,16 @@ public record MaintenanceConfig(
   public static final Duration DEFAULT_LEDGER_RETENTION = Duration.ofDays(30);
   /** Snapshots are many (every metric of every worker every few seconds) and read for recent hours. */
   public static final Duration DEFAULT_METRICS_RETENTION = Duration.ofDays(3);
+  /** An hour: a large file over a slow phone connection still makes it; a closed tab is noticed the same day. */
+  public static final Duration DEFAULT_UPLOAD_TIMEOUT = Duration.ofMinutes(60);
+  public static final Duration MIN_UPLOAD_TIMEOUT = Duration.ofMinutes(1);
+  public static final Duration MAX_UPLOAD_TIMEOUT = Duration.ofDays(7);
   /** River rescues and deletes in batches of a thousand-odd rows; so do we. */
   public static final int DEFAULT_BATCH_SIZE = 1000;
 
   public static final String ENV_LEDGER_RETENTION_DAYS = "BATCHPILOT_LEDGER_RETENTION_DAYS";
   public static final String ENV_METRICS_RETENTION_DAYS = "BATCHPILOT_METRICS_RETENTION_DAYS";
+  public static final String ENV_UPLOAD_TIMEOUT = "BATCHPILOT_UPLOAD_TIMEOUT";
 
   public MaintenanceConfig {
     positive("leaderTerm", leaderTerm);
@@ -64,6 +73,11 @@ public record MaintenanceConfig(
       throw new IllegalArgumentException("electionInterval (" + electionInterval + ") must be at most"
           + " half of leaderTerm (" + leaderTerm + "), so a leader renews before its term ends");
     }
+    if (uploadTimeout == null || uploadTimeout.compareTo(MIN_UPLOAD_TIMEOUT) < 0
+        || uploadTimeout.compareTo(MAX_UPLOAD_TIMEOUT) > 0) {
+      throw new IllegalArgumentException(ENV_UPLOAD_TIMEOUT + " must be between 1m and " + MAX_UPLOAD_TIMEOUT.toMinutes()
+          + "m (7 days); got " + uploadTimeout);
+    }
     if (batchSize < 1) {
       throw new IllegalArgumentException("batchSize must be at least 1; got " + batchSize);
     }
@@ -72,15 +86,16 @@ public record MaintenanceConfig(
   public static MaintenanceConfig defaults() {
     return new MaintenanceConfig(DEFAULT_LEADER_TERM, DEFAULT_ELECTION_INTERVAL, DEFAULT_RESCUE_INTERVAL,
         DEFAULT_FINALISE_INTERVAL, DEFAULT_ETA_INTERVAL, DEFAULT_ETA_WINDOW, DEFAULT_RETENTION_INTERVAL,
-        DEFAULT_LEDGER_RETENTION, DEFAULT_METRICS_RETENTION, DEFAULT_BATCH_SIZE);
+        DEFAULT_LEDGER_RETENTION, DEFAULT_METRICS_RETENTION, DEFAULT_UPLOAD_TIMEOUT, DEFAULT_BATCH_SIZE);
   }
 
-  /** The defaults, with the retentions from the environment when set. */
+  /** The defaults, with the retentions and the upload timeout from the environment when set. */
   public static MaintenanceConfig fromEnvironment(Map<String, String> env) {
     MaintenanceConfig d = defaults();
     return new MaintenanceConfig(d.leaderTerm, d.electionInterval, d.rescueInterval, d.finaliseInterval,
         d.etaInterval, d.etaWindow, d.retentionInterval, days(env, ENV_LEDGER_RETENTION_DAYS, d.ledgerRetention),
-        days(env, ENV_METRICS_RETENTION_DAYS, d.metricsRetention), d.batchSize);
+        days(env, ENV_METRICS_RETENTION_DAYS, d.metricsRetention),
+        Durations.fromEnvironment(env, ENV_UPLOAD_TIMEOUT, d.uploadTimeout), d.batchSize);
   }
 
   private static Duration days(Map<String, String> env, String name, Duration defaultValue) {

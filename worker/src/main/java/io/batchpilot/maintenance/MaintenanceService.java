@@ -24,6 +24,7 @@ public final class MaintenanceService implements AutoCloseable {
   private final MaintenanceConfig config;
   private final LeaderElector elector;
   private final LeaseRescuer rescuer;
+  private final StaleUploadSkipper uploads;
   private final SessionFinaliser finaliser;
   private final EtaEstimator eta;
   private final Retention retention;
@@ -38,6 +39,7 @@ public final class MaintenanceService implements AutoCloseable {
     this.config = config;
     this.elector = new LeaderElector(dataSource, workerId, config.leaderTerm(), config.electionInterval());
     this.rescuer = new LeaseRescuer(dataSource, config.batchSize());
+    this.uploads = new StaleUploadSkipper(dataSource, config.uploadTimeout(), config.batchSize());
     this.finaliser = new SessionFinaliser(dataSource);
     this.eta = new EtaEstimator(dataSource);
     List<Retention.Target> pruned = new ArrayList<>();
@@ -60,6 +62,10 @@ public final class MaintenanceService implements AutoCloseable {
       LeaseRescuer.Result r = rescuer.runOnce();
       return r.total() == 0 ? null : "rescued " + r.pending() + " files, failed " + r.failed()
           + " whose attempts ran out, skipped " + r.skipped() + " of cancelled sessions";
+    });
+    schedule("upload timeout", config.rescueInterval(), () -> {
+      int skipped = uploads.runOnce();
+      return skipped == 0 ? null : "skipped " + skipped + " files left uploading past " + config.uploadTimeout();
     });
     schedule("session finaliser", config.finaliseInterval(), () -> {
       SessionFinaliser.Result r = finaliser.runOnce();

@@ -14,7 +14,8 @@ import org.jooq.DSLContext;
 import org.jooq.Field;
 
 /**
- * Ends processing sessions that have nothing left to do: no file uploading, pending or processing,
+ * Ends processing sessions (and pending ones whose every file was skipped before any claim) that
+ * have nothing left to do: no file uploading, pending or processing,
  * and at least {@code total_files} files finished (completed, failed or skipped), so a session
  * whose frontend is still registering files is not ended early. It completes, unless nothing could
  * be done (every finished file failed, none completed): then it fails, saying so. Paused sessions
@@ -39,6 +40,7 @@ public final class SessionFinaliser {
   public Result runOnce() {
     var session = BATCH_UPLOAD_SESSIONS;
     Field<OffsetDateTime> now = DatabaseClock.now();
+    Field<Integer> finished = session.FILES_COMPLETED.plus(session.FILES_FAILED).plus(session.FILES_SKIPPED);
     Condition nothingDone = session.FILES_COMPLETED.eq(0).and(session.FILES_FAILED.gt(0));
     List<String> ended = dsl.update(session)
         .set(session.STATUS, when(nothingDone, inline("failed")).otherwise(inline("completed")))
@@ -50,9 +52,12 @@ public final class SessionFinaliser {
                 .concat(inline(" of them), so nothing was extracted: each file's error_message says why")))
             .otherwise(session.ERROR_MESSAGE))
         .set(session.LAST_ERROR_AT, when(nothingDone, now).otherwise(session.LAST_ERROR_AT))
-        .where(session.STATUS.eq("processing"))
+        // A pending session was never claimed: every file was skipped before a worker saw it (its
+        // uploads failed or timed out). It needs one finished file, so an empty one is left alone.
+        .where(session.STATUS.eq("processing")
+            .or(session.STATUS.eq("pending").and(finished.gt(0))))
         .and(session.FILES_UPLOADING.plus(session.FILES_PENDING).plus(session.FILES_PROCESSING).eq(0))
-        .and(session.FILES_COMPLETED.plus(session.FILES_FAILED).plus(session.FILES_SKIPPED).ge(session.TOTAL_FILES))
+        .and(finished.ge(session.TOTAL_FILES))
         .returning(session.STATUS)
         .fetch(session.STATUS);
     int failed = (int) ended.stream().filter("failed"::equals).count();

@@ -22,6 +22,13 @@ final class MaintenanceRows {
         + " values (?, 'r.jpg', ?) returning id", session, status);
   }
 
+  /** A file registered as uploading whose row last changed {@code minutesAgo} minutes ago. */
+  UUID uploading(UUID session, int minutesAgo) {
+    return uuid("insert into public.batch_upload_files (batch_session_id, original_filename, status, created_at,"
+        + " updated_at) values (?, 'r.jpg', 'uploading', clock_timestamp() - make_interval(mins => ?),"
+        + " clock_timestamp() - make_interval(mins => ?)) returning id", session, minutesAgo, minutesAgo);
+  }
+
   /** A file in flight whose lease ended {@code secondsAgo} ago (negative: ends in the future). */
   UUID leased(UUID session, int attempts, int maxAttempts, int secondsAgo) {
     return uuid("insert into public.batch_upload_files (batch_session_id, original_filename, status,"

@@ -24,7 +24,7 @@ class MaintenanceServiceTest {
 
   private static final MaintenanceConfig FAST = new MaintenanceConfig(Duration.ofSeconds(2),
       Duration.ofMillis(100), Duration.ofMillis(100), Duration.ofMillis(100), Duration.ofMillis(100),
-      Duration.ofSeconds(60), Duration.ofMillis(100), Duration.ofDays(30), Duration.ofDays(3), 100);
+      Duration.ofSeconds(60), Duration.ofMillis(100), Duration.ofDays(30), Duration.ofDays(3), Duration.ofMinutes(60), 100);
 
   private static void await(String what, BooleanSupplier condition) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -86,7 +86,8 @@ class MaintenanceServiceTest {
   void badSettingsAreRefusedByName() {
     IllegalArgumentException renew = assertThrows(IllegalArgumentException.class, () -> new MaintenanceConfig(
         Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(1), Duration.ofSeconds(1),
-        Duration.ofSeconds(1), Duration.ofSeconds(60), Duration.ofSeconds(1), Duration.ofDays(1), Duration.ofDays(1), 10));
+        Duration.ofSeconds(1), Duration.ofSeconds(60), Duration.ofSeconds(1), Duration.ofDays(1), Duration.ofDays(1),
+        Duration.ofMinutes(60), 10));
     assertTrue(renew.getMessage().startsWith("electionInterval (PT2S) must be at most half of leaderTerm"), renew.getMessage());
     IllegalArgumentException days = assertThrows(IllegalArgumentException.class,
         () -> MaintenanceConfig.fromEnvironment(java.util.Map.of("BATCHPILOT_METRICS_RETENTION_DAYS", "a week")));

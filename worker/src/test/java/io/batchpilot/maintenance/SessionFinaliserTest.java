@@ -49,8 +49,19 @@ class SessionFinaliserTest {
     dsl.update(BATCH_UPLOAD_SESSIONS).set(BATCH_UPLOAD_SESSIONS.STARTED_AT, startedAt)
         .where(BATCH_UPLOAD_SESSIONS.ID.eq(started)).execute();
 
+    UUID neverClaimedAllSkipped = sessionWith(rows, "pending", 2, "skipped", "skipped");
+    UUID emptyPending = sessionWith(rows, "pending", 0);
+    UUID pendingStillRegistering = sessionWith(rows, "pending", 2, "skipped");
+    UUID pendingWithWork = sessionWith(rows, "pending", 2, "skipped", "pending");
+
     SessionFinaliser finaliser = new SessionFinaliser(db.dataSource());
-    assertEquals(new SessionFinaliser.Result(3, 2), finaliser.runOnce());
+    assertEquals(new SessionFinaliser.Result(4, 2), finaliser.runOnce());
+    assertEquals("completed", session(dsl, neverClaimedAllSkipped).getStatus(),
+        "a session whose every file was skipped before any claim ends too");
+    assertNotNull(session(dsl, neverClaimedAllSkipped).getCompletedAt());
+    for (UUID open : new UUID[] {emptyPending, pendingStillRegistering, pendingWithWork}) {
+      assertEquals("pending", session(dsl, open).getStatus());
+    }
 
     BatchUploadSessionsRecord completed = session(dsl, mixed);
     assertEquals("completed", completed.getStatus());
