@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The frontend kit's check, run by .ci/run: install the pinned packages (npm ci), regenerate
-# database.types.ts from the migrations into a temp file and diff it with the committed one, then
-# tsc --strict over the kit (src/) and the Edge Functions (functions/). Needs Node 20+ with npm and
-# the PostgreSQL server of BATCHPILOT_TEST_DATABASE_URL (a scratch database is created and dropped).
+# database.types.ts from the migrations into a temp file and diff it with the committed one, check
+# the README's excerpts against their files, then tsc --strict over the kit (src/) and the Edge
+# Functions (functions/). Needs Node 20+ with npm and the PostgreSQL server of
+# BATCHPILOT_TEST_DATABASE_URL (a scratch database is created and dropped).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -23,6 +24,9 @@ if ! diff -u src/database.types.ts "$generated"; then
   echo "run 'npm run gen-types' in db/supabase/kit and commit the file" >&2
   exit 1
 fi
+
+echo "== frontend kit: the README's excerpts are in their files"
+node scripts/check-readme-excerpts.mjs
 
 echo "== frontend kit: tsc --strict (src/, functions/)"
 node_modules/.bin/tsc -p tsconfig.json --strict --noEmit
