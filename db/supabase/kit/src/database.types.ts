@@ -756,16 +756,78 @@ export type Database = {
           },
         ]
       }
+      receipt_extractions: {
+        Row: {
+          batch_session_id: string
+          copied_to_receipt_at: string | null
+          copy_error: string | null
+          created_at: string
+          currency: string | null
+          date: string | null
+          file_id: string
+          line_items: NonNullable<Json>
+          merchant: string | null
+          receipt_id: string | null
+          subtotal: number | null
+          tax: number | null
+          total: number | null
+        }
+        Insert: {
+          batch_session_id: string
+          copied_to_receipt_at?: string | null
+          copy_error?: string | null
+          created_at?: string
+          currency?: string | null
+          date?: string | null
+          file_id: string
+          line_items?: NonNullable<Json>
+          merchant?: string | null
+          receipt_id?: string | null
+          subtotal?: number | null
+          tax?: number | null
+          total?: number | null
+        }
+        Update: {
+          batch_session_id?: string
+          copied_to_receipt_at?: string | null
+          copy_error?: string | null
+          created_at?: string
+          currency?: string | null
+          date?: string | null
+          file_id?: string
+          line_items?: NonNullable<Json>
+          merchant?: string | null
+          receipt_id?: string | null
+          subtotal?: number | null
+          tax?: number | null
+          total?: number | null
+        }
+        Relationships: [
+          {
+            foreignKeyName: "receipt_extractions_batch_session_id_fkey"
+            columns: ["batch_session_id"]
+            isOneToOne: false
+            referencedRelation: "batch_upload_sessions"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "receipt_extractions_file_id_fkey"
+            columns: ["file_id"]
+            isOneToOne: true
+            referencedRelation: "batch_upload_files"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
       receipts: {
         Row: {
           created_at: string
           currency: string | null
           date: string | null
           id: string
-          line_items: Json | null
+          image_url: string | null
           merchant: string | null
-          subtotal: number | null
-          tax: number | null
+          processing_status: string
           team_id: string | null
           total: number | null
           updated_at: string
@@ -776,10 +838,9 @@ export type Database = {
           currency?: string | null
           date?: string | null
           id?: string
-          line_items?: Json | null
+          image_url?: string | null
           merchant?: string | null
-          subtotal?: number | null
-          tax?: number | null
+          processing_status?: string
           team_id?: string | null
           total?: number | null
           updated_at?: string
@@ -790,10 +851,9 @@ export type Database = {
           currency?: string | null
           date?: string | null
           id?: string
-          line_items?: Json | null
+          image_url?: string | null
           merchant?: string | null
-          subtotal?: number | null
-          tax?: number | null
+          processing_status?: string
           team_id?: string | null
           total?: number | null
           updated_at?: string
