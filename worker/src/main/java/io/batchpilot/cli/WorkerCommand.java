@@ -1,7 +1,9 @@
 package io.batchpilot.cli;
 
 import io.batchpilot.worker.WorkerProcess;
+import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -35,11 +37,16 @@ final class WorkerCommand implements Callable<Integer> {
     WorkerProcess.Settings settings = WorkerSettings.from(database.url(), env);
     CountDownLatch stop = new CountDownLatch(1);
     CountDownLatch closed = new CountDownLatch(1);
-    // SIGTERM: wake the main thread, which closes the worker gracefully, and hold the JVM until it has.
+    // SIGTERM: wake the main thread, which closes the worker gracefully, and hold the JVM until it has,
+    // or until the longest a close may take (plus a margin): whatever is left then, the leases take over.
+    Duration longest = WorkerProcess.longestClose(settings.worker()).plusMillis(500);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       stop.countDown();
       try {
-        closed.await();
+        if (!closed.await(longest.toMillis(), TimeUnit.MILLISECONDS)) {
+          System.err.println("batchpilot worker: not stopped within " + longest + "; exiting, the leases of what it "
+              + "still held hand those files on");
+        }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }

@@ -148,10 +148,16 @@ public final class Notifier implements AutoCloseable {
 
   @Override
   public void close() throws InterruptedException {
+    closeWithin(Duration.ofSeconds(10));
+  }
+
+  /** Closes, waiting at most {@code wait} for its thread (which may be connecting): then it is left to end by itself. */
+  public void closeWithin(Duration wait) throws InterruptedException {
     closed = true;
     synchronized (monitor) {
       monitor.notifyAll();
     }
-    thread.join(10_000);
+    thread.join(Math.max(1, wait.toMillis()));
+    thread.interrupt();
   }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.batchpilot.metrics.Metrics;
+import io.batchpilot.store.DatabaseOutage;
 import io.batchpilot.store.Jooq;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -152,15 +153,19 @@ public final class Completer implements AutoCloseable {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         batch.forEach(p -> p.written().completeExceptionally(e));
+        abandonQueued(e);
         return;
       } catch (DataAccessException e) {
         // The batch stays and is written again: leases that run out meanwhile make the write a no-op.
-        log.warn("writing {} outcomes failed, retrying in {} ms: {}", batch.size(), backoff.toMillis(), e.getMessage());
+        log.warn("writing {} outcomes failed{}, retrying in {} ms: {}", batch.size(),
+            DatabaseOutage.causedBy(e) ? " (the database is unavailable; they are kept until it is back)" : "",
+            backoff.toMillis(), e.getMessage());
         try {
           Thread.sleep(backoff.toMillis());
         } catch (InterruptedException ie) {
           Thread.currentThread().interrupt();
           batch.forEach(p -> p.written().completeExceptionally(ie));
+          abandonQueued(ie);
           return;
         }
         backoff = backoff.multipliedBy(2).compareTo(MAX_WRITE_BACKOFF) > 0 ? MAX_WRITE_BACKOFF : backoff.multipliedBy(2);
@@ -201,10 +206,62 @@ public final class Completer implements AutoCloseable {
     return n;
   }
 
+  /** Outcomes that will never be written (a stop that could not wait): their leases run out instead. */
+  private void abandonQueued(Exception why) {
+    List<Pending> left = new ArrayList<>();
+    queue.drainTo(left);
+    left.forEach(p -> p.written().completeExceptionally(why));
+  }
+
   /** Writes what is queued, then stops. */
   @Override
   public void close() throws InterruptedException {
     closing = true;
     writer.join();
+  }
+
+  /**
+   * Writes what is queued within {@code wait}, then stops; what could not be written by then (the
+   * database is unavailable) is dropped, and the files' leases run out instead.
+   *
+   * @return true when everything queued was written
+   */
+  public boolean close(Duration wait) throws InterruptedException {
+    closing = true;
+    writer.join(Math.max(1, wait.toMillis()));
+    if (!writer.isAlive()) {
+      return true;
+    }
+    writer.interrupt();
+    return false;
+  }
+
+  /**
+   * As {@link #write}, but gives up after {@code wait} (the write goes on, on its own daemon thread,
+   * and its result is ignored).
+   *
+   * @return true when the outcomes were written in time
+   */
+  public boolean writeWithin(List<Outcome> outcomes, Duration wait) throws InterruptedException {
+    CompletableFuture<List<Written>> done = new CompletableFuture<>();
+    Thread thread = new Thread(() -> {
+      try {
+        done.complete(write(outcomes));
+      } catch (RuntimeException e) {
+        done.completeExceptionally(e);
+      }
+    }, writer.getName() + "-last");
+    thread.setDaemon(true);
+    thread.start();
+    try {
+      done.get(Math.max(1, wait.toMillis()), TimeUnit.MILLISECONDS);
+      return true;
+    } catch (java.util.concurrent.ExecutionException e) {
+      log.warn("writing {} outcomes failed: {}", outcomes.size(), e.getCause().getMessage());
+      return false;
+    } catch (java.util.concurrent.TimeoutException e) {
+      thread.interrupt();
+      return false;
+    }
   }
 }

@@ -5,6 +5,7 @@ import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
 import io.batchpilot.store.Jooq;
 import java.time.Duration;
 import java.time.OffsetDateTime;
+import java.util.Collection;
 import java.util.List;
 import java.util.UUID;
 import javax.sql.DataSource;
@@ -32,14 +33,19 @@ public final class FileClaims {
         .fetch(r -> toClaimedFile(r, worker));
   }
 
-  /** Extends the lease of every file {@code worker} holds, in one statement; returns how many. */
-  public int extendLeases(String worker, Duration lease) {
+  /**
+   * Extends the leases of {@code files}, those of them {@code worker} still holds, in one statement;
+   * returns how many. A file left out (its thread died without an outcome) keeps its old lease and
+   * is rescued when it runs out.
+   */
+  public int extendLeases(String worker, Collection<UUID> files, Duration lease) {
     return dsl.update(BATCH_UPLOAD_FILES)
         .set(BATCH_UPLOAD_FILES.LEASE_EXPIRES_AT,
             DSL.field("clock_timestamp() + make_interval(secs => {0})", OffsetDateTime.class,
                 DSL.val(lease.toMillis() / 1000.0)))
         .where(BATCH_UPLOAD_FILES.CLAIMED_BY.eq(worker))
         .and(BATCH_UPLOAD_FILES.STATUS.eq("processing"))
+        .and(BATCH_UPLOAD_FILES.ID.in(files))
         .execute();
   }
 

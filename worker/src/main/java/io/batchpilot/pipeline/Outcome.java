@@ -111,6 +111,16 @@ public record Outcome(
         null, null, 0, 0, false, null, false, null);
   }
 
+  /**
+   * The worker stopped while the file was being processed (its grace period ran out): the attempt
+   * may have reached Gemini, so it stays counted, and a file that always outlasts the grace period
+   * reaches max_attempts instead of coming back for ever.
+   */
+  public static Outcome interrupted(ClaimedFile file, String message) {
+    return new Outcome(file, Status.PENDING, true, null, null, null, null, "timeout", message, 0,
+        null, null, 0, 0, false, null, false, null);
+  }
+
   /** The quota gate asked for a longer wait than is worth holding a thread: try again after it. */
   public static Outcome deferred(ClaimedFile file, Duration delay, String reason) {
     return new Outcome(file, Status.PENDING, false, delay, null, null, null, null, reason, 0,

@@ -8,6 +8,7 @@ import io.batchpilot.pipeline.Completer;
 import io.batchpilot.pipeline.FileClaims;
 import io.batchpilot.pipeline.FileProcessor;
 import io.batchpilot.pipeline.Outcome;
+import io.batchpilot.store.DatabaseOutage;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -53,7 +54,7 @@ public final class Worker implements AutoCloseable {
   private final ScheduledExecutorService timers;
   private final Semaphore capacity;
   private final RetryAlarm retryAlarm;
-  private final Map<UUID, ClaimedFile> inFlight = new ConcurrentHashMap<>();
+  private final Map<UUID, Holding> inFlight = new ConcurrentHashMap<>();
   private final Thread producer;
   private final Object wakeMonitor = new Object();
   private final AtomicLong claimed = new AtomicLong();
@@ -86,6 +87,8 @@ public final class Worker implements AutoCloseable {
     this.pool = Executors.newFixedThreadPool(config.concurrency(), r -> {
       Thread t = new Thread(r, "batchpilot-file-" + threads.incrementAndGet());
       t.setDaemon(true);
+      // A file's thread ends after an Error (see run); the pool starts another in its place.
+      t.setUncaughtExceptionHandler((dead, e) -> log.debug("{} replaced after {}", dead.getName(), e.toString()));
       return t;
     });
     this.timers = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -152,6 +155,7 @@ public final class Worker implements AutoCloseable {
   }
 
   private void produce() {
+    Duration outageWait = null;
     long cooldown = config.claimCooldown().toNanos();
     long lastClaim = System.nanoTime() - cooldown;
     while (claiming) {
@@ -172,12 +176,22 @@ public final class Worker implements AutoCloseable {
           claimed.addAndGet(files.size());
           for (ClaimedFile file : files) {
             capacity.acquireUninterruptibly();
-            inFlight.put(file.id(), file);
-            pool.execute(() -> run(file));
+            Holding holding = new Holding(file);
+            inFlight.put(file.id(), holding);
+            pool.execute(() -> run(holding));
           }
           shortClaim = files.size() < want;
           more = !shortClaim && room() > 0;
+          outageWait = null;
         } catch (DataAccessException e) {
+          if (DatabaseOutage.causedBy(e)) {
+            // Nothing can be claimed until the database is back: ask again after a growing wait.
+            outageWait = outageWait == null ? Duration.ofMillis(200) : DatabaseOutage.next(outageWait);
+            log.warn("worker {}: the database is unavailable, claiming again in {} ms: {}", id, outageWait.toMillis(),
+                e.getMessage());
+            coolDown(outageWait.toNanos());
+            continue;
+          }
           log.warn("worker {}: claiming failed, trying again at the next wake-up: {}", id, e.getMessage());
         }
       }
@@ -224,46 +238,102 @@ public final class Worker implements AutoCloseable {
     }
   }
 
-  private void run(ClaimedFile file) {
+  /**
+   * Processes one file on a pool thread and hands its outcome to the completer. Whatever the file
+   * throws ends in an outcome; after an Error (out of memory, a stack overflow) the thread ends too,
+   * once the outcome is queued, and the pool starts a fresh one.
+   */
+  private void run(Holding holding) {
+    ClaimedFile file = holding.file;
+    holding.thread = Thread.currentThread();
     long start = System.nanoTime();
-    Outcome outcome;
-    if (!claiming) {
-      outcome = Outcome.released(file);
-    } else {
-      try {
-        outcome = processor.process(file);
-      } catch (InterruptedException e) {
+    Outcome outcome = null;
+    Error fatal = null;
+    try {
+      if (!claiming) {
         outcome = Outcome.released(file);
-      } catch (RuntimeException e) {
-        log.error("{}: unexpected error, the file will be tried again", file.describe(), e);
-        outcome = Outcome.retry(file, "processing_failed", "unexpected error in the worker: " + e
-            + "; see the worker's log", Duration.ZERO, 0);
+      } else {
+        holding.started = true;
+        outcome = processor.process(file);
       }
+    } catch (InterruptedException e) {
+      outcome = Outcome.released(file);
+    } catch (Throwable e) {
+      if (e instanceof Error error) {
+        fatal = error;
+      }
+      outcome = failure(file, e);
+    } finally {
+      // The thread is free now: the next claim need not wait for this outcome's write.
+      capacity.release();
+      if (outcome != null) {
+        long ms = (System.nanoTime() - start) / 1_000_000;
+        holding.outcomeQueued = true;
+        completer.submit(outcome.withDurationMs(ms)).whenComplete((written, error) -> finished(holding, written));
+      }
+      // Without an outcome (an Error while making one) the thread dies holding the file: the
+      // heartbeat stops extending its lease, and the lease rescuer gives it to another claim.
+      wake();
     }
-    long ms = (System.nanoTime() - start) / 1_000_000;
-    // The thread is free now: the next claim need not wait for this outcome's write.
-    capacity.release();
-    wake();
-    completer.submit(outcome.withDurationMs(ms)).whenComplete((written, error) -> {
-      inFlight.remove(file.id());
-      if (written != null && written.applied() && "pending".equals(written.status())
-          && written.outcome().retryDelay().compareTo(Duration.ZERO) > 0) {
-        retryAlarm.dueIn(written.outcome().retryDelay());
-      }
-      // The producer may be waiting for room (see room()), or for a session's files in flight to
-      // drop under its max_concurrent; with a full backlog neither holds, and no claim is wasted.
-      if (shortClaim || inFlight.size() + 1 >= maxHeld()) {
-        wake();
-      }
-    });
+    if (fatal != null) {
+      throw fatal;
+    }
   }
 
+  /** What a throwable from the processor means for the file, logged once. */
+  private Outcome failure(ClaimedFile file, Throwable e) {
+    if (DatabaseOutage.causedBy(e)) {
+      log.warn("{}: the database became unavailable while processing it; it goes back to the queue "
+          + "without spending an attempt: {}", file.describe(), e.getMessage());
+      return Outcome.deferred(file, Duration.ZERO, "the database was unavailable: " + e.getMessage());
+    }
+    if (e instanceof OutOfMemoryError) {
+      log.error("{}: the worker ran out of memory on this file (attempt {} of {})", file.describe(), file.attempts(),
+          file.maxAttempts(), e);
+      return Outcome.retry(file, "processing_failed", outOfMemoryMessage(e), Duration.ZERO, 0);
+    }
+    log.error("{}: unexpected error, the file will be tried again", file.describe(), e);
+    return Outcome.retry(file, "processing_failed", "unexpected error in the worker: " + e
+        + "; see the worker's log", Duration.ZERO, 0);
+  }
+
+  private String outOfMemoryMessage(Throwable e) {
+    long heapMb = Runtime.getRuntime().maxMemory() / (1024 * 1024);
+    return "the worker ran out of memory on this file (" + e.getMessage() + ", heap " + heapMb + " MB, "
+        + config.concurrency() + " files at once): give the workers a larger heap (BATCHPILOT_JAVA_OPTS=-Xmx"
+        + Math.max(256, heapMb * 4) + "m) or fewer files at once (BATCHPILOT_CONCURRENCY), then resume the session";
+  }
+
+  private void finished(Holding holding, Completer.Written written) {
+    inFlight.remove(holding.file.id());
+    if (written != null && written.applied() && "pending".equals(written.status())
+        && written.outcome().retryDelay().compareTo(Duration.ZERO) > 0) {
+      retryAlarm.dueIn(written.outcome().retryDelay());
+    }
+    // The producer may be waiting for room (see room()), or for a session's files in flight to
+    // drop under its max_concurrent; with a full backlog neither holds, and no claim is wasted.
+    if (shortClaim || inFlight.size() + 1 >= maxHeld()) {
+      wake();
+    }
+  }
+
+  /**
+   * Extends the leases of the files someone here still works on: waiting for a thread, on a live
+   * thread, or with an outcome waiting to be written. A file whose thread died without an outcome
+   * is let go: its lease runs out and the rescuer hands it on.
+   */
   private void heartbeat() {
-    if (inFlight.isEmpty()) {
+    List<UUID> held = new ArrayList<>();
+    for (Holding h : inFlight.values()) {
+      if (h.live()) {
+        held.add(h.file.id());
+      }
+    }
+    if (held.isEmpty()) {
       return;
     }
     try {
-      claims.extendLeases(id, config.lease());
+      claims.extendLeases(id, held, config.lease());
     } catch (DataAccessException e) {
       log.warn("worker {}: extending leases failed ({}); they run out in {} unless the next heartbeat succeeds",
           id, e.getMessage(), config.lease());
@@ -272,34 +342,81 @@ public final class Worker implements AutoCloseable {
 
   /**
    * Stops claiming, waits up to the grace period for in-flight files, then interrupts the rest and
-   * gives back the leases of whatever is still not finished.
+   * gives back the leases of whatever is still not finished. Returns within the grace period plus
+   * {@link #STOP_OVERRUN} whatever the database does: outcomes and releases that cannot be written
+   * by then are left to the leases, which run out and hand the files on.
    */
   public void stop() throws InterruptedException {
     if (!started) {
       return;
     }
+    long deadline = System.nanoTime() + config.shutdownGrace().toNanos();
     claiming = false;
     wake();
-    producer.join();
+    // A claim in progress may wait for a connection; it is interrupted at the deadline.
+    producer.join(Math.max(1, remainingMs(deadline)));
+    producer.interrupt();
     pool.shutdown();
-    if (!pool.awaitTermination(config.shutdownGrace().toMillis(), TimeUnit.MILLISECONDS)) {
+    if (!pool.awaitTermination(remainingMs(deadline), TimeUnit.MILLISECONDS)) {
       log.warn("worker {}: {} files still in flight after the {} grace period; interrupting them",
           id, inFlight.size(), config.shutdownGrace());
       pool.shutdownNow();
-      pool.awaitTermination(5, TimeUnit.SECONDS);
+      pool.awaitTermination(INTERRUPTED_FILES_WAIT.toMillis(), TimeUnit.MILLISECONDS);
     }
-    completer.close();
-    // What is still in flight now never produced an outcome: give its leases back.
+    long writeDeadline = System.nanoTime() + OUTCOME_FLUSH.toNanos();
+    if (!completer.close(OUTCOME_FLUSH)) {
+      log.warn("worker {}: outcomes could not be written within {} (is the database reachable?); their files' "
+          + "leases run out within {} and the files are claimed again", id, OUTCOME_FLUSH, config.lease());
+    }
+    // What is still in flight now never produced an outcome: give its leases back. A file whose
+    // processing began may have reached Gemini: its attempt stays counted.
     List<Outcome> left = new ArrayList<>();
-    for (ClaimedFile file : inFlight.values()) {
-      left.add(Outcome.released(file));
+    for (Holding h : inFlight.values()) {
+      if (!h.outcomeQueued) {
+        left.add(h.started ? Outcome.interrupted(h.file, "the worker stopped (SIGTERM or close) before this file "
+            + "finished within its shutdown grace period (BATCHPILOT_SHUTDOWN_GRACE=" + config.shutdownGrace() + ")")
+            : Outcome.released(h.file));
+      }
     }
-    if (!left.isEmpty()) {
-      completer.write(left);
+    if (!left.isEmpty() && !completer.writeWithin(left, Duration.ofNanos(Math.max(0, writeDeadline - System.nanoTime()))
+        .plus(RELEASE_WRITE))) {
+      log.warn("worker {}: could not give back {} files' leases; they run out within {}", id, left.size(), config.lease());
     }
     timers.shutdownNow();
-    notifier.close();
+    notifier.closeWithin(NOTIFIER_CLOSE);
     log.info("worker {} stopped: {} files claimed", id, claimed.get());
+  }
+
+  /** Past the grace period: files interrupted, outcomes flushed, leases given back, at most this long. */
+  public static final Duration STOP_OVERRUN = Duration.ofMillis(2500);
+  private static final Duration INTERRUPTED_FILES_WAIT = Duration.ofMillis(500);
+  private static final Duration OUTCOME_FLUSH = Duration.ofMillis(1000);
+  private static final Duration RELEASE_WRITE = Duration.ofMillis(500);
+  private static final Duration NOTIFIER_CLOSE = Duration.ofMillis(300);
+
+  private static long remainingMs(long deadlineNanos) {
+    return Math.max(0, (deadlineNanos - System.nanoTime()) / 1_000_000);
+  }
+
+  /** A claimed file, and how far this worker got with it. */
+  private static final class Holding {
+    final ClaimedFile file;
+    /** The pool thread that took it; null while it waits for one. */
+    volatile Thread thread;
+    /** The processor began on it: an attempt may be spent (a call sent). */
+    volatile boolean started;
+    /** Its outcome is with the completer. */
+    volatile boolean outcomeQueued;
+
+    Holding(ClaimedFile file) {
+      this.file = file;
+    }
+
+    /** Someone here still works on it, so its lease is worth extending. */
+    boolean live() {
+      Thread t = thread;
+      return outcomeQueued || t == null || t.isAlive();
+    }
   }
 
   @Override

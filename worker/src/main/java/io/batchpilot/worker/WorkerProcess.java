@@ -26,6 +26,7 @@ import io.batchpilot.pipeline.ReceiptProcessor;
 import io.batchpilot.session.Sessions;
 import io.batchpilot.store.Jooq;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import okhttp3.OkHttpClient;
@@ -208,19 +209,39 @@ public final class WorkerProcess implements AutoCloseable {
     reporter.report();
   }
 
+  /**
+   * Past the worker's own stop: the rest (permits, the metrics heartbeat, leadership) gets this long,
+   * then is left to its leases, so a stop with the database gone still ends.
+   */
+  public static final Duration CLOSE_REST = Duration.ofSeconds(1);
+
+  /** The longest {@link #close} takes: the grace period, the worker's overrun, then the rest. */
+  public static Duration longestClose(WorkerConfig config) {
+    return config.shutdownGrace().plus(Worker.STOP_OVERRUN).plus(CLOSE_REST);
+  }
+
   /** Stops claiming, lets files in flight finish within the grace period, then closes everything. */
   @Override
   public void close() throws InterruptedException {
     try {
       worker.close();
     } finally {
-      embeddings.close();
-      // After the files in flight: their permits are ended before the pool closes.
-      gate.close();
-      reporter.stop();
-      maintenance.close();
-      gemini.close();
-      pool.close();
+      Thread rest = new Thread(() -> {
+        embeddings.close();
+        // After the files in flight: their permits are ended before the pool closes.
+        closeQuietly(gate);
+        reporter.stop();
+        maintenance.close();
+        gemini.close();
+        pool.close();
+      }, "batchpilot-close");
+      rest.setDaemon(true);
+      rest.start();
+      rest.join(CLOSE_REST.toMillis());
+      if (rest.isAlive()) {
+        log.warn("worker {}: permits, the metrics heartbeat and the leadership could not be ended within {} "
+            + "(is the database reachable?); their leases end them", worker.id(), CLOSE_REST);
+      }
     }
   }
 }

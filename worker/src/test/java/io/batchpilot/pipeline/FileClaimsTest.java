@@ -166,12 +166,26 @@ class FileClaimsTest {
     List<ClaimedFile> mine = claims.claim("w1", 2, Duration.ofSeconds(5));
     List<ClaimedFile> theirs = claims.claim("w2", 2, Duration.ofSeconds(5));
 
-    assertEquals(2, claims.extendLeases("w1", Duration.ofHours(1)));
+    List<UUID> named = new java.util.ArrayList<>(mine.stream().map(ClaimedFile::id).toList());
+    named.add(theirs.get(0).id());
+    assertEquals(2, claims.extendLeases("w1", named, Duration.ofHours(1)), "a file another worker holds is not extended");
 
     Function<ClaimedFile, OffsetDateTime> lease = f -> dsl.select(BATCH_UPLOAD_FILES.LEASE_EXPIRES_AT)
         .from(BATCH_UPLOAD_FILES).where(BATCH_UPLOAD_FILES.ID.eq(f.id())).fetchOne().value1();
     OffsetDateTime inHalfAnHour = OffsetDateTime.now().plusMinutes(30);
     assertTrue(mine.stream().allMatch(f -> lease.apply(f).isAfter(inHalfAnHour)));
     assertTrue(theirs.stream().allMatch(f -> lease.apply(f).isBefore(inHalfAnHour)));
+  }
+
+  @Test
+  void heartbeatExtendsOnlyTheFilesItNames() {
+    Batches.submit(db.dataSource(), "named", 3, 10);
+    List<ClaimedFile> mine = claims.claim("w3", 3, Duration.ofSeconds(5));
+
+    assertEquals(2, claims.extendLeases("w3", List.of(mine.get(0).id(), mine.get(1).id()), Duration.ofHours(1)));
+
+    OffsetDateTime left = dsl.select(BATCH_UPLOAD_FILES.LEASE_EXPIRES_AT).from(BATCH_UPLOAD_FILES)
+        .where(BATCH_UPLOAD_FILES.ID.eq(mine.get(2).id())).fetchOne().value1();
+    assertTrue(left.isBefore(OffsetDateTime.now().plusMinutes(30)), "a file whose thread died keeps its old lease");
   }
 }

@@ -1,0 +1,95 @@
+package io.batchpilot.store;
+
+import java.io.EOFException;
+import java.net.ConnectException;
+import java.net.SocketException;
+import java.nio.channels.ClosedChannelException;
+import java.sql.SQLException;
+import java.sql.SQLTransientConnectionException;
+import java.time.Duration;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Tells a database that cannot be reached (down, restarting, the network gone) from an error in a
+ * statement, and waits the first out. An outage is nobody's fault and no file's: whatever met one
+ * waits for the database and then carries on, and no attempt is spent on it.
+ */
+public final class DatabaseOutage {
+
+  private static final Logger log = LoggerFactory.getLogger(DatabaseOutage.class);
+  static final Duration FIRST_WAIT = Duration.ofMillis(100);
+  static final Duration LONGEST_WAIT = Duration.ofSeconds(5);
+
+  private DatabaseOutage() {}
+
+  /**
+   * True when {@code error} (or a cause of it) says the database cannot be reached: SQLState class
+   * 08 (connection exception), 57P01/57P02/57P03 (the server is shutting down, crashed, or not yet
+   * accepting connections), a pool that found no connection in time, or a socket that was refused
+   * or closed under the driver.
+   */
+  public static boolean causedBy(Throwable error) {
+    boolean fromDriver = false;
+    for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof SQLTransientConnectionException) {
+        return true;
+      }
+      if (t instanceof SQLException sql) {
+        if (unavailableState(sql.getSQLState())) {
+          return true;
+        }
+        fromDriver = true;
+      }
+      // A socket error counts only under a driver's exception: Gemini's network errors are not outages.
+      if (fromDriver && (t instanceof ConnectException || t instanceof ClosedChannelException
+          || t instanceof SocketException || t instanceof EOFException)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  static boolean unavailableState(String state) {
+    return state != null && (state.startsWith("08") || state.equals("57P01") || state.equals("57P02")
+        || state.equals("57P03"));
+  }
+
+  /**
+   * Runs {@code call} until it does not fail for an outage, waiting between tries (100 ms doubling
+   * to 5 s). Any other failure is thrown at once; so is InterruptedException when the worker stops
+   * meanwhile, so that the caller gives its file back.
+   *
+   * @param what names the call in the log line, e.g. "file 1f… ('r1.png'): asking the quota gate"
+   */
+  public static <T> T waitOut(String what, Supplier<T> call) throws InterruptedException {
+    Duration wait = FIRST_WAIT;
+    long since = 0;
+    while (true) {
+      try {
+        T result = call.get();
+        if (since != 0) {
+          log.info("{}: the database is back after {} ms", what, (System.nanoTime() - since) / 1_000_000);
+        }
+        return result;
+      } catch (RuntimeException e) {
+        if (!causedBy(e)) {
+          throw e;
+        }
+        if (since == 0) {
+          since = System.nanoTime();
+          log.warn("{}: the database is unavailable ({}); waiting for it", what, e.getMessage());
+        }
+      }
+      Thread.sleep(wait.toMillis());
+      wait = next(wait);
+    }
+  }
+
+  /** The wait after {@code wait}: doubled, at most {@link #LONGEST_WAIT}. */
+  public static Duration next(Duration wait) {
+    Duration doubled = wait.multipliedBy(2);
+    return doubled.compareTo(LONGEST_WAIT) > 0 ? LONGEST_WAIT : doubled;
+  }
+}
