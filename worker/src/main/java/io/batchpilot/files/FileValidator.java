@@ -27,17 +27,31 @@ public final class FileValidator {
 
   private static final String SUPPORTED = "JPEG, PNG, WebP or PDF";
   /**
-   * The decode keeps at least this many pixels on the longest side (a subsampled decode still reads
-   * every byte), so the preprocessor scales from these pixels instead of decoding the file again,
-   * while a 200-megapixel scan still needs a fraction of its full memory. Phone photos (4032 px)
-   * decode whole.
+   * The longest side an image header may claim, whatever its pixel count: a decoder holds a few
+   * rows of the full width (a 65,535 px row of 16-bit RGBA is 512 KB), so a claimed width of
+   * millions would allocate gigabytes for one row. 65,535 is JPEG's own limit; WebP's is 16,383.
    */
-  static final int KEPT_LONGEST_SIDE = 4096;
+  public static final int MAX_IMAGE_SIDE = 65_535;
 
   private final FileValidatorConfig config;
+  private final int keptLongestSide;
 
+  /** Keeps {@link ImagePreprocessorConfig#DEFAULT_MAX_LONGEST_SIDE} pixels, the default size sent. */
   public FileValidator(FileValidatorConfig config) {
+    this(config, ImagePreprocessorConfig.DEFAULT_MAX_LONGEST_SIDE);
+  }
+
+  /**
+   * @param keptLongestSide the longest side the preprocessor sends: images are decoded subsampled
+   *     to no less than this, so the pixels held are bounded by what is sent (about 1,300 x 1,300 x
+   *     3 bytes), not by the file's size (a 14,000 x 14,000 PNG would be 590 MB whole)
+   */
+  public FileValidator(FileValidatorConfig config, int keptLongestSide) {
+    if (keptLongestSide < 1) {
+      throw new IllegalArgumentException("kept longest side must be at least 1 px, was " + keptLongestSide);
+    }
     this.config = config;
+    this.keptLongestSide = keptLongestSide;
   }
 
   /**
@@ -113,6 +127,10 @@ public final class FileValidator {
       if (width < 1 || height < 1) {
         throw corrupt(filename, type, "it is " + width + "x" + height + " pixels");
       }
+      if (Math.max(width, height) > MAX_IMAGE_SIDE) {
+        throw new InvalidFileException(filename + " claims to be " + width + "x" + height + " pixels; the longest"
+            + " side allowed is " + MAX_IMAGE_SIDE + " pixels, so it was not decoded: scale it down and upload it again");
+      }
       if ((long) width * height > config.maxImagePixels()) {
         throw new InvalidFileException(filename + " is " + width + "x" + height + " pixels; the"
             + " limit is " + config.maxImagePixels() + " pixels (" + FileValidatorConfig.ENV_MAX_IMAGE_PIXELS
@@ -123,7 +141,8 @@ public final class FileValidator {
       reader.addIIOReadWarningListener((IIOReadWarningListener) (source, warning) ->
           warnings.append(warnings.length() == 0 ? "" : "; ").append(warning));
       ImageReadParam param = reader.getDefaultReadParam();
-      int step = Math.max(1, Math.max(width, height) / KEPT_LONGEST_SIDE);
+      // Only every step-th pixel of every step-th row is stored: at least keptLongestSide remain.
+      int step = Math.max(1, Math.max(width, height) / keptLongestSide);
       param.setSourceSubsampling(step, step, 0, 0);
       Optional<BufferedImage> pixels;
       if (reader.getImageTypes(0).hasNext()) {
@@ -139,11 +158,25 @@ public final class FileValidator {
       }
       return new ValidatedFile(bytes, type.mimeType(), sha256, width, height, 0, pixels);
     } catch (IOException | RuntimeException e) {
+      // The PNG reader wraps any Throwable in an IIOException: running out of memory is not damage.
+      OutOfMemoryError outOfMemory = outOfMemoryIn(e);
+      if (outOfMemory != null) {
+        throw outOfMemory;
+      }
       // Decoders throw runtime exceptions on some damaged data, not only IIOException.
       throw corrupt(filename, type, String.valueOf(e.getMessage()));
     } finally {
       reader.dispose();
     }
+  }
+
+  private static OutOfMemoryError outOfMemoryIn(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof OutOfMemoryError oom) {
+        return oom;
+      }
+    }
+    return null;
   }
 
   private static InvalidFileException corrupt(String filename, FileType type, String detail) {

@@ -13,7 +13,12 @@ import java.util.Map;
  */
 public record FileValidatorConfig(long maxFileBytes, long maxImagePixels, int maxPdfPages) {
 
-  /** The largest phone cameras take 200-megapixel photos. */
+  /**
+   * The largest phone cameras take 200-megapixel photos. Memory no longer grows with the pixels
+   * (images are decoded subsampled to the size sent), but decoding time does: every pixel is still
+   * inflated or decompressed, about 2 s per 100 megapixels here. A header claiming more (a
+   * decompression bomb: a few KB that inflate to gigabytes) is refused before decoding.
+   */
   public static final long DEFAULT_MAX_IMAGE_PIXELS = 200_000_000L;
   /** Gemini reads at most 1,000 pages of a document. */
   public static final int DEFAULT_MAX_PDF_PAGES = 1000;

@@ -40,8 +40,9 @@ public final class ImagePreprocessor {
         BufferedImage source = file.image().orElseThrow(() -> new IOException("the " + file.mimeType()
                 + " file has no pixels Java can render (a PDF, or a CMYK image): it is sent unprocessed"));
         int orientation = "image/jpeg".equalsIgnoreCase(file.mimeType()) ? ExifOrientation.read(file.bytes()) : 1;
-        BufferedImage upright = ExifOrientation.apply(toRgb(source), orientation);
-        BufferedImage scaled = scaleToFit(upright, config.maxLongestSide());
+        // Scaled before flattened: a full-size RGB copy of a large image would double what is held.
+        BufferedImage upright = ExifOrientation.apply(source, orientation);
+        BufferedImage scaled = toRgb(scaleToFit(upright, config.maxLongestSide()));
         boolean turned = orientation >= 5;
         return new Result(jpeg(scaled, config.jpegQuality()), "image/jpeg", scaled.getWidth(), scaled.getHeight(),
                 turned ? file.height() : file.width(), turned ? file.width() : file.height());
@@ -71,6 +72,9 @@ public final class ImagePreprocessor {
         try {
             g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
             g.setRenderingHint(RenderingHints.KEY_RENDERING, RenderingHints.VALUE_RENDER_QUALITY);
+            // Alpha is flattened onto white here (JPEG has none), as toRgb does for unscaled images.
+            g.setColor(Color.WHITE);
+            g.fillRect(0, 0, w, h);
             g.drawImage(image, 0, 0, w, h, null);
         } finally {
             g.dispose();

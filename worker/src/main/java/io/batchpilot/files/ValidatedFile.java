@@ -12,8 +12,8 @@ import java.util.Optional;
  * @param width pixels across; 0 for a PDF
  * @param height pixels down; 0 for a PDF
  * @param pageCount pages; 0 for an image
- * @param image the pixels the validator decoded (at least {@link FileValidator#KEPT_LONGEST_SIDE}
- *     px on the longest side, or all of them), for {@link ImagePreprocessor}; empty for a PDF or an
+ * @param image the pixels the validator decoded (subsampled to no less than the longest side sent, see {@link FileValidator}
+ *     , or all of them), for {@link ImagePreprocessor}; empty for a PDF or an
  *     image Java cannot render (a CMYK JPEG). Large: let it go once preprocessed.
  */
 public record ValidatedFile(byte[] bytes, String mimeType, byte[] sha256, int width, int height,

@@ -103,7 +103,7 @@ public final class WorkerProcess implements AutoCloseable {
       Metrics metrics = new Metrics();
       ReceiptProcessor processor = new ReceiptProcessor(
           new FileSource(settings.files(), http.files()),
-          new FileValidator(settings.validation()),
+          new FileValidator(settings.validation(), settings.images().maxLongestSide()),
           new DuplicateFinder(pool),
           new ImagePreprocessor(settings.images()),
           gate,

@@ -72,8 +72,9 @@ class ImagePreprocessorTest {
 
     @Test
     void anImageLargerThanTheValidatorKeepsIsScaledFromItsSubsampledPixels() throws Exception {
-        ImagePreprocessor.Result r = process(TestFiles.png(2 * FileValidator.KEPT_LONGEST_SIDE + 100, 300), "image/png");
-        assertEquals(2 * FileValidator.KEPT_LONGEST_SIDE + 100, r.originalWidth());
+        int wide = 4 * ImagePreprocessorConfig.DEFAULT_MAX_LONGEST_SIDE + 100;
+        ImagePreprocessor.Result r = process(TestFiles.png(wide, 300), "image/png");
+        assertEquals(wide, r.originalWidth());
         assertEquals(ImagePreprocessorConfig.DEFAULT_MAX_LONGEST_SIDE, r.width());
         assertEquals(Math.round(300.0 * r.width() / r.originalWidth()), r.height(), 1);
     }
