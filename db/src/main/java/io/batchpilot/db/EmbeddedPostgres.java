@@ -57,16 +57,52 @@ public final class EmbeddedPostgres implements AutoCloseable {
       EmbeddedPostgres server = new EmbeddedPostgres(binaries, data, port);
       server.run(List.of(binaries.resolve("bin/initdb").toString(), "-A", "trust", "-U", "postgres",
           "-D", data.toString(), "-E", "UTF-8", "--locale=C", "--no-sync"), work.resolve("initdb.log"));
-      server.run(List.of(binaries.resolve("bin/pg_ctl").toString(), "-D", data.toString(), "-w", "-t", "60",
-          "-l", work.resolve("postgres.log").toString(),
-          "-o", "-p " + port + " -c listen_addresses=127.0.0.1 -k " + work
-              + " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
-          "start"), work.resolve("pg_ctl.log"));
+      server.startServer();
       Runtime.getRuntime().addShutdownHook(new Thread(server::close, "embedded-postgres-stop"));
       log.info("embedded PostgreSQL started on 127.0.0.1:{} (data in {})", port, data);
       return server;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot start the embedded PostgreSQL: " + e.getMessage(), e);
+    }
+  }
+
+  private void startServer() throws IOException {
+    Path work = dataDirectory.getParent();
+    run(List.of(binaries.resolve("bin/pg_ctl").toString(), "-D", dataDirectory.toString(), "-w", "-t", "60",
+        "-l", work.resolve("postgres.log").toString(),
+        "-o", "-p " + port + " -c listen_addresses=127.0.0.1 -k " + work
+            + " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+        "start"), work.resolve("pg_ctl.log"));
+  }
+
+  /**
+   * Stops the server as a restart would (fast: every connection is cut with 57P01) and keeps its
+   * data, so {@link #restart} brings the same databases back on the same port. Not "immediate":
+   * this server commits asynchronously (synchronous_commit=off), and a crash would lose the last
+   * commits, which a production server would not.
+   */
+  public synchronized void stopServer() {
+    if (stopped) {
+      throw new IllegalStateException("the embedded PostgreSQL in " + dataDirectory + " was closed");
+    }
+    try {
+      run(List.of(binaries.resolve("bin/pg_ctl").toString(), "-D", dataDirectory.toString(), "-m", "fast",
+          "-w", "stop"), dataDirectory.resolveSibling("pg_ctl-stop.log"));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot stop the embedded PostgreSQL in " + dataDirectory + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Starts the server again after {@link #stopServer}, on the same data directory and port. */
+  public synchronized void restart() {
+    if (stopped) {
+      throw new IllegalStateException("the embedded PostgreSQL in " + dataDirectory + " was closed");
+    }
+    try {
+      startServer();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot start the embedded PostgreSQL in " + dataDirectory + " again: "
+          + e.getMessage(), e);
     }
   }
 
@@ -84,6 +120,10 @@ public final class EmbeddedPostgres implements AutoCloseable {
     try {
       run(List.of(binaries.resolve("bin/pg_ctl").toString(), "-D", dataDirectory.toString(), "-m", "immediate",
           "-w", "stop"), dataDirectory.resolveSibling("pg_ctl-stop.log"));
+    } catch (IOException | RuntimeException e) {
+      log.debug("the embedded PostgreSQL in {} was not running: {}", dataDirectory, e.getMessage());
+    }
+    try {
       deleteRecursively(dataDirectory.getParent());
     } catch (IOException | RuntimeException e) {
       log.warn("could not stop the embedded PostgreSQL in {}: {}", dataDirectory, e.getMessage());

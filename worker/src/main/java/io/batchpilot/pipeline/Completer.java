@@ -50,6 +50,8 @@ public final class Completer implements AutoCloseable {
   private final AtomicLong writes = new AtomicLong();
   private final Metrics metrics;
   private volatile boolean closing;
+  /** The last write failed: outcomes are waiting for the database. */
+  private volatile boolean failing;
 
   public Completer(DataSource dataSource, int maxBatch, String threadName, Metrics metrics) {
     if (maxBatch < 1) {
@@ -71,6 +73,11 @@ public final class Completer implements AutoCloseable {
     CompletableFuture<Written> written = new CompletableFuture<>();
     queue.add(new Pending(outcome, written));
     return written;
+  }
+
+  /** True while outcomes cannot be written (the last try failed): a stop need not wait long for them. */
+  public boolean failing() {
+    return failing;
   }
 
   /** How many batches were written (each one statement, one transaction). */
@@ -150,6 +157,7 @@ public final class Completer implements AutoCloseable {
         }
         batch.clear();
         backoff = Duration.ofMillis(100);
+        failing = false;
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         batch.forEach(p -> p.written().completeExceptionally(e));
@@ -157,6 +165,7 @@ public final class Completer implements AutoCloseable {
         return;
       } catch (DataAccessException e) {
         // The batch stays and is written again: leases that run out meanwhile make the write a no-op.
+        failing = true;
         log.warn("writing {} outcomes failed{}, retrying in {} ms: {}", batch.size(),
             DatabaseOutage.causedBy(e) ? " (the database is unavailable; they are kept until it is back)" : "",
             backoff.toMillis(), e.getMessage());

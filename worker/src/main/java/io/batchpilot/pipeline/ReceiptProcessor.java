@@ -25,6 +25,7 @@ import io.batchpilot.limiter.QuotaGate;
 import io.batchpilot.limiter.Strategy;
 import io.batchpilot.limiter.WaitReason;
 import io.batchpilot.metrics.Metrics;
+import io.batchpilot.store.DatabaseOutage;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.OffsetDateTime;
@@ -108,8 +109,10 @@ public final class ReceiptProcessor implements FileProcessor {
     long estimate = gemini.estimateInputTokens(ready.content(), ready.mimeType(), ReceiptSchema.PROMPT);
 
     long askedAt = System.nanoTime();
-    Admission admission = gate.acquireWithin(file.provider(), file.model(), estimate,
-        Strategy.fromSqlName(file.processingStrategy()), config.maxQuotaWait());
+    // A database outage is waited out here, holding the file: no attempt is spent on it.
+    Admission admission = DatabaseOutage.waitOut(file.describe() + ": asking the quota gate",
+        () -> gate.acquireWithin(file.provider(), file.model(), estimate,
+            Strategy.fromSqlName(file.processingStrategy()), config.maxQuotaWait()));
     long waited = System.nanoTime() - askedAt;
     if (admission instanceof Admission.Wait wait) {
       metrics.gateWait(file.model(), waited);
@@ -157,7 +160,7 @@ public final class ReceiptProcessor implements FileProcessor {
    * Loads, validates, reuses a duplicate's result, preprocesses. The validator's decoded pixels
    * (about 50 MB for a phone photo) are referenced only in here, so they are garbage by the API call.
    */
-  private Prepared prepare(ClaimedFile file) {
+  private Prepared prepare(ClaimedFile file) throws InterruptedException {
     ValidatedFile valid;
     try {
       LoadedFile loaded = source.load(FileLocation.of(file.storageBucket(), file.storagePath(), file.sourceUrl()));
@@ -171,12 +174,14 @@ public final class ReceiptProcessor implements FileProcessor {
     }
 
     // Asked before a completed result, so an identical file that completes in between is found below.
-    Optional<UUID> identicalInFlight = duplicates.inFlight(file.id(), valid.sha256());
+    Optional<UUID> identicalInFlight = DatabaseOutage.waitOut(file.describe() + ": looking for identical files",
+        () -> duplicates.inFlight(file.id(), valid.sha256()));
     if (identicalInFlight.isPresent()) {
       return new Prepared.Done(Outcome.deferred(file, IDENTICAL_FILE_WAIT, "waiting for file "
           + identicalInFlight.get() + ", the same content in flight, to reuse its result"));
     }
-    Optional<DuplicateFinder.Duplicate> earlier = duplicates.find(file.id(), valid.sha256());
+    Optional<DuplicateFinder.Duplicate> earlier = DatabaseOutage.waitOut(file.describe() + ": looking for an earlier result",
+        () -> duplicates.find(file.id(), valid.sha256()));
     if (earlier.isPresent()) {
       JsonNode result = readJson(earlier.get().result().data());
       return new Prepared.Done(Outcome.duplicate(file, earlier.get().fileId(), result, result)
@@ -196,17 +201,19 @@ public final class ReceiptProcessor implements FileProcessor {
     }
   }
 
-  private Outcome failure(ClaimedFile file, GeminiException e) {
+  private Outcome failure(ClaimedFile file, GeminiException e) throws InterruptedException {
     String type = e.error().errorType();
     switch (e.error()) {
       case RATE_LIMITED -> {
         Duration delay = e.retryDelay().orElse(config.backoff().delay(file.attempts()));
         // The whole fleet waits, not just this file.
-        gate.rateLimited(file.provider(), file.model(), delay, e.quotaId().orElse(null));
+        DatabaseOutage.waitOut(file.describe() + ": reporting a 429 to the quota gate",
+            () -> gate.rateLimited(file.provider(), file.model(), delay, e.quotaId().orElse(null)));
         return Outcome.rateLimited(file, type, e.getMessage(), delay);
       }
       case QUOTA_EXHAUSTED -> {
-        OffsetDateTime reset = gate.dailyQuotaExhausted(file.provider(), file.model());
+        OffsetDateTime reset = DatabaseOutage.waitOut(file.describe() + ": parking the model's daily quota",
+            () -> gate.dailyQuotaExhausted(file.provider(), file.model()));
         Duration untilReset = Duration.between(OffsetDateTime.now(), reset);
         return Outcome.waitForQuota(file, untilReset.isNegative() ? Duration.ZERO : untilReset,
             dailyQuotaMessage(file, untilReset), 1);

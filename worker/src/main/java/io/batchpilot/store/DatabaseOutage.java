@@ -7,7 +7,6 @@ import java.nio.channels.ClosedChannelException;
 import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
 import java.time.Duration;
-import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,8 +26,8 @@ public final class DatabaseOutage {
   /**
    * True when {@code error} (or a cause of it) says the database cannot be reached: SQLState class
    * 08 (connection exception), 57P01/57P02/57P03 (the server is shutting down, crashed, or not yet
-   * accepting connections), a pool that found no connection in time, or a socket that was refused
-   * or closed under the driver.
+   * accepting connections), a pool that found no connection in time, pgjdbc-ng's "connection
+   * closed", or a socket that was refused or closed under the driver.
    */
   public static boolean causedBy(Throwable error) {
     boolean fromDriver = false;
@@ -37,7 +36,7 @@ public final class DatabaseOutage {
         return true;
       }
       if (t instanceof SQLException sql) {
-        if (unavailableState(sql.getSQLState())) {
+        if (unavailableState(sql.getSQLState()) || closedByDriver(sql)) {
           return true;
         }
         fromDriver = true;
@@ -49,6 +48,26 @@ public final class DatabaseOutage {
       }
     }
     return false;
+  }
+
+  /**
+   * pgjdbc-ng reports a connection that went away with no SQLState, only a message: "Connection
+   * closed" (its shared instance), "connection closed", or "Connection Error: ..." when connecting;
+   * and a statement that got no answer within the network timeout as an SQLTimeoutException.
+   */
+  private static boolean closedByDriver(SQLException e) {
+    if (e.getSQLState() != null) {
+      return false;
+    }
+    // No answer within the pool's network timeout: pgjdbc-ng closes the connection and says so.
+    if (e instanceof java.sql.SQLTimeoutException) {
+      return true;
+    }
+    if (e.getMessage() == null) {
+      return false;
+    }
+    String message = e.getMessage().toLowerCase(java.util.Locale.ROOT);
+    return message.equals("connection closed") || message.startsWith("connection error");
   }
 
   static boolean unavailableState(String state) {
@@ -63,12 +82,12 @@ public final class DatabaseOutage {
    *
    * @param what names the call in the log line, e.g. "file 1f… ('r1.png'): asking the quota gate"
    */
-  public static <T> T waitOut(String what, Supplier<T> call) throws InterruptedException {
+  public static <T> T waitOut(String what, Call<T> call) throws InterruptedException {
     Duration wait = FIRST_WAIT;
     long since = 0;
     while (true) {
       try {
-        T result = call.get();
+        T result = call.run();
         if (since != 0) {
           log.info("{}: the database is back after {} ms", what, (System.nanoTime() - since) / 1_000_000);
         }
@@ -85,6 +104,12 @@ public final class DatabaseOutage {
       Thread.sleep(wait.toMillis());
       wait = next(wait);
     }
+  }
+
+  /** A database call that may wait (and so be interrupted). */
+  @FunctionalInterface
+  public interface Call<T> {
+    T run() throws InterruptedException;
   }
 
   /** The wait after {@code wait}: doubled, at most {@link #LONGEST_WAIT}. */

@@ -363,10 +363,12 @@ public final class Worker implements AutoCloseable {
       pool.shutdownNow();
       pool.awaitTermination(INTERRUPTED_FILES_WAIT.toMillis(), TimeUnit.MILLISECONDS);
     }
-    long writeDeadline = System.nanoTime() + OUTCOME_FLUSH.toNanos();
-    if (!completer.close(OUTCOME_FLUSH)) {
+    // A healthy database takes milliseconds; one whose writes already fail is not waited for long.
+    Duration flush = completer.failing() ? OUTCOME_FLUSH_WHILE_FAILING : OUTCOME_FLUSH;
+    long writeDeadline = System.nanoTime() + flush.toNanos();
+    if (!completer.close(flush)) {
       log.warn("worker {}: outcomes could not be written within {} (is the database reachable?); their files' "
-          + "leases run out within {} and the files are claimed again", id, OUTCOME_FLUSH, config.lease());
+          + "leases run out within {} and the files are claimed again", id, flush, config.lease());
     }
     // What is still in flight now never produced an outcome: give its leases back. A file whose
     // processing began may have reached Gemini: its attempt stays counted.
@@ -388,9 +390,10 @@ public final class Worker implements AutoCloseable {
   }
 
   /** Past the grace period: files interrupted, outcomes flushed, leases given back, at most this long. */
-  public static final Duration STOP_OVERRUN = Duration.ofMillis(2500);
+  public static final Duration STOP_OVERRUN = Duration.ofMillis(3500);
   private static final Duration INTERRUPTED_FILES_WAIT = Duration.ofMillis(500);
-  private static final Duration OUTCOME_FLUSH = Duration.ofMillis(1000);
+  private static final Duration OUTCOME_FLUSH = Duration.ofMillis(2000);
+  private static final Duration OUTCOME_FLUSH_WHILE_FAILING = Duration.ofMillis(300);
   private static final Duration RELEASE_WRITE = Duration.ofMillis(500);
   private static final Duration NOTIFIER_CLOSE = Duration.ofMillis(300);
 
