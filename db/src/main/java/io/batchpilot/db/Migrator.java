@@ -72,6 +72,26 @@ public final class Migrator {
         .load();
   }
 
+  /**
+   * Refuses a database without batchpilot's tables and functions, with the fix in the message.
+   * It looks at the objects, not at Flyway's history: a Supabase CLI install has none.
+   */
+  public void requireMigrated() {
+    try (Connection connection = dataSource.getConnection();
+         Statement statement = connection.createStatement();
+         ResultSet rs = statement.executeQuery(
+             "SELECT to_regclass('public.batch_upload_sessions') IS NOT NULL"
+                 + " AND to_regclass('public.quota_limits') IS NOT NULL")) {
+      rs.next();
+      if (!rs.getBoolean(1)) {
+        throw new SchemaMissingException("the database has no batchpilot schema: run `batchpilot migrate` "
+            + "(or apply the Supabase CLI migration file) before starting workers");
+      }
+    } catch (SQLException e) {
+      throw new IllegalStateException("cannot inspect the database's schema: " + e.getMessage(), e);
+    }
+  }
+
   /** True on plain PostgreSQL: no auth schema, or one this compatibility migration made. */
   boolean needsCompatibilitySchema() {
     try (Connection connection = dataSource.getConnection();

@@ -38,9 +38,14 @@ public final class DatabaseOptions {
     try {
       return ConnectionPools.open(url, maxSize, name);
     } catch (HikariPool.PoolInitializationException e) {
-      Throwable cause = e.getCause() == null ? e : e.getCause();
-      throw new CliException(ExitCode.UNAVAILABLE, "cannot connect to " + url + ": " + cause.getMessage()
-          + " (check DATABASE_URL, that the server runs, and that this machine may reach it)", e);
+      throw unavailable(url, e);
     }
+  }
+
+  /** The one line for a database that does not answer (exit 4). */
+  static CliException unavailable(DatabaseUrl url, HikariPool.PoolInitializationException e) {
+    Throwable cause = e.getCause() == null ? e : e.getCause();
+    return new CliException(ExitCode.UNAVAILABLE, "cannot connect to " + url + ": " + cause.getMessage()
+        + " (check DATABASE_URL, that the server runs, and that this machine may reach it)", e);
   }
 }

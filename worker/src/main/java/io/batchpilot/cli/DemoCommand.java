@@ -6,6 +6,7 @@ import static io.batchpilot.jooq.Tables.QUOTA_LIMITS;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.zaxxer.hikari.HikariDataSource;
 import io.batchpilot.db.ConnectionPools;
 import io.batchpilot.db.DatabaseUrl;
@@ -44,11 +45,10 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-@Command(name = "demo", description = {
-    "The whole pipeline in one command, on a machine with only a JDK: an embedded PostgreSQL (or",
-    "DATABASE_URL), the migration, the Gemini simulator with a free-tier-like quota (or Gemini itself",
-    "when GEMINI_API_KEY is set), sample receipts submitted as one batch, two workers, live progress,",
-    "and a summary. About a minute with the defaults."})
+@Command(name = "demo", description = "The whole pipeline in one command, on a machine with only a JDK: an "
+    + "embedded PostgreSQL (or DATABASE_URL), the migration, the Gemini simulator with a free-tier-like quota (or, "
+    + "when GEMINI_API_KEY is set, Gemini itself, or the Gemini-compatible endpoint at GEMINI_BASE_URL), sample "
+    + "receipts submitted as one batch, two workers, live progress, and a summary. About a minute with the defaults.")
 final class DemoCommand implements Callable<Integer> {
 
   /** The simulator's model: its own quota row, so a demo never edits a real model's limits. */
@@ -66,6 +66,9 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--workers", defaultValue = "2", description = "Workers in the fleet (default ${DEFAULT-VALUE}).")
   int workers;
 
+  @Option(names = "--json", description = "Print the summary as one JSON object on stdout; everything else goes to stderr.")
+  boolean json;
+
   @Mixin DatabaseOptions database;
 
   @Spec CommandSpec spec;
@@ -81,9 +84,11 @@ final class DemoCommand implements Callable<Integer> {
     if (workers < 1 || workers > 16) {
       throw CliException.usage("--workers must be between 1 and 16, was " + workers);
     }
-    PrintWriter out = spec.commandLine().getOut();
-    String apiKey = System.getenv("GEMINI_API_KEY");
-    boolean realGemini = apiKey != null && !apiKey.isBlank() && System.getenv("GEMINI_BASE_URL") == null;
+    PrintWriter result = spec.commandLine().getOut();
+    // With --json, stdout is the summary alone.
+    PrintWriter out = json ? spec.commandLine().getErr() : result;
+    Endpoint endpoint = Endpoint.of(System.getenv());
+    boolean realGemini = endpoint != Endpoint.SIMULATOR;
 
     EmbeddedPostgres embedded = null;
     DatabaseUrl url;
@@ -108,6 +113,9 @@ final class DemoCommand implements Callable<Integer> {
         defineSimulatedQuota(Jooq.using(pool));
         out.printf("Gemini simulator at %s: %d requests per minute for %s (strict sliding window)%n",
             simulator.baseUrl(), rpm, model);
+      } else if (endpoint == Endpoint.GEMINI_BASE_URL) {
+        out.printf("GEMINI_API_KEY and GEMINI_BASE_URL are set: using %s with the limits in quota_limits for %s%n",
+            System.getenv("GEMINI_BASE_URL"), model);
       } else {
         out.println("GEMINI_API_KEY is set: using Google's Gemini API with the limits in quota_limits");
       }
@@ -139,7 +147,8 @@ final class DemoCommand implements Callable<Integer> {
         for (int i = 0; i < workers; i++) {
           fleet.add(WorkerProcess.start(WorkerSettings.from(url, env)));
         }
-        exit = new SessionFollower(pool, session).followToEnd();
+        SessionFollower follower = new SessionFollower(pool, session);
+        exit = json ? follower.followToEnd(ProgressView.NONE) : follower.followToEnd();
         awaitEmbeddings(Jooq.using(pool), session, Duration.ofSeconds(60));
       } finally {
         for (WorkerProcess member : fleet) {
@@ -148,15 +157,38 @@ final class DemoCommand implements Callable<Integer> {
       }
       Duration wall = Duration.ofNanos(System.nanoTime() - started);
       Summary summary = summarise(Jooq.using(pool), sessions.progress(session), samples, simulator, wall);
-      out.println();
-      summary.print(out);
-      out.flush();
+      if (json) {
+        JsonOutput.print(result, summary.json(session));
+      } else {
+        out.println();
+        summary.print(out);
+        out.flush();
+      }
       return exit == ExitCode.OK && summary.accurate() == summary.completed() ? ExitCode.OK : ExitCode.FAILED;
     } finally {
       deleteQuietly(folder);
       if (embedded != null) {
         embedded.close();
       }
+    }
+  }
+
+  /** Where the demo's workers send their calls. */
+  enum Endpoint {
+    /** Its own simulator: no key set (a GEMINI_BASE_URL alone is not enough to call anything real). */
+    SIMULATOR,
+    /** Google's API, with the key. */
+    GOOGLE,
+    /** A Gemini-compatible endpoint, with the key. */
+    GEMINI_BASE_URL;
+
+    static Endpoint of(Map<String, String> env) {
+      String key = env.get("GEMINI_API_KEY");
+      String url = env.get("GEMINI_BASE_URL");
+      if (key == null || key.isBlank()) {
+        return SIMULATOR;
+      }
+      return url == null || url.isBlank() ? GOOGLE : GEMINI_BASE_URL;
     }
   }
 
@@ -206,6 +238,29 @@ final class DemoCommand implements Callable<Integer> {
           accurate, completed, completed == 0 ? 0.0 : 100.0 * accurate / completed));
       row(out, "searchable", embedded + " of " + completed + " receipts embedded (batchEmbedContents, up to 100 a call)");
       row(out, "wall time", ProgressView.formatDuration(wall));
+    }
+
+    ObjectNode json(UUID session) {
+      ObjectNode node = JsonOutput.object();
+      node.put("session", session.toString());
+      node.put("files_total", total);
+      node.put("files_completed", completed);
+      node.put("files_failed", failed);
+      node.put("retries", retries);
+      node.put("rate_limited_429s", rateLimited429s);
+      node.put("input_tokens", inputTokens);
+      node.put("output_tokens", outputTokens);
+      node.put("estimated_cost_usd", estimatedCostUsd);
+      node.put("estimated_cost_model", REAL_MODEL);
+      if (peakQuotaUse == null) {
+        node.putNull("peak_quota_use");
+      } else {
+        node.put("peak_quota_use", peakQuotaUse);
+      }
+      node.put("accurate", accurate);
+      node.put("embedded", embedded);
+      node.put("wall_seconds", wall.toMillis() / 1000.0);
+      return node;
     }
 
     private static void row(PrintWriter out, String name, String value) {

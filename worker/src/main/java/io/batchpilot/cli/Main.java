@@ -1,5 +1,8 @@
 package io.batchpilot.cli;
 
+import io.batchpilot.db.SchemaMissingException;
+import java.util.Set;
+import org.jooq.exception.DataAccessException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -26,15 +29,45 @@ public final class Main {
   static CommandLine commandLine() {
     CommandLine commandLine = new CommandLine(new Main());
     commandLine.setExecutionExceptionHandler((e, cmd, parsed) -> {
-      if (e instanceof CliException cli) {
-        cmd.getErr().println("batchpilot: " + cli.getMessage());
-        cmd.getErr().flush();
-        return cli.exitCode();
+      CliException cli = e instanceof CliException c ? c : understood(e);
+      if (cli == null) {
+        throw e;
       }
-      throw e;
+      cmd.getErr().println("batchpilot: " + cli.getMessage());
+      cmd.getErr().flush();
+      return cli.exitCode();
     });
     return commandLine;
   }
+
+  /**
+   * A failure a person can act on although the command did not foresee it, as its one line; null
+   * for a bug, which keeps its stack trace.
+   */
+  static CliException understood(Exception e) {
+    if (e instanceof DataAccessException dae && UNDEFINED_OBJECT.contains(dae.sqlState())) {
+      return CliException.usage("the database has no batchpilot schema, or an older one (" + serverMessage(dae)
+          + "): run `batchpilot migrate` with the same DATABASE_URL");
+    }
+    if (e instanceof SchemaMissingException missing) {
+      return CliException.usage(missing.getMessage());
+    }
+    return null;
+  }
+
+  /** The server's own words: the innermost SQLException with a state, not the driver's wrappers. */
+  private static String serverMessage(DataAccessException e) {
+    String message = e.getMessage();
+    for (Throwable t = e.getCause(); t != null; t = t.getCause()) {
+      if (t instanceof java.sql.SQLException sql && sql.getSQLState() != null) {
+        message = sql.getMessage();
+      }
+    }
+    return message;
+  }
+
+  /** PostgreSQL's undefined_table, undefined_function, undefined_column, undefined_object. */
+  private static final Set<String> UNDEFINED_OBJECT = Set.of("42P01", "42883", "42703", "42704");
 
   static final class Version implements CommandLine.IVersionProvider {
     @Override

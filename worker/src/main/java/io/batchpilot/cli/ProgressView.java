@@ -33,6 +33,13 @@ public interface ProgressView extends AutoCloseable {
 
   void show(Snapshot snapshot);
 
+  /** Shows nothing: for --json, whose stdout is the one JSON object. */
+  ProgressView NONE = new ProgressView() {
+    @Override public void show(Snapshot snapshot) {}
+
+    @Override public void close() {}
+  };
+
   @Override
   void close();
 

@@ -37,6 +37,11 @@ final class SessionFollower {
   }
 
   int followToEnd() {
+    return followToEnd(ProgressView.forStdout("session " + sessionId.toString().substring(0, 8)));
+  }
+
+  /** Follows the session with {@code view}, which it closes. */
+  int followToEnd(ProgressView progressView) {
     Record2<String, String> model = dsl.select(BATCH_UPLOAD_SESSIONS.PROVIDER, BATCH_UPLOAD_SESSIONS.MODEL)
         .from(BATCH_UPLOAD_SESSIONS).where(BATCH_UPLOAD_SESSIONS.ID.eq(sessionId)).fetchOptional()
         .orElseThrow(() -> SessionIds.notFound(sessionId));
@@ -44,7 +49,7 @@ final class SessionFollower {
         .where(QUOTA_LIMITS.PROVIDER.eq(model.value1()), QUOTA_LIMITS.MODEL.eq(model.value2()))
         .fetchOptional(QUOTA_LIMITS.REQUESTS_PER_MINUTE).orElse(0);
     Progress progress;
-    try (ProgressView view = ProgressView.forStdout("session " + sessionId.toString().substring(0, 8))) {
+    try (ProgressView view = progressView) {
       do {
         progress = sessions.progress(sessionId);
         Optional<QuotaStatus> quota = gate.status(model.value1(), model.value2());

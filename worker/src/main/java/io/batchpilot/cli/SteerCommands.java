@@ -20,16 +20,16 @@ final class SteerCommands {
   abstract static class Steer implements Callable<Integer> {
     @Mixin DatabaseOptions database;
 
-    @Parameters(index = "0", paramLabel = "SESSION", description = "The session id.")
+    @Parameters(index = "0", paramLabel = "SESSION", description = "The session id, or its first 8 characters.")
     String session;
 
     @Spec CommandSpec spec;
 
     @Override
     public final Integer call() {
-      UUID id = SessionIds.parse(session);
       try (HikariDataSource pool = database.open(2, "batchpilot-" + spec.name())) {
         Sessions sessions = new Sessions(pool);
+        UUID id = SessionIds.resolve(sessions, session);
         Progress before;
         try {
           before = sessions.progress(id);

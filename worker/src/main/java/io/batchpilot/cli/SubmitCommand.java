@@ -1,21 +1,27 @@
 package io.batchpilot.cli;
 
+import static io.batchpilot.jooq.Tables.QUOTA_LIMITS;
+
 import com.zaxxer.hikari.HikariDataSource;
+import io.batchpilot.limiter.Strategy;
 import io.batchpilot.session.NewFile;
 import io.batchpilot.session.NewSession;
 import io.batchpilot.session.Sessions;
+import io.batchpilot.store.Jooq;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
+import org.jooq.DSLContext;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -23,10 +29,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-@Command(name = "submit", description = {
-    "Create a batch session from local files and folders and register its files.",
-    "Workers read the files through file: URLs, so they must run where the files are and allow",
-    "the folder (BATCHPILOT_LOCAL_FILE_ROOT). Frontends upload to Supabase Storage instead (README)."})
+@Command(name = "submit", description = "Create a batch session from local files and folders and register its "
+    + "files. Workers read the files through file: URLs, so they must run where the files are and allow the folder "
+    + "(BATCHPILOT_LOCAL_FILE_ROOT). Frontends upload to Supabase Storage instead (README).")
 final class SubmitCommand implements Callable<Integer> {
 
   /** What submit registers, by extension; workers still check the bytes before any API call. */
@@ -46,8 +51,9 @@ final class SubmitCommand implements Callable<Integer> {
       description = "Gemini model for extraction (default ${DEFAULT-VALUE}; env BATCHPILOT_MODEL).")
   String model;
 
-  @Option(names = "--strategy", defaultValue = "adaptive",
-      description = "conservative, balanced, aggressive or adaptive (default ${DEFAULT-VALUE}).")
+  @Option(names = "--strategy", defaultValue = "adaptive", paramLabel = "STRATEGY",
+      description = "How much of the model's quota the session may use: conservative, balanced, aggressive or "
+          + "adaptive (default ${DEFAULT-VALUE}).")
   String strategy;
 
   @Option(names = "--max-concurrent", defaultValue = "4",
@@ -57,10 +63,16 @@ final class SubmitCommand implements Callable<Integer> {
   @Option(names = "--wait", description = "Follow the session until it ends, with live progress.")
   boolean waitForEnd;
 
+  @Option(names = "--json", description = "Print the session as status --json does (after it ends, with --wait; "
+      + "no progress is drawn then) instead of text.")
+  boolean json;
+
   @Spec CommandSpec spec;
 
   @Override
   public Integer call() {
+    // Nothing is written before every argument is known good: the strategy and the files first, then the model.
+    Strategy chosen = strategy(strategy);
     List<NewFile> files = collect(inputs);
     if (files.isEmpty()) {
       throw CliException.usage("no supported files in " + inputs + ": batchpilot takes "
@@ -69,17 +81,44 @@ final class SubmitCommand implements Callable<Integer> {
     String sessionName = name != null ? name : inputs.get(0).toAbsolutePath().normalize().getFileName().toString();
     NewSession session;
     try {
-      session = new NewSession(sessionName, null, null, model, maxConcurrent, strategy.toLowerCase(Locale.ROOT));
+      session = new NewSession(sessionName, null, null, model, maxConcurrent, chosen.sqlName());
     } catch (IllegalArgumentException e) {
       throw CliException.usage(e.getMessage());
     }
     PrintWriter out = spec.commandLine().getOut();
     try (HikariDataSource pool = database.open(2, "batchpilot-submit")) {
-      UUID id = new Sessions(pool).submit(session, files);
+      requireKnownModel(Jooq.using(pool), model);
+      Sessions sessions = new Sessions(pool);
+      UUID id = sessions.submit(session, files);
+      if (json) {
+        int exit = waitForEnd ? new SessionFollower(pool, id).followToEnd(ProgressView.NONE) : ExitCode.OK;
+        JsonOutput.print(out, JsonOutput.session(sessions.progress(id), waitForEnd ? sessions.files(id, true) : null));
+        return exit;
+      }
       out.printf("session %s: %d file%s submitted (model %s, strategy %s)%n", id, files.size(),
           files.size() == 1 ? "" : "s", model, session.processingStrategy());
       out.flush();
       return waitForEnd ? new SessionFollower(pool, id).followToEnd() : ExitCode.OK;
+    }
+  }
+
+  static Strategy strategy(String text) {
+    try {
+      return Strategy.fromSqlName(text.strip().toLowerCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage("--strategy '" + text + "' is not a strategy: use one of "
+          + String.join(", ", Arrays.stream(Strategy.values()).map(Strategy::sqlName).toList()));
+    }
+  }
+
+  /** A model without a quota_limits row would only fail later, in a worker: refuse it here, naming those there are. */
+  static void requireKnownModel(DSLContext dsl, String model) {
+    List<String> known = dsl.select(QUOTA_LIMITS.MODEL).from(QUOTA_LIMITS)
+        .where(QUOTA_LIMITS.PROVIDER.eq("gemini")).orderBy(QUOTA_LIMITS.MODEL).fetch(QUOTA_LIMITS.MODEL);
+    if (!known.contains(model)) {
+      throw CliException.usage("--model '" + model + "' has no row in quota_limits, so no worker could call it: "
+          + (known.isEmpty() ? "the table is empty" : "use one of " + String.join(", ", known))
+          + " (or insert the model's limits into quota_limits first)");
     }
   }
 

@@ -1,7 +1,11 @@
 package io.batchpilot.cli;
 
+import com.zaxxer.hikari.pool.HikariPool;
+import io.batchpilot.db.DatabaseUrl;
+import io.batchpilot.db.SchemaMissingException;
 import io.batchpilot.worker.WorkerProcess;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Callable;
@@ -9,38 +13,43 @@ import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import sun.misc.Signal;
+import sun.misc.SignalHandler;
 
 @Command(name = "worker", description = {
-    "Run one fleet member until SIGTERM or Ctrl-C: claim files, call Gemini through the global quota",
-    "gate, complete them. Run as many as you like, on any machines, against the same database.",
-    "On SIGTERM it stops claiming, finishes files in flight (grace BATCHPILOT_SHUTDOWN_GRACE) and",
-    "releases the rest. Every setting is an environment variable (README, \"Settings\")."})
+    "Run one fleet member until SIGTERM or Ctrl-C: claim files, call Gemini through the global quota gate, "
+        + "complete them. Run as many as you like, on any machines, against the same database.",
+    "",
+    "On SIGTERM it stops claiming, finishes files in flight (grace BATCHPILOT_SHUTDOWN_GRACE), releases "
+        + "the rest and exits 0. Every setting is an environment variable: README, \"Worker settings\", lists them."})
 final class WorkerCommand implements Callable<Integer> {
 
   @Mixin DatabaseOptions database;
 
-  @Option(names = "--concurrency",
+  @Option(names = "--concurrency", paramLabel = "N",
       description = "Files in flight in this worker (default 16; env BATCHPILOT_CONCURRENCY).")
   Integer concurrency;
 
-  @Option(names = "--gemini-base-url", description = "Where Gemini is (env GEMINI_BASE_URL; default Google). "
-      + "The simulator's URL for tests and demos.")
+  @Option(names = "--gemini-base-url", paramLabel = "URL", description = "Where Gemini is (env GEMINI_BASE_URL; "
+      + "default Google). The simulator's URL for tests and demos.")
   String geminiBaseUrl;
 
-  @Option(names = "--local-file-root", description = "The folder whose files file: URLs may name "
-      + "(env BATCHPILOT_LOCAL_FILE_ROOT; unset: no local files).")
+  @Option(names = "--local-file-root", paramLabel = "FOLDER", description = "The folder whose files file: URLs may "
+      + "name (env BATCHPILOT_LOCAL_FILE_ROOT; unset: no local files).")
   String localFileRoot;
 
   @Override
   public Integer call() throws InterruptedException {
     Map<String, String> env = WorkerSettings.overlay(System.getenv(), flags());
-    WorkerProcess.Settings settings = WorkerSettings.from(database.url(), env);
+    DatabaseUrl url = database.url();
+    WorkerProcess.Settings settings = WorkerSettings.from(url, env);
     CountDownLatch stop = new CountDownLatch(1);
     CountDownLatch closed = new CountDownLatch(1);
-    // SIGTERM: wake the main thread, which closes the worker gracefully, and hold the JVM until it has,
-    // or until the longest a close may take (plus a margin): whatever is left then, the leases take over.
+    // A signal during startup, or a shutdown another way (SIGHUP, System.exit elsewhere): hold the JVM
+    // until the worker has closed, or until the longest a close may take (plus a margin): whatever is
+    // left then, the leases take over.
     Duration longest = WorkerProcess.longestClose(settings.worker()).plusMillis(500);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+    Thread hook = new Thread(() -> {
       stop.countDown();
       try {
         if (!closed.await(longest.toMillis(), TimeUnit.MILLISECONDS)) {
@@ -50,17 +59,62 @@ final class WorkerCommand implements Callable<Integer> {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
-    }, "worker-shutdown"));
-    try (WorkerProcess process = WorkerProcess.start(settings)) {
+    }, "worker-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    Map<Signal, SignalHandler> previous = new HashMap<>();
+    try (WorkerProcess process = start(url, settings)) {
+      // Once running, SIGTERM and Ctrl-C only wake this thread, which closes the worker and returns 0:
+      // the JVM's own shutdown on a signal would exit 143 (128 + 15) however cleanly the worker stopped.
+      for (String name : new String[] {"TERM", "INT"}) {
+        Signal signal = new Signal(name);
+        previous.put(signal, Signal.handle(signal, s -> {
+          stop.countDown();
+          watchdog(closed, longest);
+        }));
+      }
       stop.await();
     } finally {
+      previous.forEach(Signal::handle);
       closed.countDown();
+    }
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException shuttingDown) {
+      // The JVM is already shutting down: the hook has run, or runs now and returns at once.
     }
     return ExitCode.OK;
   }
 
+  /** The same bound as the shutdown hook's, for a stop by signal: a close that hangs ends the JVM (exit 1). */
+  private static void watchdog(CountDownLatch closed, Duration longest) {
+    Thread thread = new Thread(() -> {
+      try {
+        if (!closed.await(longest.toMillis(), TimeUnit.MILLISECONDS)) {
+          System.err.println("batchpilot worker: not stopped within " + longest + "; exiting, the leases of what it "
+              + "still held hand those files on");
+          Runtime.getRuntime().halt(ExitCode.FAILED);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "worker-stop-watchdog");
+    thread.setDaemon(true);
+    thread.start();
+  }
+
+  /** The worker, or the one line that says why it cannot start: no database (4), no schema (2). */
+  private static WorkerProcess start(DatabaseUrl url, WorkerProcess.Settings settings) {
+    try {
+      return WorkerProcess.start(settings);
+    } catch (HikariPool.PoolInitializationException e) {
+      throw DatabaseOptions.unavailable(url, e);
+    } catch (SchemaMissingException e) {
+      throw CliException.usage(url + ": " + e.getMessage());
+    }
+  }
+
   private Map<String, String> flags() {
-    java.util.HashMap<String, String> flags = new java.util.HashMap<>();
+    Map<String, String> flags = new HashMap<>();
     flags.put("BATCHPILOT_CONCURRENCY", concurrency == null ? null : concurrency.toString());
     flags.put("GEMINI_BASE_URL", geminiBaseUrl);
     flags.put("BATCHPILOT_LOCAL_FILE_ROOT", localFileRoot);

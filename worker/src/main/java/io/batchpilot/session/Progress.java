@@ -21,7 +21,9 @@ public record Progress(
     OffsetDateTime startedAt,
     OffsetDateTime completedAt,
     OffsetDateTime estimatedCompletionAt,
-    String errorMessage) {
+    String errorMessage,
+    String name,
+    OffsetDateTime createdAt) {
 
   /** Files that will not change any more. */
   public int finished() {

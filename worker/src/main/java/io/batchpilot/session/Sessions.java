@@ -142,10 +142,30 @@ public final class Sessions {
         .fetch(Sessions::progressOf);
   }
 
+  /** Sessions whose id starts with {@code prefix} (lower-case hex, dashes as printed), at most {@code limit}. */
+  public List<UUID> idsStartingWith(String prefix, int limit) {
+    return dsl.select(BATCH_UPLOAD_SESSIONS.ID).from(BATCH_UPLOAD_SESSIONS)
+        .where(BATCH_UPLOAD_SESSIONS.ID.cast(String.class).startsWith(prefix))
+        .orderBy(BATCH_UPLOAD_SESSIONS.ID)
+        .limit(limit)
+        .fetch(BATCH_UPLOAD_SESSIONS.ID);
+  }
+
+  /** The session's files in upload order; {@code onlyFailed} keeps those that failed. */
+  public List<FileStatus> files(UUID sessionId, boolean onlyFailed) {
+    return dsl.select(BATCH_UPLOAD_FILES.ORIGINAL_FILENAME, BATCH_UPLOAD_FILES.STATUS, BATCH_UPLOAD_FILES.ATTEMPTS,
+            BATCH_UPLOAD_FILES.ERROR_TYPE, BATCH_UPLOAD_FILES.ERROR_MESSAGE)
+        .from(BATCH_UPLOAD_FILES)
+        .where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(sessionId))
+        .and(onlyFailed ? BATCH_UPLOAD_FILES.STATUS.eq("failed") : DSL.noCondition())
+        .orderBy(BATCH_UPLOAD_FILES.UPLOAD_ORDER, BATCH_UPLOAD_FILES.ID)
+        .fetch(r -> new FileStatus(r.value1(), r.value2(), r.value3(), r.value4(), r.value5()));
+  }
+
   private static Progress progressOf(BatchUploadSessionsRecord s) {
     return new Progress(s.getId(), s.getStatus(), s.getTotalFiles(), s.getFilesPending(), s.getFilesProcessing(),
         s.getFilesCompleted(), s.getFilesFailed(), s.getFilesSkipped(), s.getTotalApiCalls(), s.getTotalTokensUsed(),
         s.getRateLimitHits(), s.getAvgFileProcessingTimeMs(), s.getStartedAt(), s.getCompletedAt(),
-        s.getEstimatedCompletionAt(), s.getErrorMessage());
+        s.getEstimatedCompletionAt(), s.getErrorMessage(), s.getSessionName(), s.getCreatedAt());
   }
 }

@@ -3,6 +3,7 @@ package io.batchpilot.worker;
 import com.zaxxer.hikari.HikariDataSource;
 import io.batchpilot.db.ConnectionPools;
 import io.batchpilot.db.DatabaseUrl;
+import io.batchpilot.db.Migrator;
 import io.batchpilot.embeddings.EmbeddingBatcher;
 import io.batchpilot.embeddings.EmbeddingConfig;
 import io.batchpilot.files.DuplicateFinder;
@@ -99,6 +100,8 @@ public final class WorkerProcess implements AutoCloseable {
     try {
       HttpClients http = join(clients);
       gemini = http.gemini();
+      // A database that answers but was never migrated: say so before any claim fails on a missing table.
+      new Migrator(pool).requireMigrated();
       gate = new QuotaGate(pool, settings.gate());
       Metrics metrics = new Metrics();
       ReceiptProcessor processor = new ReceiptProcessor(

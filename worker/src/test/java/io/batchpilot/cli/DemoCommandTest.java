@@ -1,0 +1,38 @@
+package io.batchpilot.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.batchpilot.db.testing.PostgresExtension;
+import io.batchpilot.db.testing.TestDatabase;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+@ExtendWith(PostgresExtension.class)
+class DemoCommandTest {
+
+  @Test
+  void theDemoCallsGeminiBaseUrlWhenAKeyComesWithItAndItsSimulatorWithoutAKey() {
+    assertEquals(DemoCommand.Endpoint.SIMULATOR, DemoCommand.Endpoint.of(Map.of()));
+    assertEquals(DemoCommand.Endpoint.SIMULATOR, DemoCommand.Endpoint.of(Map.of("GEMINI_BASE_URL", "http://127.0.0.1:8089")));
+    assertEquals(DemoCommand.Endpoint.GOOGLE, DemoCommand.Endpoint.of(Map.of("GEMINI_API_KEY", "k")));
+    assertEquals(DemoCommand.Endpoint.GEMINI_BASE_URL,
+        DemoCommand.Endpoint.of(Map.of("GEMINI_API_KEY", "k", "GEMINI_BASE_URL", "http://127.0.0.1:8089")));
+  }
+
+  @Test
+  void demoJsonPrintsTheSummaryAloneOnStdout(TestDatabase db) throws Exception {
+    assumeTrue(System.getenv("GEMINI_API_KEY") == null, "this test runs the demo on its simulator");
+    CliRun run = CliRun.of("demo", "--files", "2", "--rpm", "120", "--json", "--database-url", db.url().withCredentials());
+    assertEquals(ExitCode.OK, run.exitCode(), run.err());
+    assertEquals(1, run.out().lines().count(), run.out());
+    JsonNode summary = JsonOutput.MAPPER.readTree(run.out());
+    assertEquals(2, summary.path("files_total").asInt());
+    assertEquals(2, summary.path("files_completed").asInt());
+    assertEquals(0, summary.path("files_failed").asInt());
+    assertEquals(2, summary.path("accurate").asInt());
+    assertEquals(0, summary.path("rate_limited_429s").asInt());
+  }
+}
