@@ -4,6 +4,7 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.Optional;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.output.MigrateResult;
@@ -73,22 +74,26 @@ public final class Migrator {
   }
 
   /**
-   * Refuses a database without batchpilot's tables and functions, with the fix in the message.
-   * It looks at the objects, not at Flyway's history: a Supabase CLI install has none.
+   * Refuses a database that lacks this release's schema, with the fix in the message: one where
+   * batchpilot was never installed, or an older release than this build's. It reads the installed
+   * release, which both install paths record (a Supabase CLI install has no Flyway history).
    */
   public void requireMigrated() {
-    try (Connection connection = dataSource.getConnection();
-         Statement statement = connection.createStatement();
-         ResultSet rs = statement.executeQuery(
-             "SELECT to_regclass('public.batch_upload_sessions') IS NOT NULL"
-                 + " AND to_regclass('public.quota_limits') IS NOT NULL")) {
-      rs.next();
-      if (!rs.getBoolean(1)) {
-        throw new SchemaMissingException("the database has no batchpilot schema: run `batchpilot migrate` "
-            + "(or apply the Supabase CLI migration file) before starting workers");
-      }
+    Optional<Installation.Installed> installed;
+    try (Connection connection = dataSource.getConnection()) {
+      installed = Installation.read(connection);
     } catch (SQLException e) {
-      throw new IllegalStateException("cannot inspect the database's schema: " + e.getMessage(), e);
+      throw new IllegalStateException("cannot read the installed batchpilot release: " + e.getMessage(), e);
+    }
+    if (installed.isEmpty()) {
+      throw new SchemaMissingException("the database has no batchpilot schema: run `batchpilot migrate` "
+          + "(or apply the Supabase CLI migration file) before starting workers");
+    }
+    Installation.Installed in = installed.get();
+    if (in.schemaVersion() < release.schemaVersion()) {
+      throw new SchemaMissingException("the database has batchpilot " + in.release() + " (schema version "
+          + in.schemaVersion() + "), older than this build's " + release.name() + " (schema version "
+          + release.schemaVersion() + "): run `batchpilot migrate` (or apply the new Supabase CLI migration file)");
     }
   }
 
