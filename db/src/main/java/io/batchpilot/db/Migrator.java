@@ -97,6 +97,24 @@ public final class Migrator {
     }
   }
 
+  /**
+   * The one sentence a person can act on about Supabase Realtime, where the server cannot publish
+   * row changes (wal_level below logical); empty where it can. Workers do not need it.
+   */
+  public Optional<String> realtimeNote() {
+    try (Connection connection = dataSource.getConnection();
+         Statement statement = connection.createStatement();
+         ResultSet rs = statement.executeQuery("SELECT current_setting('wal_level')")) {
+      rs.next();
+      String level = rs.getString(1);
+      return "logical".equals(level) ? Optional.empty() : Optional.of("Realtime (live progress in frontends) needs "
+          + "wal_level=logical and this server has " + level + ": Supabase sets it; on your own PostgreSQL run "
+          + "ALTER SYSTEM SET wal_level = logical and restart it. Workers and the command line work without it.");
+    } catch (SQLException e) {
+      throw new IllegalStateException("cannot read wal_level: " + e.getMessage(), e);
+    }
+  }
+
   /** True on plain PostgreSQL: no auth schema, or one this compatibility migration made. */
   boolean needsCompatibilitySchema() {
     try (Connection connection = dataSource.getConnection();

@@ -39,6 +39,7 @@ import java.util.UUID;
 import java.util.concurrent.Callable;
 import org.jooq.DSLContext;
 import org.jooq.Record;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -143,6 +144,8 @@ final class DemoCommand implements Callable<Integer> {
       long started = System.nanoTime();
       List<WorkerProcess> fleet = new ArrayList<>();
       int exit;
+      // The workers' INFO lines are for operators: the demo's screen is the bar and the summary.
+      Runnable restoreLogging = quietWorkers();
       try {
         for (int i = 0; i < workers; i++) {
           fleet.add(WorkerProcess.start(WorkerSettings.from(url, env)));
@@ -154,6 +157,7 @@ final class DemoCommand implements Callable<Integer> {
         for (WorkerProcess member : fleet) {
           member.close();
         }
+        restoreLogging.run();
       }
       Duration wall = Duration.ofNanos(System.nanoTime() - started);
       Summary summary = summarise(Jooq.using(pool), sessions.progress(session), samples, simulator, wall);
@@ -171,6 +175,17 @@ final class DemoCommand implements Callable<Integer> {
         embedded.close();
       }
     }
+  }
+
+  /** Raises batchpilot's own log level to WARN unless BATCHPILOT_LOG_LEVEL chose one; returns the undo. */
+  private static Runnable quietWorkers() {
+    if (System.getenv("BATCHPILOT_LOG_LEVEL") != null
+        || !(LoggerFactory.getLogger("io.batchpilot") instanceof ch.qos.logback.classic.Logger logger)) {
+      return () -> { };
+    }
+    ch.qos.logback.classic.Level before = logger.getLevel();
+    logger.setLevel(ch.qos.logback.classic.Level.WARN);
+    return () -> logger.setLevel(before);
   }
 
   /** Where the demo's workers send their calls. */

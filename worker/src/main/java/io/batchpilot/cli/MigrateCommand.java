@@ -31,11 +31,14 @@ final class MigrateCommand implements Callable<Integer> {
       return ExitCode.OK;
     }
     try (HikariDataSource pool = database.open(2, "batchpilot-migrate")) {
-      Migrator.Result result = new Migrator(pool).migrate();
+      Migrator migrator = new Migrator(pool);
+      Migrator.Result result = migrator.migrate();
       out.printf("migrated %s to batchpilot %s, schema version %s (%d migration%s applied%s)%n", database.url(),
           result.release(), result.schemaVersion(),
           result.migrationsApplied(), result.migrationsApplied() == 1 ? "" : "s",
           result.compatibilityApplied() ? "; plain PostgreSQL, so the Supabase compatibility schema is in place" : "");
+      migrator.realtimeNote().ifPresent(note -> out.println("note: " + note));
+      out.flush();
       return ExitCode.OK;
     }
   }

@@ -6,12 +6,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;
 import java.util.Optional;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 
 /**
- * Shows a long run's progress: a live bar on a terminal, plain lines (at most one per interval, and
+ * Shows a long run's progress: a live bar on a terminal ({@link TerminalBar}), plain lines (at most one per interval, and
  * one whenever the counts change state) when the output is a pipe or a file.
  */
 public interface ProgressView extends AutoCloseable {
@@ -43,9 +40,15 @@ public interface ProgressView extends AutoCloseable {
   @Override
   void close();
 
-  /** A bar when {@code System.console()} says the output is a terminal, plain lines otherwise. */
+  /**
+   * A bar when {@code System.console()} says the output is a terminal, plain lines otherwise. The
+   * bar redraws every second on its own thread, and lines logged while it shows print above it.
+   */
   static ProgressView forStdout(String task) {
-    return System.console() != null ? new Bar(task) : new Lines(task, System.out, Clock.systemUTC(), Duration.ofSeconds(5));
+    if (System.console() == null) {
+      return new Lines(task, System.out, Clock.systemUTC(), Duration.ofSeconds(5));
+    }
+    return TerminalBar.start(task, System.out, Clock.systemUTC(), Duration.ofSeconds(1));
   }
 
   static String formatDuration(Duration d) {
@@ -53,29 +56,6 @@ public interface ProgressView extends AutoCloseable {
     return seconds >= 3600
         ? String.format(Locale.ROOT, "%d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60)
         : String.format(Locale.ROOT, "%d:%02d", seconds / 60, seconds % 60);
-  }
-
-  /** The live bar (progressbar library): redraws in place. */
-  final class Bar implements ProgressView {
-    private final ProgressBar bar;
-    private final Clock clock = Clock.systemUTC();
-
-    Bar(String task) {
-      bar = new ProgressBarBuilder().setTaskName(task).setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK)
-          .setInitialMax(1).hideEta().setUpdateIntervalMillis(250).build();
-    }
-
-    @Override
-    public void show(Snapshot s) {
-      bar.maxHint(Math.max(1, s.total()));
-      bar.stepTo(s.done());
-      bar.setExtraMessage(" " + s.details(clock.instant()));
-    }
-
-    @Override
-    public void close() {
-      bar.close();
-    }
   }
 
   /** Plain lines for logs and pipes: one when something changed, at most one per interval. */

@@ -27,6 +27,23 @@ class MigrateCommandTest {
   }
 
   @Test
+  void migrateSaysInPlainWordsWhetherRealtimeCanWorkOnThisServer() throws Exception {
+    try (TestDatabase db = TestPostgres.get().createDatabase(false)) {
+      String walLevel;
+      try (var connection = db.connect(); var statement = connection.createStatement();
+           var rs = statement.executeQuery("SHOW wal_level")) {
+        rs.next();
+        walLevel = rs.getString(1);
+      }
+      CliRun run = CliRun.of("migrate", "--database-url", db.url().withCredentials());
+      assertEquals(ExitCode.OK, run.exitCode(), run.err());
+      boolean noted = run.out().contains("note: Realtime (live progress in frontends) needs wal_level=logical and this "
+          + "server has " + walLevel);
+      assertEquals(!"logical".equals(walLevel), noted, run.out());
+    }
+  }
+
+  @Test
   void printSupabaseWritesTheSupabaseCliFileWithoutADatabase() {
     CliRun run = CliRun.of("migrate", "--print-supabase");
     assertEquals(ExitCode.OK, run.exitCode(), run.err());

@@ -10,6 +10,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
@@ -60,5 +62,50 @@ class ProgressViewTest {
     assertEquals(2, lines.length, String.join("\n", lines));
     assertTrue(lines[0].startsWith("demo: 1/10 files"), lines[0]);
     assertTrue(lines[1].startsWith("demo: 10/10 files") && lines[1].endsWith("ETA done"), lines[1]);
+  }
+
+  @Test
+  void theBarCountsElapsedAndEtaDownOnItsTimerWhileNoFileFinishes() {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    ManualClock clock = new ManualClock();
+    TerminalBar bar = new TerminalBar("demo", new PrintStream(bytes, true, StandardCharsets.UTF_8), clock, 200);
+    bar.show(snapshot(4, Optional.of(T0.plusSeconds(90))));
+    for (int second = 1; second <= 3; second++) {
+      clock.now = T0.plusSeconds(second);
+      bar.redraw(); // what the timer does every second; the snapshot stays the same, as in a quota wait
+    }
+    bar.close();
+    String[] frames = bytes.toString(StandardCharsets.UTF_8).split("\r\033\\[2K");
+    List<String> drawn = Arrays.stream(frames).filter(f -> !f.isEmpty()).map(String::strip).toList();
+    assertEquals(5, drawn.size(), drawn.toString());
+    for (int second = 0; second <= 3; second++) {
+      String frame = drawn.get(second);
+      assertTrue(frame.contains("ETA 1:" + (30 - second) + " · 0:0" + second + " elapsed"), frame);
+      assertTrue(frame.startsWith("demo  40% ████████░░░░░░░░░░░░ 4/10"), frame);
+    }
+  }
+
+  @Test
+  void aLineLoggedWhileTheBarShowsIsPrintedAboveItAndTheBarDrawnAgain() {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    ManualClock clock = new ManualClock();
+    TerminalBar bar = new TerminalBar("demo", new PrintStream(bytes, true, StandardCharsets.UTF_8), clock, 200);
+    bar.show(snapshot(4, Optional.empty()));
+    bar.printAbove("10:00:01.000 WARN  a worker line");
+    String printed = bytes.toString(StandardCharsets.UTF_8);
+    int log = printed.indexOf("\r\033[2K10:00:01.000 WARN  a worker line\n");
+    assertTrue(log > 0, printed);
+    assertTrue(printed.substring(log).contains("\ndemo  40%"), "the bar is drawn again below: " + printed);
+  }
+
+  @Test
+  void theBarNeverFillsTheLastColumnSoItNeverWraps() {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    ManualClock clock = new ManualClock();
+    TerminalBar bar = new TerminalBar("session 1234abcd", new PrintStream(bytes, true, StandardCharsets.UTF_8), clock, 60);
+    bar.show(snapshot(4, Optional.of(T0.plusSeconds(90))));
+    assertTrue(bar.render(T0).length() < 60, bar.render(T0));
+    assertTrue(bar.render(T0).contains("ETA 1:30"), "the ETA comes first among the details: " + bar.render(T0));
+    assertTrue(bar.render(T0).endsWith("…"), bar.render(T0));
   }
 }
