@@ -1,5 +1,6 @@
 package io.batchpilot.cli;
 
+import io.batchpilot.settings.RenamedSettings;
 import io.batchpilot.db.DatabaseUrl;
 import io.batchpilot.embeddings.EmbeddingConfig;
 import io.batchpilot.files.FileSourceConfig;
@@ -35,6 +36,8 @@ final class WorkerSettings {
 
   static WorkerProcess.Settings from(DatabaseUrl database, Map<String, String> env) {
     try {
+      // A name from before every duration carried its unit is refused before it is silently ignored.
+      RenamedSettings.refuse(env);
       // The worker's own settings first: a wrong flag is reported before a missing key.
       WorkerConfig worker = WorkerConfig.fromEnvironment(env);
       QuotaGateConfig gate = QuotaGateConfig.fromEnvironment(env);

@@ -1,8 +1,9 @@
 package io.batchpilot.embeddings;
 
+import io.batchpilot.settings.Durations;
 import io.batchpilot.limiter.Strategy;
 import io.batchpilot.pipeline.Backoff;
-import io.batchpilot.pipeline.WholeNumbers;
+import io.batchpilot.settings.WholeNumbers;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
@@ -19,14 +20,14 @@ import java.util.Objects;
  *                      (batchEmbedContents' limit): texts per request
  * @param batchTokens   BATCHPILOT_EMBEDDING_BATCH_TOKENS, default {@value #DEFAULT_BATCH_TOKENS}: the
  *                      most estimated input tokens per request, kept under the model's per-minute limit
- * @param linger        BATCHPILOT_EMBEDDING_LINGER_MS, default 1000: how long a batch that is not
+ * @param linger        BATCHPILOT_EMBEDDING_LINGER, default 1s: how long a batch that is not
  *                      full waits for more texts once due ones are seen
- * @param pollInterval  BATCHPILOT_EMBEDDING_POLL_MS, default 250: how often due embeddings are looked for
- * @param lease         BATCHPILOT_EMBEDDING_LEASE_SECONDS, default 600: how long a claim holds its
+ * @param pollInterval  BATCHPILOT_EMBEDDING_POLL_INTERVAL, default 250ms: how often due embeddings are looked for
+ * @param lease         BATCHPILOT_EMBEDDING_LEASE, default 10m: how long a claim holds its
  *                      files; must outlast one batchEmbedContents call
  * @param maxAttempts   BATCHPILOT_EMBEDDING_MAX_ATTEMPTS, default {@value #DEFAULT_MAX_ATTEMPTS}:
  *                      attempts before a file's embedding is failed (quota waits do not count)
- * @param backoff       BATCHPILOT_EMBEDDING_BACKOFF_BASE_MS (1000) and _CAP_MS (300000): exponential
+ * @param backoff       BATCHPILOT_EMBEDDING_BACKOFF_BASE (1s) and _CAP (5m): exponential
  *                      with full jitter between attempts
  * @param strategy      BATCHPILOT_EMBEDDING_STRATEGY, default adaptive: the share of the embedding
  *                      model's quota the batches may use
@@ -50,7 +51,7 @@ public record EmbeddingConfig(
   public static final long DEFAULT_BATCH_TOKENS = 20_000;
   public static final Duration DEFAULT_LINGER = Duration.ofSeconds(1);
   public static final Duration DEFAULT_POLL_INTERVAL = Duration.ofMillis(250);
-  // Longer than a Gemini call may take (GEMINI_CALL_TIMEOUT_SECONDS, default 300).
+  // Longer than a Gemini call may take (GEMINI_CALL_TIMEOUT, default 300s).
   public static final Duration DEFAULT_LEASE = Duration.ofMinutes(10);
   public static final int DEFAULT_MAX_ATTEMPTS = 5;
 
@@ -70,13 +71,13 @@ public record EmbeddingConfig(
     if (batchTokens < 1) {
       throw new IllegalArgumentException("BATCHPILOT_EMBEDDING_BATCH_TOKENS must be at least 1, was " + batchTokens);
     }
-    notNegative("BATCHPILOT_EMBEDDING_LINGER_MS", linger);
-    positive("BATCHPILOT_EMBEDDING_POLL_MS", pollInterval);
-    positive("BATCHPILOT_EMBEDDING_LEASE_SECONDS", lease);
+    notNegative("BATCHPILOT_EMBEDDING_LINGER", linger);
+    positive("BATCHPILOT_EMBEDDING_POLL_INTERVAL", pollInterval);
+    positive("BATCHPILOT_EMBEDDING_LEASE", lease);
     if (maxAttempts < 1 || maxAttempts > 100) {
       throw new IllegalArgumentException("BATCHPILOT_EMBEDDING_MAX_ATTEMPTS must be between 1 and 100, was " + maxAttempts);
     }
-    Objects.requireNonNull(backoff, "BATCHPILOT_EMBEDDING_BACKOFF_BASE_MS/_CAP_MS");
+    Objects.requireNonNull(backoff, "BATCHPILOT_EMBEDDING_BACKOFF_BASE/_CAP");
     Objects.requireNonNull(strategy, "BATCHPILOT_EMBEDDING_STRATEGY");
   }
 
@@ -94,13 +95,13 @@ public record EmbeddingConfig(
         WholeNumbers.intFromEnvironment(env, "BATCHPILOT_EMBEDDING_DIMENSIONS", d.dimensions()),
         WholeNumbers.intFromEnvironment(env, "BATCHPILOT_EMBEDDING_BATCH_SIZE", d.batchSize()),
         WholeNumbers.fromEnvironment(env, "BATCHPILOT_EMBEDDING_BATCH_TOKENS", d.batchTokens()),
-        Duration.ofMillis(WholeNumbers.fromEnvironment(env, "BATCHPILOT_EMBEDDING_LINGER_MS", d.linger().toMillis())),
-        Duration.ofMillis(WholeNumbers.fromEnvironment(env, "BATCHPILOT_EMBEDDING_POLL_MS", d.pollInterval().toMillis())),
-        Duration.ofSeconds(WholeNumbers.fromEnvironment(env, "BATCHPILOT_EMBEDDING_LEASE_SECONDS", d.lease().toSeconds())),
+        Durations.fromEnvironment(env, "BATCHPILOT_EMBEDDING_LINGER", d.linger()),
+        Durations.fromEnvironment(env, "BATCHPILOT_EMBEDDING_POLL_INTERVAL", d.pollInterval()),
+        Durations.fromEnvironment(env, "BATCHPILOT_EMBEDDING_LEASE", d.lease()),
         WholeNumbers.intFromEnvironment(env, "BATCHPILOT_EMBEDDING_MAX_ATTEMPTS", d.maxAttempts()),
         new Backoff(
-            Duration.ofMillis(WholeNumbers.fromEnvironment(env, "BATCHPILOT_EMBEDDING_BACKOFF_BASE_MS", d.backoff().base().toMillis())),
-            Duration.ofMillis(WholeNumbers.fromEnvironment(env, "BATCHPILOT_EMBEDDING_BACKOFF_CAP_MS", d.backoff().cap().toMillis()))),
+            Durations.fromEnvironment(env, "BATCHPILOT_EMBEDDING_BACKOFF_BASE", d.backoff().base()),
+            Durations.fromEnvironment(env, "BATCHPILOT_EMBEDDING_BACKOFF_CAP", d.backoff().cap())),
         strategy(env, d.strategy()));
   }
 

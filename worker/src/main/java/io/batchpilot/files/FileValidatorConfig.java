@@ -1,6 +1,6 @@
 package io.batchpilot.files;
 
-import io.batchpilot.pipeline.WholeNumbers;
+import io.batchpilot.settings.WholeNumbers;
 import java.util.Map;
 
 /**

@@ -368,7 +368,7 @@ public final class GeminiClient implements AutoCloseable {
         while (state.equals("PROCESSING")) {
             if (System.nanoTime() - deadline > 0) {
                 throw new GeminiException(GeminiError.TIMEOUT, "uploaded file " + file.name() + " was still PROCESSING after "
-                        + config.callTimeout().toSeconds() + "s (GEMINI_CALL_TIMEOUT_SECONDS): retry");
+                        + config.callTimeout().toSeconds() + "s (GEMINI_CALL_TIMEOUT): retry");
             }
             try {
                 Thread.sleep(config.fileActivePollInterval().toMillis());
@@ -489,7 +489,7 @@ public final class GeminiClient implements AutoCloseable {
         if (e instanceof InterruptedIOException) {
             return new GeminiException(GeminiError.TIMEOUT, "no complete answer from Gemini for " + what + " (model " + modelId
                     + ") within the timeouts (read " + config.readTimeout().toSeconds() + "s, call "
-                    + config.callTimeout().toSeconds() + "s; GEMINI_READ_TIMEOUT_SECONDS, GEMINI_CALL_TIMEOUT_SECONDS): retry ("
+                    + config.callTimeout().toSeconds() + "s; GEMINI_READ_TIMEOUT, GEMINI_CALL_TIMEOUT): retry ("
                     + cause + ")", e);
         }
         if (headersReceived) {

@@ -1,5 +1,6 @@
 package io.batchpilot.gemini;
 
+import io.batchpilot.settings.Durations;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
@@ -15,10 +16,10 @@ import okhttp3.HttpUrl;
  * @param baseUrl                 GEMINI_BASE_URL, default {@value #DEFAULT_BASE_URL}; plain http only to a
  *                                loopback host (the simulator), so the key never crosses a network unencrypted
  * @param apiKey                  GEMINI_API_KEY, required; sent only in the x-goog-api-key header
- * @param connectTimeout          GEMINI_CONNECT_TIMEOUT_SECONDS, default 10
- * @param readTimeout             GEMINI_READ_TIMEOUT_SECONDS, default 120 (thinking models are slow to answer)
- * @param callTimeout             GEMINI_CALL_TIMEOUT_SECONDS, default 300; the whole call, upload included
- * @param fileActivePollInterval  GEMINI_FILE_POLL_MILLIS, default 1000; how often to ask whether an uploaded
+ * @param connectTimeout          GEMINI_CONNECT_TIMEOUT, default 10s
+ * @param readTimeout             GEMINI_READ_TIMEOUT, default 120s (thinking models are slow to answer)
+ * @param callTimeout             GEMINI_CALL_TIMEOUT, default 300s; the whole call, upload included
+ * @param fileActivePollInterval  GEMINI_FILE_POLL_INTERVAL, default 1s; how often to ask whether an uploaded
  *                                file is ACTIVE, bounded by the call timeout
  */
 public record GeminiConfig(
@@ -59,13 +60,13 @@ public record GeminiConfig(
             throw new IllegalArgumentException("GEMINI_BASE_URL '" + baseUrl
                     + "' is plain http to a non-local host: the API key would travel unencrypted; use https://");
         }
-        requirePositive(connectTimeout, "GEMINI_CONNECT_TIMEOUT_SECONDS");
-        requirePositive(readTimeout, "GEMINI_READ_TIMEOUT_SECONDS");
-        requirePositive(callTimeout, "GEMINI_CALL_TIMEOUT_SECONDS");
-        requirePositive(fileActivePollInterval, "GEMINI_FILE_POLL_MILLIS");
+        requirePositive(connectTimeout, "GEMINI_CONNECT_TIMEOUT");
+        requirePositive(readTimeout, "GEMINI_READ_TIMEOUT");
+        requirePositive(callTimeout, "GEMINI_CALL_TIMEOUT");
+        requirePositive(fileActivePollInterval, "GEMINI_FILE_POLL_INTERVAL");
         if (callTimeout.compareTo(readTimeout) < 0 || callTimeout.compareTo(connectTimeout) < 0) {
-            throw new IllegalArgumentException("GEMINI_CALL_TIMEOUT_SECONDS (" + callTimeout.toSeconds()
-                    + ") is shorter than the connect or read timeout: the whole call must allow at least one of each");
+            throw new IllegalArgumentException("GEMINI_CALL_TIMEOUT (" + callTimeout.toSeconds()
+                    + "s) is shorter than the connect or read timeout: the whole call must allow at least one of each");
         }
     }
 
@@ -80,10 +81,10 @@ public record GeminiConfig(
         return new GeminiConfig(
                 env.getOrDefault("GEMINI_BASE_URL", DEFAULT_BASE_URL),
                 env.get("GEMINI_API_KEY"),
-                seconds(env, "GEMINI_CONNECT_TIMEOUT_SECONDS", DEFAULT_CONNECT_TIMEOUT),
-                seconds(env, "GEMINI_READ_TIMEOUT_SECONDS", DEFAULT_READ_TIMEOUT),
-                seconds(env, "GEMINI_CALL_TIMEOUT_SECONDS", DEFAULT_CALL_TIMEOUT),
-                millis(env, "GEMINI_FILE_POLL_MILLIS", DEFAULT_FILE_ACTIVE_POLL_INTERVAL));
+                Durations.fromEnvironment(env, "GEMINI_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT),
+                Durations.fromEnvironment(env, "GEMINI_READ_TIMEOUT", DEFAULT_READ_TIMEOUT),
+                Durations.fromEnvironment(env, "GEMINI_CALL_TIMEOUT", DEFAULT_CALL_TIMEOUT),
+                Durations.fromEnvironment(env, "GEMINI_FILE_POLL_INTERVAL", DEFAULT_FILE_ACTIVE_POLL_INTERVAL));
     }
 
     public GeminiConfig withTimeouts(Duration connect, Duration read, Duration call) {
@@ -125,21 +126,4 @@ public record GeminiConfig(
         }
     }
 
-    private static Duration seconds(Map<String, String> env, String name, Duration fallback) {
-        String value = env.get(name);
-        return value == null || value.isBlank() ? fallback : Duration.ofSeconds(parseLong(name, value));
-    }
-
-    private static Duration millis(Map<String, String> env, String name, Duration fallback) {
-        String value = env.get(name);
-        return value == null || value.isBlank() ? fallback : Duration.ofMillis(parseLong(name, value));
-    }
-
-    private static long parseLong(String name, String value) {
-        try {
-            return Long.parseLong(value.strip());
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(name + " is '" + value + "': give a whole number", e);
-        }
-    }
 }

@@ -1,5 +1,6 @@
 package io.batchpilot.limiter;
 
+import io.batchpilot.settings.Durations;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
@@ -9,7 +10,7 @@ import java.util.Objects;
  *
  * @param maxJitter the most added at random to each wait, so a fleet released at one instant does
  *     not ask again in lockstep (default {@value #DEFAULT_MAX_JITTER_MS} ms, 0 to 10 s;
- *     {@code BATCHPILOT_QUOTA_MAX_JITTER_MS})
+ *     {@code BATCHPILOT_QUOTA_MAX_JITTER})
  */
 public record QuotaGateConfig(Duration maxJitter) {
 
@@ -19,28 +20,19 @@ public record QuotaGateConfig(Duration maxJitter) {
   public QuotaGateConfig {
     Objects.requireNonNull(maxJitter, "maxJitter");
     if (maxJitter.isNegative() || maxJitter.compareTo(MAX_JITTER_CEILING) > 0) {
-      throw new IllegalArgumentException("quota gate setting maxJitter (BATCHPILOT_QUOTA_MAX_JITTER_MS) must be "
+      throw new IllegalArgumentException("quota gate setting maxJitter (BATCHPILOT_QUOTA_MAX_JITTER) must be "
           + "between 0 and " + MAX_JITTER_CEILING.toMillis() + " ms, got " + maxJitter.toMillis() + " ms");
     }
   }
 
-  public static final String MAX_JITTER_VARIABLE = "BATCHPILOT_QUOTA_MAX_JITTER_MS";
+  public static final String MAX_JITTER_VARIABLE = "BATCHPILOT_QUOTA_MAX_JITTER";
 
   public static QuotaGateConfig defaults() {
     return new QuotaGateConfig(Duration.ofMillis(DEFAULT_MAX_JITTER_MS));
   }
 
-  /** Reads {@value #MAX_JITTER_VARIABLE} (milliseconds), defaulting what is unset. */
+  /** Reads {@value #MAX_JITTER_VARIABLE} (a duration), defaulting what is unset. */
   public static QuotaGateConfig fromEnvironment(Map<String, String> env) {
-    String jitter = env.get(MAX_JITTER_VARIABLE);
-    if (jitter == null || jitter.isBlank()) {
-      return defaults();
-    }
-    try {
-      return new QuotaGateConfig(Duration.ofMillis(Long.parseLong(jitter.trim())));
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(MAX_JITTER_VARIABLE + " must be a whole number of milliseconds, got '"
-          + jitter + "'", e);
-    }
+    return new QuotaGateConfig(Durations.fromEnvironment(env, MAX_JITTER_VARIABLE, defaults().maxJitter()));
   }
 }

@@ -1,6 +1,6 @@
 package io.batchpilot.maintenance;
 
-import io.batchpilot.pipeline.Durations;
+import io.batchpilot.settings.Durations;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -55,8 +55,8 @@ public record MaintenanceConfig(
   /** River rescues and deletes in batches of a thousand-odd rows; so do we. */
   public static final int DEFAULT_BATCH_SIZE = 1000;
 
-  public static final String ENV_LEDGER_RETENTION_DAYS = "BATCHPILOT_LEDGER_RETENTION_DAYS";
-  public static final String ENV_METRICS_RETENTION_DAYS = "BATCHPILOT_METRICS_RETENTION_DAYS";
+  public static final String ENV_LEDGER_RETENTION = "BATCHPILOT_LEDGER_RETENTION";
+  public static final String ENV_METRICS_RETENTION = "BATCHPILOT_METRICS_RETENTION";
   public static final String ENV_UPLOAD_TIMEOUT = "BATCHPILOT_UPLOAD_TIMEOUT";
 
   public MaintenanceConfig {
@@ -67,8 +67,8 @@ public record MaintenanceConfig(
     positive("etaInterval", etaInterval);
     positive("etaWindow", etaWindow);
     positive("retentionInterval", retentionInterval);
-    positive(ENV_LEDGER_RETENTION_DAYS, ledgerRetention);
-    positive(ENV_METRICS_RETENTION_DAYS, metricsRetention);
+    positive(ENV_LEDGER_RETENTION, ledgerRetention);
+    positive(ENV_METRICS_RETENTION, metricsRetention);
     if (electionInterval.multipliedBy(2).compareTo(leaderTerm) > 0) {
       throw new IllegalArgumentException("electionInterval (" + electionInterval + ") must be at most"
           + " half of leaderTerm (" + leaderTerm + "), so a leader renews before its term ends");
@@ -93,18 +93,9 @@ public record MaintenanceConfig(
   public static MaintenanceConfig fromEnvironment(Map<String, String> env) {
     MaintenanceConfig d = defaults();
     return new MaintenanceConfig(d.leaderTerm, d.electionInterval, d.rescueInterval, d.finaliseInterval,
-        d.etaInterval, d.etaWindow, d.retentionInterval, days(env, ENV_LEDGER_RETENTION_DAYS, d.ledgerRetention),
-        days(env, ENV_METRICS_RETENTION_DAYS, d.metricsRetention),
+        d.etaInterval, d.etaWindow, d.retentionInterval, Durations.fromEnvironment(env, ENV_LEDGER_RETENTION, d.ledgerRetention),
+        Durations.fromEnvironment(env, ENV_METRICS_RETENTION, d.metricsRetention),
         Durations.fromEnvironment(env, ENV_UPLOAD_TIMEOUT, d.uploadTimeout), d.batchSize);
-  }
-
-  private static Duration days(Map<String, String> env, String name, Duration defaultValue) {
-    Optional<String> value = Optional.ofNullable(env.get(name)).filter(v -> !v.isBlank());
-    try {
-      return value.map(v -> Duration.ofDays(Long.parseLong(v.strip()))).orElse(defaultValue);
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(name + " must be a whole number of days; got '" + value.get() + "'");
-    }
   }
 
   private static void positive(String name, Duration value) {

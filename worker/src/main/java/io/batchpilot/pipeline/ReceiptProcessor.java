@@ -1,5 +1,6 @@
 package io.batchpilot.pipeline;
 
+import io.batchpilot.settings.Durations;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;

@@ -1,8 +1,8 @@
 package io.batchpilot.worker;
 
 import io.batchpilot.notify.NotifierConfig;
-import io.batchpilot.pipeline.Durations;
-import io.batchpilot.pipeline.WholeNumbers;
+import io.batchpilot.settings.Durations;
+import io.batchpilot.settings.WholeNumbers;
 import java.time.Duration;
 import java.util.Map;
 

@@ -43,7 +43,7 @@ class WorkerSettingsTest {
   void everyWorkerVariableInTheReadmeTablesIsReadAndABadValueIsRefusedByName() throws IOException {
     Set<String> documented = workerVariablesInReadmeTables();
     assertTrue(documented.containsAll(Set.of("BATCHPILOT_CONCURRENCY", "BATCHPILOT_POLL_INTERVAL",
-        "BATCHPILOT_MAX_QUOTA_WAIT", "BATCHPILOT_QUOTA_MAX_JITTER_MS", "BATCHPILOT_EMBEDDING_BACKOFF_CAP_MS",
+        "BATCHPILOT_MAX_QUOTA_WAIT", "BATCHPILOT_QUOTA_MAX_JITTER", "BATCHPILOT_EMBEDDING_BACKOFF_CAP",
         "BATCHPILOT_MAX_PDF_PAGES")), "the README tables were not parsed as expected: " + documented);
     assertAll(documented.stream().map(name -> (Executable) () -> {
       String bad = INVALID_FOR.getOrDefault(name, INVALID);
@@ -68,7 +68,7 @@ class WorkerSettingsTest {
         "BATCHPILOT_SHUTDOWN_GRACE", "2m",
         "BATCHPILOT_POLL_INTERVAL", "750 ms",
         "BATCHPILOT_MAX_QUOTA_WAIT", "45s",
-        "BATCHPILOT_QUOTA_MAX_JITTER_MS", "7",
+        "BATCHPILOT_QUOTA_MAX_JITTER", "7ms",
         "BATCHPILOT_URL_ALLOW_PRIVATE_ADDRESSES", "TRUE",
         "BATCHPILOT_EMBEDDING_STRATEGY", "balanced"));
     WorkerProcess.Settings settings = WorkerSettings.from(DATABASE, env);
@@ -123,6 +123,30 @@ class WorkerSettingsTest {
     assertEquals(5, WorkerSettings.from(DATABASE, WorkerSettings.overlay(env, flags)).worker().concurrency());
     flags.put("BATCHPILOT_CONCURRENCY", null);
     assertEquals(3, WorkerSettings.from(DATABASE, WorkerSettings.overlay(env, flags)).worker().concurrency());
+  }
+
+  @Test
+  void anOldNameWithAUnitIsRefusedNamingTheNewOne() {
+    Map<String, String> env = new HashMap<>(BASE);
+    env.put("BATCHPILOT_EMBEDDING_POLL_MS", "250");
+    env.put("GEMINI_READ_TIMEOUT_SECONDS", "120");
+    CliException e = assertThrows(CliException.class, () -> WorkerSettings.from(DATABASE, env));
+    assertEquals(ExitCode.USAGE, e.exitCode());
+    assertTrue(e.getMessage().contains("BATCHPILOT_EMBEDDING_POLL_MS is now BATCHPILOT_EMBEDDING_POLL_INTERVAL")
+        && e.getMessage().contains("GEMINI_READ_TIMEOUT_SECONDS is now GEMINI_READ_TIMEOUT"), e.getMessage());
+  }
+
+  @Test
+  void everyDurationSettingTakesEachUnit() {
+    Map<String, String> env = new HashMap<>(BASE);
+    env.putAll(Map.of("BATCHPILOT_EMBEDDING_LINGER", "1500ms", "BATCHPILOT_EMBEDDING_LEASE", "0.5h",
+        "GEMINI_CALL_TIMEOUT", "10m", "BATCHPILOT_LEDGER_RETENTION", "90d", "BATCHPILOT_EMBEDDING_BACKOFF_CAP", "2m"));
+    WorkerProcess.Settings settings = WorkerSettings.from(DATABASE, env);
+    assertEquals(Duration.ofMillis(1500), settings.embeddings().linger());
+    assertEquals(Duration.ofMinutes(30), settings.embeddings().lease());
+    assertEquals(Duration.ofMinutes(10), settings.gemini().callTimeout());
+    assertEquals(Duration.ofDays(90), settings.maintenance().ledgerRetention());
+    assertEquals(Duration.ofMinutes(2), settings.embeddings().backoff().cap());
   }
 
   /** The first cell of every README table row, where it names BATCHPILOT_ variables the worker reads. */

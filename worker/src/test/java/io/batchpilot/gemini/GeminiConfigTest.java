@@ -24,8 +24,8 @@ class GeminiConfigTest {
     @Test
     void environmentOverridesEveryTimeout() {
         GeminiConfig config = GeminiConfig.fromEnvironment(Map.of("GEMINI_API_KEY", "k", "GEMINI_BASE_URL", "http://127.0.0.1:8089",
-                "GEMINI_CONNECT_TIMEOUT_SECONDS", "3", "GEMINI_READ_TIMEOUT_SECONDS", "30", "GEMINI_CALL_TIMEOUT_SECONDS", "60",
-                "GEMINI_FILE_POLL_MILLIS", "250"));
+                "GEMINI_CONNECT_TIMEOUT", "3s", "GEMINI_READ_TIMEOUT", "30s", "GEMINI_CALL_TIMEOUT", "1m",
+                "GEMINI_FILE_POLL_INTERVAL", "250ms"));
         assertEquals(new GeminiConfig("http://127.0.0.1:8089", "k", Duration.ofSeconds(3), Duration.ofSeconds(30),
                 Duration.ofSeconds(60), Duration.ofMillis(250)), config);
     }
@@ -69,13 +69,14 @@ class GeminiConfigTest {
         GeminiConfig base = GeminiConfig.of(GeminiConfig.DEFAULT_BASE_URL, "k");
         IllegalArgumentException zero = assertThrows(IllegalArgumentException.class,
                 () -> base.withTimeouts(Duration.ZERO, Duration.ofSeconds(1), Duration.ofSeconds(1)));
-        assertTrue(zero.getMessage().startsWith("GEMINI_CONNECT_TIMEOUT_SECONDS must be positive"), zero.getMessage());
+        assertTrue(zero.getMessage().startsWith("GEMINI_CONNECT_TIMEOUT must be positive"), zero.getMessage());
         IllegalArgumentException shortCall = assertThrows(IllegalArgumentException.class,
                 () -> base.withTimeouts(Duration.ofSeconds(1), Duration.ofSeconds(60), Duration.ofSeconds(30)));
-        assertTrue(shortCall.getMessage().startsWith("GEMINI_CALL_TIMEOUT_SECONDS (30) is shorter"), shortCall.getMessage());
+        assertTrue(shortCall.getMessage().startsWith("GEMINI_CALL_TIMEOUT (30s) is shorter"), shortCall.getMessage());
         IllegalArgumentException notANumber = assertThrows(IllegalArgumentException.class,
-                () -> GeminiConfig.fromEnvironment(Map.of("GEMINI_API_KEY", "k", "GEMINI_READ_TIMEOUT_SECONDS", "2m")));
-        assertTrue(notANumber.getMessage().startsWith("GEMINI_READ_TIMEOUT_SECONDS is '2m'"), notANumber.getMessage());
+                () -> GeminiConfig.fromEnvironment(Map.of("GEMINI_API_KEY", "k", "GEMINI_READ_TIMEOUT", "120")));
+        assertTrue(notANumber.getMessage().startsWith("GEMINI_READ_TIMEOUT must be a duration with its unit"),
+                notANumber.getMessage());
     }
 
     @Test

@@ -189,7 +189,7 @@ class GeminiErrorClassificationTest {
         GeminiException e = assertThrows(GeminiException.class, () -> client.extractReceipt("gemini-2.5-flash", PNG, "image/png"));
         assertEquals(GeminiError.TIMEOUT, e.error(), e.getMessage());
         assertTrue(e.retryable());
-        assertTrue(e.getMessage().contains("GEMINI_READ_TIMEOUT_SECONDS"), e.getMessage());
+        assertTrue(e.getMessage().contains("GEMINI_READ_TIMEOUT"), e.getMessage());
     }
 
     @Test

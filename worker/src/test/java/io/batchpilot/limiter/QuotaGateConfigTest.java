@@ -15,16 +15,16 @@ class QuotaGateConfigTest {
     assertEquals(Duration.ofMillis(QuotaGateConfig.DEFAULT_MAX_JITTER_MS),
         QuotaGateConfig.fromEnvironment(Map.of()).maxJitter());
     assertEquals(Duration.ofMillis(5),
-        QuotaGateConfig.fromEnvironment(Map.of(QuotaGateConfig.MAX_JITTER_VARIABLE, "5")).maxJitter());
+        QuotaGateConfig.fromEnvironment(Map.of(QuotaGateConfig.MAX_JITTER_VARIABLE, "5ms")).maxJitter());
   }
 
   @Test
   void aBadJitterIsRefusedNamingTheSetting() {
     IllegalArgumentException notANumber = assertThrows(IllegalArgumentException.class,
-        () -> QuotaGateConfig.fromEnvironment(Map.of(QuotaGateConfig.MAX_JITTER_VARIABLE, "5ms")));
+        () -> QuotaGateConfig.fromEnvironment(Map.of(QuotaGateConfig.MAX_JITTER_VARIABLE, "5")));
     assertTrue(notANumber.getMessage().contains(QuotaGateConfig.MAX_JITTER_VARIABLE), notANumber::getMessage);
     IllegalArgumentException tooLarge = assertThrows(IllegalArgumentException.class,
-        () -> QuotaGateConfig.fromEnvironment(Map.of(QuotaGateConfig.MAX_JITTER_VARIABLE, "60000")));
+        () -> QuotaGateConfig.fromEnvironment(Map.of(QuotaGateConfig.MAX_JITTER_VARIABLE, "60s")));
     assertTrue(tooLarge.getMessage().contains(QuotaGateConfig.MAX_JITTER_VARIABLE), tooLarge::getMessage);
   }
 

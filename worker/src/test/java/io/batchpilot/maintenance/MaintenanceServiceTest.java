@@ -90,9 +90,12 @@ class MaintenanceServiceTest {
         Duration.ofMinutes(60), 10));
     assertTrue(renew.getMessage().startsWith("electionInterval (PT2S) must be at most half of leaderTerm"), renew.getMessage());
     IllegalArgumentException days = assertThrows(IllegalArgumentException.class,
-        () -> MaintenanceConfig.fromEnvironment(java.util.Map.of("BATCHPILOT_METRICS_RETENTION_DAYS", "a week")));
-    assertEquals("BATCHPILOT_METRICS_RETENTION_DAYS must be a whole number of days; got 'a week'", days.getMessage());
+        () -> MaintenanceConfig.fromEnvironment(java.util.Map.of("BATCHPILOT_METRICS_RETENTION", "a week")));
+    assertEquals("BATCHPILOT_METRICS_RETENTION must be a duration with its unit, like 500ms, 60s, 2m, 1h or 7d; "
+        + "got 'a week'", days.getMessage());
     assertEquals(Duration.ofDays(7), MaintenanceConfig.fromEnvironment(
-        java.util.Map.of("BATCHPILOT_LEDGER_RETENTION_DAYS", "7")).ledgerRetention());
+        java.util.Map.of("BATCHPILOT_LEDGER_RETENTION", "7d")).ledgerRetention());
+    assertEquals(Duration.ofHours(36), MaintenanceConfig.fromEnvironment(
+        java.util.Map.of("BATCHPILOT_METRICS_RETENTION", "36h")).metricsRetention());
   }
 }

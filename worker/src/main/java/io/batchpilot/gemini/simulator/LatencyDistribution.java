@@ -1,6 +1,6 @@
 package io.batchpilot.gemini.simulator;
 
-import io.batchpilot.pipeline.Durations;
+import io.batchpilot.settings.Durations;
 import java.time.Duration;
 import java.util.Random;
 

@@ -1,4 +1,4 @@
-package io.batchpilot.pipeline;
+package io.batchpilot.settings;
 
 import java.util.Map;
 
