@@ -9,7 +9,8 @@ import picocli.CommandLine.Command;
 @Command(name = "batchpilot", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, versionProvider = Main.Version.class,
     description = "Rate-limited batch processing of uploaded files through Gemini, coordinated by PostgreSQL.",
     subcommands = {MigrateCommand.class, SubmitCommand.class, StatusCommand.class,
-        SteerCommands.Pause.class, SteerCommands.Resume.class, SteerCommands.Cancel.class, WorkerCommand.class, SimulateCommand.class, DemoCommand.class},
+        SteerCommands.Pause.class, SteerCommands.Resume.class, SteerCommands.Cancel.class, WorkerCommand.class, SimulateCommand.class, DemoCommand.class,
+        SupabaseMigrationCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
         "0:done", "1:the work ran but failed (a session or files failed)",
