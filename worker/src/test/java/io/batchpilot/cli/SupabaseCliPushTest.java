@@ -29,10 +29,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The Supabase CLI path with the real CLI ({@value #CLI_VERSION} from npm, installed once into
+ * The adoption path, with the real Supabase CLI ({@value #CLI_VERSION} from npm, installed once into
  * {@code ~/.cache/batchpilot/}): `supabase db push --db-url … --yes` into a database shaped like a
  * Supabase project whose app has its own tables (the issue's receipts shape) and its own, newer
- * migration; then an upgrade to a next release; then a push with nothing new. Skipped, saying why,
+ * migration; then team members submit a batch through RLS and a worker completes it into the app's
+ * receipts ({@link MembersBatch}); then an upgrade to a next release; then a push with nothing new. Skipped, saying why,
  * where npm or npx is missing.
  */
 class SupabaseCliPushTest {
@@ -40,12 +41,6 @@ class SupabaseCliPushTest {
   static final String CLI_VERSION = "2.117.0";
   private static final Path CLI_HOME = Path.of(System.getProperty("user.home"), ".cache", "batchpilot",
       "supabase-cli-" + CLI_VERSION);
-
-  /** The app of the design document: its receipts have these columns, not every one an extraction could fill. */
-  private static final String HOST_RECEIPTS = """
-      ALTER TABLE public.receipts DROP COLUMN subtotal, DROP COLUMN tax, DROP COLUMN line_items,
-        ADD COLUMN image_url text, ADD COLUMN processing_status text;
-      """;
 
   @BeforeAll
   static void installTheSupabaseCli() throws Exception {
@@ -90,6 +85,9 @@ class SupabaseCliPushTest {
       assertInstalled(db, Release.current().name(), 1);
       assertEquals(1, count(db, "SELECT count(*) FROM pg_tables WHERE tablename = 'batch_upload_files'"));
 
+      // The app at work on what the CLI installed: members submit through RLS, a worker fills their receipts.
+      MembersBatch.run(db);
+
       // (b) a next release, generated from the database's record: an upgrade file applies on top.
       Release next = FixtureRelease.create(project.resolve("next-release"));
       CliRun upgrade = CliRun.of("supabase-migration", migrations.toString(), "--database-url", db.url().withCredentials(),
@@ -127,14 +125,15 @@ class SupabaseCliPushTest {
     }
   }
 
-  /** What Supabase provides (made by "Supabase", not batchpilot), with the app's own receipts shape. */
+  /**
+   * What Supabase provides (made by "Supabase", not batchpilot) and the design document's app: its own
+   * teams, team_members and receipts (id, user_id, team_id, merchant, date, total, currency,
+   * image_url, processing_status, created_at, updated_at), as the compatibility schema has them.
+   */
   private static TestDatabase supabaseShapedProject() throws Exception {
     TestDatabase db = TestPostgres.get().createDatabase(false);
     Flyway.configure().dataSource(db.dataSource()).locations(Migrator.COMPAT_MIGRATIONS)
         .table("supabase_own_history").placeholderReplacement(false).load().migrate();
-    try (Connection c = db.connect(); Statement s = c.createStatement()) {
-      s.execute(HOST_RECEIPTS);
-    }
     return db;
   }
 
