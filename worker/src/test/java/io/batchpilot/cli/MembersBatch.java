@@ -112,7 +112,7 @@ final class MembersBatch {
     try (GeminiSimulator gemini = GeminiSimulator.start(SimulatorConfig.defaults().withApiKeys(Set.of(KEY)));
          WorkerProcess worker = WorkerProcess.start(settings(db, gemini,
              URI.create("http://127.0.0.1:" + storage.getAddress().getPort() + "/")))) {
-      Eventually.await("every file completed", Duration.ofSeconds(90), () -> {
+      Eventually.await("every file completed", Duration.ofSeconds(180), () -> {
         try {
           return count(db, "SELECT count(*) FROM public.batch_upload_files WHERE status = 'completed' AND batch_session_id = '"
               + session + "'") == FILES;
@@ -139,7 +139,7 @@ final class MembersBatch {
       }
     }
     assertEquals(0, count(db, "SELECT count(*) FROM public.receipts WHERE id = '" + outsidersReceipt + "' AND merchant IS NOT NULL"));
-    Eventually.await("the session completed", Duration.ofSeconds(60), () -> {
+    Eventually.await("the session completed", Duration.ofSeconds(180), () -> {
       try {
         return "completed".equals(single(db, "SELECT status FROM public.batch_upload_sessions WHERE id = '" + session + "'"));
       } catch (SQLException e) {
