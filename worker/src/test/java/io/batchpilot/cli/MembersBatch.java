@@ -120,6 +120,14 @@ final class MembersBatch {
           throw new IllegalStateException(e);
         }
       });
+      // The maintenance leader (this worker) ends the session once every file is finished.
+      Eventually.await("the session completed", Duration.ofSeconds(180), () -> {
+        try {
+          return "completed".equals(single(db, "SELECT status FROM public.batch_upload_sessions WHERE id = '" + session + "'"));
+        } catch (SQLException e) {
+          throw new IllegalStateException(e);
+        }
+      });
     } finally {
       storage.stop(0);
     }
@@ -139,13 +147,6 @@ final class MembersBatch {
       }
     }
     assertEquals(0, count(db, "SELECT count(*) FROM public.receipts WHERE id = '" + outsidersReceipt + "' AND merchant IS NOT NULL"));
-    Eventually.await("the session completed", Duration.ofSeconds(180), () -> {
-      try {
-        return "completed".equals(single(db, "SELECT status FROM public.batch_upload_sessions WHERE id = '" + session + "'"));
-      } catch (SQLException e) {
-        throw new IllegalStateException(e);
-      }
-    });
   }
 
   private static UUID insertFile(Connection c, UUID session, UUID receipt, int order, String path) throws SQLException {
