@@ -647,6 +647,7 @@ export type Database = {
       quota_permits: {
         Row: {
           expires_at: string
+          file_id: string | null
           granted_at: string
           id: string
           input_tokens: number
@@ -655,6 +656,7 @@ export type Database = {
         }
         Insert: {
           expires_at: string
+          file_id?: string | null
           granted_at: string
           id?: string
           input_tokens: number
@@ -663,6 +665,7 @@ export type Database = {
         }
         Update: {
           expires_at?: string
+          file_id?: string | null
           granted_at?: string
           id?: string
           input_tokens?: number
@@ -924,6 +927,8 @@ export type Database = {
       batchpilot_acquire_quota: {
         Args: {
           estimated_input_tokens: number
+          file_id?: string
+          lease_ms?: number
           model: string
           provider: string
           strategy?: string
@@ -935,6 +940,10 @@ export type Database = {
           reason: string
           wait_ms: number
         }[]
+      }
+      batchpilot_extend_quota_permits: {
+        Args: { lease_ms: number; permit_ids: string[] }
+        Returns: number
       }
       batchpilot_finish_quota: {
         Args: { actual_input_tokens: number; permit_id: string }

@@ -49,7 +49,8 @@ DROP TABLE IF EXISTS batchpilot_private.receipt_mapping;
 
 -- R__20_quota_gate
 DROP FUNCTION IF EXISTS public.batchpilot_session_quota_status(uuid);
-DROP FUNCTION IF EXISTS public.batchpilot_acquire_quota(text, text, bigint, text);
+DROP FUNCTION IF EXISTS public.batchpilot_acquire_quota(text, text, bigint, text, bigint, uuid);
+DROP FUNCTION IF EXISTS public.batchpilot_extend_quota_permits(uuid[], bigint);
 DROP FUNCTION IF EXISTS public.batchpilot_reconcile_quota(uuid, bigint);
 DROP FUNCTION IF EXISTS public.batchpilot_release_quota(uuid);
 DROP FUNCTION IF EXISTS public.batchpilot_finish_quota(uuid, bigint);
@@ -57,7 +58,9 @@ DROP FUNCTION IF EXISTS public.batchpilot_finish_quotas(uuid[], bigint[]);
 DROP FUNCTION IF EXISTS public.batchpilot_report_rate_limit(text, text, bigint, text);
 DROP FUNCTION IF EXISTS public.batchpilot_report_daily_quota_exhausted(text, text);
 DROP FUNCTION IF EXISTS public.batchpilot_quota_status(text, text);
-DROP FUNCTION IF EXISTS batchpilot_private.acquire_quota(text, text, bigint, text, timestamptz);
+DROP FUNCTION IF EXISTS batchpilot_private.acquire_quota(text, text, bigint, text, timestamptz, bigint, uuid);
+DROP FUNCTION IF EXISTS batchpilot_private.end_permits_of_files(uuid[]);
+DROP FUNCTION IF EXISTS batchpilot_private.end_abandoned_permits(uuid[]);
 DROP FUNCTION IF EXISTS batchpilot_private.correct_quota_window(public.quota_limits, bigint, bigint);
 DROP FUNCTION IF EXISTS batchpilot_private.counted_bucket(public.quota_limits, timestamptz);
 DROP FUNCTION IF EXISTS batchpilot_private.mark_ledger_limited(public.quota_limits, timestamptz, timestamptz);

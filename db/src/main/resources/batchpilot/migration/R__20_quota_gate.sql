@@ -55,10 +55,16 @@ $$;
 -- because the gate is exact; adaptive follows the fleet's shared factor.
 --
 -- p_now exists for the property tests only (they step a clock); the public function passes NULL,
--- which means clock_timestamp() read after the lock.
+-- which means clock_timestamp() read after the lock. p_lease_ms is how long the permit counts as in
+-- flight unless extended (NULL: quota_limits.permit_lease_ms); p_file_id the file whose call it is.
 -- ---------------------------------------------------------------------------------------------
+-- The arguments changed (lease, file): the old signatures go, or they would stay as overloads.
+DROP FUNCTION IF EXISTS public.batchpilot_acquire_quota(text, text, bigint, text);
+DROP FUNCTION IF EXISTS batchpilot_private.acquire_quota(text, text, bigint, text, timestamptz);
+
 CREATE OR REPLACE FUNCTION batchpilot_private.acquire_quota(
-  p_provider text, p_model text, p_input_tokens bigint, p_strategy text, p_now timestamptz)
+  p_provider text, p_model text, p_input_tokens bigint, p_strategy text, p_now timestamptz,
+  p_lease_ms bigint DEFAULT NULL, p_file_id uuid DEFAULT NULL)
   RETURNS TABLE (granted boolean, permit_id uuid, wait_ms bigint, reason text, granted_at timestamptz)
   LANGUAGE plpgsql
   SET search_path = ''
@@ -95,6 +101,10 @@ BEGIN
   IF p_strategy IS NULL OR p_strategy NOT IN ('conservative', 'balanced', 'aggressive', 'adaptive') THEN
     RAISE EXCEPTION 'batchpilot_acquire_quota: unknown strategy %: use conservative, balanced, aggressive or adaptive',
       p_strategy USING ERRCODE = '22023';
+  END IF;
+  IF p_lease_ms <= 0 THEN
+    RAISE EXCEPTION 'batchpilot_acquire_quota: a permit lease must be over 0 ms, got % (NULL: the model''s '
+      'quota_limits.permit_lease_ms)', p_lease_ms USING ERRCODE = '22023';
   END IF;
 
   SELECT * INTO q FROM public.quota_limits l
@@ -254,15 +264,15 @@ BEGIN
   SELECT q.permits_granted - coalesce(max(r.permits_released), 0) INTO in_flight
     FROM public.quota_permit_releases r WHERE r.provider = p_provider AND r.model = p_model;
   IF in_flight >= in_flight_limit THEN
-    -- Permits whose lease has passed (their worker died) end as a release without a count would
-    -- end them (the ledger takes their estimates), which also turns a late release of one into a
-    -- no-op. One being released right now is skipped, not waited for.
+    -- Permits whose lease has passed (their worker died, or stopped heartbeating) end as a release
+    -- without a count would end them (the ledger takes their estimates), which also turns a late
+    -- release of one into a no-op; their calls count in their files' sessions. One being released
+    -- right now is skipped, not waited for.
     expired := ARRAY(SELECT x.id FROM public.quota_permits x
                       WHERE x.provider = p_provider AND x.model = p_model AND x.expires_at <= now_at
                         FOR UPDATE SKIP LOCKED);
     IF cardinality(expired) > 0 THEN
-      in_flight := in_flight - public.batchpilot_finish_quotas(
-        expired, array_fill(NULL::bigint, ARRAY[cardinality(expired)]));
+      in_flight := in_flight - batchpilot_private.end_abandoned_permits(expired);
     END IF;
     IF in_flight >= in_flight_limit THEN
       -- A release can come at any moment; ask again after one bucket (at most 100 ms).
@@ -271,8 +281,9 @@ BEGIN
     END IF;
   END IF;
 
-  INSERT INTO public.quota_permits (provider, model, input_tokens, granted_at, expires_at)
-  VALUES (p_provider, p_model, p_input_tokens, now_at, now_at + make_interval(secs => q.permit_lease_ms / 1000.0))
+  INSERT INTO public.quota_permits (provider, model, input_tokens, granted_at, expires_at, file_id)
+  VALUES (p_provider, p_model, p_input_tokens, now_at,
+          now_at + make_interval(secs => coalesce(p_lease_ms, q.permit_lease_ms) / 1000.0), p_file_id)
   RETURNING id INTO new_permit;
 
   UPDATE public.quota_limits l
@@ -288,8 +299,11 @@ $$;
 
 -- The public entry. plpgsql: a SQL function that cannot be inlined (it is security definer) plans
 -- its query on every call, 7% of a grant measured with pgbench.
+-- lease_ms: a caller that keeps its permits alive (batchpilot_extend_quota_permits on a heartbeat)
+-- gives its heartbeat's lease, so its permits stop counting within one lease of its death.
 CREATE OR REPLACE FUNCTION public.batchpilot_acquire_quota(
-  provider text, model text, estimated_input_tokens bigint, strategy text DEFAULT 'adaptive')
+  provider text, model text, estimated_input_tokens bigint, strategy text DEFAULT 'adaptive',
+  lease_ms bigint DEFAULT NULL, file_id uuid DEFAULT NULL)
   RETURNS TABLE (granted boolean, permit_id uuid, wait_ms bigint, reason text, granted_at timestamptz)
   LANGUAGE plpgsql
   SECURITY DEFINER
@@ -298,12 +312,88 @@ AS $$
 BEGIN
   RETURN QUERY SELECT * FROM batchpilot_private.acquire_quota(
     batchpilot_acquire_quota.provider, batchpilot_acquire_quota.model,
-    batchpilot_acquire_quota.estimated_input_tokens, batchpilot_acquire_quota.strategy, NULL);
+    batchpilot_acquire_quota.estimated_input_tokens, batchpilot_acquire_quota.strategy, NULL,
+    batchpilot_acquire_quota.lease_ms, batchpilot_acquire_quota.file_id);
 END
 $$;
 
-COMMENT ON FUNCTION public.batchpilot_acquire_quota(text, text, bigint, text) IS
-  'Grant one request of the given estimated input tokens (granted, permit_id, granted_at), or say how long to wait (wait_ms, reason).';
+COMMENT ON FUNCTION public.batchpilot_acquire_quota(text, text, bigint, text, bigint, uuid) IS
+  'Grant one request of the given estimated input tokens (granted, permit_id, granted_at), or say how long to wait (wait_ms, reason); the permit counts as in flight for lease_ms (default quota_limits.permit_lease_ms) unless extended.';
+
+-- ---------------------------------------------------------------------------------------------
+-- Permits live as long as their holder: a worker's heartbeat extends the permits it holds, in one
+-- statement; a permit it no longer extends lapses one lease later and stops counting as in flight.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION public.batchpilot_extend_quota_permits(permit_ids uuid[], lease_ms bigint)
+  RETURNS integer
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+DECLARE
+  extended integer;
+BEGIN
+  IF lease_ms IS NULL OR lease_ms <= 0 THEN
+    RAISE EXCEPTION 'batchpilot_extend_quota_permits: a permit lease must be over 0 ms, got %', lease_ms
+      USING ERRCODE = '22023';
+  END IF;
+  -- A lost extension only lets permits lapse early: no flush wait for it.
+  PERFORM set_config('synchronous_commit', 'off', true);
+  -- A lapsed permit stays lapsed (acquire or the rescuer may be ending it); its holder's release
+  -- of it is then a no-op.
+  UPDATE public.quota_permits p
+     SET expires_at = clock_timestamp() + make_interval(secs => batchpilot_extend_quota_permits.lease_ms / 1000.0)
+   WHERE p.id = ANY (permit_ids) AND p.expires_at > clock_timestamp();
+  GET DIAGNOSTICS extended = ROW_COUNT;
+  RETURN extended;
+END
+$$;
+
+COMMENT ON FUNCTION public.batchpilot_extend_quota_permits(uuid[], bigint) IS
+  'Keeps permits in flight for lease_ms more (a heartbeat); returns how many were still in flight.';
+
+-- Ends permits whose holder is gone (lapsed, or their file rescued): as a release without a count
+-- (the ledger takes their estimates), and each call of a file counts in its session's
+-- total_api_calls, since no outcome will. The caller holds the permits' locks (FOR UPDATE), so
+-- each is counted by the one transaction that deletes it. Returns how many were in flight.
+CREATE OR REPLACE FUNCTION batchpilot_private.end_abandoned_permits(permit_ids uuid[])
+  RETURNS integer
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+BEGIN
+  UPDATE public.batch_upload_sessions s
+     SET total_api_calls = s.total_api_calls + c.calls
+    FROM (SELECT f.batch_session_id, count(*) AS calls
+            FROM public.quota_permits p
+            JOIN public.batch_upload_files f ON f.id = p.file_id
+           WHERE p.id = ANY (permit_ids)
+           GROUP BY f.batch_session_id) c
+   WHERE s.id = c.batch_session_id;
+  RETURN public.batchpilot_finish_quotas(permit_ids, array_fill(NULL::bigint, ARRAY[cardinality(permit_ids)]));
+END
+$$;
+
+-- For the lease rescuer: ends the permits of files it just took back (their worker stopped
+-- renewing the files' leases, and so its permits'), counting their calls. The permit table holds
+-- only permits in flight, so it is scanned, not indexed by file (an index would cost every grant).
+CREATE OR REPLACE FUNCTION batchpilot_private.end_permits_of_files(file_ids uuid[])
+  RETURNS integer
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+DECLARE
+  held uuid[];
+BEGIN
+  -- One that acquire is ending right now is skipped: acquire counts it.
+  held := ARRAY(SELECT p.id FROM public.quota_permits p WHERE p.file_id = ANY (file_ids)
+                 ORDER BY p.id FOR UPDATE SKIP LOCKED);
+  IF cardinality(held) = 0 THEN
+    RETURN 0;
+  END IF;
+  RETURN batchpilot_private.end_abandoned_permits(held);
+END
+$$;
 
 -- ---------------------------------------------------------------------------------------------
 -- Reconcile, release, finish
@@ -634,12 +724,16 @@ $$;
 -- ---------------------------------------------------------------------------------------------
 REVOKE ALL ON FUNCTION batchpilot_private.adaptive_factor_at(public.quota_limits, timestamptz),
   batchpilot_private.next_pacific_midnight(timestamptz),
-  batchpilot_private.acquire_quota(text, text, bigint, text, timestamptz),
+  batchpilot_private.acquire_quota(text, text, bigint, text, timestamptz, bigint, uuid),
+  batchpilot_private.end_abandoned_permits(uuid[]),
   batchpilot_private.mark_ledger_limited(public.quota_limits, timestamptz, timestamptz)
   FROM PUBLIC;
 REVOKE ALL ON FUNCTION batchpilot_private.correct_quota_window(public.quota_limits, bigint, bigint),
   batchpilot_private.counted_bucket(public.quota_limits, timestamptz) FROM PUBLIC, anon, authenticated;
-REVOKE ALL ON FUNCTION public.batchpilot_acquire_quota(text, text, bigint, text),
+REVOKE ALL ON FUNCTION batchpilot_private.end_permits_of_files(uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION batchpilot_private.end_permits_of_files(uuid[]) TO service_role;
+REVOKE ALL ON FUNCTION public.batchpilot_acquire_quota(text, text, bigint, text, bigint, uuid),
+  public.batchpilot_extend_quota_permits(uuid[], bigint),
   public.batchpilot_reconcile_quota(uuid, bigint),
   public.batchpilot_release_quota(uuid),
   public.batchpilot_finish_quota(uuid, bigint),
@@ -648,7 +742,8 @@ REVOKE ALL ON FUNCTION public.batchpilot_acquire_quota(text, text, bigint, text)
   public.batchpilot_report_daily_quota_exhausted(text, text),
   public.batchpilot_quota_status(text, text)
   FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.batchpilot_acquire_quota(text, text, bigint, text),
+GRANT EXECUTE ON FUNCTION public.batchpilot_acquire_quota(text, text, bigint, text, bigint, uuid),
+  public.batchpilot_extend_quota_permits(uuid[], bigint),
   public.batchpilot_reconcile_quota(uuid, bigint),
   public.batchpilot_release_quota(uuid),
   public.batchpilot_finish_quota(uuid, bigint),

@@ -363,7 +363,8 @@ CREATE TABLE public.quota_limits (
   -- Covers the spread between grant and arrival at the server (network, GC, client queueing).
   safety_margin_ms        integer NOT NULL DEFAULT 1000
     CONSTRAINT quota_limits_safety_margin_ms_check CHECK (safety_margin_ms >= 0),
-  -- A permit not released within this lease no longer counts as in flight (its worker died).
+  -- A permit not released within this lease no longer counts as in flight (its worker died); for
+  -- callers that give no lease of their own (a worker gives its BATCHPILOT_LEASE and extends it).
   permit_lease_ms         integer NOT NULL DEFAULT 300000
     CONSTRAINT quota_limits_permit_lease_ms_check CHECK (permit_lease_ms > 0),
 
@@ -432,7 +433,9 @@ VALUES
   ('gemini', 'gemini-embedding-001', 100,  30000, 1000, 20);
 
 -- One row per permit in flight: granted and neither released nor lapsed (expires_at passed).
--- A release (or a lapse) deletes it; the bucket a grant counted in is its granted_at's.
+-- A release (or a lapse) deletes it; the bucket a grant counted in is its granted_at's. A worker
+-- grants its permits its own lease and its heartbeat extends them, so a dead worker's permits lapse
+-- within one lease.
 CREATE TABLE public.quota_permits (
   id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   provider      text NOT NULL,
@@ -440,6 +443,10 @@ CREATE TABLE public.quota_permits (
   input_tokens  bigint NOT NULL,
   granted_at    timestamptz NOT NULL,
   expires_at    timestamptz NOT NULL,
+  -- The file whose call it is, if any: a permit that lapses or is ended by the lease rescuer adds
+  -- its call to the file's session (total_api_calls), since its worker never reported it. No
+  -- foreign key: a grant must not wait on the file's row, and retention may delete the file.
+  file_id       uuid,
   FOREIGN KEY (provider, model) REFERENCES public.quota_limits ON DELETE CASCADE
 );
 

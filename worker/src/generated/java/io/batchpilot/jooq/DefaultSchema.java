@@ -74,7 +74,8 @@ public class DefaultSchema extends SchemaImpl {
 
     /**
      * provider text, model text, estimated_input_tokens bigint, strategy text
-     * DEFAULT 'adaptive'::text
+     * DEFAULT 'adaptive'::text, lease_ms bigint DEFAULT NULL::bigint, file_id
+     * uuid DEFAULT NULL::uuid
      */
     public final BatchpilotAcquireQuota BATCHPILOT_ACQUIRE_QUOTA = BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA;
 
@@ -87,12 +88,16 @@ public class DefaultSchema extends SchemaImpl {
         , String model
         , Long estimatedInputTokens
         , String strategy
+        , Long leaseMs
+        , UUID fileId
     ) {
         return configuration.dsl().selectFrom(io.batchpilot.jooq.tables.BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA.call(
               provider
             , model
             , estimatedInputTokens
             , strategy
+            , leaseMs
+            , fileId
         )).fetch();
     }
 
@@ -104,12 +109,16 @@ public class DefaultSchema extends SchemaImpl {
         , String model
         , Long estimatedInputTokens
         , String strategy
+        , Long leaseMs
+        , UUID fileId
     ) {
         return io.batchpilot.jooq.tables.BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA.call(
             provider,
             model,
             estimatedInputTokens,
-            strategy
+            strategy,
+            leaseMs,
+            fileId
         );
     }
 
@@ -121,12 +130,16 @@ public class DefaultSchema extends SchemaImpl {
         , Field<String> model
         , Field<Long> estimatedInputTokens
         , Field<String> strategy
+        , Field<Long> leaseMs
+        , Field<UUID> fileId
     ) {
         return io.batchpilot.jooq.tables.BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA.call(
             provider,
             model,
             estimatedInputTokens,
-            strategy
+            strategy,
+            leaseMs,
+            fileId
         );
     }
 

@@ -4,6 +4,7 @@
 package io.batchpilot.jooq;
 
 
+import io.batchpilot.jooq.routines.BatchpilotExtendQuotaPermits;
 import io.batchpilot.jooq.routines.BatchpilotFinishQuota;
 import io.batchpilot.jooq.routines.BatchpilotFinishQuotas;
 import io.batchpilot.jooq.routines.BatchpilotReconcileQuota;
@@ -34,6 +35,50 @@ import org.jooq.Result;
  */
 @SuppressWarnings({ "all", "unchecked", "rawtypes" })
 public class Routines {
+
+    /**
+     * Call <code>batchpilot_extend_quota_permits</code>
+     */
+    public static Integer batchpilotExtendQuotaPermits(
+          Configuration configuration
+        , UUID[] permitIds
+        , Long leaseMs
+    ) {
+        BatchpilotExtendQuotaPermits f = new BatchpilotExtendQuotaPermits();
+        f.setPermitIds(permitIds);
+        f.setLeaseMs(leaseMs);
+
+        f.execute(configuration);
+        return f.getReturnValue();
+    }
+
+    /**
+     * Get <code>batchpilot_extend_quota_permits</code> as a field.
+     */
+    public static Field<Integer> batchpilotExtendQuotaPermits(
+          UUID[] permitIds
+        , Long leaseMs
+    ) {
+        BatchpilotExtendQuotaPermits f = new BatchpilotExtendQuotaPermits();
+        f.setPermitIds(permitIds);
+        f.setLeaseMs(leaseMs);
+
+        return f.asField();
+    }
+
+    /**
+     * Get <code>batchpilot_extend_quota_permits</code> as a field.
+     */
+    public static Field<Integer> batchpilotExtendQuotaPermits(
+          Field<UUID[]> permitIds
+        , Field<Long> leaseMs
+    ) {
+        BatchpilotExtendQuotaPermits f = new BatchpilotExtendQuotaPermits();
+        f.setPermitIds(permitIds);
+        f.setLeaseMs(leaseMs);
+
+        return f.asField();
+    }
 
     /**
      * Call <code>batchpilot_finish_quota</code>
@@ -358,12 +403,16 @@ public class Routines {
         , String model
         , Long estimatedInputTokens
         , String strategy
+        , Long leaseMs
+        , UUID fileId
     ) {
         return configuration.dsl().selectFrom(io.batchpilot.jooq.tables.BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA.call(
               provider
             , model
             , estimatedInputTokens
             , strategy
+            , leaseMs
+            , fileId
         )).fetch();
     }
 
@@ -375,12 +424,16 @@ public class Routines {
         , String model
         , Long estimatedInputTokens
         , String strategy
+        , Long leaseMs
+        , UUID fileId
     ) {
         return io.batchpilot.jooq.tables.BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA.call(
             provider,
             model,
             estimatedInputTokens,
-            strategy
+            strategy,
+            leaseMs,
+            fileId
         );
     }
 
@@ -392,12 +445,16 @@ public class Routines {
         , Field<String> model
         , Field<Long> estimatedInputTokens
         , Field<String> strategy
+        , Field<Long> leaseMs
+        , Field<UUID> fileId
     ) {
         return io.batchpilot.jooq.tables.BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA.call(
             provider,
             model,
             estimatedInputTokens,
-            strategy
+            strategy,
+            leaseMs,
+            fileId
         );
     }
 

@@ -62,7 +62,8 @@ public class Tables {
 
     /**
      * provider text, model text, estimated_input_tokens bigint, strategy text
-     * DEFAULT 'adaptive'::text
+     * DEFAULT 'adaptive'::text, lease_ms bigint DEFAULT NULL::bigint, file_id
+     * uuid DEFAULT NULL::uuid
      */
     public static final BatchpilotAcquireQuota BATCHPILOT_ACQUIRE_QUOTA = BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA;
 
@@ -75,12 +76,16 @@ public class Tables {
         , String model
         , Long estimatedInputTokens
         , String strategy
+        , Long leaseMs
+        , UUID fileId
     ) {
         return configuration.dsl().selectFrom(io.batchpilot.jooq.tables.BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA.call(
               provider
             , model
             , estimatedInputTokens
             , strategy
+            , leaseMs
+            , fileId
         )).fetch();
     }
 
@@ -92,12 +97,16 @@ public class Tables {
         , String model
         , Long estimatedInputTokens
         , String strategy
+        , Long leaseMs
+        , UUID fileId
     ) {
         return io.batchpilot.jooq.tables.BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA.call(
             provider,
             model,
             estimatedInputTokens,
-            strategy
+            strategy,
+            leaseMs,
+            fileId
         );
     }
 
@@ -109,12 +118,16 @@ public class Tables {
         , Field<String> model
         , Field<Long> estimatedInputTokens
         , Field<String> strategy
+        , Field<Long> leaseMs
+        , Field<UUID> fileId
     ) {
         return io.batchpilot.jooq.tables.BatchpilotAcquireQuota.BATCHPILOT_ACQUIRE_QUOTA.call(
             provider,
             model,
             estimatedInputTokens,
-            strategy
+            strategy,
+            leaseMs,
+            fileId
         );
     }
 

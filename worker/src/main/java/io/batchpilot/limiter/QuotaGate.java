@@ -15,7 +15,9 @@ import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import javax.sql.DataSource;
 import org.jooq.DSLContext;
@@ -33,22 +35,45 @@ import org.jooq.exception.DataAccessException;
  *
  * <p>{@link #finishLater} and {@link #releaseLater} hand permits to a thread that ends them in
  * batches; {@link #close} ends what is left.
+ *
+ * <p>A gate made with a permit lease (a worker's, {@code BATCHPILOT_LEASE}) grants its permits
+ * that lease and keeps them alive while {@link #extendPermits} is called on a heartbeat: if the
+ * process dies, its permits stop counting as in flight within one lease, not after the model's
+ * {@code permit_lease_ms}.
  */
 public final class QuotaGate implements AutoCloseable {
 
   private static final String ACQUIRE =
-      "SELECT granted, permit_id, wait_ms, reason, granted_at FROM public.batchpilot_acquire_quota(?, ?, ?, ?)";
+      "SELECT granted, permit_id, wait_ms, reason, granted_at FROM public.batchpilot_acquire_quota(?, ?, ?, ?, ?, ?)";
   private static final String FINISH = "SELECT public.batchpilot_finish_quotas(?, ?)";
+  private static final String EXTEND = "SELECT public.batchpilot_extend_quota_permits(?, ?)";
 
   private final DataSource dataSource;
   private final DSLContext dsl;
   private final QuotaGateConfig config;
+  /** NULL: permits live the model's {@code permit_lease_ms}, and nothing extends them. */
+  private final Long permitLeaseMs;
+  /** Granted here and not yet ended: what {@link #extendPermits} keeps alive. */
+  private final Set<UUID> held = ConcurrentHashMap.newKeySet();
   private PermitFinisher finisher;
 
+  /** A gate whose permits live the model's {@code quota_limits.permit_lease_ms} (no heartbeat). */
   public QuotaGate(DataSource dataSource, QuotaGateConfig config) {
+    this(dataSource, config, null);
+  }
+
+  /**
+   * A gate whose permits count as in flight for {@code permitLease} after their grant or the last
+   * {@link #extendPermits}: give the worker's lease, and call {@link #extendPermits} on its heartbeat.
+   */
+  public QuotaGate(DataSource dataSource, QuotaGateConfig config, Duration permitLease) {
     this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
     this.dsl = Jooq.using(dataSource);
     this.config = Objects.requireNonNull(config, "config");
+    if (permitLease != null && permitLease.toMillis() <= 0) {
+      throw new IllegalArgumentException("quota gate: the permit lease must be at least 1 ms, got " + permitLease);
+    }
+    this.permitLeaseMs = permitLease == null ? null : permitLease.toMillis();
   }
 
   /**
@@ -57,6 +82,15 @@ public final class QuotaGate implements AutoCloseable {
    * limit, since waiting cannot help either.
    */
   public Admission acquire(String provider, String model, long estimatedInputTokens, Strategy strategy) {
+    return acquire(provider, model, estimatedInputTokens, strategy, null);
+  }
+
+  /**
+   * As {@link #acquire(String, String, long, Strategy)}, for a call on behalf of {@code fileId}
+   * (may be null): if the permit is never ended (its worker died), its call still counts in the
+   * file's session's {@code total_api_calls}.
+   */
+  public Admission acquire(String provider, String model, long estimatedInputTokens, Strategy strategy, UUID fileId) {
     Objects.requireNonNull(strategy, "strategy");
     try (Connection connection = dataSource.getConnection();
         PreparedStatement acquire = connection.prepareStatement(ACQUIRE)) {
@@ -64,10 +98,16 @@ public final class QuotaGate implements AutoCloseable {
       acquire.setString(2, model);
       acquire.setLong(3, estimatedInputTokens);
       acquire.setString(4, strategy.sqlName());
+      acquire.setObject(5, permitLeaseMs, java.sql.Types.BIGINT);
+      acquire.setObject(6, fileId, java.sql.Types.OTHER);
       try (ResultSet answer = acquire.executeQuery()) {
         answer.next();
         if (answer.getBoolean(1)) {
-          return new Admission.Granted(new Permit(answer.getObject(2, UUID.class), provider, model,
+          UUID id = answer.getObject(2, UUID.class);
+          if (permitLeaseMs != null) {
+            held.add(id);
+          }
+          return new Admission.Granted(new Permit(id, provider, model,
               estimatedInputTokens, answer.getObject(5, OffsetDateTime.class).toInstant()));
         }
         return new Admission.Wait(Duration.ofMillis(answer.getLong(3)), WaitReason.fromSqlName(answer.getString(4)));
@@ -85,9 +125,15 @@ public final class QuotaGate implements AutoCloseable {
    */
   public Admission acquireWithin(String provider, String model, long estimatedInputTokens, Strategy strategy,
       Duration maxWait) throws InterruptedException {
+    return acquireWithin(provider, model, estimatedInputTokens, strategy, maxWait, null);
+  }
+
+  /** As {@link #acquireWithin(String, String, long, Strategy, Duration)}, for a call on behalf of {@code fileId}. */
+  public Admission acquireWithin(String provider, String model, long estimatedInputTokens, Strategy strategy,
+      Duration maxWait, UUID fileId) throws InterruptedException {
     long deadline = System.nanoTime() + maxWait.toNanos();
     while (true) {
-      Admission admission = acquire(provider, model, estimatedInputTokens, strategy);
+      Admission admission = acquire(provider, model, estimatedInputTokens, strategy, fileId);
       if (admission instanceof Admission.Wait wait) {
         long sleepNanos = withJitter(wait.delay(), config.maxJitter()).toNanos();
         if (System.nanoTime() + sleepNanos - deadline > 0) {
@@ -157,12 +203,42 @@ public final class QuotaGate implements AutoCloseable {
     return finisher;
   }
 
+  /**
+   * The heartbeat: keeps the permits granted here and not yet ended in flight for one more permit
+   * lease, in one statement. Returns how many it extended (0 for a gate without a permit lease).
+   */
+  public int extendPermits() {
+    if (permitLeaseMs == null || held.isEmpty()) {
+      return 0;
+    }
+    UUID[] ids = held.toArray(UUID[]::new);
+    try (Connection connection = dataSource.getConnection();
+        PreparedStatement extend = connection.prepareStatement(EXTEND)) {
+      Array idArray = connection.createArrayOf("uuid", ids);
+      try {
+        extend.setArray(1, idArray);
+        extend.setLong(2, permitLeaseMs);
+        try (ResultSet answer = extend.executeQuery()) {
+          answer.next();
+          return answer.getInt(1);
+        }
+      } finally {
+        idArray.free();
+      }
+    } catch (SQLException e) {
+      throw new DataAccessException("quota gate: extend " + ids.length + " permit(s) " + ids[0] + "... by "
+          + permitLeaseMs + " ms: " + e.getMessage(), e);
+    }
+  }
+
   private void finishAll(List<PermitFinisher.Finish> finishes) {
     UUID[] ids = new UUID[finishes.size()];
     Long[] actual = new Long[finishes.size()];
     for (int i = 0; i < ids.length; i++) {
       ids[i] = finishes.get(i).permit().id();
       actual[i] = finishes.get(i).actualInputTokens();
+      // No longer extended, even if this call fails: the permit then lapses within one lease.
+      held.remove(ids[i]);
     }
     try (Connection connection = dataSource.getConnection();
         PreparedStatement finish = connection.prepareStatement(FINISH)) {

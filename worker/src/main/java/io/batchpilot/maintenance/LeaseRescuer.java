@@ -9,17 +9,22 @@ import static org.jooq.impl.DSL.when;
 import io.batchpilot.store.Jooq;
 import java.time.OffsetDateTime;
 import java.util.List;
+import java.util.UUID;
 import javax.sql.DataSource;
 import org.jooq.Condition;
 import org.jooq.DSLContext;
 import org.jooq.Field;
+import org.jooq.Record2;
+import org.jooq.impl.DSL;
 
 /**
  * Takes back files whose worker stopped renewing their lease (it crashed, hung or lost the
  * database): back to pending and due at once, or failed with {@code lease_expired} when that was
  * their last allowed attempt (the claim already counted it), or skipped if their session was
  * cancelled meanwhile. Up to a batch of files per statement; the file table's trigger sends the NOTIFY that
- * wakes the fleet for the pending ones.
+ * wakes the fleet for the pending ones. In the same transaction, the quota permits of the calls
+ * those files had in flight end, and those calls count in their sessions' {@code total_api_calls}
+ * (their worker never reported them).
  */
 public final class LeaseRescuer {
 
@@ -62,6 +67,21 @@ public final class LeaseRescuer {
   }
 
   private List<String> rescueBatch() {
+    return dsl.transactionResult(tx -> {
+      DSLContext inTx = DSL.using(tx);
+      List<Record2<UUID, String>> rescued = rescueFiles(inTx);
+      if (!rescued.isEmpty()) {
+        // ARRAY[?, ...] with one bind per id: the driver does not bind a uuid[] through jOOQ.
+        Field<?>[] ids = rescued.stream().map(r -> DSL.val(r.value1())).toArray(Field[]::new);
+        inTx.select(DSL.field("batchpilot_private.end_permits_of_files({0}::uuid[])", Integer.class,
+                DSL.array(ids)))
+            .fetch();
+      }
+      return rescued.stream().map(Record2::value2).toList();
+    });
+  }
+
+  private List<Record2<UUID, String>> rescueFiles(DSLContext dsl) {
     var file = BATCH_UPLOAD_FILES;
     var session = BATCH_UPLOAD_SESSIONS;
     Field<OffsetDateTime> now = DatabaseClock.now();
@@ -89,7 +109,7 @@ public final class LeaseRescuer {
             .orderBy(file.LEASE_EXPIRES_AT)
             .limit(batchSize)
             .forUpdate().skipLocked()))
-        .returning(file.STATUS)
-        .fetch(file.STATUS);
+        .returningResult(file.ID, file.STATUS)
+        .fetch();
   }
 }

@@ -113,7 +113,7 @@ public final class ReceiptProcessor implements FileProcessor {
     // A database outage is waited out here, holding the file: no attempt is spent on it.
     Admission admission = DatabaseOutage.waitOut(file.describe() + ": asking the quota gate",
         () -> gate.acquireWithin(file.provider(), file.model(), estimate,
-            Strategy.fromSqlName(file.processingStrategy()), config.maxQuotaWait()));
+            Strategy.fromSqlName(file.processingStrategy()), config.maxQuotaWait(), file.id()));
     long waited = System.nanoTime() - askedAt;
     if (admission instanceof Admission.Wait wait) {
       metrics.gateWait(file.model(), waited);

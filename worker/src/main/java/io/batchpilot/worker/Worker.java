@@ -1,6 +1,7 @@
 package io.batchpilot.worker;
 
 import io.batchpilot.db.DatabaseUrl;
+import io.batchpilot.limiter.QuotaGate;
 import io.batchpilot.metrics.Metrics;
 import io.batchpilot.notify.Notifier;
 import io.batchpilot.pipeline.ClaimedFile;
@@ -47,6 +48,8 @@ public final class Worker implements AutoCloseable {
   private final String id;
   private final FileProcessor processor;
   private final FileClaims claims;
+  /** The gate whose permits the heartbeat keeps alive with the files' leases; may be null. */
+  private final QuotaGate gate;
   private final Completer completer;
   private final Metrics metrics;
   private final Notifier notifier;
@@ -75,7 +78,17 @@ public final class Worker implements AutoCloseable {
    */
   public Worker(WorkerConfig config, DataSource dataSource, DatabaseUrl listenUrl, FileProcessor processor,
       Metrics metrics) {
+    this(config, dataSource, listenUrl, processor, metrics, null);
+  }
+
+  /**
+   * @param gate the quota gate the processor asks (made with this worker's lease): the heartbeat
+   *     extends its permits with the files' leases, so a dead worker's permits lapse with its files'
+   */
+  public Worker(WorkerConfig config, DataSource dataSource, DatabaseUrl listenUrl, FileProcessor processor,
+      Metrics metrics, QuotaGate gate) {
     this.config = config;
+    this.gate = gate;
     this.id = workerId();
     this.processor = processor;
     this.metrics = metrics;
@@ -329,14 +342,21 @@ public final class Worker implements AutoCloseable {
         held.add(h.file.id());
       }
     }
-    if (held.isEmpty()) {
-      return;
+    if (!held.isEmpty()) {
+      try {
+        claims.extendLeases(id, held, config.lease());
+      } catch (DataAccessException e) {
+        log.warn("worker {}: extending leases failed ({}); they run out in {} unless the next heartbeat succeeds",
+            id, e.getMessage(), config.lease());
+      }
     }
-    try {
-      claims.extendLeases(id, held, config.lease());
-    } catch (DataAccessException e) {
-      log.warn("worker {}: extending leases failed ({}); they run out in {} unless the next heartbeat succeeds",
-          id, e.getMessage(), config.lease());
+    if (gate != null) {
+      try {
+        gate.extendPermits();
+      } catch (DataAccessException e) {
+        log.warn("worker {}: extending quota permits failed ({}); they stop counting as in flight in {} unless the "
+            + "next heartbeat succeeds", id, e.getMessage(), config.lease());
+      }
     }
   }
 

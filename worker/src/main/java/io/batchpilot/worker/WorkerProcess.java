@@ -102,7 +102,8 @@ public final class WorkerProcess implements AutoCloseable {
       gemini = http.gemini();
       // A database that answers but was never migrated: say so before any claim fails on a missing table.
       new Migrator(pool).requireMigrated();
-      gate = new QuotaGate(pool, settings.gate());
+      // The gate's permits live as long as the worker's files: the worker's heartbeat extends both.
+      gate = new QuotaGate(pool, settings.gate(), settings.worker().lease());
       Metrics metrics = new Metrics();
       ReceiptProcessor processor = new ReceiptProcessor(
           new FileSource(settings.files(), http.files()),
@@ -113,7 +114,7 @@ public final class WorkerProcess implements AutoCloseable {
           gemini,
           settings.processing(),
           metrics);
-      worker = new Worker(settings.worker(), pool, settings.database(), processor, metrics);
+      worker = new Worker(settings.worker(), pool, settings.database(), processor, metrics, gate);
       // Checks the embedding dimensions against the schema before any claim: a mismatch stops here.
       EmbeddingBatcher embeddings = new EmbeddingBatcher(settings.embeddings(), pool, gemini, gate, worker.id(),
           Clock.systemUTC(), metrics);

@@ -14,11 +14,15 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.regex.Matcher;
@@ -53,7 +57,15 @@ public final class QuotaGateBenchmark {
           .set(QUOTA_LIMITS.INPUT_TOKENS_PER_MINUTE, Long.MAX_VALUE / 4)
           .set(QUOTA_LIMITS.MAX_IN_FLIGHT, 64)
           .execute();
-      QuotaGate gate = new QuotaGate(dataSource, QuotaGateConfig.defaults());
+      // As a worker makes it: permits with the worker's lease, kept alive by a heartbeat (here every
+      // second, 15x the worker's default rate, so its cost is not hidden by a round that misses it).
+      QuotaGate gate = new QuotaGate(dataSource, QuotaGateConfig.defaults(), Duration.ofSeconds(60));
+      ScheduledExecutorService heartbeat = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "bench-heartbeat");
+        t.setDaemon(true);
+        return t;
+      });
+      heartbeat.scheduleWithFixedDelay(gate::extendPermits, 1, 1, TimeUnit.SECONDS);
       String part = System.getProperty("bench.part", "all");
       if (part.equals("all") || part.equals("utilisation")) {
         UtilisationRun.printTable(dataSource, gate);

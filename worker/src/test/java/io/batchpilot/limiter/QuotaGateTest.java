@@ -120,6 +120,58 @@ class QuotaGateTest {
     assertEquals(1L, ledgerRequests(), "the late release counts nothing again");
   }
 
+  @Test
+  void aPermitGrantedWithALeaseLapsesAfterItUnlessItsHolderExtendsIt(TestDatabase db) {
+    stepped.defineLimits(model, 100, 1_000_000, 1000, 10, 0);
+    stepped.dsl().update(QUOTA_LIMITS).set(QUOTA_LIMITS.MAX_IN_FLIGHT, 2)
+        .where(QUOTA_LIMITS.MODEL.eq(model)).execute();
+    // The worker's lease (2 s), not the model's permit_lease_ms (5 minutes).
+    assertTrue(stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0, 2000L, null).granted());
+    assertTrue(stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0, 2000L, null).granted());
+    assertEquals("in_flight", stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0.plusNanos(1999_000_000)).reason());
+    assertTrue(stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0.plusSeconds(2)).granted(),
+        "both lapsed one lease after their grant");
+
+    // A gate with a lease extends what it holds, and only that: released permits are not extended.
+    QuotaGate leased = new QuotaGate(db.dataSource(), QuotaGateConfig.defaults(), Duration.ofMinutes(10));
+    String live = "live-" + model;
+    stepped.defineLimits(live, 100, 1_000_000, 1000, 10, 0);
+    Permit kept = ((Admission.Granted) leased.acquire("gemini", live, 1, Strategy.AGGRESSIVE)).permit();
+    Permit released = ((Admission.Granted) leased.acquire("gemini", live, 1, Strategy.AGGRESSIVE)).permit();
+    assertEquals(600_000L, leaseLeftMs(kept), 5_000, "granted with the gate's lease");
+    leased.release(released);
+    stepped.dsl().update(QUOTA_PERMITS).set(QUOTA_PERMITS.EXPIRES_AT, DSL.field("clock_timestamp() + interval '1 minute'",
+        OffsetDateTime.class)).where(QUOTA_PERMITS.ID.eq(kept.id())).execute();
+
+    assertEquals(1, leased.extendPermits());
+    assertEquals(600_000L, leaseLeftMs(kept), 5_000, "the heartbeat gave it a whole lease again");
+    assertEquals(0, new QuotaGate(db.dataSource(), QuotaGateConfig.defaults()).extendPermits(),
+        "a gate without a lease has nothing to keep alive");
+  }
+
+  @Test
+  void aLapsedPermitOfAFileCountsItsCallInTheSession() {
+    stepped.defineLimits(model, 100, 1_000_000, 1000, 10, 0);
+    stepped.dsl().update(QUOTA_LIMITS).set(QUOTA_LIMITS.MAX_IN_FLIGHT, 1)
+        .where(QUOTA_LIMITS.MODEL.eq(model)).execute();
+    UUID session = stepped.dsl().fetchOne("insert into public.batch_upload_sessions (user_id, total_files, status)"
+        + " values (null, 1, 'processing') returning id").get(0, UUID.class);
+    UUID file = stepped.dsl().fetchOne("insert into public.batch_upload_files (batch_session_id, original_filename,"
+        + " status) values (?, 'r.jpg', 'processing') returning id", session).get(0, UUID.class);
+    assertTrue(stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0, 2000L, file).granted());
+
+    // The worker died mid-call; the next grant after the lease ends its permit.
+    assertTrue(stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0.plusSeconds(2), 2000L, null).granted());
+
+    assertEquals(1, stepped.dsl().fetchOne("select total_api_calls from public.batch_upload_sessions where id = ?",
+        session).get(0, Integer.class));
+  }
+
+  private long leaseLeftMs(Permit permit) {
+    return stepped.dsl().fetchOne("select (extract(epoch from expires_at - clock_timestamp()) * 1000)::bigint"
+        + " from public.quota_permits where id = ?", permit.id()).get(0, Long.class);
+  }
+
   private Long ledgerRequests() {
     return stepped.dsl().select(API_QUOTA_TRACKING.QUOTA_USED).from(API_QUOTA_TRACKING)
         .where(API_QUOTA_TRACKING.MODEL.eq(model), API_QUOTA_TRACKING.QUOTA_TYPE.eq("requests"))

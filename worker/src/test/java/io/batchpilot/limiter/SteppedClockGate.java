@@ -34,12 +34,18 @@ final class SteppedClockGate {
   }
 
   Answer acquire(String model, long tokens, Strategy strategy, OffsetDateTime now) {
+    return acquire(model, tokens, strategy, now, null, null);
+  }
+
+  /** With a permit lease (NULL: the model's permit_lease_ms) and the file whose call it is (may be NULL). */
+  Answer acquire(String model, long tokens, Strategy strategy, OffsetDateTime now, Long leaseMs, UUID fileId) {
     Record4<Boolean, UUID, Long, String> r = dsl.select(
             DSL.field("granted", SQLDataType.BOOLEAN), DSL.field("permit_id", SQLDataType.UUID),
             DSL.field("wait_ms", SQLDataType.BIGINT), DSL.field("reason", SQLDataType.VARCHAR))
-        .from(DSL.table("batchpilot_private.acquire_quota({0}, {1}, {2}, {3}, {4})",
+        .from(DSL.table("batchpilot_private.acquire_quota({0}, {1}, {2}, {3}, {4}, {5}, {6})",
             DSL.val("gemini"), DSL.val(model), DSL.val(tokens), DSL.val(strategy.sqlName()),
-            DSL.val(now, SQLDataType.TIMESTAMPWITHTIMEZONE)))
+            DSL.val(now, SQLDataType.TIMESTAMPWITHTIMEZONE), DSL.val(leaseMs, SQLDataType.BIGINT),
+            DSL.val(fileId, SQLDataType.UUID)))
         .fetchOne();
     return new Answer(r.value1(), r.value2(), r.value3(), r.value4());
   }

@@ -2,6 +2,7 @@ package io.batchpilot.maintenance;
 
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
+import static io.batchpilot.jooq.Tables.QUOTA_PERMITS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -128,5 +129,27 @@ class LeaseRescuerTest {
       } while (payload != null && !payload.equals(session.toString()));
       assertEquals(session.toString(), payload);
     }
+  }
+
+  @Test
+  void callsInFlightOfARescuedFileEndTheirPermitsAndCountInTheSession() {
+    dsl.execute("insert into public.quota_limits (provider, model, requests_per_minute, input_tokens_per_minute)"
+        + " values ('gemini', 'rescue-permits', 100, 100000) on conflict do nothing");
+    UUID session = rows.session("processing", 2);
+    UUID killedMidCall = rows.leased(session, 1, 5, 5);
+    UUID alive = rows.leased(session, 1, 5, -300);
+    // Two calls of the dead worker's file (a retry after a 503, say) and one of a live worker's.
+    for (UUID file : new UUID[] {killedMidCall, killedMidCall, alive}) {
+      assertTrue(dsl.fetchOne("select granted from public.batchpilot_acquire_quota('gemini', 'rescue-permits', 10,"
+          + " 'aggressive', 60000, ?)", file).get(0, Boolean.class));
+    }
+
+    assertEquals(1, new LeaseRescuer(db.dataSource(), 100).runOnce().pending());
+
+    assertEquals(0, dsl.fetchCount(QUOTA_PERMITS, QUOTA_PERMITS.FILE_ID.eq(killedMidCall)),
+        "the dead worker's permits no longer count as in flight");
+    assertEquals(1, dsl.fetchCount(QUOTA_PERMITS, QUOTA_PERMITS.FILE_ID.eq(alive)));
+    assertEquals(2, dsl.selectFrom(BATCH_UPLOAD_SESSIONS).where(BATCH_UPLOAD_SESSIONS.ID.eq(session)).fetchOne()
+        .getTotalApiCalls(), "the killed worker's two calls are counted; the live one's is its worker's to report");
   }
 }

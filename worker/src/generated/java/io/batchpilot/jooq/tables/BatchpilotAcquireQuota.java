@@ -24,7 +24,8 @@ import org.jooq.impl.TableImpl;
 
 /**
  * provider text, model text, estimated_input_tokens bigint, strategy text
- * DEFAULT 'adaptive'::text
+ * DEFAULT 'adaptive'::text, lease_ms bigint DEFAULT NULL::bigint, file_id uuid
+ * DEFAULT NULL::uuid
  */
 @SuppressWarnings({ "all", "unchecked", "rawtypes" })
 public class BatchpilotAcquireQuota extends TableImpl<BatchpilotAcquireQuotaRecord> {
@@ -74,7 +75,9 @@ public class BatchpilotAcquireQuota extends TableImpl<BatchpilotAcquireQuotaReco
             DSL.val(null, SQLDataType.CLOB),
             DSL.val(null, SQLDataType.CLOB),
             DSL.val(null, SQLDataType.BIGINT),
-            DSL.val(null, SQLDataType.CLOB.defaultValue(DSL.field(DSL.raw("'adaptive'::text"), SQLDataType.CLOB)))
+            DSL.val(null, SQLDataType.CLOB.defaultValue(DSL.field(DSL.raw("'adaptive'::text"), SQLDataType.CLOB))),
+            DSL.val(null, SQLDataType.BIGINT.defaultValue(DSL.field(DSL.raw("NULL::bigint"), SQLDataType.BIGINT))),
+            DSL.val(null, SQLDataType.UUID.defaultValue(DSL.field(DSL.raw("NULL::uuid"), SQLDataType.UUID)))
         });
     }
 
@@ -83,7 +86,7 @@ public class BatchpilotAcquireQuota extends TableImpl<BatchpilotAcquireQuotaReco
     }
 
     private BatchpilotAcquireQuota(Name alias, Table<BatchpilotAcquireQuotaRecord> aliased, Field<?>[] parameters, Condition where) {
-        super(alias, null, aliased, parameters, DSL.comment("provider text, model text, estimated_input_tokens bigint, strategy text DEFAULT 'adaptive'::text"), TableOptions.function(), where);
+        super(alias, null, aliased, parameters, DSL.comment("provider text, model text, estimated_input_tokens bigint, strategy text DEFAULT 'adaptive'::text, lease_ms bigint DEFAULT NULL::bigint, file_id uuid DEFAULT NULL::uuid"), TableOptions.function(), where);
     }
 
     /**
@@ -159,12 +162,16 @@ public class BatchpilotAcquireQuota extends TableImpl<BatchpilotAcquireQuotaReco
         , String model
         , Long estimatedInputTokens
         , String strategy
+        , Long leaseMs
+        , UUID fileId
     ) {
         BatchpilotAcquireQuota result = new BatchpilotAcquireQuota(DSL.name("batchpilot_acquire_quota"), null, new Field[] {
             DSL.val(provider, SQLDataType.CLOB),
             DSL.val(model, SQLDataType.CLOB),
             DSL.val(estimatedInputTokens, SQLDataType.BIGINT),
-            DSL.val(strategy, SQLDataType.CLOB.defaultValue(DSL.field(DSL.raw("'adaptive'::text"), SQLDataType.CLOB)))
+            DSL.val(strategy, SQLDataType.CLOB.defaultValue(DSL.field(DSL.raw("'adaptive'::text"), SQLDataType.CLOB))),
+            DSL.val(leaseMs, SQLDataType.BIGINT.defaultValue(DSL.field(DSL.raw("NULL::bigint"), SQLDataType.BIGINT))),
+            DSL.val(fileId, SQLDataType.UUID.defaultValue(DSL.field(DSL.raw("NULL::uuid"), SQLDataType.UUID)))
         });
 
         return aliased() ? result.as(getUnqualifiedName()) : result;
@@ -178,12 +185,16 @@ public class BatchpilotAcquireQuota extends TableImpl<BatchpilotAcquireQuotaReco
         , Field<String> model
         , Field<Long> estimatedInputTokens
         , Field<String> strategy
+        , Field<Long> leaseMs
+        , Field<UUID> fileId
     ) {
         BatchpilotAcquireQuota result = new BatchpilotAcquireQuota(DSL.name("batchpilot_acquire_quota"), null, new Field[] {
             provider,
             model,
             estimatedInputTokens,
-            strategy
+            strategy,
+            leaseMs,
+            fileId
         });
 
         return aliased() ? result.as(getUnqualifiedName()) : result;

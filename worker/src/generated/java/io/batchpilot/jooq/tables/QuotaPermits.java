@@ -91,6 +91,11 @@ public class QuotaPermits extends TableImpl<QuotaPermitsRecord> {
      */
     public final TableField<QuotaPermitsRecord, OffsetDateTime> EXPIRES_AT = createField(DSL.name("expires_at"), SQLDataType.TIMESTAMPWITHTIMEZONE(6).nullable(false), this, "");
 
+    /**
+     * The column <code>quota_permits.file_id</code>.
+     */
+    public final TableField<QuotaPermitsRecord, UUID> FILE_ID = createField(DSL.name("file_id"), SQLDataType.UUID, this, "");
+
     private QuotaPermits(Name alias, Table<QuotaPermitsRecord> aliased) {
         this(alias, aliased, (Field<?>[]) null, null);
     }

@@ -14,7 +14,8 @@ import org.jooq.impl.TableRecordImpl;
 
 /**
  * provider text, model text, estimated_input_tokens bigint, strategy text
- * DEFAULT 'adaptive'::text
+ * DEFAULT 'adaptive'::text, lease_ms bigint DEFAULT NULL::bigint, file_id uuid
+ * DEFAULT NULL::uuid
  */
 @SuppressWarnings({ "all", "unchecked", "rawtypes" })
 public class BatchpilotAcquireQuotaRecord extends TableRecordImpl<BatchpilotAcquireQuotaRecord> {

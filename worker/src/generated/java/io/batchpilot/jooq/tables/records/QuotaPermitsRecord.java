@@ -112,6 +112,21 @@ public class QuotaPermitsRecord extends UpdatableRecordImpl<QuotaPermitsRecord> 
         return (OffsetDateTime) get(5);
     }
 
+    /**
+     * Setter for <code>quota_permits.file_id</code>.
+     */
+    public QuotaPermitsRecord setFileId(UUID value) {
+        set(6, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>quota_permits.file_id</code>.
+     */
+    public UUID getFileId() {
+        return (UUID) get(6);
+    }
+
     // -------------------------------------------------------------------------
     // Primary key information
     // -------------------------------------------------------------------------
@@ -135,7 +150,7 @@ public class QuotaPermitsRecord extends UpdatableRecordImpl<QuotaPermitsRecord> 
     /**
      * Create a detached, initialised QuotaPermitsRecord
      */
-    public QuotaPermitsRecord(UUID id, String provider, String model, Long inputTokens, OffsetDateTime grantedAt, OffsetDateTime expiresAt) {
+    public QuotaPermitsRecord(UUID id, String provider, String model, Long inputTokens, OffsetDateTime grantedAt, OffsetDateTime expiresAt, UUID fileId) {
         super(QuotaPermits.QUOTA_PERMITS);
 
         setId(id);
@@ -144,6 +159,7 @@ public class QuotaPermitsRecord extends UpdatableRecordImpl<QuotaPermitsRecord> 
         setInputTokens(inputTokens);
         setGrantedAt(grantedAt);
         setExpiresAt(expiresAt);
+        setFileId(fileId);
         resetChangedOnNotNull();
     }
 }
