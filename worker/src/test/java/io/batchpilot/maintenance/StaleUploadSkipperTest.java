@@ -80,7 +80,7 @@ class StaleUploadSkipperTest {
     assertEquals("BATCHPILOT_UPLOAD_TIMEOUT must be between 1m and 10080m (7 days); got PT30S", tooShort.getMessage());
     IllegalArgumentException bare = assertThrows(IllegalArgumentException.class,
         () -> MaintenanceConfig.fromEnvironment(Map.of("BATCHPILOT_UPLOAD_TIMEOUT", "60")));
-    assertEquals("BATCHPILOT_UPLOAD_TIMEOUT must be a duration with its unit, like 250ms, 60s or 2m; got '60'",
+    assertEquals("BATCHPILOT_UPLOAD_TIMEOUT must be a duration with its unit, like 500ms, 60s, 2m, 1h or 7d; got '60'",
         bare.getMessage());
   }
 }
