@@ -48,9 +48,11 @@ class QuotaGateFleetTest {
    * ms at load average 15-30 (docs/BENCHMARKS.md), plus the simulator's own queueing before it
    * stamps an arrival. 300 ms (with an 8 s window) passed alone three times, then saw 4 429s in a
    * full build, with grant to send under 90 ms: the simulator, in the build's JVM, stamped some
-   * arrivals over 200 ms late.
+   * arrivals over 200 ms late. 600 ms held until 2026-11-29, then failed 3 of 3 runs on this machine
+   * on 2026-12-02 (1 to 15 429s, grant to send up to 140-250 ms), the untouched build of 1d2f1d3 that
+   * had passed that morning included; 1000 ms: no 429 and 102% use in the same conditions.
    */
-  private static final int SAFETY_MARGIN_MS = 600;
+  private static final int SAFETY_MARGIN_MS = 1000;
   private static final int JVMS = 3;
   private static final int THREADS_PER_JVM = 6;
   private static final Duration RUN = Duration.ofSeconds(80);
