@@ -24,7 +24,7 @@ DROP TRIGGER IF EXISTS batch_upload_sessions_skip_cancelled_files ON public.batc
 DROP FUNCTION IF EXISTS batchpilot_private.stamp_cancelled_session();
 DROP FUNCTION IF EXISTS batchpilot_private.skip_files_of_cancelled_session();
 DROP FUNCTION IF EXISTS batchpilot_private.check_session_status_change();
-DROP FUNCTION IF EXISTS batchpilot_private.estimate_completion(interval);
+DROP FUNCTION IF EXISTS batchpilot_private.estimate_completion(interval, timestamptz);
 
 -- R__40_embeddings
 DROP FUNCTION IF EXISTS public.match_receipts;
@@ -58,6 +58,7 @@ DROP FUNCTION IF EXISTS public.batchpilot_finish_quotas(uuid[], bigint[]);
 DROP FUNCTION IF EXISTS public.batchpilot_report_rate_limit(text, text, bigint, text);
 DROP FUNCTION IF EXISTS public.batchpilot_report_daily_quota_exhausted(text, text);
 DROP FUNCTION IF EXISTS public.batchpilot_quota_status(text, text);
+DROP FUNCTION IF EXISTS batchpilot_private.quota_status_at(text, text, timestamptz);
 DROP FUNCTION IF EXISTS batchpilot_private.acquire_quota(text, text, bigint, text, timestamptz, bigint, uuid);
 DROP FUNCTION IF EXISTS batchpilot_private.end_permits_of_files(uuid[]);
 DROP FUNCTION IF EXISTS batchpilot_private.end_abandoned_permits(uuid[]);

@@ -691,6 +691,32 @@ $$;
 -- What the gate knows about one (provider, model) right now: for sessions ("parked until"), the
 -- ETA and dashboards. The window counts the buckets that started within the last window_ms: the
 -- ring's and the newest.
+CREATE OR REPLACE FUNCTION batchpilot_private.quota_status_at(provider text, model text, at timestamptz)
+  RETURNS TABLE (adaptive_factor double precision, blocked_until timestamptz, parked_until timestamptz,
+                 requests_in_window bigint, input_tokens_in_window bigint, in_flight bigint)
+  LANGUAGE sql STABLE
+  SET search_path = ''
+AS $$
+  SELECT batchpilot_private.adaptive_factor_at(q, at),
+         CASE WHEN q.blocked_until > at THEN q.blocked_until END,
+         CASE WHEN q.parked_until > at THEN q.parked_until END,
+         coalesce(w.requests, 0) + CASE WHEN newest.recent THEN q.bucket_requests ELSE 0 END,
+         coalesce(w.input_tokens, 0) + CASE WHEN newest.recent THEN q.bucket_input_tokens ELSE 0 END,
+         (SELECT count(*) FROM public.quota_permits p
+           WHERE p.provider = q.provider AND p.model = q.model AND p.expires_at > at)
+    FROM public.quota_limits q
+    LEFT JOIN public.quota_rings r ON r.provider = q.provider AND r.model = q.model
+    CROSS JOIN LATERAL (
+      SELECT q.ring_bucket * q.ring_width_ms > extract(epoch FROM at) * 1000 - q.window_ms AS recent) newest
+    LEFT JOIN LATERAL (
+      SELECT sum(s.requests)::bigint AS requests, sum(s.input_tokens)::bigint AS input_tokens
+        FROM unnest(r.requests, r.input_tokens) WITH ORDINALITY AS s(requests, input_tokens, slot)
+       -- The bucket index a slot holds: the newest index up to ring_bucket that maps to it.
+       WHERE (q.ring_bucket - mod(mod(q.ring_bucket - (s.slot - 1), q.ring_slots) + q.ring_slots, q.ring_slots))
+             * q.ring_width_ms > extract(epoch FROM at) * 1000 - q.window_ms) w ON true
+   WHERE q.provider = quota_status_at.provider AND q.model = quota_status_at.model
+$$;
+
 CREATE OR REPLACE FUNCTION public.batchpilot_quota_status(provider text, model text)
   RETURNS TABLE (adaptive_factor double precision, blocked_until timestamptz, parked_until timestamptz,
                  requests_in_window bigint, input_tokens_in_window bigint, in_flight bigint)
@@ -698,24 +724,8 @@ CREATE OR REPLACE FUNCTION public.batchpilot_quota_status(provider text, model t
   SECURITY DEFINER
   SET search_path = ''
 AS $$
-  SELECT batchpilot_private.adaptive_factor_at(q, clock_timestamp()),
-         CASE WHEN q.blocked_until > clock_timestamp() THEN q.blocked_until END,
-         CASE WHEN q.parked_until > clock_timestamp() THEN q.parked_until END,
-         coalesce(w.requests, 0) + CASE WHEN newest.recent THEN q.bucket_requests ELSE 0 END,
-         coalesce(w.input_tokens, 0) + CASE WHEN newest.recent THEN q.bucket_input_tokens ELSE 0 END,
-         (SELECT count(*) FROM public.quota_permits p
-           WHERE p.provider = q.provider AND p.model = q.model AND p.expires_at > clock_timestamp())
-    FROM public.quota_limits q
-    LEFT JOIN public.quota_rings r ON r.provider = q.provider AND r.model = q.model
-    CROSS JOIN LATERAL (
-      SELECT q.ring_bucket * q.ring_width_ms > extract(epoch FROM clock_timestamp()) * 1000 - q.window_ms AS recent) newest
-    LEFT JOIN LATERAL (
-      SELECT sum(s.requests)::bigint AS requests, sum(s.input_tokens)::bigint AS input_tokens
-        FROM unnest(r.requests, r.input_tokens) WITH ORDINALITY AS s(requests, input_tokens, slot)
-       -- The bucket index a slot holds: the newest index up to ring_bucket that maps to it.
-       WHERE (q.ring_bucket - mod(mod(q.ring_bucket - (s.slot - 1), q.ring_slots) + q.ring_slots, q.ring_slots))
-             * q.ring_width_ms > extract(epoch FROM clock_timestamp()) * 1000 - q.window_ms) w ON true
-   WHERE q.provider = batchpilot_quota_status.provider AND q.model = batchpilot_quota_status.model
+  SELECT * FROM batchpilot_private.quota_status_at(batchpilot_quota_status.provider, batchpilot_quota_status.model,
+                                                   clock_timestamp())
 $$;
 
 -- ---------------------------------------------------------------------------------------------
@@ -723,6 +733,7 @@ $$;
 -- (service_role); the limits and the ledger are readable by admins.
 -- ---------------------------------------------------------------------------------------------
 REVOKE ALL ON FUNCTION batchpilot_private.adaptive_factor_at(public.quota_limits, timestamptz),
+  batchpilot_private.quota_status_at(text, text, timestamptz),
   batchpilot_private.next_pacific_midnight(timestamptz),
   batchpilot_private.acquire_quota(text, text, bigint, text, timestamptz, bigint, uuid),
   batchpilot_private.end_abandoned_permits(uuid[]),
@@ -732,6 +743,8 @@ REVOKE ALL ON FUNCTION batchpilot_private.correct_quota_window(public.quota_limi
   batchpilot_private.counted_bucket(public.quota_limits, timestamptz) FROM PUBLIC, anon, authenticated;
 REVOKE ALL ON FUNCTION batchpilot_private.end_permits_of_files(uuid[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION batchpilot_private.end_permits_of_files(uuid[]) TO service_role;
+-- The ETA (run by the workers) reads the gate's state through it.
+GRANT EXECUTE ON FUNCTION batchpilot_private.quota_status_at(text, text, timestamptz) TO service_role;
 REVOKE ALL ON FUNCTION public.batchpilot_acquire_quota(text, text, bigint, text, bigint, uuid),
   public.batchpilot_extend_quota_permits(uuid[], bigint),
   public.batchpilot_reconcile_quota(uuid, bigint),

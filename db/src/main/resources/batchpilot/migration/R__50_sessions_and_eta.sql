@@ -115,18 +115,33 @@ CREATE TRIGGER batch_upload_sessions_skip_cancelled_files
   EXECUTE FUNCTION batchpilot_private.skip_files_of_cancelled_session();
 
 -- ---------------------------------------------------------------------------------------------
--- ETA: per model, the fleet's pace (the quota gate's when it is using its whole limit, else the
--- files finished over the last `measured` interval, capped by the gate's), shared equally by the
--- model's sessions with files left, as the claim shares it. Dividing each session's files left by
--- its own recent rate lagged behind a start-up and missed that a session speeds up when another
--- ends (docs/BENCHMARKS.md, ETA accuracy).
+-- ETA: when the fleet will have made the calls a session still needs, by the quota gate's own
+-- schedule. Per model, the gate grants at most L calls per lookback P (the limits at the most
+-- generous strategy of the model's sessions; tokens turned into calls at the measured tokens per
+-- call). The grants still in its ring leave it at known times, and each leaving grant lets one new
+-- one in, P after which it leaves in turn: the n-th call from now is granted at G(r) + q * P, with
+-- (n - 1) = q * L + (r - 1), where G(r) is now for the L - used free places and then the used
+-- grants' leaving times, oldest first. A daily limit that the calls outrun moves the rest to the
+-- next midnight in Pacific time (the gate's reset), a day's limit a day, each day starting with an
+-- empty window. Sessions share the model equally, as the claim does, and one that finishes leaves
+-- its share to the rest: session i is done once the model's fleet has finished sum over j of
+-- min(left_j, left_i) files. Calls already granted and in flight need no more quota.
+--
+-- The schedule is a lower bound: a fleet slower than the quota (few threads, slow calls) is
+-- measured instead, by the files finished over the last `measured` interval; a gate using
+-- (nearly) its whole limit sets the pace whatever a slower start measured (docs/BENCHMARKS.md,
+-- ETA accuracy).
 -- ---------------------------------------------------------------------------------------------
-CREATE OR REPLACE FUNCTION batchpilot_private.estimate_completion(measured interval) RETURNS integer
+-- `at`: the moment to estimate at (NULL: now), for a benchmark that replays days of a daily quota
+-- through the gate with its own clock.
+DROP FUNCTION IF EXISTS batchpilot_private.estimate_completion(interval);
+CREATE OR REPLACE FUNCTION batchpilot_private.estimate_completion(measured interval, at timestamptz DEFAULT NULL)
+  RETURNS integer
   LANGUAGE plpgsql
   SET search_path = ''
 AS $$
 DECLARE
-  now_time timestamptz := clock_timestamp();
+  now_time timestamptz := coalesce(at, clock_timestamp());
   updated integer;
 BEGIN
   WITH sharing AS (
@@ -139,12 +154,14 @@ BEGIN
   ), output AS (
     -- What the fleet finished per model in the window, sessions that ended meanwhile included.
     -- n files from the first of them to now are n - 1 intervals: the start-up before the first
-    -- file finished does not count as slowness.
+    -- file finished does not count as slowness. A call's own time is the quickest such file's
+    -- (the others include their wait for the gate).
     SELECT s.provider, s.model,
            count(*) AS files,
            extract(epoch FROM now_time - min(f.processing_completed_at)) AS seconds,
            sum(f.api_calls_made) AS api_calls,
-           avg(f.input_tokens) FILTER (WHERE f.api_calls_made > 0) AS tokens_per_call
+           avg(f.input_tokens) FILTER (WHERE f.api_calls_made > 0) AS tokens_per_call,
+           min(f.processing_duration_ms) FILTER (WHERE f.api_calls_made > 0 AND f.status = 'completed') / 1000.0 AS call_seconds
       FROM public.batch_upload_sessions s
       JOIN public.batch_upload_files f ON f.batch_session_id = s.id
      WHERE (s.status IN ('pending', 'processing') OR s.completed_at > now_time - measured)
@@ -152,20 +169,31 @@ BEGIN
        AND f.processing_completed_at > now_time - measured
      GROUP BY s.provider, s.model
   ), models AS (
-    SELECT DISTINCT sh.provider, sh.model FROM sharing sh
+    SELECT sh.provider, sh.model, sum(sh.files_left) AS files_left
+      FROM sharing sh GROUP BY sh.provider, sh.model
   ), gate AS (
     -- Each model's quota as acquire_quota applies it, at the most generous strategy of the model's
-    -- sessions: the limits per lookback (window + margin rounded up to buckets, plus the current
-    -- bucket), and what the gate granted within the last window.
-    SELECT m.provider, m.model,
-           floor(q.requests_per_minute * fr.fraction) AS request_limit,
-           floor(q.input_tokens_per_minute * fr.fraction) AS token_limit,
+    -- sessions, in calls per lookback; what it granted within the last window (saturation) and
+    -- holds in flight; when it may grant again (a 429's block); what is left of the day.
+    SELECT m.provider, m.model, q AS limits,
+           greatest(1, least(floor(q.requests_per_minute * fr.fraction),
+                             floor(q.input_tokens_per_minute * fr.fraction / nullif(o.tokens_per_call, 0))))::bigint AS calls_per_lookback,
+           o.tokens_per_call,
            lb.seconds AS lookback_seconds,
-           -- The share of the lookback's limit a window at full pace holds.
-           q.window_ms / 1000.0 / lb.seconds AS window_share,
-           used.requests, used.tokens
+           st.requests_in_window >= 0.9 * floor(q.requests_per_minute * fr.fraction) * q.window_ms / 1000.0 / lb.seconds
+             OR st.input_tokens_in_window >= 0.9 * floor(q.input_tokens_per_minute * fr.fraction) * q.window_ms / 1000.0 / lb.seconds
+             AS saturated,
+           st.in_flight,
+           greatest(now_time, st.blocked_until) AS first_grant,
+           CASE WHEN st.parked_until IS NOT NULL THEN 0
+                WHEN q.requests_per_day IS NULL THEN NULL
+                WHEN q.day = (now_time AT TIME ZONE 'America/Los_Angeles')::date
+                  THEN greatest(0, q.requests_per_day - q.requests_today)
+                ELSE q.requests_per_day END AS calls_left_today,
+           coalesce(st.parked_until, batchpilot_private.next_pacific_midnight(now_time)) AS next_day
       FROM models m
       JOIN public.quota_limits q ON q.provider = m.provider AND q.model = m.model
+      LEFT JOIN output o ON o.provider = m.provider AND o.model = m.model
      CROSS JOIN LATERAL (
        -- The fractions acquire_quota applies.
        SELECT max(CASE sh.processing_strategy
@@ -178,40 +206,88 @@ BEGIN
      CROSS JOIN LATERAL (
        SELECT (ceil((q.window_ms + q.safety_margin_ms)::numeric / (q.window_ms / q.buckets_per_window)) + 1)
               * (q.window_ms / q.buckets_per_window) / 1000.0 AS seconds) lb
+     CROSS JOIN LATERAL batchpilot_private.quota_status_at(m.provider, m.model, now_time) st
+  ), buckets AS (
+    -- The ring's buckets still in the gate's lookback, newest included, with the time each leaves
+    -- it (bucket k counts until bucket k + ring_slots begins), in calls.
+    SELECT g.provider, g.model, to_timestamp((b.k + (g.limits).ring_slots) * (g.limits).ring_width_ms / 1000.0) AS leaves_at,
+           greatest(b.requests, ceil(b.input_tokens / nullif(g.tokens_per_call, 0)))::bigint AS calls
+      FROM gate g
      CROSS JOIN LATERAL (
-       -- What the gate's ring holds for the last window.
-       SELECT st.requests_in_window AS requests, st.input_tokens_in_window AS tokens
-         FROM public.batchpilot_quota_status(m.provider, m.model) st) used
-  ), pace AS (
-    SELECT m.provider, m.model,
-           CASE WHEN o.files >= 2 AND o.seconds > 0 THEN (o.files - 1) / o.seconds END AS measured,
-           -- The gate's pace in files, at the calls per file the window saw (none: duplicates need
-           -- no quota; nothing finished yet: one call each).
-           least(g.request_limit, g.token_limit / nullif(o.tokens_per_call, 0)) / g.lookback_seconds
-             * CASE WHEN o.files IS NULL THEN 1 WHEN o.api_calls > 0 THEN o.files::numeric / o.api_calls END AS quota,
-           g.requests >= 0.9 * g.request_limit * g.window_share
-             OR g.tokens >= 0.9 * g.token_limit * g.window_share AS saturated
-      FROM models m
-      LEFT JOIN output o ON o.provider = m.provider AND o.model = m.model
-      LEFT JOIN gate g ON g.provider = m.provider AND g.model = m.model
-  ), capacity AS (
-    -- A gate that is using (nearly) all of its limit sets the pace from now on, whatever the
-    -- window measured (a slower start-up); otherwise the measured pace, never above the gate's, so
-    -- a start-up burst (a window's worth granted at once) is not taken for the steady rate.
-    SELECT p.provider, p.model,
-           CASE WHEN p.saturated AND p.quota IS NOT NULL THEN p.quota ELSE least(p.measured, p.quota) END AS files_per_second
-      FROM pace p
-  ), estimate AS (
-    -- Equal shares, and a session that finishes leaves its share to the rest: session i is done
-    -- once the model's fleet has finished sum over j of min(left_j, left_i) files.
-    SELECT i.id,
-           (SELECT sum(least(j.files_left, i.files_left))
-              FROM sharing j
-             WHERE j.provider = i.provider AND j.model = i.model) / c.files_per_second AS seconds
+       SELECT (g.limits).ring_bucket
+                - mod(mod((g.limits).ring_bucket - (s.slot - 1), (g.limits).ring_slots) + (g.limits).ring_slots,
+                      (g.limits).ring_slots) AS k,
+              s.requests::bigint AS requests, s.input_tokens
+         FROM public.quota_rings r, unnest(r.requests, r.input_tokens) WITH ORDINALITY AS s(requests, input_tokens, slot)
+        WHERE r.provider = g.provider AND r.model = g.model
+       UNION ALL
+       SELECT (g.limits).ring_bucket, (g.limits).bucket_requests, (g.limits).bucket_input_tokens) b
+     WHERE b.requests > 0
+       AND (b.k + (g.limits).ring_slots) * (g.limits).ring_width_ms > extract(epoch FROM now_time) * 1000
+  ), ring AS (
+    SELECT b.provider, b.model, b.leaves_at,
+           sum(b.calls) OVER (PARTITION BY b.provider, b.model ORDER BY b.leaves_at) AS calls_until
+      FROM buckets b
+  ), used AS (
+    SELECT g.provider, g.model, coalesce(sum(b.calls), 0) AS calls
+      FROM gate g LEFT JOIN buckets b ON b.provider = g.provider AND b.model = g.model
+     GROUP BY g.provider, g.model
+  ), need AS (
+    -- Per session: the files the fleet finishes before it is done, and the calls they still need.
+    SELECT i.id, i.provider, i.model, n.files,
+           CASE WHEN g.model IS NULL THEN NULL
+                ELSE greatest(0, ceil(n.files * coalesce(o.api_calls::numeric / o.files, 1)
+                                      - coalesce(g.in_flight, 0) * n.files / m.files_left))::bigint END AS calls
       FROM sharing i
-      JOIN capacity c ON c.provider = i.provider AND c.model = i.model
+      JOIN models m ON m.provider = i.provider AND m.model = i.model
+      LEFT JOIN output o ON o.provider = i.provider AND o.model = i.model
+      LEFT JOIN gate g ON g.provider = i.provider AND g.model = i.model
+     CROSS JOIN LATERAL (
+       SELECT sum(least(j.files_left, i.files_left)) AS files
+         FROM sharing j WHERE j.provider = i.provider AND j.model = i.model) n
      WHERE i.status = 'processing' AND i.started_at IS NOT NULL
-       AND c.files_per_second > 0
+  ), scheduled AS (
+    -- When the gate grants the session's last call: today within the window's schedule, or on the
+    -- day the daily limit reaches it.
+    SELECT nd.id,
+           CASE WHEN nd.calls = 0 THEN g.first_grant
+                WHEN g.calls_left_today IS NULL OR nd.calls <= g.calls_left_today THEN
+                  greatest(g.first_grant,
+                           CASE WHEN w.place <= 0 THEN now_time
+                                ELSE (SELECT r.leaves_at FROM ring r
+                                       WHERE r.provider = nd.provider AND r.model = nd.model AND r.calls_until >= w.place
+                                       ORDER BY r.calls_until LIMIT 1) END)
+                  + make_interval(secs => (w.rounds * g.lookback_seconds)::double precision)
+                ELSE ((g.next_day AT TIME ZONE 'America/Los_Angeles')
+                      + make_interval(days => ((nd.calls - g.calls_left_today - 1) / d.per_day)::integer))
+                     AT TIME ZONE 'America/Los_Angeles'
+                     + make_interval(secs => (((nd.calls - g.calls_left_today - 1) % d.per_day)
+                                              / g.calls_per_lookback * g.lookback_seconds)::double precision)
+           END AS last_grant_at
+      FROM need nd
+      JOIN gate g ON g.provider = nd.provider AND g.model = nd.model
+      JOIN used u ON u.provider = nd.provider AND u.model = nd.model
+     CROSS JOIN LATERAL (
+       -- The n-th call: (n - 1) = rounds * L + (r - 1); place r - L + used among the ring's grants.
+       SELECT (nd.calls - 1) / g.calls_per_lookback AS rounds,
+              (nd.calls - 1) % g.calls_per_lookback + 1 - g.calls_per_lookback + u.calls AS place) w
+     CROSS JOIN LATERAL (
+       -- Parked by Google's per-day 429 without a daily limit of ours: the rest goes the next day.
+       SELECT coalesce((g.limits).requests_per_day, nd.calls) AS per_day) d
+  ), estimate AS (
+    SELECT nd.id,
+           CASE WHEN sc.last_grant_at IS NULL THEN nd.files / p.measured
+                WHEN p.measured IS NULL OR g.saturated OR nd.calls > g.calls_left_today THEN sc.seconds
+                ELSE greatest(sc.seconds, nd.files / p.measured) END AS seconds
+      FROM need nd
+      LEFT JOIN scheduled s0 ON s0.id = nd.id
+      LEFT JOIN gate g ON g.provider = nd.provider AND g.model = nd.model
+      LEFT JOIN output o ON o.provider = nd.provider AND o.model = nd.model
+     CROSS JOIN LATERAL (
+       SELECT CASE WHEN o.files >= 2 AND o.seconds > 0 THEN (o.files - 1) / o.seconds END AS measured) p
+     CROSS JOIN LATERAL (
+       SELECT s0.last_grant_at,
+              extract(epoch FROM s0.last_grant_at - now_time) + coalesce(o.call_seconds, 0) AS seconds) sc
   ), unlocked AS (
     -- An estimate is advice: a session a completer or a claim holds now keeps its estimate until the
     -- next round, rather than waiting for it (two writers locking sessions in different orders
@@ -219,11 +295,12 @@ BEGIN
     SELECT s.id
       FROM public.batch_upload_sessions s
       JOIN estimate e ON e.id = s.id
+     WHERE e.seconds IS NOT NULL
      ORDER BY s.id
        FOR UPDATE OF s SKIP LOCKED
   )
   UPDATE public.batch_upload_sessions s
-     SET estimated_completion_at = now_time + make_interval(secs => e.seconds::double precision)
+     SET estimated_completion_at = now_time + make_interval(secs => greatest(0, e.seconds)::double precision)
     FROM estimate e
     JOIN unlocked u ON u.id = e.id
    WHERE s.id = e.id;
@@ -236,8 +313,8 @@ $$;
 REVOKE ALL ON FUNCTION batchpilot_private.check_session_status_change(),
   batchpilot_private.stamp_cancelled_session(), batchpilot_private.skip_files_of_cancelled_session()
   FROM PUBLIC, anon, authenticated, service_role;
-REVOKE ALL ON FUNCTION batchpilot_private.estimate_completion(interval) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION batchpilot_private.estimate_completion(interval) TO service_role;
+REVOKE ALL ON FUNCTION batchpilot_private.estimate_completion(interval, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION batchpilot_private.estimate_completion(interval, timestamptz) TO service_role;
 
 -- ---------------------------------------------------------------------------------------------
 -- An upload that failed. A frontend may set a file skipped, but error_type and error_message are

@@ -51,8 +51,12 @@ public interface ProgressView extends AutoCloseable {
     return TerminalBar.start(task, System.out, Clock.systemUTC(), Duration.ofSeconds(1));
   }
 
+  /** 1:23, 1:02:03, and from a day on (a daily quota that binds) days and hours: 2 d 14 h. */
   static String formatDuration(Duration d) {
     long seconds = Math.max(0, d.getSeconds());
+    if (seconds >= 86_400) {
+      return String.format(Locale.ROOT, "%d d %d h", seconds / 86_400, seconds / 3600 % 24);
+    }
     return seconds >= 3600
         ? String.format(Locale.ROOT, "%d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60)
         : String.format(Locale.ROOT, "%d:%02d", seconds / 60, seconds % 60);

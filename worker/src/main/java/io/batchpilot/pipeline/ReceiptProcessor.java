@@ -29,7 +29,12 @@ import io.batchpilot.metrics.Metrics;
 import io.batchpilot.store.DatabaseOutage;
 import java.io.IOException;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.time.temporal.ChronoUnit;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
@@ -118,7 +123,7 @@ public final class ReceiptProcessor implements FileProcessor {
     if (admission instanceof Admission.Wait wait) {
       metrics.gateWait(file.model(), waited);
       if (wait.reason() == WaitReason.DAILY_QUOTA_EXHAUSTED) {
-        return Outcome.waitForQuota(file, wait.delay(), dailyQuotaMessage(file, wait.delay()), 0)
+        return Outcome.waitForQuota(file, wait.delay(), dailyQuotaMessage(file.model(), Instant.now(), wait.delay()), 0)
             .withContentSha256(ready.sha256());
       }
       return Outcome.deferred(file, wait.delay(), "waiting " + wait.delay().toSeconds() + " s for the "
@@ -217,7 +222,7 @@ public final class ReceiptProcessor implements FileProcessor {
             () -> gate.dailyQuotaExhausted(file.provider(), file.model()));
         Duration untilReset = Duration.between(OffsetDateTime.now(), reset);
         return Outcome.waitForQuota(file, untilReset.isNegative() ? Duration.ZERO : untilReset,
-            dailyQuotaMessage(file, untilReset), 1);
+            dailyQuotaMessage(file.model(), Instant.now(), untilReset), 1);
       }
       case PERMISSION_DENIED -> {
         return Outcome.stopSession(file, type, "Gemini refused the API key (" + e.getMessage()
@@ -232,10 +237,17 @@ public final class ReceiptProcessor implements FileProcessor {
     }
   }
 
-  private static String dailyQuotaMessage(ClaimedFile file, Duration untilReset) {
-    return "the daily quota of " + file.model() + " is spent; this session's files wait for its reset at midnight "
-        + "Pacific time (in about " + Math.max(0, untilReset.toMinutes()) + " min) and then continue by themselves";
+  /** Says when the quota comes back, as a time and as a wait: "… at midnight Pacific time (2026-12-04 08:00 UTC, in 7 h 12 min) …". */
+  static String dailyQuotaMessage(String model, Instant now, Duration untilReset) {
+    Duration wait = untilReset.isNegative() ? Duration.ZERO : untilReset;
+    String at = RESET_TIME.format(now.plus(wait).plusSeconds(59).truncatedTo(ChronoUnit.MINUTES));
+    return "the daily quota of " + model + " is spent; this session's files wait for its reset at midnight "
+        + "Pacific time (" + at + ", in " + wait.toHours() + " h " + wait.toMinutesPart() + " min) and then continue "
+        + "by themselves";
   }
+
+  private static final DateTimeFormatter RESET_TIME =
+      DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm 'UTC'", Locale.ROOT).withZone(ZoneOffset.UTC);
 
   /** The extraction as stored in the file's result and written into its receipt. */
   static ObjectNode toJson(ExtractionResult extraction) {

@@ -7,9 +7,11 @@ import org.jooq.DSLContext;
 import org.jooq.impl.DSL;
 
 /**
- * Sets {@code estimated_completion_at} of every processing session from its model's recent pace and
- * its share of it: one statement ({@code batchpilot_private.estimate_completion}, V9), run by the
- * maintenance leader.
+ * Sets {@code estimated_completion_at} of every processing session from when the quota gate will
+ * have granted the calls its files still need (its window's schedule and its daily limit) and, for
+ * a fleet slower than the quota, the model's measured pace, shared equally by the model's sessions:
+ * one statement ({@code batchpilot_private.estimate_completion} in R__50_sessions_and_eta.sql), run
+ * by the maintenance leader.
  */
 public final class EtaEstimator {
 

@@ -108,4 +108,12 @@ class ProgressViewTest {
     assertTrue(bar.render(T0).contains("ETA 1:30"), "the ETA comes first among the details: " + bar.render(T0));
     assertTrue(bar.render(T0).endsWith("…"), bar.render(T0));
   }
+
+  @Test
+  void durationsReadAsMinutesHoursAndFromADayOnDays() {
+    assertEquals("1:23", ProgressView.formatDuration(Duration.ofSeconds(83)));
+    assertEquals("1:02:03", ProgressView.formatDuration(Duration.ofSeconds(3723)));
+    assertEquals("2 d 14 h", ProgressView.formatDuration(Duration.ofDays(2).plusHours(14).plusMinutes(59)));
+    assertEquals("0:00", ProgressView.formatDuration(Duration.ofSeconds(-5)));
+  }
 }

@@ -68,7 +68,10 @@ class PipelineMetricsTest {
     assertTrue(extractions.getOrDefault("rate_limited", 0L) > 0, "the run had 429s: " + extractions);
     assertEquals(extractions, outcomes(registries, MODEL), "Gemini calls by outcome");
     long calls = extractions.values().stream().mapToLong(Long::longValue).sum();
-    assertEquals(files.get("calls", Long.class), calls, "the rows' api_calls_made are the simulator's requests");
+    assertEquals(files.get("calls", Long.class), calls, () -> "the rows' api_calls_made are the simulator's requests;"
+        + " the rows:\n" + dsl.fetch("SELECT original_filename, status, attempts, api_calls_made, error_type, error_message"
+        + " FROM public.batch_upload_files WHERE batch_session_id = ? ORDER BY original_filename",
+        DSL.val(session, SQLDataType.UUID)).format(100) + "\nthe requests:\n" + requests);
     assertEquals(byOutcome(requests, "batchEmbedContents"), outcomes(registries, EmbeddingConfig.DEFAULT_MODEL),
         "embedding calls by outcome");
 

@@ -13,6 +13,11 @@ import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.store.Jooq;
 import java.sql.Connection;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneId;
+import java.time.ZonedDateTime;
+import java.time.temporal.ChronoUnit;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
@@ -91,6 +96,22 @@ class EtaEstimatorTest {
         .execute();
   }
 
+  /** {@code calls} grants at the gate now, each released at once (not in flight). */
+  private void grant(int calls) {
+    for (int i = 0; i < calls; i++) {
+      UUID permit = dsl.resultQuery("select permit_id from public.batchpilot_acquire_quota('gemini', {0}, 300, 'aggressive')",
+          DSL.inline(MODEL)).fetchOne(0, UUID.class);
+      assertNotNull(permit, "granted");
+      dsl.resultQuery("select public.batchpilot_finish_quota({0}, 300)", DSL.val(permit)).fetch();
+    }
+  }
+
+  /** Ends the permits in flight: their calls are done. */
+  private void finishAll() {
+    dsl.resultQuery("select public.batchpilot_finish_quotas(array_agg(id), array_agg(300::bigint))"
+        + " from public.quota_permits where model = {0}", DSL.inline(MODEL)).fetch();
+  }
+
   /** Runs the estimate; returns each session's estimated seconds left, from the clock just before it. */
   private Map<UUID, Double> estimate(UUID... ids) {
     OffsetDateTime before = dsl.select(DSL.field("clock_timestamp()", SQLDataType.TIMESTAMPWITHTIMEZONE)).fetchOne().value1();
@@ -123,14 +144,17 @@ class EtaEstimatorTest {
   void theQuotaPaceCapsAStartUpBurst() {
     quota10PerSecond();
     UUID session = running("burst", 120, "processing");
-    // A window's worth granted at once finished within the last second: twice the steady pace.
+    // Two lookbacks' worth finished within the last second, twice the steady pace: the second
+    // batch's 10 grants are still in the gate's lookback.
     for (int i = 0; i < 20; i++) {
       finishOne(session, 1.0 - i * 0.05);
     }
+    grant(10);
 
     Map<UUID, Double> left = estimate(session);
 
-    assertEquals(100 / (10 / 1.1), left.get(session), 0.4);
+    assertEquals(100 / (10 / 1.1), left.get(session), 0.4, "the 100th call from now: 9 lookbacks after the "
+        + "10 granted leave");
   }
 
   @Test
@@ -142,10 +166,7 @@ class EtaEstimatorTest {
     for (int i = 0; i <= 10; i++) {
       finishOne(session, 10 - i);
     }
-    for (int i = 0; i < 10; i++) {
-      assertEquals(Boolean.TRUE, dsl.resultQuery("select granted from public.batchpilot_acquire_quota('gemini', {0}, 300, 'aggressive')",
-          DSL.inline(MODEL)).fetchOne(0, Boolean.class));
-    }
+    grant(10);
 
     Map<UUID, Double> left = estimate(session);
 
@@ -172,10 +193,92 @@ class EtaEstimatorTest {
     assertEquals(85, dsl.resultQuery("select count(*) filter (where a.granted) from generate_series(1, 85) g,"
         + " lateral public.batchpilot_acquire_quota('gemini', {0}, 300 + 0 * g, 'aggressive') a", DSL.inline(MODEL))
         .fetchOne(0, Integer.class));
+    finishAll();
 
     Map<UUID, Double> left = estimate(session);
 
-    assertEquals(49 / (100 / 1.1), left.get(session), 0.3, "49 files at the gate's 90.9 a second, not the start's 1");
+    assertEquals(1.05, left.get(session), 0.3, "15 of the 49 files now and 34 once the 85 grants leave the 1.1 s "
+        + "lookback, not at the start's 1 a second");
+  }
+
+  /** Production's window: 60 s in 1 s buckets with a 1 s margin, so the gate looks back 62 s. */
+  private void quotaPerMinute(int requests, Integer perDay) {
+    dsl.insertInto(QUOTA_LIMITS)
+        .set(QUOTA_LIMITS.PROVIDER, "gemini").set(QUOTA_LIMITS.MODEL, MODEL)
+        .set(QUOTA_LIMITS.REQUESTS_PER_MINUTE, requests).set(QUOTA_LIMITS.INPUT_TOKENS_PER_MINUTE, 1_000_000L)
+        .set(QUOTA_LIMITS.REQUESTS_PER_DAY, perDay)
+        .execute();
+  }
+
+  /** {@code calls} grants {@code secondsAgo} before now, left in flight (their files are being processed). */
+  private void grantedAgo(int calls, double secondsAgo) {
+    assertEquals(calls, dsl.resultQuery("select count(*) filter (where a.granted) from generate_series(1, {0}) g,"
+        + " lateral batchpilot_private.acquire_quota('gemini', {1}, 300 + 0 * g, 'aggressive',"
+        + " clock_timestamp() - make_interval(secs => {2})) a", DSL.val(calls), DSL.inline(MODEL), DSL.val(secondsAgo))
+        .fetchOne(0, Integer.class));
+  }
+
+  @Test
+  void aWindowBoundBurstCountsDownToTheNextWindowInsteadOfDividingByThePace() {
+    // The demo's regime: 40 files at 20 a minute. The first 20 were granted 40 s ago and are done;
+    // the other 20 wait for those grants to leave the gate's 62 s lookback, 22 s from now. Dividing
+    // by the gate's pace (20 per 62 s) would say 62 s now, and at every moment of the wait.
+    quotaPerMinute(20, null);
+    UUID session = running("demo", 40, "processing");
+    grantedAgo(20, 40);
+    finishAll();
+    for (int i = 0; i < 20; i++) {
+      finishOne(session, 39.0 - i * 0.02);
+    }
+
+    Map<UUID, Double> left = estimate(session);
+
+    assertEquals(22.0, left.get(session), 1.1);
+  }
+
+  @Test
+  void callsAlreadyGrantedNeedNoMoreQuota() {
+    // The burst's second half has its grants (just now) and is in flight: it finishes with its calls,
+    // not in the next window.
+    quotaPerMinute(20, null);
+    UUID session = running("second-half", 40, "processing");
+    grantedAgo(20, 70);
+    finishAll();
+    for (int i = 0; i < 20; i++) {
+      finishOne(session, 69.0 - i * 0.02);
+    }
+    grantedAgo(20, 0);
+
+    Map<UUID, Double> left = estimate(session);
+
+    assertEquals(0.0, left.get(session), 1.0);
+  }
+
+  @Test
+  void aDailyLimitThatBindsSaysDaysCountedFromTheResetAtPacificMidnight() {
+    // 1,000 files at 250 requests a day (the case: once estimated at 1 h 43 m). 10 are done,
+    // 10 requests spent today: 240 more today, then 250 on each of the next days.
+    quotaPerMinute(1000, 250);
+    UUID session = running("daily", 1000, "processing");
+    for (int i = 0; i < 10; i++) {
+      finishOne(session, 10 - i);
+    }
+    ZoneId pacific = ZoneId.of("America/Los_Angeles");
+    ZonedDateTime nextMidnight = ZonedDateTime.now(pacific).toLocalDate().plusDays(1).atStartOfDay(pacific);
+    dsl.update(QUOTA_LIMITS).set(QUOTA_LIMITS.REQUESTS_TODAY, 10)
+        .set(QUOTA_LIMITS.DAY, DSL.field("(clock_timestamp() AT TIME ZONE 'America/Los_Angeles')::date", LocalDate.class))
+        .execute();
+
+    assertEquals(nextMidnight.plusDays(2).toInstant(), estimatedAt(session), "990 calls: 240 today, then 250 a day");
+
+    // The fleet met Google's per-day 429 and the gate parked the model until midnight: nothing more today.
+    dsl.update(QUOTA_LIMITS).set(QUOTA_LIMITS.PARKED_UNTIL, nextMidnight.toOffsetDateTime()).execute();
+    assertEquals(nextMidnight.plusDays(3).toInstant(), estimatedAt(session), "990 calls from midnight on, 250 a day");
+  }
+
+  private Instant estimatedAt(UUID session) {
+    eta.runOnce(WINDOW);
+    return sessions.progress(session).estimatedCompletionAt().toInstant().truncatedTo(ChronoUnit.SECONDS);
   }
 
   @Test
