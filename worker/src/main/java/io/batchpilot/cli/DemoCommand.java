@@ -12,6 +12,8 @@ import io.batchpilot.db.ConnectionPools;
 import io.batchpilot.db.DatabaseUrl;
 import io.batchpilot.db.EmbeddedPostgres;
 import io.batchpilot.db.Migrator;
+import io.batchpilot.files.FileSourceConfig;
+import io.batchpilot.gemini.GeminiConfig;
 import io.batchpilot.gemini.simulator.GeminiSimulator;
 import io.batchpilot.gemini.simulator.ModelLimits;
 import io.batchpilot.gemini.simulator.SimulatorConfig;
@@ -22,6 +24,7 @@ import io.batchpilot.session.NewSession;
 import io.batchpilot.session.Progress;
 import io.batchpilot.session.Sessions;
 import io.batchpilot.store.Jooq;
+import io.batchpilot.worker.WorkerConfig;
 import io.batchpilot.worker.WorkerProcess;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -116,7 +119,7 @@ final class DemoCommand implements Callable<Integer> {
             simulator.baseUrl(), rpm, model);
       } else if (endpoint == Endpoint.GEMINI_BASE_URL) {
         out.printf("GEMINI_API_KEY and GEMINI_BASE_URL are set: using %s with the limits in quota_limits for %s%n",
-            System.getenv("GEMINI_BASE_URL"), model);
+            GeminiConfig.BASE_URL.from(System.getenv()), model);
       } else {
         out.println("GEMINI_API_KEY is set: using Google's Gemini API with the limits in quota_limits");
       }
@@ -135,11 +138,11 @@ final class DemoCommand implements Callable<Integer> {
       out.flush();
 
       Map<String, String> env = new HashMap<>(System.getenv());
-      env.put("BATCHPILOT_LOCAL_FILE_ROOT", folder.toString());
-      env.put("BATCHPILOT_CONCURRENCY", "4");
+      env.put(FileSourceConfig.LOCAL_FILE_ROOT.name(), folder.toString());
+      env.put(WorkerConfig.CONCURRENCY.name(), "4");
       if (!realGemini) {
-        env.put("GEMINI_BASE_URL", simulator.baseUrl());
-        env.put("GEMINI_API_KEY", DEMO_KEY);
+        env.put(GeminiConfig.BASE_URL.name(), simulator.baseUrl());
+        env.put(GeminiConfig.API_KEY.name(), DEMO_KEY);
       }
       long started = System.nanoTime();
       List<WorkerProcess> fleet = new ArrayList<>();
@@ -198,12 +201,10 @@ final class DemoCommand implements Callable<Integer> {
     GEMINI_BASE_URL;
 
     static Endpoint of(Map<String, String> env) {
-      String key = env.get("GEMINI_API_KEY");
-      String url = env.get("GEMINI_BASE_URL");
-      if (key == null || key.isBlank()) {
+      if (GeminiConfig.API_KEY.find(env).isEmpty()) {
         return SIMULATOR;
       }
-      return url == null || url.isBlank() ? GOOGLE : GEMINI_BASE_URL;
+      return GeminiConfig.BASE_URL.find(env).isEmpty() ? GOOGLE : GEMINI_BASE_URL;
     }
   }
 

@@ -3,6 +3,9 @@ package io.batchpilot.cli;
 import com.zaxxer.hikari.pool.HikariPool;
 import io.batchpilot.db.DatabaseUrl;
 import io.batchpilot.db.SchemaMissingException;
+import io.batchpilot.files.FileSourceConfig;
+import io.batchpilot.gemini.GeminiConfig;
+import io.batchpilot.worker.WorkerConfig;
 import io.batchpilot.worker.WorkerProcess;
 import java.time.Duration;
 import java.util.HashMap;
@@ -21,7 +24,7 @@ import sun.misc.SignalHandler;
         + "complete them. Run as many as you like, on any machines, against the same database.",
     "",
     "On SIGTERM it stops claiming, finishes files in flight (grace BATCHPILOT_SHUTDOWN_GRACE), releases "
-        + "the rest and exits 0. Every setting is an environment variable: README, \"Worker settings\", lists them."})
+        + "the rest and exits 0. Every setting is an environment variable: docs/settings.md lists them."})
 final class WorkerCommand implements Callable<Integer> {
 
   @Mixin DatabaseOptions database;
@@ -115,9 +118,9 @@ final class WorkerCommand implements Callable<Integer> {
 
   private Map<String, String> flags() {
     Map<String, String> flags = new HashMap<>();
-    flags.put("BATCHPILOT_CONCURRENCY", concurrency == null ? null : concurrency.toString());
-    flags.put("GEMINI_BASE_URL", geminiBaseUrl);
-    flags.put("BATCHPILOT_LOCAL_FILE_ROOT", localFileRoot);
+    flags.put(WorkerConfig.CONCURRENCY.name(), concurrency == null ? null : concurrency.toString());
+    flags.put(GeminiConfig.BASE_URL.name(), geminiBaseUrl);
+    flags.put(FileSourceConfig.LOCAL_FILE_ROOT.name(), localFileRoot);
     return flags;
   }
 }

@@ -1,36 +1,29 @@
 package io.batchpilot.embeddings;
 
-import io.batchpilot.settings.Durations;
 import io.batchpilot.limiter.Strategy;
 import io.batchpilot.pipeline.Backoff;
-import io.batchpilot.settings.WholeNumbers;
+import io.batchpilot.settings.Kind;
+import io.batchpilot.settings.Range;
+import io.batchpilot.settings.Setting;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 
 /**
- * Settings of the {@link EmbeddingBatcher}, checked when it is built; each is documented once in the
- * README (section "Embeddings") with its default and environment variable.
+ * Settings of the {@link EmbeddingBatcher}, checked when it is built; each is declared below, once,
+ * with its environment variable, default, range and text.
  *
- * @param model         BATCHPILOT_EMBEDDING_MODEL, default {@value #DEFAULT_MODEL}; needs a
- *                      {@code quota_limits} row (the gate refuses a model it has no limits for)
- * @param dimensions    BATCHPILOT_EMBEDDING_DIMENSIONS, default {@value #DEFAULT_DIMENSIONS}; sent as
- *                      outputDimensionality and must equal the column's (fixed at migration time)
- * @param batchSize     BATCHPILOT_EMBEDDING_BATCH_SIZE, default and most {@value #MAX_BATCH_SIZE}
- *                      (batchEmbedContents' limit): texts per request
- * @param batchTokens   BATCHPILOT_EMBEDDING_BATCH_TOKENS, default {@value #DEFAULT_BATCH_TOKENS}: the
- *                      most estimated input tokens per request, kept under the model's per-minute limit
- * @param linger        BATCHPILOT_EMBEDDING_LINGER, default 1s: how long a batch that is not
- *                      full waits for more texts once due ones are seen
- * @param pollInterval  BATCHPILOT_EMBEDDING_POLL_INTERVAL, default 250ms: how often due embeddings are looked for
- * @param lease         BATCHPILOT_EMBEDDING_LEASE, default 10m: how long a claim holds its
- *                      files; must outlast one batchEmbedContents call
- * @param maxAttempts   BATCHPILOT_EMBEDDING_MAX_ATTEMPTS, default {@value #DEFAULT_MAX_ATTEMPTS}:
- *                      attempts before a file's embedding is failed (quota waits do not count)
- * @param backoff       BATCHPILOT_EMBEDDING_BACKOFF_BASE (1s) and _CAP (5m): exponential
- *                      with full jitter between attempts
- * @param strategy      BATCHPILOT_EMBEDDING_STRATEGY, default adaptive: the share of the embedding
- *                      model's quota the batches may use
+ * @param model         needs a {@code quota_limits} row (the gate refuses a model it has no limits for)
+ * @param dimensions    sent as outputDimensionality and must equal the column's (fixed at migration time)
+ * @param batchSize     texts per request, at most batchEmbedContents' limit
+ * @param batchTokens   the most estimated input tokens per request, kept under the model's per-minute limit
+ * @param linger        how long a batch that is not full waits for more texts once due ones are seen
+ * @param pollInterval  how often due embeddings are looked for
+ * @param lease         how long a claim holds its files; must outlast one batchEmbedContents call
+ * @param maxAttempts   attempts before a file's embedding is failed (quota waits do not count)
+ * @param backoff       exponential with full jitter between attempts
+ * @param strategy      the share of the embedding model's quota the batches may use
  */
 public record EmbeddingConfig(
     String model,
@@ -45,76 +38,76 @@ public record EmbeddingConfig(
     Strategy strategy) {
 
   public static final String PROVIDER = "gemini";
-  public static final String DEFAULT_MODEL = "gemini-embedding-001";
-  public static final int DEFAULT_DIMENSIONS = 768;
+  /** batchEmbedContents takes at most this many texts. */
   public static final int MAX_BATCH_SIZE = 100;
-  public static final long DEFAULT_BATCH_TOKENS = 20_000;
-  public static final Duration DEFAULT_LINGER = Duration.ofSeconds(1);
-  public static final Duration DEFAULT_POLL_INTERVAL = Duration.ofMillis(250);
-  // Longer than a Gemini call may take (GEMINI_CALL_TIMEOUT, default 300s).
-  public static final Duration DEFAULT_LEASE = Duration.ofMinutes(10);
-  public static final int DEFAULT_MAX_ATTEMPTS = 5;
+
+  public static final Setting<String> MODEL = Setting.of("BATCHPILOT_EMBEDDING_MODEL",
+      Kind.text("a model id (lower-case letters, digits, '.' and '-')"), "gemini-embedding-001",
+      "the embedding model; needs a `quota_limits` row");
+  public static final Setting<Integer> DIMENSIONS = Setting.integer("BATCHPILOT_EMBEDDING_DIMENSIONS", 768,
+      Range.between(1, 3072), "`outputDimensionality`; must match the migrated column (gemini-embedding-001 answers "
+          + "128 to 3072)");
+  public static final Setting<Integer> BATCH_SIZE = Setting.integer("BATCHPILOT_EMBEDDING_BATCH_SIZE", MAX_BATCH_SIZE,
+      Range.between(1, MAX_BATCH_SIZE), "texts per request (batchEmbedContents takes at most 100)");
+  public static final Setting<Long> BATCH_TOKENS = Setting.wholeNumber("BATCHPILOT_EMBEDDING_BATCH_TOKENS", 20_000L,
+      Range.atLeast(1L), "most estimated input tokens per request");
+  public static final Setting<Duration> LINGER = Setting.duration("BATCHPILOT_EMBEDDING_LINGER", "1s",
+      Range.atLeast(Duration.ZERO), "how long a partial batch waits for more texts")
+      .formerly("BATCHPILOT_EMBEDDING_LINGER_MS");
+  public static final Setting<Duration> POLL_INTERVAL = Setting.duration("BATCHPILOT_EMBEDDING_POLL_INTERVAL", "250ms",
+      Range.above(Duration.ZERO), "how often due embeddings are looked for").formerly("BATCHPILOT_EMBEDDING_POLL_MS");
+  /** Longer than a Gemini call may take ({@link io.batchpilot.gemini.GeminiConfig#CALL_TIMEOUT}, 300s). */
+  public static final Setting<Duration> LEASE = Setting.duration("BATCHPILOT_EMBEDDING_LEASE", "10m",
+      Range.above(Duration.ZERO), "how long a claim holds its files (longer than a Gemini call's timeout)")
+      .formerly("BATCHPILOT_EMBEDDING_LEASE_SECONDS");
+  public static final Setting<Integer> MAX_ATTEMPTS = Setting.integer("BATCHPILOT_EMBEDDING_MAX_ATTEMPTS", 5,
+      Range.between(1, 100), "attempts before a file's embedding is `failed` (quota waits do not count)");
+  public static final Setting<Duration> BACKOFF_BASE = Setting.duration("BATCHPILOT_EMBEDDING_BACKOFF_BASE", "1s",
+      Range.above(Duration.ZERO), "the first backoff between attempts; it doubles up to the cap, with full jitter")
+      .formerly("BATCHPILOT_EMBEDDING_BACKOFF_BASE_MS");
+  public static final Setting<Duration> BACKOFF_CAP = Setting.duration("BATCHPILOT_EMBEDDING_BACKOFF_CAP", "5m",
+      Range.above(Duration.ZERO), "the longest backoff between attempts; at least the base")
+      .formerly("BATCHPILOT_EMBEDDING_BACKOFF_CAP_MS");
+  public static final Setting<Strategy> STRATEGY = Setting.of("BATCHPILOT_EMBEDDING_STRATEGY",
+      Kind.oneOf(Strategy::sqlName, Strategy.values()), Strategy.ADAPTIVE,
+      "share of the embedding model's quota the batches may use");
+  public static final List<Setting<?>> SETTINGS = List.of(MODEL, DIMENSIONS, BATCH_SIZE, BATCH_TOKENS, LINGER,
+      POLL_INTERVAL, LEASE, MAX_ATTEMPTS, BACKOFF_BASE, BACKOFF_CAP, STRATEGY);
 
   public EmbeddingConfig {
     if (model == null || !model.matches("[a-z0-9][a-z0-9.-]*")) {
-      throw new IllegalArgumentException("BATCHPILOT_EMBEDDING_MODEL '" + model
-          + "' is not a model id: use lower-case letters, digits, '.' and '-', e.g. " + DEFAULT_MODEL);
+      throw new IllegalArgumentException(MODEL.name() + " '" + model
+          + "' is not a model id: use lower-case letters, digits, '.' and '-', e.g. " + MODEL.defaultValue());
     }
-    if (dimensions < 1 || dimensions > 3072) {
-      throw new IllegalArgumentException("BATCHPILOT_EMBEDDING_DIMENSIONS must be between 1 and 3072 ("
-          + DEFAULT_MODEL + " answers 128 to 3072; 768 is recommended), was " + dimensions);
-    }
-    if (batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
-      throw new IllegalArgumentException("BATCHPILOT_EMBEDDING_BATCH_SIZE must be between 1 and " + MAX_BATCH_SIZE
-          + " (batchEmbedContents takes at most " + MAX_BATCH_SIZE + " texts), was " + batchSize);
-    }
-    if (batchTokens < 1) {
-      throw new IllegalArgumentException("BATCHPILOT_EMBEDDING_BATCH_TOKENS must be at least 1, was " + batchTokens);
-    }
-    notNegative("BATCHPILOT_EMBEDDING_LINGER", linger);
-    positive("BATCHPILOT_EMBEDDING_POLL_INTERVAL", pollInterval);
-    positive("BATCHPILOT_EMBEDDING_LEASE", lease);
-    if (maxAttempts < 1 || maxAttempts > 100) {
-      throw new IllegalArgumentException("BATCHPILOT_EMBEDDING_MAX_ATTEMPTS must be between 1 and 100, was " + maxAttempts);
-    }
-    Objects.requireNonNull(backoff, "BATCHPILOT_EMBEDDING_BACKOFF_BASE/_CAP");
-    Objects.requireNonNull(strategy, "BATCHPILOT_EMBEDDING_STRATEGY");
+    DIMENSIONS.check(dimensions);
+    BATCH_SIZE.check(batchSize);
+    BATCH_TOKENS.check(batchTokens);
+    LINGER.check(linger);
+    POLL_INTERVAL.check(pollInterval);
+    LEASE.check(lease);
+    MAX_ATTEMPTS.check(maxAttempts);
+    Objects.requireNonNull(backoff, "backoff");
+    STRATEGY.check(strategy);
   }
 
   public static EmbeddingConfig defaults() {
-    return new EmbeddingConfig(DEFAULT_MODEL, DEFAULT_DIMENSIONS, MAX_BATCH_SIZE, DEFAULT_BATCH_TOKENS,
-        DEFAULT_LINGER, DEFAULT_POLL_INTERVAL, DEFAULT_LEASE, DEFAULT_MAX_ATTEMPTS, Backoff.defaults(),
-        Strategy.ADAPTIVE);
+    return new EmbeddingConfig(MODEL.defaultValue(), DIMENSIONS.defaultValue(), BATCH_SIZE.defaultValue(),
+        BATCH_TOKENS.defaultValue(), LINGER.defaultValue(), POLL_INTERVAL.defaultValue(), LEASE.defaultValue(),
+        MAX_ATTEMPTS.defaultValue(), new Backoff(BACKOFF_BASE.defaultValue(), BACKOFF_CAP.defaultValue()),
+        STRATEGY.defaultValue());
   }
 
-  /** Reads the settings named in the class comment; unset ones take their defaults. */
+  /** Reads the settings declared above; unset ones take their defaults. */
   public static EmbeddingConfig fromEnvironment(Map<String, String> env) {
-    EmbeddingConfig d = defaults();
-    return new EmbeddingConfig(
-        env.getOrDefault("BATCHPILOT_EMBEDDING_MODEL", d.model()),
-        WholeNumbers.intFromEnvironment(env, "BATCHPILOT_EMBEDDING_DIMENSIONS", d.dimensions()),
-        WholeNumbers.intFromEnvironment(env, "BATCHPILOT_EMBEDDING_BATCH_SIZE", d.batchSize()),
-        WholeNumbers.fromEnvironment(env, "BATCHPILOT_EMBEDDING_BATCH_TOKENS", d.batchTokens()),
-        Durations.fromEnvironment(env, "BATCHPILOT_EMBEDDING_LINGER", d.linger()),
-        Durations.fromEnvironment(env, "BATCHPILOT_EMBEDDING_POLL_INTERVAL", d.pollInterval()),
-        Durations.fromEnvironment(env, "BATCHPILOT_EMBEDDING_LEASE", d.lease()),
-        WholeNumbers.intFromEnvironment(env, "BATCHPILOT_EMBEDDING_MAX_ATTEMPTS", d.maxAttempts()),
-        new Backoff(
-            Durations.fromEnvironment(env, "BATCHPILOT_EMBEDDING_BACKOFF_BASE", d.backoff().base()),
-            Durations.fromEnvironment(env, "BATCHPILOT_EMBEDDING_BACKOFF_CAP", d.backoff().cap())),
-        strategy(env, d.strategy()));
-  }
-
-  private static Strategy strategy(Map<String, String> env, Strategy fallback) {
-    String value = env.get("BATCHPILOT_EMBEDDING_STRATEGY");
-    if (value == null || value.isBlank()) {
-      return fallback;
+    Duration base = BACKOFF_BASE.from(env);
+    Duration cap = BACKOFF_CAP.from(env);
+    if (cap.compareTo(base) < 0) {
+      throw new IllegalArgumentException(BACKOFF_CAP.name() + " (" + cap + ") must be at least " + BACKOFF_BASE.name()
+          + " (" + base + ")");
     }
-    try {
-      return Strategy.fromSqlName(value.strip());
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("BATCHPILOT_EMBEDDING_STRATEGY: " + e.getMessage(), e);
-    }
+    return new EmbeddingConfig(MODEL.from(env), DIMENSIONS.from(env), BATCH_SIZE.from(env), BATCH_TOKENS.from(env),
+        LINGER.from(env), POLL_INTERVAL.from(env), LEASE.from(env), MAX_ATTEMPTS.from(env), new Backoff(base, cap),
+        STRATEGY.from(env));
   }
 
   public EmbeddingConfig withLinger(Duration value) {
@@ -135,17 +128,5 @@ public record EmbeddingConfig(
   public EmbeddingConfig withMaxAttempts(int value) {
     return new EmbeddingConfig(model, dimensions, batchSize, batchTokens, linger, pollInterval, lease, value,
         backoff, strategy);
-  }
-
-  private static void positive(String name, Duration value) {
-    if (value == null || value.isNegative() || value.isZero()) {
-      throw new IllegalArgumentException(name + " must be positive, was " + value);
-    }
-  }
-
-  private static void notNegative(String name, Duration value) {
-    if (value == null || value.isNegative()) {
-      throw new IllegalArgumentException(name + " must be zero or more, was " + value);
-    }
   }
 }

@@ -56,7 +56,7 @@ public final class FileSource {
           ? Optional.of(config.localRoot().get().toRealPath())
           : Optional.empty();
     } catch (IOException e) {
-      throw new IllegalArgumentException(FileSourceConfig.ENV_LOCAL_ROOT + " " + config.localRoot().get()
+      throw new IllegalArgumentException(FileSourceConfig.LOCAL_FILE_ROOT.name() + " " + config.localRoot().get()
           + " cannot be read (" + e.getMessage() + "): create it or fix the setting", e);
     }
   }
@@ -83,12 +83,12 @@ public final class FileSource {
       throws FileUnavailableException, InvalidFileException {
     if (config.supabaseUrl().isEmpty()) {
       throw new FileUnavailableException(object + " cannot be read: this worker has no "
-          + FileSourceConfig.ENV_SUPABASE_URL + " and " + FileSourceConfig.ENV_SERVICE_ROLE_KEY
+          + FileSourceConfig.SUPABASE_URL.name() + " and " + FileSourceConfig.SERVICE_ROLE_KEY.name()
           + "; set them and retry the file", false);
     }
     if (!config.storageBuckets().contains(object.bucket())) {
       throw new FileUnavailableException(object + " is refused: bucket '" + object.bucket()
-          + "' is not in " + FileSourceConfig.ENV_STORAGE_BUCKETS + "; add it there if uploads go to it", false);
+          + "' is not in " + FileSourceConfig.STORAGE_BUCKETS.name() + "; add it there if uploads go to it", false);
     }
     HttpUrl base = HttpUrl.get(config.supabaseUrl().get().toString());
     HttpUrl.Builder url = base.newBuilder().addPathSegments("storage/v1/object/authenticated")
@@ -118,7 +118,7 @@ public final class FileSource {
       }
       if (code == 401 || code == 403) {
         throw new FileUnavailableException("Supabase Storage refused the service-role key for "
-            + object + " (HTTP " + code + "): check " + FileSourceConfig.ENV_SERVICE_ROLE_KEY, false);
+            + object + " (HTTP " + code + "): check " + FileSourceConfig.SERVICE_ROLE_KEY.name(), false);
       }
       throw httpFailure(object, code);
     } catch (IOException e) {
@@ -170,7 +170,7 @@ public final class FileSource {
     }
     if (!config.hostAllowed(url.host())) {
       throw new FileUnavailableException(location + ": host " + url.host() + " is not in "
-          + FileSourceConfig.ENV_ALLOWED_HOSTS + ": add it there if files may come from it", false);
+          + FileSourceConfig.URL_ALLOWED_HOSTS.name() + ": add it there if files may come from it", false);
     }
     if (InternalAddressGuard.isIpLiteral(url.host())) {
       try {
@@ -186,7 +186,7 @@ public final class FileSource {
 
   private static FileUnavailableException refusedAddress(FileLocation location, IOException e) {
     return new FileUnavailableException(location + " is refused: " + e.getMessage() + "; set "
-        + FileSourceConfig.ENV_ALLOW_PRIVATE_ADDRESSES + "=true only if the worker may read from"
+        + FileSourceConfig.URL_ALLOW_PRIVATE_ADDRESSES.name() + "=true only if the worker may read from"
         + " its own network", false, e);
   }
 
@@ -194,7 +194,7 @@ public final class FileSource {
       throws FileUnavailableException, InvalidFileException {
     if (realLocalRoot.isEmpty()) {
       throw new FileUnavailableException(file + " is refused: this worker reads no local files ("
-          + FileSourceConfig.ENV_LOCAL_ROOT + " is not set)", false);
+          + FileSourceConfig.LOCAL_FILE_ROOT.name() + " is not set)", false);
     }
     Path real;
     try {
@@ -208,7 +208,7 @@ public final class FileSource {
     }
     if (!real.startsWith(realLocalRoot.get())) {
       throw new FileUnavailableException(file + " is refused: it is outside "
-          + FileSourceConfig.ENV_LOCAL_ROOT + " (" + realLocalRoot.get() + ")", false);
+          + FileSourceConfig.LOCAL_FILE_ROOT.name() + " (" + realLocalRoot.get() + ")", false);
     }
     if (!Files.isRegularFile(real, LinkOption.NOFOLLOW_LINKS)) {
       throw new FileUnavailableException(file + " is not a regular file", false);
@@ -243,7 +243,7 @@ public final class FileSource {
 
   private InvalidFileException tooLarge(FileLocation location, String size) {
     return new InvalidFileException(location + " is " + size + " bytes; the limit is "
-        + config.maxFileBytes() + " bytes (" + FileSourceConfig.ENV_MAX_FILE_BYTES
+        + config.maxFileBytes() + " bytes (" + FileSourceConfig.MAX_FILE_BYTES.name()
         + "): compress or split the file and upload it again");
   }
 

@@ -1,10 +1,13 @@
 package io.batchpilot.files;
 
+import io.batchpilot.settings.Kind;
+import io.batchpilot.settings.Range;
+import io.batchpilot.settings.Setting;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
@@ -14,7 +17,7 @@ import java.util.stream.Collectors;
 
 /**
  * Where {@link FileSource} may read from, and how much. Validated when built; each message names
- * the setting (its environment variable) and what to do.
+ * the setting (its environment variable, declared below) and what to do.
  *
  * @param localRoot the only folder {@code file:} URLs may point into (demo and tests); absent: local
  *     files are refused. Any signed-in user can insert file rows, so this must never be a folder
@@ -44,18 +47,29 @@ public record FileSourceConfig(
     Duration connectTimeout,
     Duration downloadTimeout) {
 
+  public static final Setting<String> LOCAL_FILE_ROOT = Setting.optional("BATCHPILOT_LOCAL_FILE_ROOT",
+      Kind.text("a folder"), "none: no local files",
+      "the only folder `file:` URLs may name (the demo, tests); never a folder with anything but uploads in it");
+  public static final Setting<URI> SUPABASE_URL = Setting.optional("SUPABASE_URL", Kind.URL,
+      "none: Storage objects fail", "the project URL for Storage downloads, like https://abcd.supabase.co; set with "
+          + "`SUPABASE_SERVICE_ROLE_KEY`");
+  public static final Setting<String> SERVICE_ROLE_KEY = Setting.optional("SUPABASE_SERVICE_ROLE_KEY",
+      Kind.text("the service_role key"), "none", "the key Storage downloads are made with; never logged or shown")
+      .keptSecret();
+  public static final Setting<Set<String>> STORAGE_BUCKETS = Setting.optional("BATCHPILOT_STORAGE_BUCKETS", Kind.LIST,
+      "required with `SUPABASE_URL`", "the only buckets files are read from (the service-role key reads every bucket)");
+  public static final Setting<Set<String>> URL_ALLOWED_HOSTS = Setting.optional("BATCHPILOT_URL_ALLOWED_HOSTS", Kind.LIST,
+      "none: no URL is fetched", "hosts whose `https://` URLs may be fetched, `*.example.com` for subdomains");
+  public static final Setting<Boolean> URL_ALLOW_PRIVATE_ADDRESSES = Setting.of("BATCHPILOT_URL_ALLOW_PRIVATE_ADDRESSES",
+      Kind.TRUE_OR_FALSE, false, "let allowed hosts resolve to loopback, private or link-local addresses");
   /** Gemini takes at most 20 MB inline in a request; larger files would need the File API. */
-  public static final long DEFAULT_MAX_FILE_BYTES = 20L * 1024 * 1024;
+  public static final Setting<Long> MAX_FILE_BYTES = Setting.wholeNumber("BATCHPILOT_MAX_FILE_BYTES", 20L * 1024 * 1024,
+      Range.atLeast(1L), "the largest file read or sent, in bytes (20 MiB is Gemini's inline request limit)");
+  public static final List<Setting<?>> SETTINGS = List.of(SUPABASE_URL, SERVICE_ROLE_KEY, STORAGE_BUCKETS,
+      URL_ALLOWED_HOSTS, URL_ALLOW_PRIVATE_ADDRESSES, LOCAL_FILE_ROOT, MAX_FILE_BYTES);
+
   public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
   public static final Duration DEFAULT_DOWNLOAD_TIMEOUT = Duration.ofSeconds(120);
-
-  public static final String ENV_LOCAL_ROOT = "BATCHPILOT_LOCAL_FILE_ROOT";
-  public static final String ENV_SUPABASE_URL = "SUPABASE_URL";
-  public static final String ENV_SERVICE_ROLE_KEY = "SUPABASE_SERVICE_ROLE_KEY";
-  public static final String ENV_STORAGE_BUCKETS = "BATCHPILOT_STORAGE_BUCKETS";
-  public static final String ENV_ALLOWED_HOSTS = "BATCHPILOT_URL_ALLOWED_HOSTS";
-  public static final String ENV_ALLOW_PRIVATE_ADDRESSES = "BATCHPILOT_URL_ALLOW_PRIVATE_ADDRESSES";
-  public static final String ENV_MAX_FILE_BYTES = "BATCHPILOT_MAX_FILE_BYTES";
 
   public FileSourceConfig {
     Objects.requireNonNull(localRoot, "localRoot");
@@ -68,33 +82,33 @@ public record FileSourceConfig(
     localRoot = localRoot.map(p -> p.toAbsolutePath().normalize());
     localRoot.ifPresent(root -> {
       if (!Files.isDirectory(root)) {
-        throw new IllegalArgumentException(ENV_LOCAL_ROOT + " is " + root
+        throw new IllegalArgumentException(LOCAL_FILE_ROOT.name() + " is " + root
             + ", which is not a folder: create it or point the setting at the uploads folder");
       }
     });
     supabaseUrl.ifPresent(url -> {
       String scheme = url.getScheme() == null ? "" : url.getScheme().toLowerCase(Locale.ROOT);
       if (!scheme.equals("https") && !scheme.equals("http") || url.getHost() == null) {
-        throw new IllegalArgumentException(ENV_SUPABASE_URL + " must be the project URL, such as"
+        throw new IllegalArgumentException(SUPABASE_URL.name() + " must be the project URL, such as"
             + " https://abcd.supabase.co (or http://127.0.0.1:54321 locally); got '" + url + "'");
       }
     });
     if (supabaseUrl.isPresent() != serviceRoleKey.isPresent()) {
-      throw new IllegalArgumentException("set both " + ENV_SUPABASE_URL + " and "
-          + ENV_SERVICE_ROLE_KEY + " to read Supabase Storage, or neither");
+      throw new IllegalArgumentException("set both " + SUPABASE_URL.name() + " and "
+          + SERVICE_ROLE_KEY.name() + " to read Supabase Storage, or neither");
     }
     if (serviceRoleKey.filter(String::isBlank).isPresent()) {
-      throw new IllegalArgumentException(ENV_SERVICE_ROLE_KEY + " is blank: copy the service_role"
+      throw new IllegalArgumentException(SERVICE_ROLE_KEY.name() + " is blank: copy the service_role"
           + " key from the project's API settings");
     }
     storageBuckets = storageBuckets.stream().map(String::strip).collect(Collectors.toUnmodifiableSet());
     if (supabaseUrl.isPresent() && storageBuckets.isEmpty()) {
-      throw new IllegalArgumentException("set " + ENV_STORAGE_BUCKETS + " to the buckets uploads go to"
+      throw new IllegalArgumentException("set " + STORAGE_BUCKETS.name() + " to the buckets uploads go to"
           + " (comma-separated): the service-role key reads every bucket, so batchpilot reads only these");
     }
     for (String bucket : storageBuckets) {
       if (bucket.isEmpty() || bucket.contains("/")) {
-        throw new IllegalArgumentException(ENV_STORAGE_BUCKETS + " entry '" + bucket + "' is not a bucket name");
+        throw new IllegalArgumentException(STORAGE_BUCKETS.name() + " entry '" + bucket + "' is not a bucket name");
       }
     }
     allowedHosts = allowedHosts.stream().map(h -> h.strip().toLowerCase(Locale.ROOT))
@@ -102,13 +116,11 @@ public record FileSourceConfig(
     for (String host : allowedHosts) {
       if (host.isEmpty() || host.contains("/") || host.contains(":") && !host.startsWith("[")
           || host.indexOf('*') > 0 || host.equals("*") || host.startsWith("*") && !host.startsWith("*.")) {
-        throw new IllegalArgumentException(ENV_ALLOWED_HOSTS + " entry '" + host + "' is not a host"
+        throw new IllegalArgumentException(URL_ALLOWED_HOSTS.name() + " entry '" + host + "' is not a host"
             + " name: write names such as receipts.example.com or *.example.com, comma-separated");
       }
     }
-    if (maxFileBytes < 1) {
-      throw new IllegalArgumentException(ENV_MAX_FILE_BYTES + " must be at least 1; got " + maxFileBytes);
-    }
+    MAX_FILE_BYTES.check(maxFileBytes);
     if (connectTimeout.isNegative() || connectTimeout.isZero()
         || downloadTimeout.isNegative() || downloadTimeout.isZero()) {
       throw new IllegalArgumentException("file source timeouts must be positive; got connect "
@@ -119,55 +131,21 @@ public record FileSourceConfig(
   /** Nothing allowed: a starting point for {@code with...} calls in code and tests. */
   public static FileSourceConfig defaults() {
     return new FileSourceConfig(Optional.empty(), Optional.empty(), Optional.empty(), Set.of(), Set.of(), false,
-        DEFAULT_MAX_FILE_BYTES, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DOWNLOAD_TIMEOUT);
+        MAX_FILE_BYTES.defaultValue(), DEFAULT_CONNECT_TIMEOUT, DEFAULT_DOWNLOAD_TIMEOUT);
   }
 
-  /** The settings from environment variables (names in the {@code ENV_} constants and the README). */
+  /** Reads the settings declared above; unset ones take their defaults. */
   public static FileSourceConfig fromEnvironment(Map<String, String> env) {
-    Optional<String> maxBytes = setting(env, ENV_MAX_FILE_BYTES);
-    long max;
-    try {
-      max = maxBytes.map(Long::parseLong).orElse(DEFAULT_MAX_FILE_BYTES);
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(ENV_MAX_FILE_BYTES + " must be a number of bytes; got '"
-          + maxBytes.get() + "'");
-    }
-    Optional<URI> supabase;
-    try {
-      supabase = setting(env, ENV_SUPABASE_URL).map(URI::create);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(ENV_SUPABASE_URL + " is not a URL: " + e.getMessage());
-    }
     return new FileSourceConfig(
-        setting(env, ENV_LOCAL_ROOT).map(Path::of),
-        supabase,
-        setting(env, ENV_SERVICE_ROLE_KEY),
-        list(env, ENV_STORAGE_BUCKETS),
-        list(env, ENV_ALLOWED_HOSTS),
-        setting(env, ENV_ALLOW_PRIVATE_ADDRESSES).map(FileSourceConfig::trueOrFalse).orElse(false),
-        max,
+        LOCAL_FILE_ROOT.find(env).map(Path::of),
+        SUPABASE_URL.find(env),
+        SERVICE_ROLE_KEY.find(env),
+        STORAGE_BUCKETS.find(env).orElse(Set.of()),
+        URL_ALLOWED_HOSTS.find(env).orElse(Set.of()),
+        URL_ALLOW_PRIVATE_ADDRESSES.from(env),
+        MAX_FILE_BYTES.from(env),
         DEFAULT_CONNECT_TIMEOUT,
         DEFAULT_DOWNLOAD_TIMEOUT);
-  }
-
-  // Boolean.parseBoolean would read a typo such as "yes" as false, silently.
-  private static boolean trueOrFalse(String value) {
-    return switch (value.strip().toLowerCase(Locale.ROOT)) {
-      case "true" -> true;
-      case "false" -> false;
-      default -> throw new IllegalArgumentException(ENV_ALLOW_PRIVATE_ADDRESSES + " must be true or false; got '"
-          + value + "'");
-    };
-  }
-
-  private static Set<String> list(Map<String, String> env, String name) {
-    return setting(env, name)
-        .map(v -> Arrays.stream(v.split(",")).filter(s -> !s.isBlank()).collect(Collectors.toSet()))
-        .orElse(Set.of());
-  }
-
-  private static Optional<String> setting(Map<String, String> env, String name) {
-    return Optional.ofNullable(env.get(name)).filter(v -> !v.isBlank());
   }
 
   public FileSourceConfig withLocalRoot(Path root) {

@@ -66,7 +66,7 @@ public final class FileValidator {
     }
     if (bytes.length > config.maxFileBytes()) {
       throw new InvalidFileException(filename + " is " + bytes.length + " bytes; the limit is "
-          + config.maxFileBytes() + " bytes (" + FileSourceConfig.ENV_MAX_FILE_BYTES
+          + config.maxFileBytes() + " bytes (" + FileSourceConfig.MAX_FILE_BYTES.name()
           + "): compress or split the file and upload it again");
     }
     Optional<FileType> sniffed = FileType.sniff(bytes);
@@ -133,7 +133,7 @@ public final class FileValidator {
       }
       if ((long) width * height > config.maxImagePixels()) {
         throw new InvalidFileException(filename + " is " + width + "x" + height + " pixels; the"
-            + " limit is " + config.maxImagePixels() + " pixels (" + FileValidatorConfig.ENV_MAX_IMAGE_PIXELS
+            + " limit is " + config.maxImagePixels() + " pixels (" + FileValidatorConfig.MAX_IMAGE_PIXELS.name()
             + "): scale it down and upload it again");
       }
       StringBuilder warnings = new StringBuilder();
@@ -192,7 +192,7 @@ public final class FileValidator {
       }
       if (pages > config.maxPdfPages()) {
         throw new InvalidFileException(filename + " has " + pages + " pages; the limit is "
-            + config.maxPdfPages() + " (" + FileValidatorConfig.ENV_MAX_PDF_PAGES
+            + config.maxPdfPages() + " (" + FileValidatorConfig.MAX_PDF_PAGES.name()
             + "): split it and upload the parts");
       }
       return pages;

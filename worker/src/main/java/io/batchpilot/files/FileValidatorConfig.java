@@ -1,6 +1,8 @@
 package io.batchpilot.files;
 
-import io.batchpilot.settings.WholeNumbers;
+import io.batchpilot.settings.Range;
+import io.batchpilot.settings.Setting;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -19,36 +21,28 @@ public record FileValidatorConfig(long maxFileBytes, long maxImagePixels, int ma
    * inflated or decompressed, about 2 s per 100 megapixels here. A header claiming more (a
    * decompression bomb: a few KB that inflate to gigabytes) is refused before decoding.
    */
-  public static final long DEFAULT_MAX_IMAGE_PIXELS = 200_000_000L;
+  public static final Setting<Long> MAX_IMAGE_PIXELS = Setting.wholeNumber("BATCHPILOT_MAX_IMAGE_PIXELS", 200_000_000L,
+      Range.atLeast(1L), "the largest image, width x height, refused before it is decoded");
   /** Gemini reads at most 1,000 pages of a document. */
-  public static final int DEFAULT_MAX_PDF_PAGES = 1000;
-
-  public static final String ENV_MAX_IMAGE_PIXELS = "BATCHPILOT_MAX_IMAGE_PIXELS";
-  public static final String ENV_MAX_PDF_PAGES = "BATCHPILOT_MAX_PDF_PAGES";
+  public static final Setting<Integer> MAX_PDF_PAGES = Setting.integer("BATCHPILOT_MAX_PDF_PAGES", 1000,
+      Range.atLeast(1), "the most pages of a PDF (1000 is Gemini's document limit)");
+  public static final List<Setting<?>> SETTINGS = List.of(MAX_IMAGE_PIXELS, MAX_PDF_PAGES);
 
   public FileValidatorConfig {
-    if (maxFileBytes < 1) {
-      throw new IllegalArgumentException(FileSourceConfig.ENV_MAX_FILE_BYTES
-          + " must be at least 1; got " + maxFileBytes);
-    }
-    if (maxImagePixels < 1) {
-      throw new IllegalArgumentException(ENV_MAX_IMAGE_PIXELS + " must be at least 1; got " + maxImagePixels);
-    }
-    if (maxPdfPages < 1) {
-      throw new IllegalArgumentException(ENV_MAX_PDF_PAGES + " must be at least 1; got " + maxPdfPages);
-    }
+    FileSourceConfig.MAX_FILE_BYTES.check(maxFileBytes);
+    MAX_IMAGE_PIXELS.check(maxImagePixels);
+    MAX_PDF_PAGES.check(maxPdfPages);
   }
 
   public static FileValidatorConfig defaults() {
-    return new FileValidatorConfig(FileSourceConfig.DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_IMAGE_PIXELS,
-        DEFAULT_MAX_PDF_PAGES);
+    return new FileValidatorConfig(FileSourceConfig.MAX_FILE_BYTES.defaultValue(), MAX_IMAGE_PIXELS.defaultValue(),
+        MAX_PDF_PAGES.defaultValue());
   }
 
+  /** Reads {@link FileSourceConfig#MAX_FILE_BYTES} and the settings declared above. */
   public static FileValidatorConfig fromEnvironment(Map<String, String> env) {
-    return new FileValidatorConfig(
-        WholeNumbers.fromEnvironment(env, FileSourceConfig.ENV_MAX_FILE_BYTES, FileSourceConfig.DEFAULT_MAX_FILE_BYTES),
-        WholeNumbers.fromEnvironment(env, ENV_MAX_IMAGE_PIXELS, DEFAULT_MAX_IMAGE_PIXELS),
-        WholeNumbers.intFromEnvironment(env, ENV_MAX_PDF_PAGES, DEFAULT_MAX_PDF_PAGES));
+    return new FileValidatorConfig(FileSourceConfig.MAX_FILE_BYTES.from(env), MAX_IMAGE_PIXELS.from(env),
+        MAX_PDF_PAGES.from(env));
   }
 
   public FileValidatorConfig withMaxFileBytes(long max) {

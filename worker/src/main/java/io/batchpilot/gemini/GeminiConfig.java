@@ -1,9 +1,12 @@
 package io.batchpilot.gemini;
 
-import io.batchpilot.settings.Durations;
+import io.batchpilot.settings.Kind;
+import io.batchpilot.settings.Range;
+import io.batchpilot.settings.Setting;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.regex.Pattern;
@@ -11,16 +14,15 @@ import okhttp3.HttpUrl;
 
 /**
  * Settings of the {@link GeminiClient}, validated on construction with a message naming the
- * environment variable to fix. {@link #toString()} never shows the API key.
+ * environment variable to fix (each declared below). {@link #toString()} never shows the API key.
  *
- * @param baseUrl                 GEMINI_BASE_URL, default {@value #DEFAULT_BASE_URL}; plain http only to a
- *                                loopback host (the simulator), so the key never crosses a network unencrypted
- * @param apiKey                  GEMINI_API_KEY, required; sent only in the x-goog-api-key header
- * @param connectTimeout          GEMINI_CONNECT_TIMEOUT, default 10s
- * @param readTimeout             GEMINI_READ_TIMEOUT, default 120s (thinking models are slow to answer)
- * @param callTimeout             GEMINI_CALL_TIMEOUT, default 300s; the whole call, upload included
- * @param fileActivePollInterval  GEMINI_FILE_POLL_INTERVAL, default 1s; how often to ask whether an uploaded
- *                                file is ACTIVE, bounded by the call timeout
+ * @param baseUrl                 plain http only to a loopback host (the simulator), so the key never
+ *                                crosses a network unencrypted
+ * @param apiKey                  required; sent only in the x-goog-api-key header
+ * @param connectTimeout          TCP and TLS connect
+ * @param readTimeout             thinking models are slow to answer
+ * @param callTimeout             the whole call, upload included
+ * @param fileActivePollInterval  how often to ask whether an uploaded file is ACTIVE, bounded by the call timeout
  */
 public record GeminiConfig(
         String baseUrl,
@@ -30,11 +32,24 @@ public record GeminiConfig(
         Duration callTimeout,
         Duration fileActivePollInterval) {
 
-    public static final String DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com";
-    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
-    public static final Duration DEFAULT_READ_TIMEOUT = Duration.ofSeconds(120);
-    public static final Duration DEFAULT_CALL_TIMEOUT = Duration.ofSeconds(300);
-    public static final Duration DEFAULT_FILE_ACTIVE_POLL_INTERVAL = Duration.ofSeconds(1);
+    public static final Setting<String> BASE_URL = Setting.of("GEMINI_BASE_URL", Kind.text("an http(s) URL"),
+            "https://generativelanguage.googleapis.com",
+            "Google, the simulator or another Gemini-compatible endpoint; plain `http://` only to a loopback host");
+    public static final Setting<String> API_KEY = Setting.optional("GEMINI_API_KEY", Kind.text("an API key"), "required",
+            "the API key from https://aistudio.google.com/apikey; sent in the `x-goog-api-key` header only").keptSecret();
+    public static final Setting<Duration> CONNECT_TIMEOUT = Setting.duration("GEMINI_CONNECT_TIMEOUT", "10s",
+            Range.above(Duration.ZERO), "TCP and TLS connect").formerly("GEMINI_CONNECT_TIMEOUT_SECONDS");
+    public static final Setting<Duration> READ_TIMEOUT = Setting.duration("GEMINI_READ_TIMEOUT", "120s",
+            Range.above(Duration.ZERO), "longest silence while waiting for an answer (thinking models are slow)")
+            .formerly("GEMINI_READ_TIMEOUT_SECONDS");
+    public static final Setting<Duration> CALL_TIMEOUT = Setting.duration("GEMINI_CALL_TIMEOUT", "300s",
+            Range.above(Duration.ZERO), "the whole call, File API upload included; at least the connect and read timeouts")
+            .formerly("GEMINI_CALL_TIMEOUT_SECONDS");
+    public static final Setting<Duration> FILE_POLL_INTERVAL = Setting.duration("GEMINI_FILE_POLL_INTERVAL", "1s",
+            Range.above(Duration.ZERO), "how often to ask whether an uploaded file is `ACTIVE`")
+            .formerly("GEMINI_FILE_POLL_MILLIS");
+    public static final List<Setting<?>> SETTINGS = List.of(API_KEY, BASE_URL, CONNECT_TIMEOUT, READ_TIMEOUT,
+            CALL_TIMEOUT, FILE_POLL_INTERVAL);
     private static final Pattern API_KEY_CHARACTERS = Pattern.compile("[A-Za-z0-9._~+/=-]+");
 
     public GeminiConfig {
@@ -50,7 +65,8 @@ public record GeminiConfig(
         }
         HttpUrl url = HttpUrl.parse(baseUrl);
         if (url == null) {
-            throw new IllegalArgumentException("GEMINI_BASE_URL '" + baseUrl + "' is not an http(s) URL: use e.g. " + DEFAULT_BASE_URL);
+            throw new IllegalArgumentException("GEMINI_BASE_URL '" + baseUrl + "' is not an http(s) URL: use e.g. "
+                    + BASE_URL.defaultValue());
         }
         if (url.querySize() > 0 || url.fragment() != null) {
             throw new IllegalArgumentException(
@@ -60,10 +76,10 @@ public record GeminiConfig(
             throw new IllegalArgumentException("GEMINI_BASE_URL '" + baseUrl
                     + "' is plain http to a non-local host: the API key would travel unencrypted; use https://");
         }
-        requirePositive(connectTimeout, "GEMINI_CONNECT_TIMEOUT");
-        requirePositive(readTimeout, "GEMINI_READ_TIMEOUT");
-        requirePositive(callTimeout, "GEMINI_CALL_TIMEOUT");
-        requirePositive(fileActivePollInterval, "GEMINI_FILE_POLL_INTERVAL");
+        CONNECT_TIMEOUT.check(connectTimeout);
+        READ_TIMEOUT.check(readTimeout);
+        CALL_TIMEOUT.check(callTimeout);
+        FILE_POLL_INTERVAL.check(fileActivePollInterval);
         if (callTimeout.compareTo(readTimeout) < 0 || callTimeout.compareTo(connectTimeout) < 0) {
             throw new IllegalArgumentException("GEMINI_CALL_TIMEOUT (" + callTimeout.toSeconds()
                     + "s) is shorter than the connect or read timeout: the whole call must allow at least one of each");
@@ -72,19 +88,14 @@ public record GeminiConfig(
 
     /** Defaults for everything but the key and base URL. */
     public static GeminiConfig of(String baseUrl, String apiKey) {
-        return new GeminiConfig(baseUrl, apiKey, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_CALL_TIMEOUT,
-                DEFAULT_FILE_ACTIVE_POLL_INTERVAL);
+        return new GeminiConfig(baseUrl, apiKey, CONNECT_TIMEOUT.defaultValue(), READ_TIMEOUT.defaultValue(),
+                CALL_TIMEOUT.defaultValue(), FILE_POLL_INTERVAL.defaultValue());
     }
 
-    /** Reads the settings from environment variables (names in the class comment). */
+    /** Reads the settings declared above; unset ones take their defaults. */
     public static GeminiConfig fromEnvironment(Map<String, String> env) {
-        return new GeminiConfig(
-                env.getOrDefault("GEMINI_BASE_URL", DEFAULT_BASE_URL),
-                env.get("GEMINI_API_KEY"),
-                Durations.fromEnvironment(env, "GEMINI_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT),
-                Durations.fromEnvironment(env, "GEMINI_READ_TIMEOUT", DEFAULT_READ_TIMEOUT),
-                Durations.fromEnvironment(env, "GEMINI_CALL_TIMEOUT", DEFAULT_CALL_TIMEOUT),
-                Durations.fromEnvironment(env, "GEMINI_FILE_POLL_INTERVAL", DEFAULT_FILE_ACTIVE_POLL_INTERVAL));
+        return new GeminiConfig(BASE_URL.from(env), API_KEY.find(env).orElse(null), CONNECT_TIMEOUT.from(env),
+                READ_TIMEOUT.from(env), CALL_TIMEOUT.from(env), FILE_POLL_INTERVAL.from(env));
     }
 
     public GeminiConfig withTimeouts(Duration connect, Duration read, Duration call) {
@@ -119,11 +130,4 @@ public record GeminiConfig(
             return false;
         }
     }
-
-    private static void requirePositive(Duration value, String setting) {
-        if (value == null || value.isNegative() || value.isZero()) {
-            throw new IllegalArgumentException(setting + " must be positive, got " + value);
-        }
-    }
-
 }

@@ -1,38 +1,35 @@
 package io.batchpilot.limiter;
 
-import io.batchpilot.settings.Durations;
+import io.batchpilot.settings.Range;
+import io.batchpilot.settings.Setting;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 
 /**
  * Settings of the Java side of the gate; the limits themselves are rows of {@code quota_limits}.
  *
  * @param maxJitter the most added at random to each wait, so a fleet released at one instant does
- *     not ask again in lockstep (default {@value #DEFAULT_MAX_JITTER_MS} ms, 0 to 10 s;
- *     {@code BATCHPILOT_QUOTA_MAX_JITTER})
+ *     not ask again in lockstep ({@link #MAX_JITTER})
  */
 public record QuotaGateConfig(Duration maxJitter) {
 
-  public static final long DEFAULT_MAX_JITTER_MS = 20;
-  static final Duration MAX_JITTER_CEILING = Duration.ofSeconds(10);
+  public static final Setting<Duration> MAX_JITTER = Setting.duration("BATCHPILOT_QUOTA_MAX_JITTER", "20ms",
+      Range.between(Duration.ZERO, Duration.ofSeconds(10)),
+      "the most added at random to each wait at the gate, so a fleet released at one instant does not ask again "
+          + "in lockstep").formerly("BATCHPILOT_QUOTA_MAX_JITTER_MS");
+  public static final List<Setting<?>> SETTINGS = List.of(MAX_JITTER);
 
   public QuotaGateConfig {
-    Objects.requireNonNull(maxJitter, "maxJitter");
-    if (maxJitter.isNegative() || maxJitter.compareTo(MAX_JITTER_CEILING) > 0) {
-      throw new IllegalArgumentException("quota gate setting maxJitter (BATCHPILOT_QUOTA_MAX_JITTER) must be "
-          + "between 0 and " + MAX_JITTER_CEILING.toMillis() + " ms, got " + maxJitter.toMillis() + " ms");
-    }
+    MAX_JITTER.check(maxJitter);
   }
-
-  public static final String MAX_JITTER_VARIABLE = "BATCHPILOT_QUOTA_MAX_JITTER";
 
   public static QuotaGateConfig defaults() {
-    return new QuotaGateConfig(Duration.ofMillis(DEFAULT_MAX_JITTER_MS));
+    return new QuotaGateConfig(MAX_JITTER.defaultValue());
   }
 
-  /** Reads {@value #MAX_JITTER_VARIABLE} (a duration), defaulting what is unset. */
+  /** Reads {@link #MAX_JITTER}, defaulting it when unset. */
   public static QuotaGateConfig fromEnvironment(Map<String, String> env) {
-    return new QuotaGateConfig(Durations.fromEnvironment(env, MAX_JITTER_VARIABLE, defaults().maxJitter()));
+    return new QuotaGateConfig(MAX_JITTER.from(env));
   }
 }

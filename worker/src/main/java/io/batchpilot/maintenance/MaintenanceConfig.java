@@ -1,13 +1,15 @@
 package io.batchpilot.maintenance;
 
-import io.batchpilot.settings.Durations;
+import io.batchpilot.settings.Range;
+import io.batchpilot.settings.Setting;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * How often the maintenance leader does each duty, and how long rows are kept. Validated when
- * built; each message names the setting.
+ * built; each message names the setting. The retentions and the upload timeout are settings
+ * (declared below); the intervals are fixed.
  *
  * @param leaderTerm how long a leader's term lasts without renewal: the longest a dead leader
  *     goes unreplaced
@@ -45,19 +47,21 @@ public record MaintenanceConfig(
   public static final Duration DEFAULT_ETA_WINDOW = Duration.ofSeconds(60);
   public static final Duration DEFAULT_RETENTION_INTERVAL = Duration.ofMinutes(10);
   /** A month of ledger and usage: the cost dashboard reads spend by day. */
-  public static final Duration DEFAULT_LEDGER_RETENTION = Duration.ofDays(30);
+  public static final Setting<Duration> LEDGER_RETENTION = Setting.duration("BATCHPILOT_LEDGER_RETENTION", "30d",
+      Range.above(Duration.ZERO), "how long the quota ledger (`api_quota_tracking`) and the usage rollup are kept")
+      .formerly("BATCHPILOT_LEDGER_RETENTION_DAYS");
   /** Snapshots are many (every metric of every worker every few seconds) and read for recent hours. */
-  public static final Duration DEFAULT_METRICS_RETENTION = Duration.ofDays(3);
+  public static final Setting<Duration> METRICS_RETENTION = Setting.duration("BATCHPILOT_METRICS_RETENTION", "3d",
+      Range.above(Duration.ZERO), "how long metric snapshots and the heartbeats of gone workers are kept")
+      .formerly("BATCHPILOT_METRICS_RETENTION_DAYS");
   /** An hour: a large file over a slow phone connection still makes it; a closed tab is noticed the same day. */
-  public static final Duration DEFAULT_UPLOAD_TIMEOUT = Duration.ofMinutes(60);
-  public static final Duration MIN_UPLOAD_TIMEOUT = Duration.ofMinutes(1);
-  public static final Duration MAX_UPLOAD_TIMEOUT = Duration.ofDays(7);
+  public static final Setting<Duration> UPLOAD_TIMEOUT = Setting.duration("BATCHPILOT_UPLOAD_TIMEOUT", "60m",
+      Range.between(Duration.ofMinutes(1), Duration.ofDays(7)),
+      "a file still `uploading` this long after its row last changed (a page closed mid-upload) is skipped, so its "
+          + "session finishes");
+  public static final List<Setting<?>> SETTINGS = List.of(LEDGER_RETENTION, METRICS_RETENTION, UPLOAD_TIMEOUT);
   /** River rescues and deletes in batches of a thousand-odd rows; so do we. */
   public static final int DEFAULT_BATCH_SIZE = 1000;
-
-  public static final String ENV_LEDGER_RETENTION = "BATCHPILOT_LEDGER_RETENTION";
-  public static final String ENV_METRICS_RETENTION = "BATCHPILOT_METRICS_RETENTION";
-  public static final String ENV_UPLOAD_TIMEOUT = "BATCHPILOT_UPLOAD_TIMEOUT";
 
   public MaintenanceConfig {
     positive("leaderTerm", leaderTerm);
@@ -67,17 +71,13 @@ public record MaintenanceConfig(
     positive("etaInterval", etaInterval);
     positive("etaWindow", etaWindow);
     positive("retentionInterval", retentionInterval);
-    positive(ENV_LEDGER_RETENTION, ledgerRetention);
-    positive(ENV_METRICS_RETENTION, metricsRetention);
+    LEDGER_RETENTION.check(ledgerRetention);
+    METRICS_RETENTION.check(metricsRetention);
     if (electionInterval.multipliedBy(2).compareTo(leaderTerm) > 0) {
       throw new IllegalArgumentException("electionInterval (" + electionInterval + ") must be at most"
           + " half of leaderTerm (" + leaderTerm + "), so a leader renews before its term ends");
     }
-    if (uploadTimeout == null || uploadTimeout.compareTo(MIN_UPLOAD_TIMEOUT) < 0
-        || uploadTimeout.compareTo(MAX_UPLOAD_TIMEOUT) > 0) {
-      throw new IllegalArgumentException(ENV_UPLOAD_TIMEOUT + " must be between 1m and " + MAX_UPLOAD_TIMEOUT.toMinutes()
-          + "m (7 days); got " + uploadTimeout);
-    }
+    UPLOAD_TIMEOUT.check(uploadTimeout);
     if (batchSize < 1) {
       throw new IllegalArgumentException("batchSize must be at least 1; got " + batchSize);
     }
@@ -86,16 +86,16 @@ public record MaintenanceConfig(
   public static MaintenanceConfig defaults() {
     return new MaintenanceConfig(DEFAULT_LEADER_TERM, DEFAULT_ELECTION_INTERVAL, DEFAULT_RESCUE_INTERVAL,
         DEFAULT_FINALISE_INTERVAL, DEFAULT_ETA_INTERVAL, DEFAULT_ETA_WINDOW, DEFAULT_RETENTION_INTERVAL,
-        DEFAULT_LEDGER_RETENTION, DEFAULT_METRICS_RETENTION, DEFAULT_UPLOAD_TIMEOUT, DEFAULT_BATCH_SIZE);
+        LEDGER_RETENTION.defaultValue(), METRICS_RETENTION.defaultValue(), UPLOAD_TIMEOUT.defaultValue(),
+        DEFAULT_BATCH_SIZE);
   }
 
   /** The defaults, with the retentions and the upload timeout from the environment when set. */
   public static MaintenanceConfig fromEnvironment(Map<String, String> env) {
     MaintenanceConfig d = defaults();
     return new MaintenanceConfig(d.leaderTerm, d.electionInterval, d.rescueInterval, d.finaliseInterval,
-        d.etaInterval, d.etaWindow, d.retentionInterval, Durations.fromEnvironment(env, ENV_LEDGER_RETENTION, d.ledgerRetention),
-        Durations.fromEnvironment(env, ENV_METRICS_RETENTION, d.metricsRetention),
-        Durations.fromEnvironment(env, ENV_UPLOAD_TIMEOUT, d.uploadTimeout), d.batchSize);
+        d.etaInterval, d.etaWindow, d.retentionInterval, LEDGER_RETENTION.from(env), METRICS_RETENTION.from(env),
+        UPLOAD_TIMEOUT.from(env), d.batchSize);
   }
 
   private static void positive(String name, Duration value) {

@@ -26,7 +26,7 @@ public final class StaleUploadSkipper {
 
   public StaleUploadSkipper(DataSource dataSource, Duration timeout, int batchSize) {
     if (timeout == null || timeout.isNegative() || timeout.isZero()) {
-      throw new IllegalArgumentException(MaintenanceConfig.ENV_UPLOAD_TIMEOUT + " must be a positive duration; got " + timeout);
+      throw new IllegalArgumentException(MaintenanceConfig.UPLOAD_TIMEOUT.name() + " must be a positive duration; got " + timeout);
     }
     if (batchSize < 1) {
       throw new IllegalArgumentException("the upload skip batch size must be at least 1; got " + batchSize);
@@ -54,7 +54,7 @@ public final class StaleUploadSkipper {
         .set(file.STATUS, inline("skipped"))
         .set(file.ERROR_TYPE, inline("upload_failed"))
         .set(file.ERROR_MESSAGE, inline("the upload did not finish: this file stayed uploading for over " + describe(timeout)
-            + " (" + MaintenanceConfig.ENV_UPLOAD_TIMEOUT + ") without its bytes reaching Storage, probably because the"
+            + " (" + MaintenanceConfig.UPLOAD_TIMEOUT.name() + ") without its bytes reaching Storage, probably because the"
             + " page was closed mid-upload, so it was skipped and its session can finish; upload it again"))
         .where(file.ID.in(select(file.ID).from(file)
             .where(file.BATCH_SESSION_ID.in(select(session.ID).from(session).where(session.FILES_UPLOADING.gt(0))))

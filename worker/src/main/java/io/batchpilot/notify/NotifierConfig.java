@@ -1,25 +1,28 @@
 package io.batchpilot.notify;
 
+import io.batchpilot.settings.Range;
+import io.batchpilot.settings.Setting;
 import java.time.Duration;
 
 /**
  * @param pollInterval     how often the worker looks for work without being told (the backstop for
- *                         a notification lost while reconnecting); default {@value #DEFAULT_POLL_SECONDS} s
+ *                         a notification lost while reconnecting): {@link #POLL_INTERVAL}
  * @param reconnectMin     the first wait before reconnecting a broken LISTEN connection
  * @param reconnectMax     the longest wait between reconnect attempts (the wait doubles up to it)
  */
 public record NotifierConfig(Duration pollInterval, Duration reconnectMin, Duration reconnectMax) {
 
-  public static final long DEFAULT_POLL_SECONDS = 5;
+  public static final Setting<Duration> POLL_INTERVAL = Setting.duration("BATCHPILOT_POLL_INTERVAL", "5s",
+      Range.above(Duration.ZERO), "the backstop: look for work this often even without a notification");
   public static final Duration DEFAULT_RECONNECT_MIN = Duration.ofMillis(250);
   public static final Duration DEFAULT_RECONNECT_MAX = Duration.ofSeconds(30);
 
   public static NotifierConfig defaults() {
-    return new NotifierConfig(Duration.ofSeconds(DEFAULT_POLL_SECONDS), DEFAULT_RECONNECT_MIN, DEFAULT_RECONNECT_MAX);
+    return new NotifierConfig(POLL_INTERVAL.defaultValue(), DEFAULT_RECONNECT_MIN, DEFAULT_RECONNECT_MAX);
   }
 
   public NotifierConfig {
-    positive("poll interval (BATCHPILOT_POLL_INTERVAL)", pollInterval);
+    POLL_INTERVAL.check(pollInterval);
     positive("reconnect minimum wait", reconnectMin);
     positive("reconnect maximum wait", reconnectMax);
     if (reconnectMax.compareTo(reconnectMin) < 0) {

@@ -1,6 +1,5 @@
 package io.batchpilot.pipeline;
 
-import io.batchpilot.settings.Durations;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -26,6 +25,8 @@ import io.batchpilot.limiter.QuotaGate;
 import io.batchpilot.limiter.Strategy;
 import io.batchpilot.limiter.WaitReason;
 import io.batchpilot.metrics.Metrics;
+import io.batchpilot.settings.Range;
+import io.batchpilot.settings.Setting;
 import io.batchpilot.store.DatabaseOutage;
 import java.io.IOException;
 import java.time.Duration;
@@ -34,6 +35,7 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -60,22 +62,22 @@ public final class ReceiptProcessor implements FileProcessor {
    * @param backoff      retries without a server-given delay
    */
   public record Config(Duration maxQuotaWait, Backoff backoff) {
-    public static final Duration DEFAULT_MAX_QUOTA_WAIT = Duration.ofSeconds(20);
+    public static final Setting<Duration> MAX_QUOTA_WAIT = Setting.duration("BATCHPILOT_MAX_QUOTA_WAIT", "20s",
+        Range.atLeast(Duration.ZERO), "longest a file waits at the quota gate holding its thread; a longer wait puts "
+            + "it back in the queue, due when the quota frees").formerly("BATCHPILOT_MAX_QUOTA_WAIT_MS");
+    public static final List<Setting<?>> SETTINGS = List.of(MAX_QUOTA_WAIT);
 
     public static Config defaults() {
-      return new Config(DEFAULT_MAX_QUOTA_WAIT, Backoff.defaults());
+      return new Config(MAX_QUOTA_WAIT.defaultValue(), Backoff.defaults());
     }
 
-    /** Reads BATCHPILOT_MAX_QUOTA_WAIT (a duration such as 20s); the retry backoff is not a setting. */
+    /** Reads {@link #MAX_QUOTA_WAIT}; the retry backoff is not a setting. */
     public static Config fromEnvironment(Map<String, String> env) {
-      return new Config(Durations.fromEnvironment(env, "BATCHPILOT_MAX_QUOTA_WAIT", DEFAULT_MAX_QUOTA_WAIT),
-          Backoff.defaults());
+      return new Config(MAX_QUOTA_WAIT.from(env), Backoff.defaults());
     }
 
     public Config {
-      if (maxQuotaWait == null || maxQuotaWait.isNegative()) {
-        throw new IllegalArgumentException("BATCHPILOT_MAX_QUOTA_WAIT must be zero or more, was " + maxQuotaWait);
-      }
+      MAX_QUOTA_WAIT.check(maxQuotaWait);
       if (backoff == null) {
         throw new IllegalArgumentException("retry backoff settings are missing");
       }

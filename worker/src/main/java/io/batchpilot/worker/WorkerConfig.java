@@ -1,22 +1,23 @@
 package io.batchpilot.worker;
 
 import io.batchpilot.notify.NotifierConfig;
-import io.batchpilot.settings.Durations;
-import io.batchpilot.settings.WholeNumbers;
+import io.batchpilot.settings.Range;
+import io.batchpilot.settings.Setting;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 
 /**
- * One worker's settings, checked when the worker is built. Each is documented once, in the README
- * (section "Worker settings"), with its default and its environment variable.
+ * One worker's settings, checked when the worker is built; each is declared below, once, with its
+ * environment variable, default, range and text (docs/settings.md is generated from them).
  *
- * @param concurrency      files in flight at once (threads); default {@value #DEFAULT_CONCURRENCY}
- * @param claimBatch       at most this many files per claim; default {@value #DEFAULT_CLAIM_BATCH}
+ * @param concurrency      files in flight at once (threads)
+ * @param claimBatch       at most this many files per claim
  * @param claimCooldown    the least time between two claims of a busy worker: files that finish
  *                         meanwhile are claimed for together, one round trip instead of one each
  * @param lease            how long a claim holds a file without a heartbeat
  * @param heartbeat        how often the leases of in-flight files are extended; under lease / 2
- * @param completionBatch  at most this many outcomes per write; default {@value #DEFAULT_COMPLETION_BATCH}
+ * @param completionBatch  at most this many outcomes per write
  * @param shutdownGrace    how long in-flight files may take to finish after a stop
  */
 public record WorkerConfig(
@@ -29,72 +30,56 @@ public record WorkerConfig(
     Duration shutdownGrace,
     NotifierConfig notifier) {
 
-  public static final int DEFAULT_CONCURRENCY = 16;
-  public static final int DEFAULT_CLAIM_BATCH = 64;
-  public static final Duration DEFAULT_CLAIM_COOLDOWN = Duration.ofMillis(5);
-  /** Beyond this a busy worker's threads would idle waiting for the next claim. */
-  public static final Duration MAX_CLAIM_COOLDOWN = Duration.ofSeconds(1);
-  public static final Duration DEFAULT_LEASE = Duration.ofSeconds(60);
-  public static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(15);
-  public static final int DEFAULT_COMPLETION_BATCH = 200;
-  public static final Duration DEFAULT_SHUTDOWN_GRACE = Duration.ofSeconds(30);
+  public static final Setting<Integer> CONCURRENCY = Setting.integer("BATCHPILOT_CONCURRENCY", 16, Range.between(1, 1000),
+      "files in flight at once per worker (a fixed thread pool); `worker --concurrency` wins over it");
+  public static final Setting<Integer> CLAIM_BATCH = Setting.integer("BATCHPILOT_CLAIM_BATCH", 64, Range.atLeast(1),
+      "most files taken by one claim");
+  /** At most a second: beyond it a busy worker's threads would idle waiting for the next claim. */
+  public static final Setting<Duration> CLAIM_COOLDOWN = Setting.duration("BATCHPILOT_CLAIM_COOLDOWN", "5ms",
+      Range.between(Duration.ZERO, Duration.ofSeconds(1)),
+      "least time between two claims of a busy worker: files finishing meanwhile share one claim; an idle worker "
+          + "claims at once");
+  public static final Setting<Duration> LEASE = Setting.duration("BATCHPILOT_LEASE", "60s", Range.above(Duration.ZERO),
+      "how long a claim holds a file without a heartbeat; a dead worker's files come back after it");
+  public static final Setting<Duration> HEARTBEAT = Setting.duration("BATCHPILOT_HEARTBEAT", "15s",
+      Range.above(Duration.ZERO), "how often in-flight leases are extended; must be under half the lease");
+  public static final Setting<Integer> COMPLETION_BATCH = Setting.integer("BATCHPILOT_COMPLETION_BATCH", 200,
+      Range.atLeast(1), "most outcomes written in one transaction");
+  public static final Setting<Duration> SHUTDOWN_GRACE = Setting.duration("BATCHPILOT_SHUTDOWN_GRACE", "30s",
+      Range.atLeast(Duration.ZERO), "how long in-flight files may finish after SIGTERM");
+
+  /** This record's settings, and the notifier's it reads, in the order docs/settings.md lists them. */
+  public static final List<Setting<?>> SETTINGS = List.of(CONCURRENCY, CLAIM_BATCH, CLAIM_COOLDOWN, LEASE, HEARTBEAT,
+      COMPLETION_BATCH, SHUTDOWN_GRACE, NotifierConfig.POLL_INTERVAL);
 
   public static WorkerConfig defaults() {
-    return new WorkerConfig(DEFAULT_CONCURRENCY, DEFAULT_CLAIM_BATCH, DEFAULT_CLAIM_COOLDOWN, DEFAULT_LEASE, DEFAULT_HEARTBEAT,
-        DEFAULT_COMPLETION_BATCH, DEFAULT_SHUTDOWN_GRACE,
+    return new WorkerConfig(CONCURRENCY.defaultValue(), CLAIM_BATCH.defaultValue(), CLAIM_COOLDOWN.defaultValue(),
+        LEASE.defaultValue(), HEARTBEAT.defaultValue(), COMPLETION_BATCH.defaultValue(), SHUTDOWN_GRACE.defaultValue(),
         NotifierConfig.defaults());
   }
 
-  /**
-   * Reads the variables of the README's "Worker settings" (durations with their unit, such as 5ms or
-   * 60s); unset ones take their defaults.
-   */
+  /** Reads the settings declared above; unset ones take their defaults. */
   public static WorkerConfig fromEnvironment(Map<String, String> env) {
-    WorkerConfig d = defaults();
-    NotifierConfig notifier = d.notifier;
-    return new WorkerConfig(
-        WholeNumbers.intFromEnvironment(env, "BATCHPILOT_CONCURRENCY", d.concurrency),
-        WholeNumbers.intFromEnvironment(env, "BATCHPILOT_CLAIM_BATCH", d.claimBatch),
-        Durations.fromEnvironment(env, "BATCHPILOT_CLAIM_COOLDOWN", d.claimCooldown),
-        Durations.fromEnvironment(env, "BATCHPILOT_LEASE", d.lease),
-        Durations.fromEnvironment(env, "BATCHPILOT_HEARTBEAT", d.heartbeat),
-        WholeNumbers.intFromEnvironment(env, "BATCHPILOT_COMPLETION_BATCH", d.completionBatch),
-        Durations.fromEnvironment(env, "BATCHPILOT_SHUTDOWN_GRACE", d.shutdownGrace),
-        new NotifierConfig(Durations.fromEnvironment(env, "BATCHPILOT_POLL_INTERVAL", notifier.pollInterval()),
-            notifier.reconnectMin(), notifier.reconnectMax()));
+    NotifierConfig notifier = NotifierConfig.defaults();
+    return new WorkerConfig(CONCURRENCY.from(env), CLAIM_BATCH.from(env), CLAIM_COOLDOWN.from(env), LEASE.from(env),
+        HEARTBEAT.from(env), COMPLETION_BATCH.from(env), SHUTDOWN_GRACE.from(env),
+        new NotifierConfig(NotifierConfig.POLL_INTERVAL.from(env), notifier.reconnectMin(), notifier.reconnectMax()));
   }
 
   public WorkerConfig {
-    if (concurrency < 1 || concurrency > 1000) {
-      throw new IllegalArgumentException("BATCHPILOT_CONCURRENCY must be between 1 and 1000, was " + concurrency);
-    }
-    if (claimBatch < 1) {
-      throw new IllegalArgumentException("BATCHPILOT_CLAIM_BATCH must be at least 1, was " + claimBatch);
-    }
-    if (completionBatch < 1) {
-      throw new IllegalArgumentException("BATCHPILOT_COMPLETION_BATCH must be at least 1, was " + completionBatch);
-    }
-    if (claimCooldown == null || claimCooldown.isNegative() || claimCooldown.compareTo(MAX_CLAIM_COOLDOWN) > 0) {
-      throw new IllegalArgumentException("BATCHPILOT_CLAIM_COOLDOWN must be between 0 and " + MAX_CLAIM_COOLDOWN.toMillis()
-          + " ms, was " + claimCooldown);
-    }
-    positive("BATCHPILOT_LEASE", lease);
-    positive("BATCHPILOT_HEARTBEAT", heartbeat);
-    if (shutdownGrace == null || shutdownGrace.isNegative()) {
-      throw new IllegalArgumentException("BATCHPILOT_SHUTDOWN_GRACE must be zero or more, was " + shutdownGrace);
-    }
+    CONCURRENCY.check(concurrency);
+    CLAIM_BATCH.check(claimBatch);
+    COMPLETION_BATCH.check(completionBatch);
+    CLAIM_COOLDOWN.check(claimCooldown);
+    LEASE.check(lease);
+    HEARTBEAT.check(heartbeat);
+    SHUTDOWN_GRACE.check(shutdownGrace);
     if (heartbeat.multipliedBy(2).compareTo(lease) >= 0) {
-      throw new IllegalArgumentException("BATCHPILOT_HEARTBEAT (" + heartbeat + ") must be under half of BATCHPILOT_LEASE ("
-          + lease + "), so one late heartbeat does not lose the lease");
+      throw new IllegalArgumentException(HEARTBEAT.name() + " (" + heartbeat + ") must be under half of " + LEASE.name()
+          + " (" + lease + "), so one late heartbeat does not lose the lease");
     }
     if (notifier == null) {
       throw new IllegalArgumentException("notifier settings are missing");
-    }
-  }
-
-  private static void positive(String setting, Duration value) {
-    if (value == null || value.isNegative() || value.isZero()) {
-      throw new IllegalArgumentException(setting + " must be a positive duration, was " + value);
     }
   }
 

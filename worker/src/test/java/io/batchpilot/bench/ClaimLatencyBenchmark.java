@@ -35,7 +35,7 @@ import java.util.concurrent.TimeUnit;
  * both are the database's clock. Two paths, one after the other in the same run: the NOTIFY path
  * (the worker LISTENs on the file's database) and the poll-only path (its LISTEN connection is on
  * another database, so it hears nothing and finds the file at its next poll, every
- * {@value io.batchpilot.notify.NotifierConfig#DEFAULT_POLL_SECONDS} s).
+ * BATCHPILOT_POLL_INTERVAL, 5s by default).
  *
  * <p>Arguments: inserts on the NOTIFY path (default 200), inserts on the poll-only path (default 10).
  */

@@ -46,7 +46,7 @@ public final class EmbeddingBenchmark {
 
   private static final int RECEIPTS = Integer.getInteger("bench.receipts", 1000);
   private static final int ROUNDS = Integer.getInteger("bench.rounds", 3);
-  private static final String MODEL = EmbeddingConfig.DEFAULT_MODEL;
+  private static final String MODEL = EmbeddingConfig.MODEL.defaultValue();
   private static final double FREE_TIER_RPM = 100;
   private static final double FREE_TIER_TPM = 30_000;
 
@@ -110,7 +110,7 @@ public final class EmbeddingBenchmark {
       GeminiSimulator simulator) throws Exception {
     EmbeddingQueue queue = new EmbeddingQueue(dataSource);
     EmbeddingOptions options = new EmbeddingOptions(EmbeddingOptions.TaskType.RETRIEVAL_DOCUMENT,
-        EmbeddingConfig.DEFAULT_DIMENSIONS);
+        EmbeddingConfig.DIMENSIONS.defaultValue());
     long start = System.nanoTime();
     for (List<ClaimedEmbedding> claimed = queue.claim("bench-single", 1, 1, Duration.ofMinutes(5));
         !claimed.isEmpty(); claimed = queue.claim("bench-single", 1, 1, Duration.ofMinutes(5))) {

@@ -48,7 +48,7 @@ public final class PipelineThroughputBenchmark {
     int files = args.length > 0 ? Integer.parseInt(args[0]) : 10_000;
     int runs = args.length > 1 ? Integer.parseInt(args[1]) : 1;
     int[] workerCounts = ints(args.length > 2 ? args[2] : "1,2,3,4");
-    int[] cooldowns = ints(args.length > 3 ? args[3] : "0," + WorkerConfig.DEFAULT_CLAIM_COOLDOWN.toMillis());
+    int[] cooldowns = ints(args.length > 3 ? args[3] : "0," + WorkerConfig.CLAIM_COOLDOWN.defaultValue().toMillis());
     try (TestDatabase db = TestPostgres.get().createDatabase(true)) {
       System.out.println("| workers | claim cooldown ms | pipeline files/s (median of " + runs
           + ") | DB round trips per file | pgbench SKIP LOCKED claims/s | pipeline / pgbench |");

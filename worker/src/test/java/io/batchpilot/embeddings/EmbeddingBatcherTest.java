@@ -42,7 +42,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(PostgresExtension.class)
 class EmbeddingBatcherTest {
 
-  private static final String MODEL = EmbeddingConfig.DEFAULT_MODEL;
+  private static final String MODEL = EmbeddingConfig.MODEL.defaultValue();
   // Retries are due again within a millisecond, so a test needs no clock of the database's to wait on.
   private static final Backoff INSTANT_BACKOFF = new Backoff(Duration.ofMillis(1), Duration.ofMillis(1));
 
@@ -88,7 +88,7 @@ class EmbeddingBatcherTest {
     assertEquals(200, full.embedded());
     assertEquals(0, batcher.runOnce().requests(), "50 wait for company while the linger runs");
 
-    clock.advance(EmbeddingConfig.DEFAULT_LINGER);
+    clock.advance(EmbeddingConfig.LINGER.defaultValue());
     EmbeddingBatcher.RunResult rest = batcher.runOnce();
     assertEquals(1, rest.requests());
     assertEquals(50, rest.embedded());

@@ -39,10 +39,10 @@ class GeminiConfigTest {
     @Test
     void aKeyWithSpacesIsRefusedWithoutQuotingIt() {
         IllegalArgumentException quoted = assertThrows(IllegalArgumentException.class,
-                () -> GeminiConfig.of(GeminiConfig.DEFAULT_BASE_URL, "\"secret-key\""));
+                () -> GeminiConfig.of(GeminiConfig.BASE_URL.defaultValue(), "\"secret-key\""));
         assertFalse(quoted.getMessage().contains("secret-key"));
         IllegalArgumentException spaces = assertThrows(IllegalArgumentException.class,
-                () -> GeminiConfig.of(GeminiConfig.DEFAULT_BASE_URL, "secret-key\n"));
+                () -> GeminiConfig.of(GeminiConfig.BASE_URL.defaultValue(), "secret-key\n"));
         assertTrue(spaces.getMessage().startsWith("GEMINI_API_KEY contains whitespace, quotes"), spaces.getMessage());
         assertFalse(spaces.getMessage().contains("secret-key"));
     }
@@ -66,10 +66,10 @@ class GeminiConfigTest {
 
     @Test
     void timeoutsMustBePositiveAndTheCallAtLeastAsLongAsARead() {
-        GeminiConfig base = GeminiConfig.of(GeminiConfig.DEFAULT_BASE_URL, "k");
+        GeminiConfig base = GeminiConfig.of(GeminiConfig.BASE_URL.defaultValue(), "k");
         IllegalArgumentException zero = assertThrows(IllegalArgumentException.class,
                 () -> base.withTimeouts(Duration.ZERO, Duration.ofSeconds(1), Duration.ofSeconds(1)));
-        assertTrue(zero.getMessage().startsWith("GEMINI_CONNECT_TIMEOUT must be positive"), zero.getMessage());
+        assertTrue(zero.getMessage().startsWith("GEMINI_CONNECT_TIMEOUT must be more than 0s; got 0s"), zero.getMessage());
         IllegalArgumentException shortCall = assertThrows(IllegalArgumentException.class,
                 () -> base.withTimeouts(Duration.ofSeconds(1), Duration.ofSeconds(60), Duration.ofSeconds(30)));
         assertTrue(shortCall.getMessage().startsWith("GEMINI_CALL_TIMEOUT (30s) is shorter"), shortCall.getMessage());
@@ -81,7 +81,7 @@ class GeminiConfigTest {
 
     @Test
     void toStringHidesTheKey() {
-        String text = GeminiConfig.of(GeminiConfig.DEFAULT_BASE_URL, "AIzaSy-secret").toString();
+        String text = GeminiConfig.of(GeminiConfig.BASE_URL.defaultValue(), "AIzaSy-secret").toString();
         assertFalse(text.contains("AIzaSy-secret"), text);
         assertTrue(text.contains("apiKey=<redacted>"), text);
     }

@@ -12,20 +12,20 @@ class QuotaGateConfigTest {
 
   @Test
   void unsetJitterTakesTheDefaultAndASetOneIsRead() {
-    assertEquals(Duration.ofMillis(QuotaGateConfig.DEFAULT_MAX_JITTER_MS),
+    assertEquals(Duration.ofMillis(20),
         QuotaGateConfig.fromEnvironment(Map.of()).maxJitter());
     assertEquals(Duration.ofMillis(5),
-        QuotaGateConfig.fromEnvironment(Map.of(QuotaGateConfig.MAX_JITTER_VARIABLE, "5ms")).maxJitter());
+        QuotaGateConfig.fromEnvironment(Map.of(QuotaGateConfig.MAX_JITTER.name(), "5ms")).maxJitter());
   }
 
   @Test
   void aBadJitterIsRefusedNamingTheSetting() {
     IllegalArgumentException notANumber = assertThrows(IllegalArgumentException.class,
-        () -> QuotaGateConfig.fromEnvironment(Map.of(QuotaGateConfig.MAX_JITTER_VARIABLE, "5")));
-    assertTrue(notANumber.getMessage().contains(QuotaGateConfig.MAX_JITTER_VARIABLE), notANumber::getMessage);
+        () -> QuotaGateConfig.fromEnvironment(Map.of(QuotaGateConfig.MAX_JITTER.name(), "5")));
+    assertTrue(notANumber.getMessage().contains(QuotaGateConfig.MAX_JITTER.name()), notANumber::getMessage);
     IllegalArgumentException tooLarge = assertThrows(IllegalArgumentException.class,
-        () -> QuotaGateConfig.fromEnvironment(Map.of(QuotaGateConfig.MAX_JITTER_VARIABLE, "60s")));
-    assertTrue(tooLarge.getMessage().contains(QuotaGateConfig.MAX_JITTER_VARIABLE), tooLarge::getMessage);
+        () -> QuotaGateConfig.fromEnvironment(Map.of(QuotaGateConfig.MAX_JITTER.name(), "60s")));
+    assertTrue(tooLarge.getMessage().contains(QuotaGateConfig.MAX_JITTER.name()), tooLarge::getMessage);
   }
 
   @Test

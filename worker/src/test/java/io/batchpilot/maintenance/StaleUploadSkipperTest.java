@@ -72,12 +72,12 @@ class StaleUploadSkipperTest {
 
   @Test
   void theTimeoutSettingIsReadWithItsUnitAndBoundedByName() {
-    assertEquals(MaintenanceConfig.DEFAULT_UPLOAD_TIMEOUT, MaintenanceConfig.fromEnvironment(Map.of()).uploadTimeout());
+    assertEquals(MaintenanceConfig.UPLOAD_TIMEOUT.defaultValue(), MaintenanceConfig.fromEnvironment(Map.of()).uploadTimeout());
     assertEquals(Duration.ofMinutes(90),
         MaintenanceConfig.fromEnvironment(Map.of("BATCHPILOT_UPLOAD_TIMEOUT", "90m")).uploadTimeout());
     IllegalArgumentException tooShort = assertThrows(IllegalArgumentException.class,
         () -> MaintenanceConfig.fromEnvironment(Map.of("BATCHPILOT_UPLOAD_TIMEOUT", "30s")));
-    assertEquals("BATCHPILOT_UPLOAD_TIMEOUT must be between 1m and 10080m (7 days); got PT30S", tooShort.getMessage());
+    assertEquals("BATCHPILOT_UPLOAD_TIMEOUT must be between 1m and 7d; got '30s'", tooShort.getMessage());
     IllegalArgumentException bare = assertThrows(IllegalArgumentException.class,
         () -> MaintenanceConfig.fromEnvironment(Map.of("BATCHPILOT_UPLOAD_TIMEOUT", "60")));
     assertEquals("BATCHPILOT_UPLOAD_TIMEOUT must be a duration with its unit, like 500ms, 60s, 2m, 1h or 7d; got '60'",

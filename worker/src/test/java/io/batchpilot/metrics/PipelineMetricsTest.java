@@ -72,7 +72,7 @@ class PipelineMetricsTest {
         + " the rows:\n" + dsl.fetch("SELECT original_filename, status, attempts, api_calls_made, error_type, error_message"
         + " FROM public.batch_upload_files WHERE batch_session_id = ? ORDER BY original_filename",
         DSL.val(session, SQLDataType.UUID)).format(100) + "\nthe requests:\n" + requests);
-    assertEquals(byOutcome(requests, "batchEmbedContents"), outcomes(registries, EmbeddingConfig.DEFAULT_MODEL),
+    assertEquals(byOutcome(requests, "batchEmbedContents"), outcomes(registries, EmbeddingConfig.MODEL.defaultValue()),
         "embedding calls by outcome");
 
     assertEquals(calls, count(registries, MetricKey.of(Metrics.GATE_WAIT, "model", MODEL)),

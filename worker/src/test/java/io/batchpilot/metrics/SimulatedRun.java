@@ -70,7 +70,7 @@ final class SimulatedRun implements AutoCloseable {
     // The gate lets everything through, so only the simulator's tight window answers 429s.
     dsl.update(QUOTA_LIMITS).set(QUOTA_LIMITS.REQUESTS_PER_MINUTE, 1_000_000)
         .set(QUOTA_LIMITS.INPUT_TOKENS_PER_MINUTE, 1_000_000_000L).set(QUOTA_LIMITS.MAX_IN_FLIGHT, 1000)
-        .where(QUOTA_LIMITS.MODEL.in(MODEL, EmbeddingConfig.DEFAULT_MODEL)).execute();
+        .where(QUOTA_LIMITS.MODEL.in(MODEL, EmbeddingConfig.MODEL.defaultValue())).execute();
 
     Sessions sessions = new Sessions(db.dataSource());
     List<NewFile> files = new ArrayList<>();
