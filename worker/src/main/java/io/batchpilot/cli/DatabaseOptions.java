@@ -4,12 +4,19 @@ import com.zaxxer.hikari.HikariDataSource;
 import com.zaxxer.hikari.pool.HikariPool;
 import io.batchpilot.db.ConnectionPools;
 import io.batchpilot.db.DatabaseUrl;
+import io.batchpilot.settings.Kind;
+import io.batchpilot.settings.Setting;
 import picocli.CommandLine.Option;
 
 /** {@code --database-url}, or {@code DATABASE_URL}: the one way every command finds PostgreSQL. */
 public final class DatabaseOptions {
 
-  @Option(names = "--database-url", paramLabel = "URL", defaultValue = "${env:DATABASE_URL}",
+  static final Setting<String> DATABASE_URL = Setting.optional("DATABASE_URL",
+      Kind.text("postgresql://user:password@host:5432/db or a JDBC URL"), "none (the demo starts its own)",
+      "the PostgreSQL every command uses; `--database-url` wins over it. Workers need port 5432, not Supavisor's 6543")
+      .keptSecret();
+
+  @Option(names = "--database-url", paramLabel = "URL",
       description = "PostgreSQL to use: postgresql://user:password@host:5432/db or a JDBC URL. "
           + "Env: DATABASE_URL. Workers need a direct or session-mode connection (port 5432), "
           + "not Supavisor's transaction mode (6543).")
@@ -17,10 +24,17 @@ public final class DatabaseOptions {
 
   /** Whether a URL was given; the demo starts its own PostgreSQL when not. */
   public boolean isSet() {
-    return databaseUrl != null && !databaseUrl.isBlank();
+    String given = given();
+    return given != null && !given.isBlank();
+  }
+
+  /** The flag's value, or the variable's when the flag is absent (an empty flag stays empty). */
+  private String given() {
+    return databaseUrl != null ? databaseUrl : DATABASE_URL.find(System.getenv()).orElse(null);
   }
 
   public DatabaseUrl url() {
+    String databaseUrl = given();
     if (databaseUrl == null || databaseUrl.isBlank()) {
       throw CliException.usage("DATABASE_URL is not set: export DATABASE_URL=postgresql://user:password@host:5432/postgres "
           + "or pass --database-url");

@@ -180,9 +180,9 @@ final class DemoCommand implements Callable<Integer> {
     }
   }
 
-  /** Raises batchpilot's own log level to WARN unless BATCHPILOT_LOG_LEVEL chose one; returns the undo. */
+  /** Raises batchpilot's own log level to WARN unless {@link Main#LOG_LEVEL} chose one; returns the undo. */
   private static Runnable quietWorkers() {
-    if (System.getenv("BATCHPILOT_LOG_LEVEL") != null
+    if (Main.LOG_LEVEL.find(System.getenv()).isPresent()
         || !(LoggerFactory.getLogger("io.batchpilot") instanceof ch.qos.logback.classic.Logger logger)) {
       return () -> { };
     }

@@ -1,6 +1,8 @@
 package io.batchpilot.cli;
 
 import io.batchpilot.db.SchemaMissingException;
+import io.batchpilot.settings.Kind;
+import io.batchpilot.settings.Setting;
 import java.util.Set;
 import org.jooq.exception.DataAccessException;
 import picocli.CommandLine;
@@ -17,6 +19,11 @@ import picocli.CommandLine.Command;
         "2:a flag, argument or setting is wrong or missing", "3:the session named does not exist",
         "4:the database or another service did not answer"})
 public final class Main {
+
+  /** Read by logback.xml, which cannot read a declaration; SettingsDocTest checks the two agree. */
+  static final Setting<String> LOG_LEVEL = Setting.of("BATCHPILOT_LOG_LEVEL",
+      Kind.text("a log level: ERROR, WARN, INFO, DEBUG or TRACE"), "INFO",
+      "batchpilot's log level on stderr; set, the demo leaves its workers' INFO lines on too");
 
   public static void main(String[] args) {
     System.exit(run(args));

@@ -7,6 +7,8 @@ import io.batchpilot.limiter.Strategy;
 import io.batchpilot.session.NewFile;
 import io.batchpilot.session.NewSession;
 import io.batchpilot.session.Sessions;
+import io.batchpilot.settings.Kind;
+import io.batchpilot.settings.Setting;
 import io.batchpilot.store.Jooq;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -23,16 +25,27 @@ import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import org.jooq.DSLContext;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.IDefaultValueProvider;
+import picocli.CommandLine.Model.ArgSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-@Command(name = "submit", description = "Create a batch session from local files and folders and register its "
+@Command(name = "submit", defaultValueProvider = SubmitCommand.ModelDefault.class, description = "Create a batch session from local files and folders and register its "
     + "files. Workers read the files through file: URLs, so they must run where the files are and allow the folder "
     + "(BATCHPILOT_LOCAL_FILE_ROOT). Frontends upload to Supabase Storage instead (README).")
 final class SubmitCommand implements Callable<Integer> {
+
+  /** {@code --model}'s default is {@link #MODEL}'s value, so the help shows the one declared. */
+  static final class ModelDefault implements IDefaultValueProvider {
+    @Override
+    public String defaultValue(ArgSpec arg) {
+      return arg instanceof OptionSpec option && option.longestName().equals("--model") ? MODEL.from(System.getenv()) : null;
+    }
+  }
 
   /** What submit registers, by extension; workers still check the bytes before any API call. */
   static final Map<String, String> SUPPORTED = Map.of(
@@ -47,7 +60,10 @@ final class SubmitCommand implements Callable<Integer> {
   @Option(names = "--name", description = "The session's name (default: the first argument's name).")
   String name;
 
-  @Option(names = "--model", defaultValue = "${env:BATCHPILOT_MODEL:-gemini-2.5-flash}",
+  static final Setting<String> MODEL = Setting.of("BATCHPILOT_MODEL", Kind.text("a model with a `quota_limits` row"),
+      "gemini-2.5-flash", "the Gemini model `submit` gives a session; `submit --model` wins over it");
+
+  @Option(names = "--model",
       description = "Gemini model for extraction (default ${DEFAULT-VALUE}; env BATCHPILOT_MODEL).")
   String model;
 
