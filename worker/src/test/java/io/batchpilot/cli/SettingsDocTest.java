@@ -78,6 +78,19 @@ class SettingsDocTest {
   }
 
   @Test
+  void theSettingsPackageDependsOnNoOtherPackageOfOurs() throws IOException {
+    Path settings = ROOT.resolve("worker/src/main/java/io/batchpilot/settings");
+    Map<String, String> found = new TreeMap<>();
+    try (Stream<Path> files = Files.list(settings)) {
+      for (Path f : files.toList()) {
+        Files.readAllLines(f).stream().filter(l -> l.startsWith("import io.batchpilot.")
+            || l.startsWith("import static io.batchpilot.")).forEach(l -> found.put(f.getFileName() + ": " + l, l));
+      }
+    }
+    assertEquals(Map.of(), found, "io.batchpilot.settings sits at the bottom: every component uses it, it uses none");
+  }
+
+  @Test
   void theScriptAndLogbackReadTheNamesAndDefaultsDeclaredForThem() throws IOException {
     String script = Files.readString(ROOT.resolve("batchpilot"));
     assertTrue(script.contains("${" + SettingsDoc.CDS.name() + ":-" + SettingsDoc.CDS.defaultValue() + "}"),
