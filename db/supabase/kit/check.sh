@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The frontend kit's check, run by .ci/run: install the pinned packages (npm ci), regenerate
 # database.types.ts from the migrations into a temp file and diff it with the committed one, check
-# the README's excerpts against their files, then tsc --strict over the kit (src/) and the Edge
+# the excerpts in README.md and docs/*.md against their files, then tsc --strict over the kit (src/) and the Edge
 # Functions (functions/). Needs Node 20+ with npm and the PostgreSQL server of
 # BATCHPILOT_TEST_DATABASE_URL (a scratch database is created and dropped).
 set -euo pipefail
@@ -25,7 +25,7 @@ if ! diff -u src/database.types.ts "$generated"; then
   exit 1
 fi
 
-echo "== frontend kit: the README's excerpts are in their files"
+echo "== frontend kit: the excerpts in README.md and docs/*.md are in their files"
 node scripts/check-readme-excerpts.mjs
 
 echo "== frontend kit: tsc --strict (src/, functions/)"

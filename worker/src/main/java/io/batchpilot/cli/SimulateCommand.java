@@ -18,8 +18,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "simulate", description = "Run the Gemini simulator (Google's v1beta wire format, quotas, faults) "
     + "until stopped. Point workers at it with GEMINI_BASE_URL=<the printed URL>. Each flag can also be set as "
-    + "BATCHPILOT_SIM_<FLAG> (--rpm: BATCHPILOT_SIM_RPM; lists comma-separated); the flag wins. README: "
-    + "\"The Gemini simulator\".")
+    + "BATCHPILOT_SIM_<FLAG> (--rpm: BATCHPILOT_SIM_RPM; lists comma-separated); the flag wins. More in docs/simulator.md.")
 final class SimulateCommand implements Callable<Integer> {
 
   @Option(names = "--host", paramLabel = "HOST", description = "Address to listen on (default 127.0.0.1).")

@@ -36,7 +36,7 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "submit", defaultValueProvider = SubmitCommand.ModelDefault.class, description = "Create a batch session from local files and folders and register its "
     + "files. Workers read the files through file: URLs, so they must run where the files are and allow the folder "
-    + "(BATCHPILOT_LOCAL_FILE_ROOT). Frontends upload to Supabase Storage instead (README).")
+    + "(BATCHPILOT_LOCAL_FILE_ROOT). Frontends upload to Supabase Storage instead (docs/supabase.md).")
 final class SubmitCommand implements Callable<Integer> {
 
   /** {@code --model}'s default is {@link #MODEL}'s value, so the help shows the one declared. */

@@ -24,7 +24,7 @@ import sun.misc.SignalHandler;
         + "complete them. Run as many as you like, on any machines, against the same database.",
     "",
     "On SIGTERM it stops claiming, finishes files in flight (grace BATCHPILOT_SHUTDOWN_GRACE), releases "
-        + "the rest and exits 0. Every setting is an environment variable: docs/settings.md lists them."})
+        + "the rest and exits 0. Every setting is an environment variable, listed in docs/settings.md; running workers in production: docs/operations.md."})
 final class WorkerCommand implements Callable<Integer> {
 
   @Mixin DatabaseOptions database;

@@ -80,7 +80,7 @@ public final class EmbeddingBatcher implements AutoCloseable {
       throw new IllegalStateException("BATCHPILOT_EMBEDDING_DIMENSIONS is " + config.dimensions()
           + " but receipt_embeddings was migrated for " + migrated + "-dimensional vectors: set "
           + "BATCHPILOT_EMBEDDING_DIMENSIONS=" + migrated + ", or migrate a new database with "
-          + "batchpilot.embedding_dimensions set (README, \"Embeddings\")");
+          + "batchpilot.embedding_dimensions set (docs/embeddings.md)");
     }
   }
 

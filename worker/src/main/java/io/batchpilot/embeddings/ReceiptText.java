@@ -8,7 +8,7 @@ import java.math.BigDecimal;
  * The text a receipt is embedded as: one fact per line, labelled, in a fixed order, so two receipts
  * from the same merchant or with the same items land near each other. Lines for values the receipt
  * does not show are left out rather than written as "unknown", which would make unrelated receipts
- * look alike. The template (README, "Search"):
+ * look alike. The template (docs/embeddings.md, "The text embedded"):
  *
  * <pre>
  * Merchant: Blue Bottle Coffee

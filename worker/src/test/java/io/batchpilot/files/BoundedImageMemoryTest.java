@@ -18,7 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Images are decoded within bounded memory: subsampled to the size that is sent, whatever their
  * own size, and a header that claims an absurd size is refused before anything is allocated. The
- * decodes run in a JVM of their own with a 64 MB heap, as the README's small-heap advice has it.
+ * decodes run in a JVM of their own with a 64 MB heap, as the small-heap advice of the README and docs/operations.md has it.
  */
 class BoundedImageMemoryTest {
 

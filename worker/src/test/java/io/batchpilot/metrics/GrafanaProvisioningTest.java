@@ -51,7 +51,7 @@ class GrafanaProvisioningTest {
     String path = provider.path("options").path("path").asText();
     Matcher env = ENV.matcher(path);
     assertTrue(env.matches(), "the dashboards path is the environment's absolute path: " + path);
-    // The README sets it to this repository's grafana/dashboards: that folder must hold the dashboards.
+    // docs/operations.md sets it to this repository's grafana/dashboards: that folder must hold the dashboards.
     assertTrue(Files.isDirectory(Dashboards.DASHBOARDS), Dashboards.DASHBOARDS + " is missing");
     assertFalse(Dashboards.files().isEmpty(), "no dashboards in " + Dashboards.DASHBOARDS);
 
