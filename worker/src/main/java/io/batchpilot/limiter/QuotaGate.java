@@ -31,7 +31,7 @@ import org.jooq.exception.DataAccessException;
  *
  * <p>The two calls every request makes ({@link #acquire}, {@link #finish}) are prepared JDBC
  * statements: through jOOQ's generated routines they cost 10-25% more per call, measured side by
- * side (docs/BENCHMARKS.md). The rest goes through jOOQ.
+ * side (docs/BENCHMARKS.md at 2b995c9, "Quota gate: acquisitions per second"). The rest goes through jOOQ.
  *
  * <p>{@link #finishLater} and {@link #releaseLater} hand permits to a thread that ends them in
  * batches; {@link #close} ends what is left.

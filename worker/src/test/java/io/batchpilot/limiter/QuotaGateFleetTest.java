@@ -45,7 +45,7 @@ class QuotaGateFleetTest {
   private static final int BUCKETS_PER_WINDOW = 400;
   /**
    * Covers the grant-to-arrival spread: grant to send p99 5-15 ms on a quiet 2-core machine, 40-90
-   * ms at load average 15-30 (docs/BENCHMARKS.md), plus the simulator's own queueing before it
+   * ms at load average 15-30 (docs/BENCHMARKS.md at 2b995c9), plus the simulator's own queueing before it
    * stamps an arrival. 300 ms (with an 8 s window) passed alone three times, then saw 4 429s in a
    * full build, with grant to send under 90 ms: the simulator, in the build's JVM, stamped some
    * arrivals over 200 ms late. 600 ms held until 2026-11-29, then failed 3 of 3 runs on this machine
