@@ -24,7 +24,7 @@ export class BatchpilotError extends Error {
 }
 
 export interface SubmitOptions {
-  /** The Storage bucket; its insert policy must let users write under `<auth.uid()>/` (README). */
+  /** The Storage bucket; its insert policy must let users write under `<auth.uid()>/` (docs/supabase.md). */
   bucket?: string
   /** null or absent: a personal session, visible to its owner only. */
   teamId?: string | null
