@@ -1942,14 +1942,19 @@ CREATE TRIGGER batch_upload_sessions_notify_resumed
 -- its files processed; 'paused', 'cancelled', 'completed' and 'failed' sessions are never claimed
 -- from.
 --
--- Fair shares: a session's turns start after the files it already has in flight, and equal turns
--- of different sessions go in random order. Ranking each claim on its own (turns from 1, ties by
+-- Fair shares, at two levels. fair_share 'session': a session's turns start after the files it
+-- already has in flight, and equal turns of different sessions go in random order. fair_share
+-- 'team' (the default): the same between tenants first (a session's team, else its owner, else the
+-- session itself), so a team with ten sessions gets one share beside a team with one session, and
+-- between the sessions of a tenant within its share. Ranking each claim on its own (turns from 1, ties by
 -- due time) gave the one-file claim that follows a finished file to the session with the oldest
 -- due file, every time: under a binding quota the first-submitted of two equal sessions got about
 -- twice the other's throughput (docs/BENCHMARKS.md, fairness). Counting in-flight files first
 -- gives every session an equal share of the fleet's threads, and so of the quota they wait for.
 -- ---------------------------------------------------------------------------------------------
-CREATE OR REPLACE FUNCTION batchpilot_private.claim_files(worker text, max_files integer, lease interval)
+DROP FUNCTION IF EXISTS batchpilot_private.claim_files(text, integer, interval);
+CREATE OR REPLACE FUNCTION batchpilot_private.claim_files(worker text, max_files integer, lease interval,
+                                                          fair_share text DEFAULT 'team')
   RETURNS TABLE (
     file_id             uuid,
     batch_session_id    uuid,
@@ -1975,6 +1980,9 @@ DECLARE
   claim_time timestamptz := clock_timestamp();
   claimed_ids uuid[];
 BEGIN
+  IF fair_share IS NULL OR fair_share NOT IN ('session', 'team') THEN
+    RAISE EXCEPTION 'claim_files: fair_share must be session or team, got %', fair_share USING ERRCODE = '22023';
+  END IF;
   IF max_files < 1 THEN
     RETURN;
   END IF;
@@ -1982,19 +1990,28 @@ BEGIN
   WITH open_sessions AS MATERIALIZED (
     -- Locked in id order, as the counter trigger locks them: claimers of one session take turns and
     -- each sees the files_processing the previous one committed, so max_concurrent holds fleet-wide.
-    SELECT s.id, s.max_concurrent - s.files_processing AS room, s.files_processing AS in_flight
+    SELECT s.id, s.max_concurrent - s.files_processing AS room, s.files_processing AS in_flight,
+           CASE WHEN fair_share = 'team' THEN coalesce(s.team_id, s.user_id, s.id) ELSE s.id END AS tenant
       FROM public.batch_upload_sessions s
      WHERE s.status IN ('pending', 'processing')
        AND s.files_pending > 0
        AND s.files_processing < s.max_concurrent
      ORDER BY s.id
        FOR NO KEY UPDATE OF s
-  ), due AS (
+  ), tenant_load AS (
+    -- Each tenant's files in flight, over all of its sessions (one at max_concurrent, or with
+    -- nothing left to claim, still holds its share).
+    SELECT CASE WHEN fair_share = 'team' THEN coalesce(s.team_id, s.user_id, s.id) ELSE s.id END AS tenant,
+           sum(s.files_processing) AS in_flight
+      FROM public.batch_upload_sessions s
+     WHERE s.status IN ('pending', 'processing') AND s.files_processing > 0
+     GROUP BY 1
+  ), session_turns AS (
     -- A session's due files get turns in_flight + 1, + 2...; taking the lowest turns first fills
     -- the sessions with the fewest files in flight first, so a 10,000-file session cannot starve a
     -- 10-file one and two equal sessions hold equal shares of the fleet.
-    SELECT d.id, d.next_attempt_at,
-           s.in_flight + row_number() OVER (PARTITION BY d.batch_session_id ORDER BY d.next_attempt_at, d.upload_order, d.id) AS turn
+    SELECT d.id, d.next_attempt_at, s.tenant,
+           s.in_flight + row_number() OVER (PARTITION BY d.batch_session_id ORDER BY d.next_attempt_at, d.upload_order, d.id) AS session_turn
       FROM open_sessions s
       CROSS JOIN LATERAL (
         SELECT f.id, f.batch_session_id, f.next_attempt_at, f.upload_order
@@ -2004,9 +2021,16 @@ BEGIN
            AND f.next_attempt_at <= claim_time
          ORDER BY f.next_attempt_at
          LIMIT least(s.room, max_files)) d
+  ), due AS (
+    -- The same one level up: a tenant's turns start after its files in flight, its sessions' files
+    -- taking them in their own turns' order (at the session level each session is its own tenant).
+    SELECT st.id,
+           coalesce(tl.in_flight, 0) + row_number() OVER (PARTITION BY st.tenant ORDER BY st.session_turn, random()) AS turn
+      FROM session_turns st
+      LEFT JOIN tenant_load tl ON tl.tenant = st.tenant
   ), chosen AS (
-    -- Equal turns of different sessions in random order: by due time, the older session would win
-    -- every tie and stay one file ahead.
+    -- Equal turns of different tenants in random order: by due time, the older one would win every
+    -- tie and stay one file ahead.
     SELECT due.id FROM due ORDER BY due.turn, random() LIMIT max_files
   ), locked AS (
     -- The session locks keep other claimers out; SKIP LOCKED steps over a file that a frontend or
@@ -2401,9 +2425,9 @@ REVOKE ALL ON FUNCTION batchpilot_private.apply_file_status_changes(uuid[], text
   batchpilot_private.notify_claimable_files(), batchpilot_private.notify_resumed_sessions(),
   batchpilot_private.check_storage_path()
   FROM PUBLIC, anon, authenticated, service_role;
-REVOKE ALL ON FUNCTION batchpilot_private.claim_files(text, integer, interval),
+REVOKE ALL ON FUNCTION batchpilot_private.claim_files(text, integer, interval, text),
   batchpilot_private.complete_files(jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION batchpilot_private.claim_files(text, integer, interval),
+GRANT EXECUTE ON FUNCTION batchpilot_private.claim_files(text, integer, interval, text),
   batchpilot_private.complete_files(jsonb) TO service_role;
 
 -- ---------------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ DROP FUNCTION IF EXISTS batchpilot_private.use_pgvector();
 -- R__30_claims_and_completion
 DROP TRIGGER IF EXISTS batch_upload_files_check_storage_path ON public.batch_upload_files;
 DROP FUNCTION IF EXISTS batchpilot_private.check_storage_path();
-DROP FUNCTION IF EXISTS batchpilot_private.claim_files(text, integer, interval);
+DROP FUNCTION IF EXISTS batchpilot_private.claim_files(text, integer, interval, text);
 DROP FUNCTION IF EXISTS batchpilot_private.complete_files(jsonb);
 DROP TABLE IF EXISTS public.receipt_extractions;
 DROP TRIGGER IF EXISTS batch_upload_files_check_receipt_tenant ON public.batch_upload_files;

@@ -25,11 +25,16 @@ public final class FileClaims {
     this.dsl = Jooq.using(dataSource);
   }
 
-  /** Claims up to {@code maxFiles} due files for {@code worker}, each leased for {@code lease}. */
+  /** Claims up to {@code maxFiles} due files for {@code worker}, each leased for {@code lease}, fair by team. */
   public List<ClaimedFile> claim(String worker, int maxFiles, Duration lease) {
+    return claim(worker, maxFiles, lease, FairShare.TEAM);
+  }
+
+  /** Claims up to {@code maxFiles} due files for {@code worker}, each leased for {@code lease}, fair by {@code share}. */
+  public List<ClaimedFile> claim(String worker, int maxFiles, Duration lease, FairShare share) {
     return dsl.select()
-        .from(DSL.table("batchpilot_private.claim_files({0}, {1}, make_interval(secs => {2}))",
-            DSL.val(worker), DSL.val(maxFiles), DSL.val(lease.toMillis() / 1000.0)))
+        .from(DSL.table("batchpilot_private.claim_files({0}, {1}, make_interval(secs => {2}), {3})",
+            DSL.val(worker), DSL.val(maxFiles), DSL.val(lease.toMillis() / 1000.0), DSL.val(share.sqlName())))
         .fetch(r -> toClaimedFile(r, worker));
   }
 

@@ -183,7 +183,7 @@ public final class Worker implements AutoCloseable {
         try {
           lastClaim = System.nanoTime();
           long claimStart = lastClaim;
-          List<ClaimedFile> files = claims.claim(id, want, config.lease());
+          List<ClaimedFile> files = claims.claim(id, want, config.lease(), config.fairShare());
           metrics.claim(files.size(), System.nanoTime() - claimStart);
           claimStatements.incrementAndGet();
           claimed.addAndGet(files.size());

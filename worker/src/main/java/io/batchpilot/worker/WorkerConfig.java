@@ -1,6 +1,8 @@
 package io.batchpilot.worker;
 
 import io.batchpilot.notify.NotifierConfig;
+import io.batchpilot.pipeline.FairShare;
+import io.batchpilot.settings.Kind;
 import io.batchpilot.settings.Range;
 import io.batchpilot.settings.Setting;
 import java.time.Duration;
@@ -19,6 +21,8 @@ import java.util.Map;
  * @param heartbeat        how often the leases of in-flight files are extended; under lease / 2
  * @param completionBatch  at most this many outcomes per write
  * @param shutdownGrace    how long in-flight files may take to finish after a stop
+ * @param fairShare        who gets an equal share of the fleet: each team (and each of its sessions
+ *                         within the team's share), or each session
  */
 public record WorkerConfig(
     int concurrency,
@@ -28,6 +32,7 @@ public record WorkerConfig(
     Duration heartbeat,
     int completionBatch,
     Duration shutdownGrace,
+    FairShare fairShare,
     NotifierConfig notifier) {
 
   public static final Setting<Integer> CONCURRENCY = Setting.integer("BATCHPILOT_CONCURRENCY", 16, Range.between(1, 1000),
@@ -47,22 +52,26 @@ public record WorkerConfig(
       Range.atLeast(1), "most outcomes written in one transaction");
   public static final Setting<Duration> SHUTDOWN_GRACE = Setting.duration("BATCHPILOT_SHUTDOWN_GRACE", "30s",
       Range.atLeast(Duration.ZERO), "how long in-flight files may finish after SIGTERM");
+  public static final Setting<FairShare> FAIR_SHARE = Setting.of("BATCHPILOT_FAIR_SHARE",
+      Kind.oneOf(FairShare::sqlName, FairShare.values()), FairShare.TEAM,
+      "who shares the quota equally: team (each team or personal owner, and its sessions within that share) or "
+          + "session; set the same on every worker");
 
   /** This record's settings, and the notifier's it reads, in the order docs/settings.md lists them. */
   public static final List<Setting<?>> SETTINGS = List.of(CONCURRENCY, CLAIM_BATCH, CLAIM_COOLDOWN, LEASE, HEARTBEAT,
-      COMPLETION_BATCH, SHUTDOWN_GRACE, NotifierConfig.POLL_INTERVAL);
+      COMPLETION_BATCH, SHUTDOWN_GRACE, FAIR_SHARE, NotifierConfig.POLL_INTERVAL);
 
   public static WorkerConfig defaults() {
     return new WorkerConfig(CONCURRENCY.defaultValue(), CLAIM_BATCH.defaultValue(), CLAIM_COOLDOWN.defaultValue(),
         LEASE.defaultValue(), HEARTBEAT.defaultValue(), COMPLETION_BATCH.defaultValue(), SHUTDOWN_GRACE.defaultValue(),
-        NotifierConfig.defaults());
+        FAIR_SHARE.defaultValue(), NotifierConfig.defaults());
   }
 
   /** Reads the settings declared above; unset ones take their defaults. */
   public static WorkerConfig fromEnvironment(Map<String, String> env) {
     NotifierConfig notifier = NotifierConfig.defaults();
     return new WorkerConfig(CONCURRENCY.from(env), CLAIM_BATCH.from(env), CLAIM_COOLDOWN.from(env), LEASE.from(env),
-        HEARTBEAT.from(env), COMPLETION_BATCH.from(env), SHUTDOWN_GRACE.from(env),
+        HEARTBEAT.from(env), COMPLETION_BATCH.from(env), SHUTDOWN_GRACE.from(env), FAIR_SHARE.from(env),
         new NotifierConfig(NotifierConfig.POLL_INTERVAL.from(env), notifier.reconnectMin(), notifier.reconnectMax()));
   }
 
@@ -78,28 +87,32 @@ public record WorkerConfig(
       throw new IllegalArgumentException(HEARTBEAT.name() + " (" + heartbeat + ") must be under half of " + LEASE.name()
           + " (" + lease + "), so one late heartbeat does not lose the lease");
     }
-    if (notifier == null) {
-      throw new IllegalArgumentException("notifier settings are missing");
+    if (notifier == null || fairShare == null) {
+      throw new IllegalArgumentException("notifier settings or the fair share are missing");
     }
   }
 
   public WorkerConfig withConcurrency(int value) {
-    return new WorkerConfig(value, claimBatch, claimCooldown, lease, heartbeat, completionBatch, shutdownGrace, notifier);
+    return new WorkerConfig(value, claimBatch, claimCooldown, lease, heartbeat, completionBatch, shutdownGrace, fairShare, notifier);
   }
 
   public WorkerConfig withLease(Duration newLease, Duration newHeartbeat) {
-    return new WorkerConfig(concurrency, claimBatch, claimCooldown, newLease, newHeartbeat, completionBatch, shutdownGrace, notifier);
+    return new WorkerConfig(concurrency, claimBatch, claimCooldown, newLease, newHeartbeat, completionBatch, shutdownGrace, fairShare, notifier);
   }
 
   public WorkerConfig withClaimCooldown(Duration value) {
-    return new WorkerConfig(concurrency, claimBatch, value, lease, heartbeat, completionBatch, shutdownGrace, notifier);
+    return new WorkerConfig(concurrency, claimBatch, value, lease, heartbeat, completionBatch, shutdownGrace, fairShare, notifier);
   }
 
   public WorkerConfig withShutdownGrace(Duration value) {
-    return new WorkerConfig(concurrency, claimBatch, claimCooldown, lease, heartbeat, completionBatch, value, notifier);
+    return new WorkerConfig(concurrency, claimBatch, claimCooldown, lease, heartbeat, completionBatch, value, fairShare, notifier);
+  }
+
+  public WorkerConfig withFairShare(FairShare value) {
+    return new WorkerConfig(concurrency, claimBatch, claimCooldown, lease, heartbeat, completionBatch, shutdownGrace, value, notifier);
   }
 
   public WorkerConfig withNotifier(NotifierConfig value) {
-    return new WorkerConfig(concurrency, claimBatch, claimCooldown, lease, heartbeat, completionBatch, shutdownGrace, value);
+    return new WorkerConfig(concurrency, claimBatch, claimCooldown, lease, heartbeat, completionBatch, shutdownGrace, fairShare, value);
   }
 }

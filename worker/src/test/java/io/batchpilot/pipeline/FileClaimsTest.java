@@ -4,10 +4,13 @@ import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.batchpilot.db.testing.PostgresExtension;
 import io.batchpilot.db.testing.TestDatabase;
+import io.batchpilot.session.NewFile;
+import io.batchpilot.session.NewSession;
 import io.batchpilot.session.Sessions;
 import io.batchpilot.store.Jooq;
 import java.time.Duration;
@@ -122,6 +125,90 @@ class FileClaimsTest {
           .collect(Collectors.groupingBy(ClaimedFile::sessionId, Collectors.counting()));
       assertEquals(Map.of(a, 20L, b, 20L), bySession);
     }
+  }
+
+  /** A team with {@code sessions} sessions of {@code files} files each. */
+  private List<UUID> teamSessions(String name, int sessions, int files) {
+    UUID team = dsl.fetchOne("INSERT INTO public.teams (name) VALUES (?) RETURNING id", name).get(0, UUID.class);
+    List<UUID> ids = new java.util.ArrayList<>();
+    for (int i = 0; i < sessions; i++) {
+      List<NewFile> list = new java.util.ArrayList<>();
+      for (int f = 0; f < files; f++) {
+        list.add(NewFile.at(name + i + "-" + f + ".png", "image/png", "file:" + name + i + "/" + f + ".png"));
+      }
+      ids.add(new Sessions(db.dataSource()).submit(new NewSession(name + i, null, team, "gemini-2.5-flash", 1000, "balanced"), list));
+    }
+    return ids;
+  }
+
+  /**
+   * A fleet's steady state: claims of {@code perClaim} files, each followed by the completion of
+   * the oldest files in flight, so about {@code inFlight} stay held; returns the files claimed by
+   * the sessions of each group.
+   */
+  private long[] steadyClaims(FairShare share, int rounds, int perClaim, int inFlight, List<List<UUID>> groups) {
+    long[] claimed = new long[groups.size()];
+    java.util.ArrayDeque<UUID> held = new java.util.ArrayDeque<>();
+    for (int round = 0; round < rounds; round++) {
+      for (ClaimedFile f : claims.claim("w1", perClaim, LEASE, share)) {
+        held.add(f.id());
+        for (int g = 0; g < groups.size(); g++) {
+          if (groups.get(g).contains(f.sessionId())) {
+            claimed[g]++;
+          }
+        }
+      }
+      List<UUID> done = new java.util.ArrayList<>();
+      while (held.size() > inFlight) {
+        done.add(held.poll());
+      }
+      dsl.update(BATCH_UPLOAD_FILES).set(BATCH_UPLOAD_FILES.STATUS, "completed")
+          .set(BATCH_UPLOAD_FILES.PROCESSING_COMPLETED_AT, OffsetDateTime.now())
+          .where(BATCH_UPLOAD_FILES.ID.in(done)).execute();
+    }
+    return claimed;
+  }
+
+  @Test
+  void aTeamWithTenSessionsAndATeamWithOneShareTheFleetEqually() {
+    List<UUID> ten = teamSessions("ten", 10, 60);
+    List<UUID> one = teamSessions("one", 1, 600);
+
+    long[] claimed = steadyClaims(FairShare.TEAM, 100, 4, 16, List.of(ten, one));
+
+    double ratio = (double) Math.min(claimed[0], claimed[1]) / Math.max(claimed[0], claimed[1]);
+    assertTrue(ratio >= 0.9, "files claimed by the ten-session team and the one-session team: "
+        + java.util.Arrays.toString(claimed) + ", ratio " + ratio);
+  }
+
+  @Test
+  void atTheSessionLevelEachSessionHasAShareHoweverManyATeamRuns() {
+    List<UUID> ten = teamSessions("ten", 10, 60);
+    List<UUID> one = teamSessions("one", 1, 600);
+
+    long[] claimed = steadyClaims(FairShare.SESSION, 100, 4, 16, List.of(ten, one));
+
+    // Eleven equal sessions: the ten-session team takes about ten shares in eleven.
+    double share = (double) claimed[0] / (claimed[0] + claimed[1]);
+    assertEquals(10 / 11.0, share, 0.05, "the ten-session team's share: " + java.util.Arrays.toString(claimed));
+  }
+
+  @Test
+  void withinATeamsShareItsSessionsShareEqually() {
+    List<UUID> team = teamSessions("team", 4, 100);
+
+    Map<UUID, Long> bySession = claims.claim("w1", 40, LEASE, FairShare.TEAM).stream()
+        .collect(Collectors.groupingBy(ClaimedFile::sessionId, Collectors.counting()));
+
+    assertEquals(Map.of(team.get(0), 10L, team.get(1), 10L, team.get(2), 10L, team.get(3), 10L), bySession);
+  }
+
+  @Test
+  void anUnknownFairShareLevelIsRefusedByName() {
+    Batches.submit(db.dataSource(), "any", 2, 10);
+    Exception e = assertThrows(Exception.class, () -> dsl.fetch(
+        "SELECT * FROM batchpilot_private.claim_files('w1', 1, interval '1 minute', 'tenant')"));
+    assertTrue(e.getMessage().contains("fair_share must be session or team, got tenant"), e.getMessage());
   }
 
   @Test

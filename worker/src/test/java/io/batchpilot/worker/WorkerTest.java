@@ -245,7 +245,7 @@ class WorkerTest {
     WorkerConfig d = NOTIFY_ONLY;
     // 4 threads and outcomes written 8 at a time: at most 12 files held while no outcome can be written.
     WorkerConfig config = new WorkerConfig(4, d.claimBatch(), d.claimCooldown(), d.lease(), d.heartbeat(), 8,
-        d.shutdownGrace(), d.notifier());
+        d.shutdownGrace(), d.fairShare(), d.notifier());
     AtomicInteger mostHeld = new AtomicInteger();
     AtomicReference<Worker> self = new AtomicReference<>();
     FileProcessor instant = file -> {
