@@ -534,6 +534,9 @@ BEGIN
      CROSS JOIN LATERAL (VALUES ('requests', 1::bigint, l.requests_per_minute::bigint),
                                 ('input_tokens', g.actual, l.input_tokens_per_minute)) AS u(quota_type, used, quota_limit)
      GROUP BY g.provider, g.model, u.quota_type, date_trunc('minute', g.granted_at)
+     -- In key order, as mark_ledger_limited writes them: two writers of a minute's two rows in
+     -- opposite orders deadlocked (a 429 reported while permits were finished).
+     ORDER BY g.provider, g.model, u.quota_type, date_trunc('minute', g.granted_at)
     ON CONFLICT (api_provider, model, quota_type, time_window) DO UPDATE
       SET quota_used = t.quota_used + excluded.quota_used, quota_limit = excluded.quota_limit, updated_at = now()
   ), corrections AS (
@@ -681,8 +684,9 @@ CREATE OR REPLACE FUNCTION batchpilot_private.mark_ledger_limited(q public.quota
 AS $$
   INSERT INTO public.api_quota_tracking AS t
     (api_provider, model, quota_type, time_window, quota_used, quota_limit, is_rate_limited, rate_limit_reset_at)
-  VALUES (q.provider, q.model, 'requests', date_trunc('minute', at), 0, q.requests_per_minute, true, block_end),
-         (q.provider, q.model, 'input_tokens', date_trunc('minute', at), 0, q.input_tokens_per_minute, true, block_end)
+  -- In key order (input_tokens before requests), as batchpilot_finish_quotas writes them.
+  VALUES (q.provider, q.model, 'input_tokens', date_trunc('minute', at), 0, q.input_tokens_per_minute, true, block_end),
+         (q.provider, q.model, 'requests', date_trunc('minute', at), 0, q.requests_per_minute, true, block_end)
   ON CONFLICT (api_provider, model, quota_type, time_window) DO UPDATE
     SET is_rate_limited = true,
         rate_limit_reset_at = greatest(t.rate_limit_reset_at, excluded.rate_limit_reset_at)

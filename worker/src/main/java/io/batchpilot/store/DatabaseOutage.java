@@ -76,15 +76,34 @@ public final class DatabaseOutage {
   }
 
   /**
+   * True when {@code error} (or a cause of it) is a transaction that PostgreSQL aborted for meeting
+   * another (40P01 deadlock detected, 40001 serialization failure): nothing is wrong, and the same
+   * statement run again succeeds.
+   */
+  public static boolean conflictIn(Throwable error) {
+    for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof SQLException sql && ("40P01".equals(sql.getSQLState()) || "40001".equals(sql.getSQLState()))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Tries after a conflict before its error is thrown: one conflict after another is a bug. */
+  static final int CONFLICT_TRIES = 5;
+
+  /**
    * Runs {@code call} until it does not fail for an outage, waiting between tries (100 ms doubling
-   * to 5 s). Any other failure is thrown at once; so is InterruptedException when the worker stops
-   * meanwhile, so that the caller gives its file back.
+   * to 5 s); a transaction aborted for a conflict with another ({@link #conflictIn}) is run again at
+   * once, up to {@link #CONFLICT_TRIES} times. Any other failure is thrown at once; so is
+   * InterruptedException when the worker stops meanwhile, so that the caller gives its file back.
    *
    * @param what names the call in the log line, e.g. "file 1f… ('r1.png'): asking the quota gate"
    */
   public static <T> T waitOut(String what, Call<T> call) throws InterruptedException {
     Duration wait = FIRST_WAIT;
     long since = 0;
+    int conflicts = 0;
     while (true) {
       try {
         T result = call.run();
@@ -93,6 +112,10 @@ public final class DatabaseOutage {
         }
         return result;
       } catch (RuntimeException e) {
+        if (conflictIn(e) && ++conflicts < CONFLICT_TRIES) {
+          log.debug("{}: {}; trying again", what, e.getMessage());
+          continue;
+        }
         if (!causedBy(e)) {
           throw e;
         }

@@ -60,4 +60,25 @@ class DatabaseOutageClassificationTest {
       throw bug;
     })));
   }
+
+  @Test
+  void aConflictIsRunAgainAFewTimesThenThrown() throws Exception {
+    AtomicInteger calls = new AtomicInteger();
+    assertSame("done", DatabaseOutage.waitOut("test", () -> {
+      if (calls.incrementAndGet() < 3) {
+        throw jooq(new SQLException("deadlock detected", "40P01"));
+      }
+      return "done";
+    }));
+    assertTrue(calls.get() == 3);
+
+    calls.set(0);
+    DataAccessException always = jooq(new SQLException("could not serialize access", "40001"));
+    assertSame(always, assertThrows(DataAccessException.class, () -> DatabaseOutage.waitOut("test", () -> {
+      calls.incrementAndGet();
+      throw always;
+    })));
+    assertTrue(calls.get() == DatabaseOutage.CONFLICT_TRIES, "tried " + calls.get() + " times");
+    assertFalse(DatabaseOutage.causedBy(always), "a conflict is not an outage");
+  }
 }
