@@ -14,8 +14,9 @@ sleep 3
 start=$(date +%s.%N)
 GEMINI_BASE_URL=http://127.0.0.1:18765 GEMINI_API_KEY=memkey BATCHPILOT_LOCAL_FILE_ROOT=${FILES:-${OUT:-/tmp}/files} \
   BATCHPILOT_CONCURRENCY=4 BATCHPILOT_JAVA_OPTS="-XX:+UseSerialGC ${HEAP:--Xmx64m}" ./batchpilot worker > ${OUT:-/tmp}/worker-$1.log 2>&1 &
+# The launcher execs java, so this is the worker's own process (never another one on a shared machine).
+wpid=$!
 sleep 1
-wpid=$(pgrep -f "batchpilot.*worker" -n || true)
 jpid=$(pgrep -P "$wpid" java || echo "$wpid")
 peak=0; done_files=0
 for i in $(seq 1 240); do

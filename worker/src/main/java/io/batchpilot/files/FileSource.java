@@ -3,7 +3,6 @@ package io.batchpilot.files;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.net.InetAddress;
 import java.net.URI;
@@ -17,17 +16,21 @@ import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.Response;
 import okhttp3.ResponseBody;
-import okio.Buffer;
+import okio.BufferedSink;
 import okio.BufferedSource;
+import okio.Okio;
+import okio.Source;
 
 /**
  * Fetches a file's bytes from where its row says they are: a Supabase Storage object, an HTTPS URL
- * on an allowed host, or a local file under the configured root. Never reads more than
- * {@link FileSourceConfig#maxFileBytes()}; never puts the service-role key in a message.
+ * on an allowed host, or a local file under the configured root, into a temporary file (see
+ * {@link LoadedFile}). Never reads more than {@link FileSourceConfig#maxFileBytes()}; never puts the
+ * service-role key in a message.
  */
 public final class FileSource {
 
   private static final int MAX_REDIRECTS = 5;
+  private static final long SPOOL_READ_BYTES = 64 * 1024;
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final FileSourceConfig config;
@@ -35,13 +38,20 @@ public final class FileSource {
   private final OkHttpClient urlClient;
   private final InternalAddressGuard guard;
   private final Optional<Path> realLocalRoot;
+  private final Path spoolDirectory;
 
   /**
    * @param http the process's shared client; its connection pool and threads are reused, with this
    *     source's timeouts and no automatic redirects (each hop is checked here)
    */
   public FileSource(FileSourceConfig config, OkHttpClient http) {
+    this(config, http, Path.of(System.getProperty("java.io.tmpdir")));
+  }
+
+  /** @param spoolDirectory where the temporary copies go (tests give a folder of their own) */
+  FileSource(FileSourceConfig config, OkHttpClient http, Path spoolDirectory) {
     this.config = config;
+    this.spoolDirectory = spoolDirectory;
     this.storageClient = http.newBuilder()
         .connectTimeout(config.connectTimeout())
         .readTimeout(config.downloadTimeout())
@@ -62,7 +72,7 @@ public final class FileSource {
   }
 
   /**
-   * The file's bytes.
+   * The file's bytes, in a temporary file that the caller closes.
    *
    * @throws FileUnavailableException when they cannot be had: permanent for a missing object or a
    *     refused location, {@link FileUnavailableException#retryable() retryable} for a server error
@@ -109,7 +119,7 @@ public final class FileSource {
     try (Response response = storageClient.newCall(request).execute()) {
       int code = response.code();
       if (response.isSuccessful()) {
-        return new LoadedFile(object, readLimited(response.body(), object), contentType(response));
+        return spool(object, response);
       }
       if (code == 404 || code == 400 && storageSaysNotFound(response.body())) {
         // Storage has answered a missing object with 400 and {"statusCode":"404"} in the body.
@@ -135,7 +145,7 @@ public final class FileSource {
       try (Response response = urlClient.newCall(request).execute()) {
         int code = response.code();
         if (response.isSuccessful()) {
-          return new LoadedFile(location, readLimited(response.body(), location), contentType(response));
+          return spool(location, response);
         }
         if (response.isRedirect() && response.header("Location") != null) {
           HttpUrl next = url.resolve(response.header("Location"));
@@ -213,32 +223,45 @@ public final class FileSource {
     if (!Files.isRegularFile(real, LinkOption.NOFOLLOW_LINKS)) {
       throw new FileUnavailableException(file + " is not a regular file", false);
     }
-    try (InputStream in = Files.newInputStream(real)) {
-      byte[] bytes = in.readNBytes(Math.toIntExact(Math.min(config.maxFileBytes() + 1, Integer.MAX_VALUE - 8)));
-      if (bytes.length > config.maxFileBytes()) {
-        throw tooLarge(file, "more than " + config.maxFileBytes());
-      }
-      return new LoadedFile(file, bytes, Optional.empty());
+    try (Source in = Okio.source(real)) {
+      return spool(file, in, Optional.empty());
     } catch (IOException e) {
       throw new FileUnavailableException(file + " cannot be read: " + e.getMessage(), true, e);
     }
   }
 
-  /** Reads at most the limit, refusing as soon as the body (or its declared length) goes past it. */
-  private byte[] readLimited(ResponseBody body, FileLocation location) throws IOException, InvalidFileException {
-    long max = config.maxFileBytes();
-    long declared = body.contentLength();
-    if (declared > max) {
-      throw tooLarge(location, String.valueOf(declared));
+  /** Spools at most the limit, refusing as soon as the body (or its declared length) goes past it. */
+  private LoadedFile spool(FileLocation location, Response response) throws IOException, InvalidFileException {
+    ResponseBody body = response.body();
+    if (body.contentLength() > config.maxFileBytes()) {
+      throw tooLarge(location, String.valueOf(body.contentLength()));
     }
-    BufferedSource source = body.source();
-    Buffer buffer = new Buffer();
-    while (source.read(buffer, 64 * 1024) != -1) {
-      if (buffer.size() > max) {
-        throw tooLarge(location, "more than " + max);
+    return spool(location, body.source(), contentType(response));
+  }
+
+  /**
+   * Copies the bytes into a temporary file of their own, at most the limit: the file is never held in
+   * memory, and nothing is left on disk when the copy fails.
+   */
+  private LoadedFile spool(FileLocation location, Source in, Optional<String> contentType)
+      throws IOException, InvalidFileException {
+    Path spooled = Files.createTempFile(spoolDirectory, "batchpilot-", ".file"); // owner-only on POSIX
+    try {
+      long size = 0;
+      try (BufferedSink out = Okio.buffer(Okio.sink(spooled))) {
+        for (long n; (n = in.read(out.getBuffer(), SPOOL_READ_BYTES)) != -1; ) {
+          size += n;
+          if (size > config.maxFileBytes()) {
+            throw tooLarge(location, "more than " + config.maxFileBytes());
+          }
+          out.emitCompleteSegments();
+        }
       }
+      return new LoadedFile(location, spooled, size, contentType);
+    } catch (Throwable e) {
+      Files.deleteIfExists(spooled);
+      throw e;
     }
-    return buffer.readByteArray();
   }
 
   private InvalidFileException tooLarge(FileLocation location, String size) {

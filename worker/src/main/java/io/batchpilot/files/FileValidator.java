@@ -1,8 +1,13 @@
 package io.batchpilot.files;
 
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -13,6 +18,7 @@ import javax.imageio.ImageIO;
 import javax.imageio.ImageReadParam;
 import javax.imageio.ImageReader;
 import javax.imageio.event.IIOReadWarningListener;
+import javax.imageio.stream.FileImageInputStream;
 import javax.imageio.stream.ImageInputStream;
 import org.apache.pdfbox.Loader;
 import org.apache.pdfbox.pdmodel.PDDocument;
@@ -32,6 +38,8 @@ public final class FileValidator {
    * millions would allocate gigabytes for one row. 65,535 is JPEG's own limit; WebP's is 16,383.
    */
   public static final int MAX_IMAGE_SIDE = 65_535;
+  /** What {@link FileType#sniff} looks at: PDF readers find the header anywhere in the first 1024 bytes. */
+  private static final int HEADER_BYTES = 1024;
 
   private final FileValidatorConfig config;
   private final int keptLongestSide;
@@ -55,24 +63,34 @@ public final class FileValidator {
   }
 
   /**
+   * Reads the file from disk (a few KB at a time: its bytes are never all in memory).
+   *
    * @param filename the name shown in messages (the row's original_filename)
+   * @param file the bytes, as {@link FileSource} spooled them
    * @param declaredMimeType the row's file_type; null, blank or application/octet-stream means
    *     "not declared" and the bytes decide
    */
-  public ValidatedFile validate(String filename, byte[] bytes, String declaredMimeType)
-      throws InvalidFileException {
-    if (bytes.length == 0) {
+  public ValidatedFile validate(String filename, Path file, String declaredMimeType) throws InvalidFileException {
+    long size;
+    byte[] header;
+    try (InputStream in = Files.newInputStream(file)) {
+      size = Files.size(file);
+      header = in.readNBytes(HEADER_BYTES);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + filename + " from its temporary copy " + file, e);
+    }
+    if (size == 0) {
       throw new InvalidFileException(filename + " is empty (0 bytes): upload the file again");
     }
-    if (bytes.length > config.maxFileBytes()) {
-      throw new InvalidFileException(filename + " is " + bytes.length + " bytes; the limit is "
+    if (size > config.maxFileBytes()) {
+      throw new InvalidFileException(filename + " is " + size + " bytes; the limit is "
           + config.maxFileBytes() + " bytes (" + FileSourceConfig.MAX_FILE_BYTES.name()
           + "): compress or split the file and upload it again");
     }
-    Optional<FileType> sniffed = FileType.sniff(bytes);
+    Optional<FileType> sniffed = FileType.sniff(header);
     if (sniffed.isEmpty()) {
       throw new InvalidFileException(filename + " is not a " + SUPPORTED + " file (it begins "
-          + HexFormat.ofDelimiter(" ").formatHex(bytes, 0, Math.min(8, bytes.length))
+          + HexFormat.ofDelimiter(" ").formatHex(header, 0, Math.min(8, header.length))
           + "): upload a photo or PDF of the receipt");
     }
     FileType type = sniffed.get();
@@ -86,12 +104,12 @@ public final class FileValidator {
       throw new InvalidFileException(filename + " is a " + type.description() + "; supported types are "
           + SUPPORTED + ": convert it and upload it again");
     }
-    byte[] sha256 = sha256(bytes);
+    byte[] sha256 = sha256(filename, file);
     if (type == FileType.PDF) {
-      int pages = pdfPages(filename, bytes);
-      return new ValidatedFile(bytes, type.mimeType(), sha256, 0, 0, pages, Optional.empty());
+      int pages = pdfPages(filename, file);
+      return new ValidatedFile(file, size, type.mimeType(), sha256, 0, 0, pages, Optional.empty());
     }
-    return decodeImage(filename, type, bytes, sha256);
+    return decodeImage(filename, type, file, size, sha256);
   }
 
   private static void checkDeclared(String filename, FileType actual, String declaredMimeType)
@@ -112,7 +130,7 @@ public final class FileValidator {
    * Decodes every byte, so a truncated or damaged image is refused here, and keeps the pixels for
    * the preprocessor: each image is decoded once.
    */
-  private ValidatedFile decodeImage(String filename, FileType type, byte[] bytes, byte[] sha256)
+  private ValidatedFile decodeImage(String filename, FileType type, Path file, long size, byte[] sha256)
       throws InvalidFileException {
     Iterator<ImageReader> readers = ImageIO.getImageReadersByFormatName(type.imageIoFormat());
     if (!readers.hasNext()) {
@@ -120,7 +138,8 @@ public final class FileValidator {
           + ": the build lost a dependency (imageio-webp)");
     }
     ImageReader reader = readers.next();
-    try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+    // Read from the file as the decoder asks (ImageIO's own cache would copy it to another file).
+    try (ImageInputStream in = new FileImageInputStream(file.toFile())) {
       reader.setInput(in, true, true);
       int width = reader.getWidth(0);
       int height = reader.getHeight(0);
@@ -156,7 +175,7 @@ public final class FileValidator {
       if (warnings.length() > 0) {
         throw corrupt(filename, type, warnings.toString());
       }
-      return new ValidatedFile(bytes, type.mimeType(), sha256, width, height, 0, pixels);
+      return new ValidatedFile(file, size, type.mimeType(), sha256, width, height, 0, pixels);
     } catch (IOException | RuntimeException e) {
       // The PNG reader wraps any Throwable in an IIOException: running out of memory is not damage.
       OutOfMemoryError outOfMemory = outOfMemoryIn(e);
@@ -184,8 +203,9 @@ public final class FileValidator {
         + " be decoded (" + detail + "): export or photograph it again and upload the new file");
   }
 
-  private int pdfPages(String filename, byte[] bytes) throws InvalidFileException {
-    try (PDDocument document = Loader.loadPDF(bytes)) {
+  /** PDFBox reads the file through a small buffer, and a page's streams only when they are used. */
+  private int pdfPages(String filename, Path file) throws InvalidFileException {
+    try (PDDocument document = Loader.loadPDF(file.toFile())) {
       int pages = document.getNumberOfPages();
       if (pages < 1) {
         throw new InvalidFileException(filename + " is a PDF with no pages: export it again and upload it");
@@ -205,11 +225,18 @@ public final class FileValidator {
     }
   }
 
-  private static byte[] sha256(byte[] bytes) {
+  private static byte[] sha256(String filename, Path file) {
+    MessageDigest digest;
     try {
-      return MessageDigest.getInstance("SHA-256").digest(bytes);
+      digest = MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("every JVM has SHA-256", e);
     }
+    try (InputStream in = new DigestInputStream(Files.newInputStream(file), digest)) {
+      in.transferTo(OutputStream.nullOutputStream());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + filename + " from its temporary copy " + file, e);
+    }
+    return digest.digest();
   }
 }

@@ -5,8 +5,14 @@ import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.geom.AffineTransform;
 import java.awt.image.BufferedImage;
+import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import javax.imageio.IIOImage;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageWriteParam;
@@ -39,7 +45,7 @@ public final class ImagePreprocessor {
     public Result process(ValidatedFile file) throws IOException {
         BufferedImage source = file.image().orElseThrow(() -> new IOException("the " + file.mimeType()
                 + " file has no pixels Java can render (a PDF, or a CMYK image): it is sent unprocessed"));
-        int orientation = "image/jpeg".equalsIgnoreCase(file.mimeType()) ? ExifOrientation.read(file.bytes()) : 1;
+        int orientation = "image/jpeg".equalsIgnoreCase(file.mimeType()) ? ExifOrientation.read(file.file()) : 1;
         // Scaled before flattened: a full-size RGB copy of a large image would double what is held.
         BufferedImage upright = ExifOrientation.apply(source, orientation);
         BufferedImage scaled = toRgb(scaleToFit(upright, config.maxLongestSide()));
@@ -122,21 +128,31 @@ public final class ImagePreprocessor {
         private ExifOrientation() {
         }
 
-        static int read(byte[] jpeg) {
-            int i = 2;
-            while (i + 4 < jpeg.length && (jpeg[i] & 0xFF) == 0xFF) {
-                int marker = jpeg[i + 1] & 0xFF;
-                int length = (jpeg[i + 2] & 0xFF) << 8 | (jpeg[i + 3] & 0xFF);
-                if (marker == 0xDA) {
-                    break;
+        /** Reads the segments before the image data (the EXIF one is at most 64 KB), not the file. */
+        static int read(Path jpeg) throws IOException {
+            try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(jpeg)))) {
+                if (in.readUnsignedShort() != 0xFFD8) {
+                    return 1;
                 }
-                if (marker == 0xE1 && i + 10 < jpeg.length && new String(jpeg, i + 4, 4, java.nio.charset.StandardCharsets.US_ASCII)
-                        .equals("Exif")) {
-                    return fromTiff(jpeg, i + 10, Math.min(jpeg.length, i + 2 + length));
+                while (in.read() == 0xFF) {
+                    int marker = in.read();
+                    int length = in.readUnsignedShort();
+                    if (marker == 0xDA || length < 2) {
+                        break;
+                    }
+                    if (marker != 0xE1) {
+                        in.skipNBytes(length - 2);
+                        continue;
+                    }
+                    byte[] segment = in.readNBytes(length - 2);
+                    if (segment.length >= 6 && new String(segment, 0, 4, StandardCharsets.US_ASCII).equals("Exif")) {
+                        return fromTiff(segment, 6, segment.length);
+                    }
                 }
-                i += 2 + length;
+                return 1;
+            } catch (EOFException e) {
+                return 1; // cut short before its image data: no orientation to apply
             }
-            return 1;
         }
 
         private static int fromTiff(byte[] b, int start, int end) {
@@ -145,7 +161,7 @@ public final class ImagePreprocessor {
             }
             boolean little = b[start] == 'I';
             int ifd = start + u32(b, start + 4, little);
-            if (ifd + 2 > end) {
+            if (ifd < start || ifd + 2 > end) {
                 return 1;
             }
             int entries = u16(b, ifd, little);

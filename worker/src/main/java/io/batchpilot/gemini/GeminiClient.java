@@ -1,16 +1,25 @@
 package io.batchpilot.gemini;
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.JsonSerializable;
+import com.fasterxml.jackson.databind.SerializerProvider;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.jsontype.TypeSerializer;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.POJONode;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InterruptedIOException;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -25,6 +34,7 @@ import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.RequestBody;
 import okhttp3.Response;
+import okio.BufferedSink;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -94,14 +104,38 @@ public final class GeminiClient implements AutoCloseable {
         String modelId = modelId(model);
         String mime = mimeType(mimeType);
         if (inlineRequestBytes(content.length, mime) <= INLINE_REQUEST_LIMIT_BYTES) {
-            return extract(modelId, generateRequest(inlineData(mime, content)));
+            return extract(modelId, RequestBody.create(bytes(generateRequest(inlineData(mime, content))), JSON_TYPE));
         }
-        UploadedFile file = upload(modelId, content, mime);
+        return extractUploaded(modelId, RequestBody.create(content, MediaType.get(mime)), content.length, mime);
+    }
+
+    /**
+     * As {@link #extractReceipt(String, byte[], String)}, for a file on disk (a PDF as uploaded): its
+     * bytes are read as the request is sent, never held, so a file larger than the heap can go.
+     */
+    public ExtractionResult extractReceipt(String model, Path content, String mimeType) throws GeminiException {
+        String modelId = modelId(model);
+        String mime = mimeType(mimeType);
+        long size;
+        try {
+            size = Files.size(content);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the file to send, " + content, e);
+        }
+        long inline = inlineRequestBytes(size, mime);
+        if (inline <= INLINE_REQUEST_LIMIT_BYTES) {
+            return extract(modelId, new StreamedJson(generateRequest(new POJONode(new InlineFile(mime, content, size))), inline));
+        }
+        return extractUploaded(modelId, RequestBody.create(content.toFile(), MediaType.get(mime)), size, mime);
+    }
+
+    private ExtractionResult extractUploaded(String modelId, RequestBody content, long size, String mime) throws GeminiException {
+        UploadedFile file = upload(modelId, content, size, mime);
         try {
             awaitActive(modelId, file);
             ObjectNode fileData = json.createObjectNode();
             fileData.putObject("fileData").put("mimeType", mime).put("fileUri", file.uri());
-            return extract(modelId, generateRequest(fileData));
+            return extract(modelId, RequestBody.create(bytes(generateRequest(fileData)), JSON_TYPE));
         } finally {
             deleteQuietly(modelId, file);
         }
@@ -164,8 +198,13 @@ public final class GeminiClient implements AutoCloseable {
      * @throws IllegalArgumentException when a PDF cannot be read, or the type is neither image, PDF nor text
      */
     public long estimateInputTokens(byte[] content, String mimeType, String promptText) {
-        long fileTokens = content == null ? 0 : fileTokens(content, mimeType);
+        long fileTokens = content == null ? 0 : fileTokens(() -> TokenCounter.fileTokens(content, mimeType), mimeType);
         return fileTokens + textTokens(promptText);
+    }
+
+    /** As {@link #estimateInputTokens(byte[], String, String)}, for a file on disk: only its headers are read. */
+    public long estimateInputTokens(Path content, String mimeType, String promptText) {
+        return fileTokens(() -> TokenCounter.fileTokens(content, mimeType), mimeType) + textTokens(promptText);
     }
 
     /** Closes the pooled connections and stops the dispatcher's threads. */
@@ -186,9 +225,13 @@ public final class GeminiClient implements AutoCloseable {
         return new TokenCounter(textRatio.charsPerToken()).textTokens(text);
     }
 
-    private static long fileTokens(byte[] content, String mimeType) {
+    private interface TokenCount {
+        long count() throws IOException;
+    }
+
+    private static long fileTokens(TokenCount count, String mimeType) {
         try {
-            return TokenCounter.fileTokens(content, mimeType);
+            return count.count();
         } catch (IOException e) {
             if (mimeType != null && mimeType.toLowerCase(Locale.ROOT).startsWith("image/")) {
                 // HEIC/HEIF: Gemini reads them, ImageIO cannot measure them. Overestimate; reconcile corrects it.
@@ -211,7 +254,58 @@ public final class GeminiClient implements AutoCloseable {
         return part;
     }
 
-    private ObjectNode generateRequest(ObjectNode filePart) {
+    /**
+     * An inline file part whose base64 is written from the file as the request goes out, exactly as
+     * {@link #inlineData} writes a byte[] (Jackson's default base64, no line feeds).
+     */
+    private record InlineFile(String mime, Path file, long size) implements JsonSerializable {
+        @Override
+        public void serialize(JsonGenerator gen, SerializerProvider serializers) throws IOException {
+            gen.writeStartObject();
+            gen.writeObjectFieldStart("inlineData");
+            gen.writeStringField("mimeType", mime);
+            gen.writeFieldName("data");
+            try (InputStream in = Files.newInputStream(file)) {
+                gen.writeBinary(in, Math.toIntExact(size));
+            }
+            gen.writeEndObject();
+            gen.writeEndObject();
+        }
+
+        @Override
+        public void serializeWithType(JsonGenerator gen, SerializerProvider serializers, TypeSerializer typeSer)
+                throws IOException {
+            serialize(gen, serializers);
+        }
+    }
+
+    /** A JSON body serialised while it is sent, of a length known beforehand. */
+    private final class StreamedJson extends RequestBody {
+        private final ObjectNode body;
+        private final long length;
+
+        StreamedJson(ObjectNode body, long length) {
+            this.body = body;
+            this.length = length;
+        }
+
+        @Override
+        public MediaType contentType() {
+            return JSON_TYPE;
+        }
+
+        @Override
+        public long contentLength() {
+            return length;
+        }
+
+        @Override
+        public void writeTo(BufferedSink sink) throws IOException {
+            json.writer().without(JsonGenerator.Feature.AUTO_CLOSE_TARGET).writeValue(sink.outputStream(), body);
+        }
+    }
+
+    private ObjectNode generateRequest(JsonNode filePart) {
         ObjectNode body = json.createObjectNode();
         ArrayNode parts = body.putArray("contents").addObject().put("role", "user").putArray("parts");
         parts.add(filePart); // Google advises the file before the text that refers to it
@@ -232,7 +326,7 @@ public final class GeminiClient implements AutoCloseable {
         }
     }
 
-    private ExtractionResult extract(String modelId, ObjectNode request) throws GeminiException {
+    private ExtractionResult extract(String modelId, RequestBody request) throws GeminiException {
         JsonNode response = postJson(modelId, "generateContent", request);
         Usage usage = usage(response.path("usageMetadata"));
         String blockReason = response.path("promptFeedback").path("blockReason").asText("");
@@ -324,7 +418,7 @@ public final class GeminiClient implements AutoCloseable {
     }
 
     /** Resumable upload in one step: start, then "upload, finalize" with all the bytes. */
-    private UploadedFile upload(String modelId, byte[] content, String mime) throws GeminiException {
+    private UploadedFile upload(String modelId, RequestBody content, long size, String mime) throws GeminiException {
         ObjectNode metadata = json.createObjectNode();
         metadata.putObject("file").put("displayName", "batchpilot receipt");
         Request start = new Request.Builder()
@@ -332,7 +426,7 @@ public final class GeminiClient implements AutoCloseable {
                 .header(API_KEY_HEADER, config.apiKey())
                 .header("X-Goog-Upload-Protocol", "resumable")
                 .header("X-Goog-Upload-Command", "start")
-                .header("X-Goog-Upload-Header-Content-Length", Long.toString(content.length))
+                .header("X-Goog-Upload-Header-Content-Length", Long.toString(size))
                 .header("X-Goog-Upload-Header-Content-Type", mime)
                 .post(RequestBody.create(bytes(metadata), JSON_TYPE))
                 .build();
@@ -347,7 +441,7 @@ public final class GeminiClient implements AutoCloseable {
                 .url(uploadUrl)
                 .header("X-Goog-Upload-Command", "upload, finalize")
                 .header("X-Goog-Upload-Offset", "0")
-                .post(RequestBody.create(content, MediaType.get(mime)));
+                .post(content);
         if (sameOrigin(uploadUrl)) {
             finish.header(API_KEY_HEADER, config.apiKey()); // the upload id authorises it; the key never leaves our origin
         }
@@ -447,10 +541,14 @@ public final class GeminiClient implements AutoCloseable {
     }
 
     private JsonNode postJson(String modelId, String method, ObjectNode body) throws GeminiException {
+        return postJson(modelId, method, RequestBody.create(bytes(body), JSON_TYPE));
+    }
+
+    private JsonNode postJson(String modelId, String method, RequestBody body) throws GeminiException {
         Request request = new Request.Builder()
                 .url(baseUrl.newBuilder().addPathSegments("v1beta/models").addPathSegment(modelId + ":" + method).build())
                 .header(API_KEY_HEADER, config.apiKey())
-                .post(RequestBody.create(bytes(body), JSON_TYPE))
+                .post(body)
                 .build();
         return parse(execute(request, modelId, method), modelId, method);
     }

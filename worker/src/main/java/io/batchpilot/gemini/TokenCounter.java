@@ -3,10 +3,13 @@ package io.batchpilot.gemini;
 import java.awt.Dimension;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.Locale;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
+import javax.imageio.stream.FileImageInputStream;
 import javax.imageio.stream.ImageInputStream;
 import org.apache.pdfbox.Loader;
 import org.apache.pdfbox.pdmodel.PDDocument;
@@ -97,25 +100,55 @@ public final class TokenCounter {
                 + "': supported are image/*, application/pdf and text/*");
     }
 
+    /** Tokens of a file on disk, as {@link #fileTokens(byte[], String)}; only its headers are read. */
+    public static long fileTokens(Path content, String mimeType) throws IOException {
+        String type = mimeType == null ? "" : mimeType.toLowerCase(Locale.ROOT);
+        if (type.equals("application/pdf")) {
+            return pdfTokens(pdfPages(content));
+        }
+        if (type.startsWith("image/")) {
+            try (ImageInputStream in = new FileImageInputStream(content.toFile())) {
+                Dimension size = imageSize(in);
+                return imageTokens(size.width, size.height);
+            }
+        }
+        if (type.startsWith("text/")) {
+            return DEFAULT.textTokens(Files.readString(content));
+        }
+        throw new IOException("cannot count tokens for MIME type '" + mimeType
+                + "': supported are image/*, application/pdf and text/*");
+    }
+
     /** Width and height from the image header, without decoding the pixels. */
     public static Dimension imageSize(byte[] content) throws IOException {
         try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(content))) {
-            Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
-            if (readers == null || !readers.hasNext()) {
-                throw new IOException("not an image format this JVM can read (PNG, JPEG, GIF, BMP are)");
-            }
-            ImageReader reader = readers.next();
-            try {
-                reader.setInput(in, true, true);
-                return new Dimension(reader.getWidth(0), reader.getHeight(0));
-            } finally {
-                reader.dispose();
-            }
+            return imageSize(in);
+        }
+    }
+
+    private static Dimension imageSize(ImageInputStream in) throws IOException {
+        Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
+        if (readers == null || !readers.hasNext()) {
+            throw new IOException("not an image format this JVM can read (PNG, JPEG, GIF, BMP are)");
+        }
+        ImageReader reader = readers.next();
+        try {
+            reader.setInput(in, true, true);
+            return new Dimension(reader.getWidth(0), reader.getHeight(0));
+        } finally {
+            reader.dispose();
         }
     }
 
     public static int pdfPages(byte[] content) throws IOException {
         try (PDDocument document = Loader.loadPDF(content)) {
+            return document.getNumberOfPages();
+        }
+    }
+
+    /** Pages of a PDF on disk, read through PDFBox's small buffer rather than whole. */
+    public static int pdfPages(Path content) throws IOException {
+        try (PDDocument document = Loader.loadPDF(content.toFile())) {
             return document.getNumberOfPages();
         }
     }

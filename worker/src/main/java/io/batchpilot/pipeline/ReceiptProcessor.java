@@ -29,6 +29,7 @@ import io.batchpilot.settings.Range;
 import io.batchpilot.settings.Setting;
 import io.batchpilot.store.DatabaseOutage;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
@@ -109,12 +110,29 @@ public final class ReceiptProcessor implements FileProcessor {
 
   @Override
   public Outcome process(ClaimedFile file) throws InterruptedException {
-    Prepared prepared = prepare(file);
+    LoadedFile loaded;
+    try {
+      loaded = source.load(FileLocation.of(file.storageBucket(), file.storagePath(), file.sourceUrl()));
+    } catch (FileUnavailableException e) {
+      return e.retryable()
+          ? Outcome.retry(file, e.errorType(), e.getMessage(), config.backoff().delay(file.attempts()), 0)
+          : Outcome.failed(file, e.errorType(), e.getMessage(), 0);
+    } catch (InvalidFileException e) {
+      return Outcome.failed(file, e.errorType(), e.getMessage(), 0);
+    }
+    // The temporary copy is kept until the call is answered: a PDF is sent from it.
+    try (loaded) {
+      return process(file, loaded);
+    }
+  }
+
+  private Outcome process(ClaimedFile file, LoadedFile loaded) throws InterruptedException {
+    Prepared prepared = prepare(file, loaded);
     if (prepared instanceof Prepared.Done done) {
       return done.outcome();
     }
     Prepared.Ready ready = (Prepared.Ready) prepared;
-    long estimate = gemini.estimateInputTokens(ready.content(), ready.mimeType(), ReceiptSchema.PROMPT);
+    long estimate = ready.estimateInputTokens(gemini);
 
     long askedAt = System.nanoTime();
     // A database outage is waited out here, holding the file: no attempt is spent on it.
@@ -135,7 +153,7 @@ public final class ReceiptProcessor implements FileProcessor {
     long sentAt = System.nanoTime();
     ExtractionResult extraction;
     try {
-      extraction = gemini.extractReceipt(file.model(), ready.content(), ready.mimeType());
+      extraction = ready.send(gemini, file.model());
     } catch (GeminiException e) {
       gate.releaseLater(permit);
       metrics.geminiCall(file.model(), e.error().errorType(), System.nanoTime() - sentAt);
@@ -161,22 +179,41 @@ public final class ReceiptProcessor implements FileProcessor {
   private sealed interface Prepared {
     record Done(Outcome outcome) implements Prepared {}
 
-    record Ready(byte[] sha256, byte[] content, String mimeType) implements Prepared {}
+    /**
+     * What the call sends: the preprocessed image (small, in memory), or else the file as uploaded
+     * (a PDF, an image Java cannot render), read from disk as the request goes out.
+     */
+    record Ready(byte[] sha256, String mimeType, byte[] preprocessed, Path asUploaded) implements Prepared {
+      static Ready preprocessed(byte[] sha256, ImagePreprocessor.Result image) {
+        return new Ready(sha256, image.mimeType(), image.bytes(), null);
+      }
+
+      static Ready asUploaded(ValidatedFile file) {
+        return new Ready(file.sha256(), file.mimeType(), null, file.file());
+      }
+
+      long estimateInputTokens(GeminiClient gemini) {
+        return preprocessed != null
+            ? gemini.estimateInputTokens(preprocessed, mimeType, ReceiptSchema.PROMPT)
+            : gemini.estimateInputTokens(asUploaded, mimeType, ReceiptSchema.PROMPT);
+      }
+
+      ExtractionResult send(GeminiClient gemini, String model) throws GeminiException {
+        return preprocessed != null
+            ? gemini.extractReceipt(model, preprocessed, mimeType)
+            : gemini.extractReceipt(model, asUploaded, mimeType);
+      }
+    }
   }
 
   /**
-   * Loads, validates, reuses a duplicate's result, preprocesses. The validator's decoded pixels
-   * (about 50 MB for a phone photo) are referenced only in here, so they are garbage by the API call.
+   * Validates, reuses a duplicate's result, preprocesses. The validator's decoded pixels (a few MB:
+   * subsampled to the size sent) are referenced only in here, so they are garbage by the API call.
    */
-  private Prepared prepare(ClaimedFile file) throws InterruptedException {
+  private Prepared prepare(ClaimedFile file, LoadedFile loaded) throws InterruptedException {
     ValidatedFile valid;
     try {
-      LoadedFile loaded = source.load(FileLocation.of(file.storageBucket(), file.storagePath(), file.sourceUrl()));
-      valid = validator.validate(file.originalFilename(), loaded.bytes(), file.fileType());
-    } catch (FileUnavailableException e) {
-      return new Prepared.Done(e.retryable()
-          ? Outcome.retry(file, e.errorType(), e.getMessage(), config.backoff().delay(file.attempts()), 0)
-          : Outcome.failed(file, e.errorType(), e.getMessage(), 0));
+      valid = validator.validate(file.originalFilename(), loaded.path(), file.fileType());
     } catch (InvalidFileException e) {
       return new Prepared.Done(Outcome.failed(file, e.errorType(), e.getMessage(), 0));
     }
@@ -197,15 +234,14 @@ public final class ReceiptProcessor implements FileProcessor {
     }
 
     if (valid.isPdf()) {
-      return new Prepared.Ready(valid.sha256(), valid.bytes(), valid.mimeType());
+      return Prepared.Ready.asUploaded(valid);
     }
     try {
-      ImagePreprocessor.Result smaller = preprocessor.process(valid);
-      return new Prepared.Ready(valid.sha256(), smaller.bytes(), smaller.mimeType());
+      return Prepared.Ready.preprocessed(valid.sha256(), preprocessor.process(valid));
     } catch (IOException e) {
       // An image Java cannot render (a CMYK JPEG): Gemini reads it as uploaded.
       log.debug("{}: sent unprocessed: {}", file.describe(), e.getMessage());
-      return new Prepared.Ready(valid.sha256(), valid.bytes(), valid.mimeType());
+      return Prepared.Ready.asUploaded(valid);
     }
   }
 

@@ -18,6 +18,12 @@ import javax.imageio.ImageIO;
 import javax.imageio.ImageWriteParam;
 import javax.imageio.ImageWriter;
 import javax.imageio.stream.ImageOutputStream;
+import org.apache.pdfbox.pdmodel.PDDocument;
+import org.apache.pdfbox.pdmodel.PDPage;
+import org.apache.pdfbox.pdmodel.PDPageContentStream;
+import org.apache.pdfbox.pdmodel.common.PDRectangle;
+import org.apache.pdfbox.pdmodel.graphics.image.JPEGFactory;
+import org.apache.pdfbox.pdmodel.graphics.image.PDImageXObject;
 
 /**
  * Images too large to hold, written without holding them: a PNG built by hand, row by row, and a
@@ -108,6 +114,29 @@ public final class BigImages {
       writer.write(null, new IIOImage(image, null, null), param);
     } finally {
       writer.dispose();
+    }
+    Files.move(partial, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    return file;
+  }
+
+  /**
+   * A one-page PDF showing a JPEG, its bytes embedded as they are (DCTDecode), so the PDF is about
+   * as large as the JPEG: what a scanner's PDF of a photo is.
+   */
+  public static Path pdfOf(Path jpeg) throws IOException {
+    Path file = jpeg.resolveSibling(jpeg.getFileName().toString().replaceFirst("\\.jpg$", "") + ".pdf");
+    if (Files.exists(file)) {
+      return file;
+    }
+    Path partial = Files.createTempFile(folder(), "pdf-", ".part");
+    try (PDDocument document = new PDDocument()) {
+      PDImageXObject image = JPEGFactory.createFromByteArray(document, Files.readAllBytes(jpeg));
+      PDPage page = new PDPage(new PDRectangle(image.getWidth() / 10f, image.getHeight() / 10f));
+      document.addPage(page);
+      try (PDPageContentStream content = new PDPageContentStream(document, page)) {
+        content.drawImage(image, 0, 0, page.getMediaBox().getWidth(), page.getMediaBox().getHeight());
+      }
+      document.save(partial.toFile());
     }
     Files.move(partial, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     return file;

@@ -83,7 +83,7 @@ class BoundedImageMemoryTest {
   void aHeaderClaimingAnAbsurdSideIsRefusedBeforeDecoding() throws IOException {
     FileValidator validator = new FileValidator(FileValidatorConfig.defaults());
     InvalidFileException wide = assertThrows(InvalidFileException.class,
-        () -> validator.validate("strip.png", BigImages.pngClaiming(2_000_000, 1), "image/png"));
+        () -> validator.validate("strip.png", OnDisk.copyOf(BigImages.pngClaiming(2_000_000, 1)), "image/png"));
     assertEquals("strip.png claims to be 2000000x1 pixels; the longest side allowed is 65535 pixels, so it was not"
         + " decoded: scale it down and upload it again", wide.getMessage());
   }
@@ -91,7 +91,7 @@ class BoundedImageMemoryTest {
   @Test
   void decodedPixelsAreBoundedByTheSizeSentNotByTheFile() throws Exception {
     FileValidator validator = new FileValidator(FileValidatorConfig.defaults(), 1280);
-    ValidatedFile valid = validator.validate("wide.png", TestFiles.png(5 * 1280 + 100, 400), "image/png");
+    ValidatedFile valid = validator.validate("wide.png", OnDisk.copyOf(TestFiles.png(5 * 1280 + 100, 400)), "image/png");
     assertEquals(5 * 1280 + 100, valid.width());
     int kept = valid.image().orElseThrow().getWidth();
     assertTrue(kept >= 1280 && kept < 2 * 1280, "kept " + kept + " px of " + valid.width());

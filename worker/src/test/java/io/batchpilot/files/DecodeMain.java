@@ -29,9 +29,8 @@ public final class DecodeMain {
       results.add(threads.submit(() -> {
         String name = file.getFileName().toString();
         try {
-          // Read inside the thread, as a worker's file thread loads its file.
-          byte[] bytes = Files.readAllBytes(file);
-          ValidatedFile valid = validator.validate(name, bytes, null);
+          // Read from disk inside the thread, as a worker's file thread reads the copy it spooled.
+          ValidatedFile valid = validator.validate(name, file, null);
           ImagePreprocessor.Result r = preprocessor.process(valid);
           return "ok " + name + " " + r.originalWidth() + "x" + r.originalHeight() + " -> " + r.width() + "x" + r.height();
         } catch (InvalidFileException e) {

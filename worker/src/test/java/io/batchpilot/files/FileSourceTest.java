@@ -10,6 +10,8 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.List;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
@@ -73,7 +75,7 @@ class FileSourceTest {
     server.enqueue(new MockResponse.Builder().code(200).addHeader("Content-Type", "image/jpeg").body("bytes").build());
     LoadedFile file = storage(1000).load(FileLocation.of("receipts", "team 1/a.jpg", null));
 
-    assertArrayEquals("bytes".getBytes(), file.bytes());
+    assertArrayEquals("bytes".getBytes(), Files.readAllBytes(file.path()));
     assertEquals(Optional.of("image/jpeg"), file.contentType());
     RecordedRequest request = server.takeRequest();
     assertEquals("GET", request.getMethod());
@@ -141,6 +143,27 @@ class FileSourceTest {
   }
 
   @Test
+  void aLoadedFileIsAnOwnerOnlyCopyThatCloseDeletesAndARefusedDownloadLeavesNone(@TempDir Path spool) throws Exception {
+    FileSource source = new FileSource(FileSourceConfig.defaults().withSupabase(server.url("/").uri(), KEY, Set.of("b"))
+        .withMaxFileBytes(100_000), http, spool);
+    server.enqueue(new MockResponse.Builder().code(200).body("y".repeat(90_000)).build());
+    LoadedFile loaded = source.load(new FileLocation.StorageObject("b", "ok.jpg"));
+    assertEquals(spool, loaded.path().getParent());
+    assertEquals(90_000, loaded.size());
+    assertEquals("y".repeat(90_000), Files.readString(loaded.path()));
+    assertEquals(Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE),
+        Files.getPosixFilePermissions(loaded.path()));
+    loaded.close();
+    assertFalse(Files.exists(loaded.path()));
+
+    server.enqueue(new MockResponse.Builder().code(200).chunkedBody(new Buffer().writeUtf8("x".repeat(200_000)), 1000).build());
+    assertThrows(InvalidFileException.class, () -> source.load(new FileLocation.StorageObject("b", "big.jpg")));
+    try (var files = Files.list(spool)) {
+      assertEquals(List.of(), files.toList(), "a refused download's partial copy is deleted");
+    }
+  }
+
+  @Test
   void storageObjectsOutsideTheListedBucketsOrClimbingOutAreNeverRequested() {
     FileUnavailableException bucket = unavailable(storage(1000), new FileLocation.StorageObject("private", "a.jpg"));
     assertFalse(bucket.retryable());
@@ -165,7 +188,7 @@ class FileSourceTest {
     server.enqueue(new MockResponse.Builder().code(302).addHeader("Location", "/final.png").build());
     server.enqueue(new MockResponse.Builder().code(200).body("png").build());
     LoadedFile file = urls(Set.of("localhost"), true).load(new FileLocation.RemoteUrl(server.url("/start").uri()));
-    assertArrayEquals("png".getBytes(), file.bytes());
+    assertArrayEquals("png".getBytes(), Files.readAllBytes(file.path()));
     assertEquals("/start", server.takeRequest().getTarget());
     assertEquals("/final.png", server.takeRequest().getTarget());
 
@@ -210,7 +233,7 @@ class FileSourceTest {
     Path file = Files.write(root.resolve("a.png"), new byte[] {1, 2, 3});
     FileSource source = new FileSource(FileSourceConfig.defaults().withLocalRoot(root), http);
     LoadedFile loaded = source.load(FileLocation.of(null, null, file.toUri().toString()));
-    assertArrayEquals(new byte[] {1, 2, 3}, loaded.bytes());
+    assertArrayEquals(new byte[] {1, 2, 3}, Files.readAllBytes(loaded.path()));
     assertEquals(Optional.empty(), loaded.contentType());
   }
 

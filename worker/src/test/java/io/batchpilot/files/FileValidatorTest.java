@@ -15,7 +15,7 @@ class FileValidatorTest {
 
   private String refused(String filename, byte[] bytes, String declared) {
     InvalidFileException e = assertThrows(InvalidFileException.class,
-        () -> validator.validate(filename, bytes, declared));
+        () -> validator.validate(filename, OnDisk.copyOf(bytes), declared));
     assertEquals("invalid_file", e.errorType());
     assertTrue(e.getMessage().startsWith(filename + " "), e.getMessage());
     return e.getMessage();
@@ -24,33 +24,33 @@ class FileValidatorTest {
   @Test
   void jpegPngWebpAndPdfPassWithTheirSizeAndHash() throws Exception {
     byte[] jpeg = TestFiles.jpeg(640, 480);
-    ValidatedFile j = validator.validate("a.jpg", jpeg, "image/jpeg");
+    ValidatedFile j = validator.validate("a.jpg", OnDisk.copyOf(jpeg), "image/jpeg");
     assertEquals("image/jpeg", j.mimeType());
     assertEquals(640, j.width());
     assertEquals(480, j.height());
     assertArrayEquals(MessageDigest.getInstance("SHA-256").digest(jpeg), j.sha256());
 
-    ValidatedFile p = validator.validate("b.png", TestFiles.png(300, 200), "image/png");
+    ValidatedFile p = validator.validate("b.png", OnDisk.copyOf(TestFiles.png(300, 200)), "image/png");
     assertEquals("image/png", p.mimeType());
     assertEquals(300, p.width());
 
-    ValidatedFile lossy = validator.validate("c.webp", TestFiles.WEBP_LOSSY, "image/webp");
+    ValidatedFile lossy = validator.validate("c.webp", OnDisk.copyOf(TestFiles.WEBP_LOSSY), "image/webp");
     assertEquals("image/webp", lossy.mimeType());
     assertEquals(1, lossy.width());
-    ValidatedFile lossless = validator.validate("d.webp", TestFiles.WEBP_LOSSLESS, "image/webp");
+    ValidatedFile lossless = validator.validate("d.webp", OnDisk.copyOf(TestFiles.WEBP_LOSSLESS), "image/webp");
     assertEquals(1, lossless.height());
 
-    ValidatedFile pdf = validator.validate("e.pdf", TestFiles.pdf(3), "application/pdf");
+    ValidatedFile pdf = validator.validate("e.pdf", OnDisk.copyOf(TestFiles.pdf(3)), "application/pdf");
     assertTrue(pdf.isPdf());
     assertEquals(3, pdf.pageCount());
   }
 
   @Test
   void anUndeclaredTypeIsTakenFromTheBytes() throws Exception {
-    assertEquals("image/png", validator.validate("scan", TestFiles.png(10, 10), null).mimeType());
+    assertEquals("image/png", validator.validate("scan", OnDisk.copyOf(TestFiles.png(10, 10)), null).mimeType());
     assertEquals("image/jpeg",
-        validator.validate("scan", TestFiles.jpeg(10, 10), "application/octet-stream").mimeType());
-    assertEquals("image/jpeg", validator.validate("scan", TestFiles.jpeg(10, 10), "IMAGE/JPG; q=1").mimeType());
+        validator.validate("scan", OnDisk.copyOf(TestFiles.jpeg(10, 10)), "application/octet-stream").mimeType());
+    assertEquals("image/jpeg", validator.validate("scan", OnDisk.copyOf(TestFiles.jpeg(10, 10)), "IMAGE/JPG; q=1").mimeType());
   }
 
   @Test
@@ -64,7 +64,7 @@ class FileValidatorTest {
     FileValidator small = new FileValidator(FileValidatorConfig.defaults().withMaxFileBytes(1000));
     byte[] big = TestFiles.png(400, 400);
     InvalidFileException e = assertThrows(InvalidFileException.class,
-        () -> small.validate("big.png", big, "image/png"));
+        () -> small.validate("big.png", OnDisk.copyOf(big), "image/png"));
     assertEquals("big.png is " + big.length + " bytes; the limit is 1000 bytes (BATCHPILOT_MAX_FILE_BYTES):"
         + " compress or split the file and upload it again", e.getMessage());
   }
@@ -127,7 +127,7 @@ class FileValidatorTest {
   void anImageWithTooManyPixelsIsRefusedBeforeDecoding() {
     FileValidator strict = new FileValidator(new FileValidatorConfig(1 << 20, 10_000, 10));
     InvalidFileException e = assertThrows(InvalidFileException.class,
-        () -> strict.validate("huge.png", TestFiles.png(200, 100), "image/png"));
+        () -> strict.validate("huge.png", OnDisk.copyOf(TestFiles.png(200, 100)), "image/png"));
     assertEquals("huge.png is 200x100 pixels; the limit is 10000 pixels (BATCHPILOT_MAX_IMAGE_PIXELS):"
         + " scale it down and upload it again", e.getMessage());
   }
@@ -136,7 +136,7 @@ class FileValidatorTest {
   void aPdfWithTooManyPagesIsRefused() {
     FileValidator strict = new FileValidator(new FileValidatorConfig(1 << 20, 10_000, 2));
     InvalidFileException e = assertThrows(InvalidFileException.class,
-        () -> strict.validate("long.pdf", TestFiles.pdf(3), "application/pdf"));
+        () -> strict.validate("long.pdf", OnDisk.copyOf(TestFiles.pdf(3)), "application/pdf"));
     assertEquals("long.pdf has 3 pages; the limit is 2 (BATCHPILOT_MAX_PDF_PAGES): split it and upload the parts",
         e.getMessage());
   }

@@ -19,7 +19,7 @@ class ImagePreprocessorTest {
 
     /** As the pipeline does it: the preprocessor scales the pixels the validator decoded. */
     private ImagePreprocessor.Result process(byte[] image, String mimeType) throws Exception {
-        return preprocessor.process(validator.validate("receipt", image, mimeType));
+        return preprocessor.process(validator.validate("receipt", OnDisk.copyOf(image), mimeType));
     }
 
     @Test
@@ -65,7 +65,7 @@ class ImagePreprocessorTest {
 
     @Test
     void aFileWithoutPixelsFailsWithAMessageThatSaysWhatHappens() throws Exception {
-        ValidatedFile pdf = validator.validate("scan.pdf", TestFiles.pdf(1), "application/pdf");
+        ValidatedFile pdf = validator.validate("scan.pdf", OnDisk.copyOf(TestFiles.pdf(1)), "application/pdf");
         IOException e = assertThrows(IOException.class, () -> preprocessor.process(pdf));
         assertTrue(e.getMessage().contains("application/pdf") && e.getMessage().contains("sent unprocessed"), e.getMessage());
     }

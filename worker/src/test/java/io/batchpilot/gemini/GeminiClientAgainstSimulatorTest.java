@@ -135,7 +135,7 @@ class GeminiClientAgainstSimulatorTest {
 
             ExtractionResult result = client.extractReceipt(MODEL, padded, "application/pdf");
 
-            assertEquals(258 + client.estimateInputTokens(null, null, ReceiptSchema.PROMPT), result.usage().promptTokens());
+            assertEquals(258 + client.estimateInputTokens((byte[]) null, null, ReceiptSchema.PROMPT), result.usage().promptTokens());
             List<String> methods = simulator.requests().stream().map(RecordedRequest::method).toList();
             assertEquals(List.of("upload", "upload", "generateContent"), methods.subList(0, 3)); // then the delete
         }

@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.batchpilot.files.OnDisk;
 import java.math.BigDecimal;
 import java.time.Duration;
 import java.time.LocalDate;
@@ -137,6 +138,50 @@ class GeminiClientRequestTest {
         assertEquals(client.inlineRequestBytes(fits, "image/png"), request.getBodySize(), "the prediction is exact");
         assertTrue(request.getBodySize() <= GeminiClient.INLINE_REQUEST_LIMIT_BYTES);
         assertTrue(fits < 15_000_000, "a 15 MB file is already too big to send inline");
+    }
+
+    /** A PDF is sent from its temporary copy: the request is streamed from disk, and byte for byte what the bytes make. */
+    @Test
+    void aFileOnDiskGoesInlineAsItsBytesWouldUpToTheLimit() throws Exception {
+        long envelope = client.inlineRequestBytes(0, "application/pdf");
+        byte[] pdf = new byte[(int) ((GeminiClient.INLINE_REQUEST_LIMIT_BYTES - envelope) / 4 * 3)];
+        new Random(11).nextBytes(pdf);
+        server.enqueue(ok(GeminiBodies.generateContentAnswering(GeminiBodies.RECEIPT_JSON)));
+        server.enqueue(ok(GeminiBodies.generateContentAnswering(GeminiBodies.RECEIPT_JSON)));
+
+        client.extractReceipt("gemini-2.5-flash", pdf, "application/pdf");
+        client.extractReceipt("gemini-2.5-flash", OnDisk.copyOf(pdf), "application/pdf");
+
+        RecordedRequest fromMemory = server.takeRequest();
+        RecordedRequest fromDisk = server.takeRequest();
+        assertEquals("/v1beta/models/gemini-2.5-flash:generateContent", fromDisk.getTarget());
+        assertEquals(Long.toString(client.inlineRequestBytes(pdf.length, "application/pdf")),
+                fromDisk.getHeaders().get("Content-Length"), "the length is declared, not chunked");
+        assertEquals(fromMemory.getBody(), fromDisk.getBody());
+    }
+
+    @Test
+    void aFileOnDiskOver20MbIsUploadedFromDisk() throws Exception {
+        long envelope = client.inlineRequestBytes(0, "application/pdf");
+        byte[] pdf = new byte[(int) ((GeminiClient.INLINE_REQUEST_LIMIT_BYTES - envelope) / 4 * 3) + 3];
+        new Random(13).nextBytes(pdf);
+        String uploadUrl = server.url("/upload/v1beta/files?upload_id=abc123&upload_protocol=resumable").toString();
+        server.enqueue(new MockResponse.Builder().code(200).setHeader("X-Goog-Upload-URL", uploadUrl).build());
+        server.enqueue(ok("{\"file\":{\"name\":\"files/abc123\",\"uri\":\"" + server.url("/v1beta/files/abc123")
+                + "\",\"state\":\"ACTIVE\"}}"));
+        server.enqueue(ok(GeminiBodies.generateContentAnswering(GeminiBodies.RECEIPT_JSON)));
+        server.enqueue(ok("{}"));
+
+        client.extractReceipt("gemini-2.5-flash", OnDisk.copyOf(pdf), "application/pdf");
+
+        RecordedRequest start = server.takeRequest();
+        assertEquals(Integer.toString(pdf.length), start.getHeaders().get("X-Goog-Upload-Header-Content-Length"));
+        RecordedRequest upload = server.takeRequest();
+        assertEquals("upload, finalize", upload.getHeaders().get("X-Goog-Upload-Command"));
+        assertArrayEquals(pdf, upload.getBody().toByteArray());
+        RecordedRequest generate = server.takeRequest();
+        assertEquals("application/pdf", JSON.readTree(generate.getBody().utf8()).path("contents").path(0).path("parts").path(0)
+                .path("fileData").path("mimeType").asText());
     }
 
     @Test

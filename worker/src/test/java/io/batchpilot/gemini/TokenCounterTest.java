@@ -3,6 +3,7 @@ package io.batchpilot.gemini;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.batchpilot.files.OnDisk;
 import io.batchpilot.gemini.simulator.SyntheticReceipts;
 import java.io.IOException;
 import org.junit.jupiter.api.Test;
@@ -49,5 +50,13 @@ class TokenCounterTest {
         assertEquals(2 * 258, TokenCounter.fileTokens(SyntheticReceipts.pdf(1, 2), "application/pdf"));
         assertThrows(IOException.class, () -> TokenCounter.fileTokens(new byte[] {1, 2, 3}, "image/png"));
         assertThrows(IOException.class, () -> TokenCounter.fileTokens(new byte[] {1}, "audio/mpeg"));
+    }
+
+    @Test
+    void aFileOnDiskCountsAsItsBytesDo() throws IOException {
+        assertEquals(6 * 258, TokenCounter.fileTokens(OnDisk.copyOf(SyntheticReceipts.jpeg(1, 900, 2.0, 0.8f)), "image/jpeg"));
+        assertEquals(3 * 258, TokenCounter.fileTokens(OnDisk.copyOf(SyntheticReceipts.pdf(1, 3)), "application/pdf"));
+        assertThrows(IOException.class, () -> TokenCounter.fileTokens(OnDisk.copyOf(new byte[] {1, 2, 3}), "image/png"));
+        assertThrows(IOException.class, () -> TokenCounter.fileTokens(OnDisk.copyOf(new byte[] {1}), "audio/mpeg"));
     }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.batchpilot.files.FileValidator;
+import io.batchpilot.files.OnDisk;
 import io.batchpilot.files.FileValidatorConfig;
 import io.batchpilot.files.ImagePreprocessor;
 import io.batchpilot.files.ImagePreprocessorConfig;
@@ -35,7 +36,7 @@ class GroundTruthTest {
         try (GeminiSimulator sim = GeminiSimulator.start(SimulatorConfig.defaults())) {
             byte[] photo = SyntheticReceipts.jpeg(4242, 3000, 1.4, 0.9f);
             ImagePreprocessor.Result small = preprocessor.process(
-                    new FileValidator(FileValidatorConfig.defaults()).validate("photo.jpg", photo, "image/jpeg"));
+                    new FileValidator(FileValidatorConfig.defaults()).validate("photo.jpg", OnDisk.copyOf(photo), "image/jpeg"));
             assertTrue(small.bytes().length < photo.length);
             assertEquals(SimulatorHttp.parsed(SyntheticReceipts.receipt(4242).toJson()), extracted(sim, small.bytes(), small.mimeType()));
         }
