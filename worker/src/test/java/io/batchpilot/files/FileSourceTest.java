@@ -73,10 +73,10 @@ class FileSourceTest {
   @Test
   void storageObjectIsFetchedWithTheServiceRoleKey() throws Exception {
     server.enqueue(new MockResponse.Builder().code(200).addHeader("Content-Type", "image/jpeg").body("bytes").build());
-    LoadedFile file = storage(1000).load(FileLocation.of("receipts", "team 1/a.jpg", null));
-
-    assertArrayEquals("bytes".getBytes(), Files.readAllBytes(file.path()));
-    assertEquals(Optional.of("image/jpeg"), file.contentType());
+    try (LoadedFile file = storage(1000).load(FileLocation.of("receipts", "team 1/a.jpg", null))) {
+      assertArrayEquals("bytes".getBytes(), Files.readAllBytes(file.path()));
+      assertEquals(Optional.of("image/jpeg"), file.contentType());
+    }
     RecordedRequest request = server.takeRequest();
     assertEquals("GET", request.getMethod());
     assertEquals("/storage/v1/object/authenticated/receipts/team%201/a.jpg", request.getTarget());
@@ -187,8 +187,9 @@ class FileSourceTest {
   void urlOnAnAllowedHostIsFetchedAndRedirectsAreCheckedHopByHop() throws Exception {
     server.enqueue(new MockResponse.Builder().code(302).addHeader("Location", "/final.png").build());
     server.enqueue(new MockResponse.Builder().code(200).body("png").build());
-    LoadedFile file = urls(Set.of("localhost"), true).load(new FileLocation.RemoteUrl(server.url("/start").uri()));
-    assertArrayEquals("png".getBytes(), Files.readAllBytes(file.path()));
+    try (LoadedFile file = urls(Set.of("localhost"), true).load(new FileLocation.RemoteUrl(server.url("/start").uri()))) {
+      assertArrayEquals("png".getBytes(), Files.readAllBytes(file.path()));
+    }
     assertEquals("/start", server.takeRequest().getTarget());
     assertEquals("/final.png", server.takeRequest().getTarget());
 
@@ -232,9 +233,10 @@ class FileSourceTest {
   void localFileUnderTheRootIsRead() throws Exception {
     Path file = Files.write(root.resolve("a.png"), new byte[] {1, 2, 3});
     FileSource source = new FileSource(FileSourceConfig.defaults().withLocalRoot(root), http);
-    LoadedFile loaded = source.load(FileLocation.of(null, null, file.toUri().toString()));
-    assertArrayEquals(new byte[] {1, 2, 3}, Files.readAllBytes(loaded.path()));
-    assertEquals(Optional.empty(), loaded.contentType());
+    try (LoadedFile loaded = source.load(FileLocation.of(null, null, file.toUri().toString()))) {
+      assertArrayEquals(new byte[] {1, 2, 3}, Files.readAllBytes(loaded.path()));
+      assertEquals(Optional.empty(), loaded.contentType());
+    }
   }
 
   @Test
