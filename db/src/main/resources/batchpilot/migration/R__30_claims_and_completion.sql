@@ -500,6 +500,11 @@ GRANT EXECUTE ON FUNCTION batchpilot_private.store_extraction(uuid, jsonb, times
 --   session_error, session_failed a message for the session (a refused key, a spent daily quota);
 --                                 session_failed stops the session
 --   content_sha256                hex SHA-256 of the validated bytes, kept for duplicate detection
+--   permit_id                     the quota permit of the attempt's Gemini call, not yet ended: the
+--                                 outcome counts the call in total_api_calls and takes it off the
+--                                 permit, so a permit its worker never ends (killed just after this
+--                                 write) does not count it again when it lapses; a permit already
+--                                 gone lapsed and counted the call then, and the outcome does not
 -- ---------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION batchpilot_private.complete_files(outcomes jsonb)
   RETURNS TABLE (file_id uuid, batch_session_id uuid, status text)
@@ -509,7 +514,14 @@ AS $$
 DECLARE
   done_time timestamptz := clock_timestamp();
   applied_ids uuid[];
+  held_permits uuid[];
 BEGIN
+  -- The outcomes' permits, locked before the files and sessions, as acquire and the rescuer lock
+  -- permits before sessions. One that acquire or the rescuer is ending right now is skipped: it counts.
+  held_permits := ARRAY(SELECT p.id FROM public.quota_permits p
+                         WHERE p.id IN (SELECT (e ->> 'permit_id')::uuid FROM jsonb_array_elements(outcomes) e)
+                         ORDER BY p.id FOR UPDATE SKIP LOCKED);
+
   -- Statement 1: the files. Its counter trigger locks the sessions in id order, so the session
   -- update below never takes locks in an order that could deadlock with another worker.
   WITH o AS (
@@ -557,11 +569,22 @@ BEGIN
   )
   SELECT coalesce(array_agg(applied.id), '{}') INTO applied_ids FROM applied;
 
+  -- The applied outcomes count their calls: their permits no longer do, should they lapse.
+  IF cardinality(held_permits) > 0 THEN
+    UPDATE public.quota_permits p SET file_id = NULL
+      FROM jsonb_to_recordset(outcomes) AS o (id uuid, permit_id uuid)
+     WHERE p.id = o.permit_id AND p.id = ANY (held_permits) AND o.id = ANY (applied_ids);
+  END IF;
+
   -- Statement 2: the sessions' totals, from the outcomes that applied.
   WITH o AS (
-    SELECT * FROM jsonb_to_recordset(outcomes) AS o (
+    SELECT o.id, o.duration_ms, o.tokens_used, o.rate_limited, o.session_error, o.session_failed,
+           -- A call whose permit is gone was counted when the permit lapsed.
+           CASE WHEN o.permit_id IS NULL OR o.permit_id = ANY (held_permits) THEN o.api_calls
+                ELSE greatest(coalesce(o.api_calls, 0) - 1, 0) END AS api_calls
+      FROM jsonb_to_recordset(outcomes) AS o (
       id uuid, duration_ms integer, tokens_used integer, api_calls integer, rate_limited boolean,
-      session_error text, session_failed boolean)
+      session_error text, session_failed boolean, permit_id uuid)
      WHERE o.id = ANY (applied_ids)
   ), per_session AS (
     SELECT f.batch_session_id AS id,

@@ -212,6 +212,9 @@ public final class Completer implements AutoCloseable {
     if (o.contentSha256() != null) {
       n.put("content_sha256", HexFormat.of().formatHex(o.contentSha256()));
     }
+    if (o.call() != null) {
+      n.put("permit_id", o.call().permit().id().toString());
+    }
     return n;
   }
 

@@ -1,6 +1,7 @@
 package io.batchpilot.pipeline;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.batchpilot.limiter.Permit;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.UUID;
@@ -16,6 +17,9 @@ import java.util.UUID;
  * @param sessionError     a message for the whole session (a spent daily quota, a refused key)
  * @param sessionFailed    the session stops: no file of it can succeed until a person acts
  * @param contentSha256    the validated content's hash, stored so later duplicates can find this file
+ * @param call             the quota permit of the attempt's Gemini call, if it made one: written with
+ *                         the outcome (which then counts the call, not the permit) and ended only after
+ *                         it, so a worker killed in between never loses the call nor counts it twice
  */
 public record Outcome(
     ClaimedFile file,
@@ -35,7 +39,19 @@ public record Outcome(
     boolean rateLimited,
     String sessionError,
     boolean sessionFailed,
-    byte[] contentSha256) {
+    byte[] contentSha256,
+    CallPermit call) {
+
+  /**
+   * The permit a call was granted, and what to end it with once the outcome is written.
+   *
+   * @param actualInputTokens the response's prompt tokens; null ends it without a count (a failed call)
+   */
+  public record CallPermit(Permit permit, Long actualInputTokens) {
+    public CallPermit {
+      Objects.requireNonNull(permit, "permit");
+    }
+  }
 
   public enum Status {
     COMPLETED("completed"), FAILED("failed"), PENDING("pending");
@@ -62,19 +78,19 @@ public record Outcome(
   public static Outcome completed(ClaimedFile file, JsonNode result, JsonNode receipt,
                                   int inputTokens, int outputTokens, int totalTokens, int apiCalls) {
     return new Outcome(file, Status.COMPLETED, true, null, result, receipt, null, null, null, 0,
-        inputTokens, outputTokens, totalTokens, apiCalls, false, null, false, null);
+        inputTokens, outputTokens, totalTokens, apiCalls, false, null, false, null, null);
   }
 
   /** Same content was already extracted for the same team and model: its result, no API call. */
   public static Outcome duplicate(ClaimedFile file, UUID earlierFile, JsonNode result, JsonNode receipt) {
     return new Outcome(file, Status.COMPLETED, true, null, result, receipt, earlierFile, null, null, 0,
-        null, null, 0, 0, false, null, false, null);
+        null, null, 0, 0, false, null, false, null, null);
   }
 
   /** A failure worth another try after {@code delay}; past max_attempts the file fails instead. */
   public static Outcome retry(ClaimedFile file, String errorType, String message, Duration delay, int apiCalls) {
     return new Outcome(file, Status.PENDING, true, delay, null, null, null, errorType, message, 0,
-        null, null, 0, apiCalls, false, null, false, null);
+        null, null, 0, apiCalls, false, null, false, null, null);
   }
 
   /**
@@ -84,31 +100,31 @@ public record Outcome(
    */
   public static Outcome rateLimited(ClaimedFile file, String errorType, String message, Duration delay) {
     return new Outcome(file, Status.PENDING, false, delay, null, null, null, errorType, message, 0,
-        null, null, 0, 1, true, null, false, null);
+        null, null, 0, 1, true, null, false, null, null);
   }
 
   /** A failure that another try would repeat: the file fails now. */
   public static Outcome failed(ClaimedFile file, String errorType, String message, int apiCalls) {
     return new Outcome(file, Status.FAILED, true, null, null, null, null, errorType, message, 0,
-        null, null, 0, apiCalls, false, null, false, null);
+        null, null, 0, apiCalls, false, null, false, null, null);
   }
 
   /** The model's daily quota is spent: the file waits for the reset, and the session says why. */
   public static Outcome waitForQuota(ClaimedFile file, Duration untilReset, String sessionMessage, int apiCalls) {
     return new Outcome(file, Status.PENDING, false, untilReset, null, null, null, "quota_exhausted",
-        sessionMessage, 0, null, null, 0, apiCalls, true, sessionMessage, false, null);
+        sessionMessage, 0, null, null, 0, apiCalls, true, sessionMessage, false, null, null);
   }
 
   /** Nothing in the session can succeed until a person acts (a refused key): the session stops, the file waits. */
   public static Outcome stopSession(ClaimedFile file, String errorType, String sessionMessage, int apiCalls) {
     return new Outcome(file, Status.PENDING, false, null, null, null, null, errorType, sessionMessage, 0,
-        null, null, 0, apiCalls, false, sessionMessage, true, null);
+        null, null, 0, apiCalls, false, sessionMessage, true, null, null);
   }
 
   /** The file was not worked on (shutdown): back to pending at once, the attempt given back. */
   public static Outcome released(ClaimedFile file) {
     return new Outcome(file, Status.PENDING, false, null, null, null, null, null, null, 0,
-        null, null, 0, 0, false, null, false, null);
+        null, null, 0, 0, false, null, false, null, null);
   }
 
   /**
@@ -118,13 +134,13 @@ public record Outcome(
    */
   public static Outcome interrupted(ClaimedFile file, String message) {
     return new Outcome(file, Status.PENDING, true, null, null, null, null, "timeout", message, 0,
-        null, null, 0, 0, false, null, false, null);
+        null, null, 0, 0, false, null, false, null, null);
   }
 
   /** The quota gate asked for a longer wait than is worth holding a thread: try again after it. */
   public static Outcome deferred(ClaimedFile file, Duration delay, String reason) {
     return new Outcome(file, Status.PENDING, false, delay, null, null, null, null, reason, 0,
-        null, null, 0, 0, false, null, false, null);
+        null, null, 0, 0, false, null, false, null, null);
   }
 
   /**
@@ -138,12 +154,18 @@ public record Outcome(
   public Outcome withDurationMs(long ms) {
     return new Outcome(file, status, countsAttempt, retryDelay, result, receipt, duplicateOf, errorType,
         errorMessage, ms, inputTokens, outputTokens, tokensUsed, apiCalls, rateLimited, sessionError, sessionFailed,
-        contentSha256);
+        contentSha256, call);
   }
 
   public Outcome withContentSha256(byte[] sha256) {
     return new Outcome(file, status, countsAttempt, retryDelay, result, receipt, duplicateOf, errorType,
         errorMessage, durationMs, inputTokens, outputTokens, tokensUsed, apiCalls, rateLimited, sessionError,
-        sessionFailed, sha256);
+        sessionFailed, sha256, call);
+  }
+
+  public Outcome withCall(CallPermit permit) {
+    return new Outcome(file, status, countsAttempt, retryDelay, result, receipt, duplicateOf, errorType,
+        errorMessage, durationMs, inputTokens, outputTokens, tokensUsed, apiCalls, rateLimited, sessionError,
+        sessionFailed, contentSha256, permit);
   }
 }

@@ -155,24 +155,47 @@ public final class ReceiptProcessor implements FileProcessor {
     try {
       extraction = ready.send(gemini, file.model());
     } catch (GeminiException e) {
-      gate.releaseLater(permit);
       metrics.geminiCall(file.model(), e.error().errorType(), System.nanoTime() - sentAt);
       // Recorded after the call: nothing may delay a granted request (the first record loads classes),
       // or Gemini's window sees requests closer together than the gate spaced them.
       metrics.gateWait(file.model(), waited);
-      return failure(file, e).withContentSha256(ready.sha256());
+      Outcome failed;
+      try {
+        failed = failure(file, e);
+      } catch (InterruptedException | RuntimeException | Error t) {
+        gate.releaseLater(permit); // no outcome will carry it
+        throw t;
+      }
+      return failed.withContentSha256(ready.sha256()).withCall(new Outcome.CallPermit(permit, null));
     } catch (RuntimeException | Error e) {
       gate.releaseLater(permit);
       throw e;
     }
     metrics.geminiCall(file.model(), Metrics.OK, System.nanoTime() - sentAt);
     metrics.gateWait(file.model(), waited);
-    gate.finishLater(permit, extraction.usage().promptTokens());
     ObjectNode result = toJson(extraction);
     return Outcome.completed(file, result, result,
             (int) extraction.usage().promptTokens(), (int) extraction.usage().candidatesTokens(),
             (int) extraction.usage().totalTokens(), 1)
-        .withContentSha256(ready.sha256());
+        .withContentSha256(ready.sha256())
+        .withCall(new Outcome.CallPermit(permit, extraction.usage().promptTokens()));
+  }
+
+  /**
+   * Ends the call's permit only now: had it ended first, a worker killed before the write would
+   * lose the call from total_api_calls (the outcome never counts it, the permit no longer does).
+   */
+  @Override
+  public void written(Outcome outcome) {
+    Outcome.CallPermit call = outcome.call();
+    if (call == null) {
+      return;
+    }
+    if (call.actualInputTokens() == null) {
+      gate.releaseLater(call.permit());
+    } else {
+      gate.finishLater(call.permit(), call.actualInputTokens());
+    }
   }
 
   /** The file's outcome already (unavailable, invalid, a duplicate), or what the API call needs. */

@@ -282,7 +282,13 @@ public final class Worker implements AutoCloseable {
       if (outcome != null) {
         long ms = (System.nanoTime() - start) / 1_000_000;
         holding.outcomeQueued = true;
-        completer.submit(outcome.withDurationMs(ms)).whenComplete((written, error) -> finished(holding, written));
+        Outcome timed = outcome.withDurationMs(ms);
+        completer.submit(timed).whenComplete((written, error) -> {
+          if (error == null) {
+            afterWrite(timed);
+          }
+          finished(holding, written);
+        });
       }
       // Without an outcome (an Error while making one) the thread dies holding the file: the
       // heartbeat stops extending its lease, and the lease rescuer gives it to another claim.
@@ -315,6 +321,15 @@ public final class Worker implements AutoCloseable {
     return "the worker ran out of memory on this file (" + e.getMessage() + ", heap " + heapMb + " MB, "
         + config.concurrency() + " files at once): give the workers a larger heap (BATCHPILOT_JAVA_OPTS=-Xmx"
         + Math.max(256, heapMb * 4) + "m) or fewer files at once (BATCHPILOT_CONCURRENCY), then resume the session";
+  }
+
+  /** The processor's part once the outcome is out of the queue; a fault in it must not stop the completer. */
+  private void afterWrite(Outcome outcome) {
+    try {
+      processor.written(outcome);
+    } catch (RuntimeException e) {
+      log.error("{}: ending what was kept for its written outcome failed", outcome.file().describe(), e);
+    }
   }
 
   private void finished(Holding holding, Completer.Written written) {

@@ -2,6 +2,7 @@ package io.batchpilot.pipeline;
 
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
+import static io.batchpilot.jooq.Tables.QUOTA_PERMITS;
 import static io.batchpilot.jooq.Tables.RECEIPTS;
 import static io.batchpilot.jooq.Tables.RECEIPT_EXTRACTIONS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -15,6 +16,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.batchpilot.db.testing.PostgresExtension;
 import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
+import io.batchpilot.limiter.Admission;
+import io.batchpilot.limiter.Permit;
+import io.batchpilot.limiter.QuotaGate;
+import io.batchpilot.limiter.QuotaGateConfig;
+import io.batchpilot.limiter.Strategy;
 import io.batchpilot.metrics.MetricKey;
 import io.batchpilot.metrics.Metrics;
 import io.batchpilot.session.Progress;
@@ -116,6 +122,58 @@ class CompleterTest {
     assertNotNull(extraction.getCopiedToReceiptAt());
     assertNull(extraction.getCopyError());
     assertNull(sessions.progress(session).errorMessage());
+  }
+
+  /** A gate on a model of its own that lets one call be in flight, so the next acquire ends a lapsed permit. */
+  private QuotaGate oneInFlight(String model) {
+    dsl.execute("insert into public.quota_limits (provider, model, requests_per_minute, input_tokens_per_minute,"
+        + " max_in_flight) values ('gemini', ?, 1000, 1000000, 1)", model);
+    return new QuotaGate(db.dataSource(), QuotaGateConfig.defaults());
+  }
+
+  private Permit granted(QuotaGate gate, String model, ClaimedFile file) {
+    return ((Admission.Granted) gate.acquire("gemini", model, 10, Strategy.AGGRESSIVE, file.id())).permit();
+  }
+
+  /** The permit's worker died holding it: its lease passes, and the next acquire that needs room ends it. */
+  private void lapses(QuotaGate gate, String model, Permit permit) {
+    dsl.execute("update public.quota_permits set expires_at = clock_timestamp() - interval '1 second' where id = ?",
+        permit.id());
+    gate.release(((Admission.Granted) gate.acquire("gemini", model, 10, Strategy.AGGRESSIVE)).permit());
+    assertEquals(0, dsl.fetchCount(QUOTA_PERMITS, QUOTA_PERMITS.ID.eq(permit.id())), "the lapsed permit ended");
+  }
+
+  @Test
+  void aCallWrittenWithItsPermitIsCountedOnceThoughThePermitLapsesAfterward() throws Exception {
+    UUID session = Batches.submit(db.dataSource(), "killed after the write", 1, 10);
+    ClaimedFile f = claims.claim("w1", 1, LEASE).get(0);
+    try (QuotaGate gate = oneInFlight("after-write")) {
+      Permit permit = granted(gate, "after-write", f);
+
+      completer.write(List.of(Outcome.completed(f, JSON.createObjectNode(), null, 100, 20, 120, 1)
+          .withCall(new Outcome.CallPermit(permit, 100L))));
+      // The worker is killed here, before it ends the permit.
+      lapses(gate, "after-write", permit);
+
+      assertEquals(1, sessions.progress(session).apiCalls(), "counted by the outcome, not again by the permit");
+    }
+  }
+
+  @Test
+  void aCallWhosePermitLapsedBeforeItsOutcomeIsCountedOnce() throws Exception {
+    UUID session = Batches.submit(db.dataSource(), "lapsed before the write", 1, 10);
+    ClaimedFile f = claims.claim("w1", 1, LEASE).get(0);
+    try (QuotaGate gate = oneInFlight("before-write")) {
+      Permit permit = granted(gate, "before-write", f);
+      lapses(gate, "before-write", permit);
+      assertEquals(1, sessions.progress(session).apiCalls(), "the lapsed permit counts its call");
+
+      completer.write(List.of(Outcome.failed(f, "invalid_request", "refused", 1)
+          .withCall(new Outcome.CallPermit(permit, null))));
+
+      assertEquals(1, sessions.progress(session).apiCalls(), "the outcome does not count it again");
+      assertEquals(1, row(f).getApiCallsMade());
+    }
   }
 
   @Test

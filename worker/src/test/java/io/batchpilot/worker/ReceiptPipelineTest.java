@@ -3,6 +3,7 @@ package io.batchpilot.worker;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
 import static io.batchpilot.jooq.Tables.QUOTA_LIMITS;
+import static io.batchpilot.jooq.Tables.QUOTA_PERMITS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -29,12 +30,17 @@ import io.batchpilot.gemini.simulator.ModelLimits;
 import io.batchpilot.gemini.simulator.SimulatorConfig;
 import io.batchpilot.gemini.simulator.SyntheticReceipts;
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
+import io.batchpilot.limiter.Permit;
 import io.batchpilot.limiter.QuotaGate;
 import io.batchpilot.limiter.QuotaGateConfig;
 import io.batchpilot.maintenance.SessionFinaliser;
 import io.batchpilot.metrics.Metrics;
 import io.batchpilot.notify.NotifierConfig;
 import io.batchpilot.pipeline.Backoff;
+import io.batchpilot.pipeline.ClaimedFile;
+import io.batchpilot.pipeline.Completer;
+import io.batchpilot.pipeline.FileClaims;
+import io.batchpilot.pipeline.Outcome;
 import io.batchpilot.pipeline.ReceiptProcessor;
 import io.batchpilot.session.NewFile;
 import io.batchpilot.session.NewSession;
@@ -248,6 +254,45 @@ class ReceiptPipelineTest {
         assertTrue(row.getErrorMessage() != null && !row.getErrorMessage().isBlank());
         assertEquals(0, row.getApiCallsMade());
       }
+    }
+  }
+
+  /**
+   * Issue 17: a worker killed between ending a call's permit and writing its outcome lost the call
+   * from total_api_calls. The permit now outlives the processing and ends only once the outcome,
+   * which counts the call, is written.
+   */
+  @Test
+  void aCallsPermitStaysInFlightUntilItsOutcomeIsWrittenThenEndsWithItsTokens() throws Exception {
+    SyntheticReceipts.Sample sample = SyntheticReceipts.sampleSet(1).get(0);
+    UUID session = submit("permit order", List.of(write("order.png", sample.mimeType(), sample.bytes())));
+    ClaimedFile claimed = new FileClaims(db.dataSource()).claim("w1", 1, Duration.ofMinutes(1)).get(0);
+    QuotaGate gate = new QuotaGate(db.dataSource(), QuotaGateConfig.defaults());
+    try (GeminiSimulator sim = GeminiSimulator.start(SimulatorConfig.defaults().withApiKeys(Set.of(KEY)));
+         GeminiClient gemini = new GeminiClient(GeminiConfig.of(sim.baseUrl(), KEY));
+         Completer completer = new Completer(db.dataSource(), 10, "permit-order-completer", new Metrics())) {
+      ReceiptProcessor processor = new ReceiptProcessor(new FileSource(FileSourceConfig.defaults().withLocalRoot(root), HTTP),
+          new FileValidator(FileValidatorConfig.defaults()), new DuplicateFinder(db.dataSource()),
+          new ImagePreprocessor(ImagePreprocessorConfig.defaults()), gate, gemini, FAST_RETRIES, new Metrics());
+
+      Outcome outcome = processor.process(claimed);
+
+      assertEquals(Outcome.Status.COMPLETED, outcome.status());
+      Permit permit = outcome.call().permit();
+      assertEquals(List.of(claimed.id()), dsl.select(QUOTA_PERMITS.FILE_ID).from(QUOTA_PERMITS)
+          .where(QUOTA_PERMITS.ID.eq(permit.id())).fetch(QUOTA_PERMITS.FILE_ID), "still in flight, still the file's");
+      assertEquals(outcome.inputTokens().longValue(), outcome.call().actualInputTokens());
+
+      assertTrue(completer.write(List.of(outcome)).get(0).applied());
+      assertEquals(1, dsl.fetchCount(QUOTA_PERMITS, QUOTA_PERMITS.ID.eq(permit.id()).and(QUOTA_PERMITS.FILE_ID.isNull())),
+          "in flight still, and no longer the file's: the written outcome counts the call");
+      processor.written(outcome);
+      gate.close();
+
+      assertEquals(0, dsl.fetchCount(QUOTA_PERMITS, QUOTA_PERMITS.ID.eq(permit.id())), "ended once written");
+      assertEquals(1, sessions.progress(session).apiCalls());
+    } finally {
+      gate.close();
     }
   }
 
