@@ -6,10 +6,13 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.InetAddress;
 import java.net.URI;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.Optional;
 import okhttp3.HttpUrl;
 import okhttp3.OkHttpClient;
@@ -31,6 +34,8 @@ public final class FileSource {
 
   private static final int MAX_REDIRECTS = 5;
   private static final long SPOOL_READ_BYTES = 64 * 1024;
+  /** A copy lives while its file is processed, minutes at most: one this old was left by a killed worker. */
+  static final Duration ABANDONED_COPY_AGE = Duration.ofDays(1);
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final FileSourceConfig config;
@@ -69,6 +74,31 @@ public final class FileSource {
       throw new IllegalArgumentException(FileSourceConfig.LOCAL_FILE_ROOT.name() + " " + config.localRoot().get()
           + " cannot be read (" + e.getMessage() + "): create it or fix the setting", e);
     }
+  }
+
+  /**
+   * Deletes the temporary copies that workers killed mid-file (kill -9) left in the spool directory:
+   * those older than {@link #ABANDONED_COPY_AGE}, whichever worker on this machine made them.
+   * Returns how many went; one that cannot be deleted is left for the next start.
+   */
+  public int deleteAbandonedCopies() {
+    Instant before = Instant.now().minus(ABANDONED_COPY_AGE);
+    int deleted = 0;
+    try (DirectoryStream<Path> copies = Files.newDirectoryStream(spoolDirectory, "batchpilot-*.file")) {
+      for (Path copy : copies) {
+        try {
+          if (Files.getLastModifiedTime(copy, LinkOption.NOFOLLOW_LINKS).toInstant().isBefore(before)
+              && Files.deleteIfExists(copy)) {
+            deleted++;
+          }
+        } catch (IOException e) {
+          // Another worker's, or gone meanwhile.
+        }
+      }
+    } catch (IOException e) {
+      // The spool directory cannot be listed: the copies stay, and the first download says why.
+    }
+    return deleted;
   }
 
   /**

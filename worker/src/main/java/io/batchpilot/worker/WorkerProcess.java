@@ -105,8 +105,13 @@ public final class WorkerProcess implements AutoCloseable {
       // The gate's permits live as long as the worker's files: the worker's heartbeat extends both.
       gate = new QuotaGate(pool, settings.gate(), settings.worker().lease());
       Metrics metrics = new Metrics();
+      FileSource files = new FileSource(settings.files(), http.files());
+      int abandoned = files.deleteAbandonedCopies();
+      if (abandoned > 0) {
+        log.info("deleted {} temporary copies of files left by workers that were killed", abandoned);
+      }
       ReceiptProcessor processor = new ReceiptProcessor(
-          new FileSource(settings.files(), http.files()),
+          files,
           new FileValidator(settings.validation(), settings.images().maxLongestSide()),
           new DuplicateFinder(pool),
           new ImagePreprocessor(settings.images()),

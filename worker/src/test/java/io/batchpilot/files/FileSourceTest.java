@@ -10,9 +10,11 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.List;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -161,6 +163,22 @@ class FileSourceTest {
     try (var files = Files.list(spool)) {
       assertEquals(List.of(), files.toList(), "a refused download's partial copy is deleted");
     }
+  }
+
+  @Test
+  void copiesLeftByAKilledWorkerAreDeletedOnceTheyAreADayOldAndNothingElse(@TempDir Path spool) throws Exception {
+    Path abandoned = Files.writeString(spool.resolve("batchpilot-1.file"), "left by kill -9");
+    Files.setLastModifiedTime(abandoned, FileTime.from(Instant.now().minus(Duration.ofHours(25))));
+    Path inUse = Files.writeString(spool.resolve("batchpilot-2.file"), "being sent");
+    Path other = Files.writeString(spool.resolve("someone-else.file"), "not ours");
+    Files.setLastModifiedTime(other, FileTime.from(Instant.now().minus(Duration.ofDays(30))));
+
+    FileSource source = new FileSource(FileSourceConfig.defaults(), http, spool);
+
+    assertEquals(1, source.deleteAbandonedCopies());
+    assertFalse(Files.exists(abandoned));
+    assertTrue(Files.exists(inUse));
+    assertTrue(Files.exists(other));
   }
 
   @Test
