@@ -140,4 +140,29 @@ class FileValidatorTest {
     assertEquals("long.pdf has 3 pages; the limit is 2 (BATCHPILOT_MAX_PDF_PAGES): split it and upload the parts",
         e.getMessage());
   }
+
+  @Test
+  void aSubsampledImageAveragesWhatItsStepSkips() throws Exception {
+    // 1 px black lines on every odd column of a 2560 px wide page, kept at 1280 px: a decode that
+    // took every second pixel alone would see only the white even columns.
+    java.awt.image.BufferedImage lines = new java.awt.image.BufferedImage(2560, 64, java.awt.image.BufferedImage.TYPE_INT_RGB);
+    for (int y = 0; y < lines.getHeight(); y++) {
+      for (int x = 0; x < lines.getWidth(); x++) {
+        lines.setRGB(x, y, x % 2 == 1 ? 0x000000 : 0xFFFFFF);
+      }
+    }
+    java.io.ByteArrayOutputStream png = new java.io.ByteArrayOutputStream();
+    javax.imageio.ImageIO.write(lines, "png", png);
+
+    ValidatedFile kept = new FileValidator(FileValidatorConfig.defaults(), 1280)
+        .validate("lines.png", OnDisk.copyOf(png.toByteArray()), "image/png");
+
+    java.awt.image.BufferedImage pixels = kept.image().orElseThrow();
+    assertEquals(1280, pixels.getWidth(), "decoded subsampled");
+    long sum = 0;
+    for (int x = 0; x < pixels.getWidth(); x++) {
+      sum += pixels.getRGB(x, 10) & 0xFF;
+    }
+    assertEquals(128, sum / (double) pixels.getWidth(), 2, "the lines and the page between them, averaged to grey");
+  }
 }
