@@ -232,6 +232,17 @@ BEGIN
     SELECT g.provider, g.model, coalesce(sum(b.calls), 0) AS calls
       FROM gate g LEFT JOIN buckets b ON b.provider = g.provider AND b.model = g.model
      GROUP BY g.provider, g.model
+  ), ahead AS (
+    -- sum over j of min(left_j, left_i), for every session at once: in order of files left, the
+    -- sessions before i add their own files left, i and those after it i's (a self-join per session
+    -- cost 1 s a round at 1,000 sessions, docs/BENCHMARKS.md, scale).
+    SELECT sh.id,
+           coalesce(sum(sh.files_left) OVER (PARTITION BY sh.provider, sh.model ORDER BY sh.files_left, sh.id
+                                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+             + sh.files_left * (count(*) OVER (PARTITION BY sh.provider, sh.model)
+                                - row_number() OVER (PARTITION BY sh.provider, sh.model ORDER BY sh.files_left, sh.id) + 1)
+             AS files
+      FROM sharing sh
   ), need AS (
     -- Per session: the files the fleet finishes before it is done, and the calls they still need.
     SELECT i.id, i.provider, i.model, n.files,
@@ -242,9 +253,7 @@ BEGIN
       JOIN models m ON m.provider = i.provider AND m.model = i.model
       LEFT JOIN output o ON o.provider = i.provider AND o.model = i.model
       LEFT JOIN gate g ON g.provider = i.provider AND g.model = i.model
-     CROSS JOIN LATERAL (
-       SELECT sum(least(j.files_left, i.files_left)) AS files
-         FROM sharing j WHERE j.provider = i.provider AND j.model = i.model) n
+      JOIN ahead n ON n.id = i.id
      WHERE i.status = 'processing' AND i.started_at IS NOT NULL
   ), scheduled AS (
     -- When the gate grants the session's last call: today within the window's schedule, or on the
@@ -299,11 +308,16 @@ BEGIN
      ORDER BY s.id
        FOR UPDATE OF s SKIP LOCKED
   )
+  -- An estimate that moved less than a second or 2% of the time left stays as it is: the session
+  -- row is what Realtime sends every subscriber, and the bar counts down by itself.
   UPDATE public.batch_upload_sessions s
      SET estimated_completion_at = now_time + make_interval(secs => greatest(0, e.seconds)::double precision)
     FROM estimate e
     JOIN unlocked u ON u.id = e.id
-   WHERE s.id = e.id;
+   WHERE s.id = e.id
+     AND (s.estimated_completion_at IS NULL
+          OR abs(extract(epoch FROM s.estimated_completion_at - now_time) - greatest(0, e.seconds))
+             > greatest(1, 0.02 * greatest(0, e.seconds)));
   GET DIAGNOSTICS updated = ROW_COUNT;
   RETURN updated;
 END

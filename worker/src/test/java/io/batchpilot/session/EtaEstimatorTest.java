@@ -304,6 +304,21 @@ class EtaEstimatorTest {
   }
 
   @Test
+  void anEstimateThatBarelyMovedIsNotWrittenAgain() {
+    // The session row is what Realtime sends every subscriber: a second round a moment later, with
+    // nothing changed, leaves it alone.
+    UUID session = running("still", 30, "processing");
+    for (int i = 0; i <= 10; i++) {
+      finishOne(session, 10 - i);
+    }
+    assertEquals(1, eta.runOnce(WINDOW));
+    OffsetDateTime first = sessions.progress(session).estimatedCompletionAt();
+
+    assertEquals(0, eta.runOnce(WINDOW), "no session row rewritten");
+    assertEquals(first, sessions.progress(session).estimatedCompletionAt());
+  }
+
+  @Test
   void aPausedSessionTakesNoShareAndGetsNoEstimate() {
     UUID running = running("running", 30, "processing");
     UUID paused = running("paused", 30, "paused");
