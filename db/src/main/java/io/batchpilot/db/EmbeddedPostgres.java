@@ -71,7 +71,9 @@ public final class EmbeddedPostgres implements AutoCloseable {
     run(List.of(binaries.resolve("bin/pg_ctl").toString(), "-D", dataDirectory.toString(), "-w", "-t", "60",
         "-l", work.resolve("postgres.log").toString(),
         "-o", "-p " + port + " -c listen_addresses=127.0.0.1 -k " + work
-            + " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+            + " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+            // As Supabase runs it: logical decoding for the Realtime publication.
+            + " -c wal_level=logical -c max_replication_slots=4 -c max_wal_senders=4",
         "start"), work.resolve("pg_ctl.log"));
   }
 
