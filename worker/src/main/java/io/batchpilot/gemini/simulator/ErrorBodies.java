@@ -116,4 +116,21 @@ final class ErrorBodies {
         retry.put("retryDelay", retryDelay.toSeconds() + "s");
         return root;
     }
+
+    /**
+     * 429 for a batch job over the project's batch quota (concurrent jobs or enqueued tokens), as
+     * captured from Google (langchain4j PR #3942, 2026-01-12): the quota message and the Help link
+     * only, with no QuotaFailure naming the quota and no RetryInfo.
+     */
+    static ObjectNode batchQuotaExceeded() {
+        ObjectNode root = error(429, "RESOURCE_EXHAUSTED", "You exceeded your current quota, please check your plan and "
+                + "billing details. For more information on this error, head to: " + RATE_LIMIT_DOCS
+                + ". To monitor your current usage, head to: https://ai.dev/rate-limit. ");
+        ObjectNode help = ((ObjectNode) root.get("error")).putArray("details").addObject();
+        help.put("@type", "type.googleapis.com/google.rpc.Help");
+        ObjectNode link = help.putArray("links").addObject();
+        link.put("description", "Learn more about Gemini API quotas");
+        link.put("url", RATE_LIMIT_DOCS);
+        return root;
+    }
 }

@@ -40,7 +40,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A stand-in for Google's Generative Language API (v1beta) on 127.0.0.1: generateContent,
- * embedContent, batchEmbedContents, countTokens and the File API's resumable upload, with per
+ * embedContent, batchEmbedContents, countTokens, the File API's resumable upload and Batch Mode
+ * ({@link SimulatedBatches}: batchGenerateContent, batches get/list/cancel/delete), with per
  * (key, model) RPM / input TPM / RPD limits over a strict sliding window, Google's error bodies,
  * latency and injected faults, and a log of every request for audits.
  *
@@ -69,6 +70,7 @@ public final class GeminiSimulator implements AutoCloseable {
     private final Map<String, PendingUpload> uploads = new ConcurrentHashMap<>();
     private final AtomicLong ids = new AtomicLong();
     private final String baseUrl;
+    private final SimulatedBatches batches;
 
     private record StoredFile(String id, String displayName, String mimeType, byte[] bytes, Instant created) {
     }
@@ -77,7 +79,7 @@ public final class GeminiSimulator implements AutoCloseable {
     }
 
     /** A client error found while reading the request: answered as is, never metered. */
-    private static final class RequestRejected extends Exception {
+    static final class RequestRejected extends Exception {
         private static final long serialVersionUID = 1L;
         final int status;
         final transient ObjectNode body;
@@ -113,6 +115,22 @@ public final class GeminiSimulator implements AutoCloseable {
         server.createContext("/", this::handle);
         server.start();
         this.baseUrl = "http://" + config.host() + ":" + server.getAddress().getPort();
+        this.batches = new SimulatedBatches(config.batch(), config.seed(), config.clock(), new SimulatedBatches.Backend() {
+            @Override
+            public long inputTokens(JsonNode request) throws RequestRejected {
+                return readPrompt(request).tokens();
+            }
+
+            @Override
+            public ObjectNode answer(String model, JsonNode request, Random random) throws RequestRejected {
+                return GeminiSimulator.this.answer(model, readPrompt(request), random, false);
+            }
+
+            @Override
+            public Optional<byte[]> uploadedFile(String id) {
+                return Optional.ofNullable(files.get(id)).map(StoredFile::bytes);
+            }
+        }, baseUrl);
     }
 
     public static GeminiSimulator start(SimulatorConfig config) throws IOException {
@@ -135,6 +153,11 @@ public final class GeminiSimulator implements AutoCloseable {
 
     public RequestLog log() {
         return log;
+    }
+
+    /** The Batch Mode jobs: {@code batches().jobs()} lists them, deleted ones included. */
+    public SimulatedBatches batches() {
+        return batches;
     }
 
     /**
@@ -189,7 +212,8 @@ public final class GeminiSimulator implements AutoCloseable {
         Matcher mm = MODEL_METHOD.matcher(path);
         String model = mm.matches() ? mm.group(1) : "";
         String method = mm.matches() ? mm.group(2)
-                : path.startsWith("/upload/") ? "upload" : FILE_PATH.matcher(path).matches() ? "getFile" : "unknown";
+                : path.startsWith("/upload/") ? "upload" : FILE_PATH.matcher(path).matches() ? "getFile"
+                : SimulatedBatches.method(exchange.getRequestMethod(), path).orElse("unknown");
 
         if (key == null || key.isEmpty()) {
             reject(exchange, fingerprint, model, method, new RequestRejected(403, ErrorBodies.unauthenticated(), "unauthenticated"));
@@ -206,6 +230,8 @@ public final class GeminiSimulator implements AutoCloseable {
                     case "embedContent" -> embed(exchange, fingerprint, model, parse(body), false);
                     case "batchEmbedContents" -> embed(exchange, fingerprint, model, parse(body), true);
                     case "countTokens" -> countTokens(exchange, fingerprint, model, parse(body));
+                    case "batchGenerateContent" -> batchReply(exchange, fingerprint, method,
+                            batches.create(fingerprint, model, parse(body), body.length));
                     default -> throw new RequestRejected(404, ErrorBodies.notFound(path), "not_found");
                 }
             } else if (path.equals("/upload/v1beta/files") && "POST".equals(exchange.getRequestMethod())) {
@@ -214,12 +240,15 @@ public final class GeminiSimulator implements AutoCloseable {
                 Matcher fm = FILE_PATH.matcher(path);
                 fm.matches();
                 StoredFile f = files.get(fm.group(1));
-                if (f == null) {
+                Optional<ObjectNode> generated = f == null ? batches.resultsFileJson(fm.group(1)) : Optional.empty();
+                if (f == null && generated.isEmpty()) {
                     throw new RequestRejected(403, ErrorBodies.fileNotAccessible(fm.group(1)), "not_found");
                 }
                 SlidingWindowLimiter.Decision d = limiter.decide(fingerprint, "", 0, false);
                 record(d, fingerprint, "", method, 0, 200, "ok");
-                respond(exchange, 200, fileJson(f));
+                respond(exchange, 200, f == null ? generated.get() : fileJson(f));
+            } else if (!method.equals("unknown") && SimulatedBatches.method(exchange.getRequestMethod(), path).isPresent()) {
+                batchReply(exchange, fingerprint, method, batches.handle(fingerprint, method, path, query));
             } else {
                 throw new RequestRejected(404, ErrorBodies.notFound(path), "not_found");
             }
@@ -238,6 +267,12 @@ public final class GeminiSimulator implements AutoCloseable {
         }
         Random random = FaultPlan.randomFor(config.seed(), d.sequence());
         Optional<Fault> fault = config.faults().decide(random);
+        ObjectNode response = answer(model, prompt, random, fault.filter(f -> f == Fault.SAFETY).isPresent());
+        admitted(exchange, d, fingerprint, model, "generateContent", prompt.tokens(), fault, random, response);
+    }
+
+    /** The generateContent response to a prompt, with no HTTP, quota or latency: interactive and batch calls share it. */
+    private ObjectNode answer(String model, Prompt prompt, Random random, boolean safety) {
         SyntheticReceipt receipt = prompt.file() == null
                 ? SyntheticReceipts.receipt(SyntheticReceipts.hashSeed(prompt.text().getBytes(StandardCharsets.UTF_8)))
                 : SyntheticReceipts.extract(prompt.file().bytes(), prompt.file().mimeType());
@@ -246,7 +281,7 @@ public final class GeminiSimulator implements AutoCloseable {
 
         ObjectNode response = JsonNodeFactory.instance.objectNode();
         ObjectNode candidate = response.putArray("candidates").addObject();
-        if (fault.filter(f -> f == Fault.SAFETY).isPresent()) {
+        if (safety) {
             candidate.put("finishReason", "SAFETY");
             candidate.put("index", 0);
             ArrayNode ratings = candidate.putArray("safetyRatings");
@@ -284,7 +319,19 @@ public final class GeminiSimulator implements AutoCloseable {
         putNonZero(usage, "thoughtsTokenCount", thoughts);
         response.put("modelVersion", model);
         response.put("responseId", responseId(random));
-        admitted(exchange, d, fingerprint, model, "generateContent", prompt.tokens(), fault, random, response);
+        return response;
+    }
+
+    /** Logs and sends a Batch Mode answer; batch methods use none of the interactive quota. */
+    private void batchReply(HttpExchange exchange, String fingerprint, String method, SimulatedBatches.Reply reply)
+            throws IOException {
+        SlidingWindowLimiter.Decision d = limiter.decide(fingerprint, reply.model(), 0, false);
+        record(d, fingerprint, reply.model(), method, reply.tokens(), reply.status(), reply.outcome());
+        exchange.getResponseHeaders().set("Content-Type", reply.contentType());
+        exchange.sendResponseHeaders(reply.status(), reply.body().length);
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write(reply.body());
+        }
     }
 
     private void embed(HttpExchange exchange, String fingerprint, String model, JsonNode request, boolean batch)

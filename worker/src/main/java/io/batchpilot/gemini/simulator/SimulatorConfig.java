@@ -18,7 +18,8 @@ import java.util.Set;
  * @param freeTier 429 bodies carry the -FreeTier quota ids and free-tier metrics
  * @param apiKeys keys accepted (400 API_KEY_INVALID for others); empty accepts any key
  * @param thoughtsTokens thoughtsTokenCount reported per generateContent (0 omits it, as Google does)
- * @param clock wall clock for arrival instants and the per-day reset
+ * @param clock wall clock for arrival instants, the per-day reset and batch jobs' states
+ * @param batch Batch Mode: job delays, faults and the batch quotas
  */
 public record SimulatorConfig(
         String host,
@@ -33,7 +34,8 @@ public record SimulatorConfig(
         long seed,
         int threads,
         long thoughtsTokens,
-        Clock clock) {
+        Clock clock,
+        BatchConfig batch) {
 
     public static final Duration DEFAULT_WINDOW = Duration.ofSeconds(60);
     public static final int DEFAULT_THREADS = 64;
@@ -54,6 +56,7 @@ public record SimulatorConfig(
         if (thoughtsTokens < 0) {
             throw new IllegalArgumentException("simulator thoughtsTokens must not be negative, was " + thoughtsTokens);
         }
+        java.util.Objects.requireNonNull(batch, "batch");
         modelLimits = Map.copyOf(modelLimits);
         apiKeys = Set.copyOf(apiKeys);
     }
@@ -64,12 +67,12 @@ public record SimulatorConfig(
         return "SimulatorConfig[host=" + host + ", port=" + port + ", window=" + window + ", defaultLimits=" + defaultLimits
                 + ", modelLimits=" + modelLimits + ", freeTier=" + freeTier + ", apiKeys="
                 + apiKeys.stream().map(GeminiSimulator::fingerprint).sorted().toList() + ", latency=" + latency + ", faults="
-                + faults + ", seed=" + seed + ", threads=" + threads + ", thoughtsTokens=" + thoughtsTokens + "]";
+                + faults + ", seed=" + seed + ", threads=" + threads + ", thoughtsTokens=" + thoughtsTokens + ", batch=" + batch + "]";
     }
 
     public static SimulatorConfig defaults() {
         return new SimulatorConfig("127.0.0.1", 0, DEFAULT_WINDOW, ModelLimits.UNLIMITED, Map.of(), false, Set.of(),
-                LatencyDistribution.NONE, FaultPlan.NONE, 1L, DEFAULT_THREADS, 0, Clock.systemUTC());
+                LatencyDistribution.NONE, FaultPlan.NONE, 1L, DEFAULT_THREADS, 0, Clock.systemUTC(), BatchConfig.DEFAULTS);
     }
 
     public ModelLimits limitsFor(String model) {
@@ -78,64 +81,69 @@ public record SimulatorConfig(
 
     public SimulatorConfig withPort(int p) {
         return new SimulatorConfig(host, p, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, seed,
-                threads, thoughtsTokens, clock);
+                threads, thoughtsTokens, clock, batch);
     }
 
     public SimulatorConfig withWindow(Duration w) {
         return new SimulatorConfig(host, port, w, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, seed,
-                threads, thoughtsTokens, clock);
+                threads, thoughtsTokens, clock, batch);
     }
 
     public SimulatorConfig withDefaultLimits(ModelLimits l) {
         return new SimulatorConfig(host, port, window, l, modelLimits, freeTier, apiKeys, latency, faults, seed,
-                threads, thoughtsTokens, clock);
+                threads, thoughtsTokens, clock, batch);
     }
 
     public SimulatorConfig withModelLimits(String model, ModelLimits l) {
         Map<String, ModelLimits> m = new HashMap<>(modelLimits);
         m.put(model, l);
         return new SimulatorConfig(host, port, window, defaultLimits, m, freeTier, apiKeys, latency, faults, seed,
-                threads, thoughtsTokens, clock);
+                threads, thoughtsTokens, clock, batch);
     }
 
     public SimulatorConfig withFreeTier(boolean f) {
         return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, f, apiKeys, latency, faults, seed,
-                threads, thoughtsTokens, clock);
+                threads, thoughtsTokens, clock, batch);
     }
 
     public SimulatorConfig withApiKeys(Set<String> keys) {
         return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, keys, latency, faults, seed,
-                threads, thoughtsTokens, clock);
+                threads, thoughtsTokens, clock, batch);
     }
 
     public SimulatorConfig withLatency(LatencyDistribution l) {
         return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, l, faults, seed,
-                threads, thoughtsTokens, clock);
+                threads, thoughtsTokens, clock, batch);
     }
 
     public SimulatorConfig withFaults(FaultPlan f) {
         return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, f, seed,
-                threads, thoughtsTokens, clock);
+                threads, thoughtsTokens, clock, batch);
     }
 
     public SimulatorConfig withSeed(long s) {
         return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, s,
-                threads, thoughtsTokens, clock);
+                threads, thoughtsTokens, clock, batch);
     }
 
     public SimulatorConfig withThreads(int t) {
         return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, seed,
-                t, thoughtsTokens, clock);
+                t, thoughtsTokens, clock, batch);
     }
 
     public SimulatorConfig withThoughtsTokens(long t) {
         return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, seed,
-                threads, t, clock);
+                threads, t, clock, batch);
+    }
+
+    public SimulatorConfig withBatch(BatchConfig b) {
+        return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, seed,
+                threads, thoughtsTokens, clock, b);
     }
 
     public SimulatorConfig withClock(Clock c) {
         return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, seed,
-                threads, thoughtsTokens, c);
+                threads, thoughtsTokens, c, batch);
     }
 
     /**
@@ -144,7 +152,10 @@ public record SimulatorConfig(
      * {@code --model-limits MODEL=rpm/tpm/rpd} (repeatable; env: comma-separated), {@code --free-tier},
      * {@code --api-key K} (repeatable; env: comma-separated), {@code --latency fixed:50ms},
      * {@code --fault NAME=RATE} (repeatable), {@code --slow-response 30s}, {@code --seed}, {@code --threads},
-     * {@code --thoughts-tokens}.
+     * {@code --thoughts-tokens}, and Batch Mode's {@code --batch-pending 2s}, {@code --batch-running 3s},
+     * {@code --batch-expire-after 48h}, {@code --batch-fault NAME=RATE} (job-failed, job-expired,
+     * request-error; repeatable), {@code --batch-concurrent-jobs 100}, {@code --batch-enqueued-tokens N}
+     * or {@code MODEL=N} (repeatable).
      */
     public static SimulatorConfig parse(String[] args, Map<String, String> env) {
         Map<String, java.util.List<String>> flags = new HashMap<>();
@@ -180,6 +191,7 @@ public record SimulatorConfig(
         long tpm = 0;
         long rpd = 0;
         FaultPlan faults = FaultPlan.NONE;
+        BatchConfig batch = BatchConfig.DEFAULTS;
         Set<String> keys = new LinkedHashSet<>();
         for (Map.Entry<String, java.util.List<String>> f : flags.entrySet()) {
             String setting = "--" + f.getKey();
@@ -187,7 +199,7 @@ public record SimulatorConfig(
             try {
                 switch (f.getKey()) {
                     case "host" -> c = new SimulatorConfig(last, c.port, c.window, c.defaultLimits, c.modelLimits, c.freeTier,
-                            c.apiKeys, c.latency, c.faults, c.seed, c.threads, c.thoughtsTokens, c.clock);
+                            c.apiKeys, c.latency, c.faults, c.seed, c.threads, c.thoughtsTokens, c.clock, c.batch);
                     case "port" -> c = c.withPort(Integer.parseInt(last));
                     case "window" -> c = c.withWindow(Durations.parse(setting, last));
                     case "rpm" -> rpm = Long.parseLong(last);
@@ -218,12 +230,33 @@ public record SimulatorConfig(
                     case "seed" -> c = c.withSeed(Long.parseLong(last));
                     case "threads" -> c = c.withThreads(Integer.parseInt(last));
                     case "thoughts-tokens" -> c = c.withThoughtsTokens(Long.parseLong(last));
+                    case "batch-pending" -> batch = batch.withDelays(Durations.parse(setting, last), batch.runningDelay());
+                    case "batch-running" -> batch = batch.withDelays(batch.pendingDelay(), Durations.parse(setting, last));
+                    case "batch-expire-after" -> batch = batch.withExpireAfter(Durations.parse(setting, last));
+                    case "batch-fault" -> {
+                        for (String v : f.getValue()) {
+                            int eq = v.indexOf('=');
+                            if (eq < 0) {
+                                throw new IllegalArgumentException(setting + " must be NAME=RATE, e.g. job-expired=0.1; was '"
+                                        + v + "'");
+                            }
+                            batch = batch.withFault(v.substring(0, eq).trim(), Double.parseDouble(v.substring(eq + 1)));
+                        }
+                    }
+                    case "batch-concurrent-jobs" -> batch = batch.withMaxConcurrentJobs(Integer.parseInt(last));
+                    case "batch-enqueued-tokens" -> {
+                        for (String v : f.getValue()) {
+                            int eq = v.indexOf('=');
+                            batch = eq < 0 ? batch.withEnqueuedTokens(Long.parseLong(v.trim()))
+                                    : batch.withEnqueuedTokens(v.substring(0, eq).trim(), Long.parseLong(v.substring(eq + 1).trim()));
+                        }
+                    }
                     default -> throw new IllegalArgumentException("unknown simulator setting " + setting);
                 }
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException(setting + ": '" + last + "' is not a number", e);
             }
         }
-        return c.withDefaultLimits(new ModelLimits(rpm, tpm, rpd)).withFaults(faults).withApiKeys(keys);
+        return c.withDefaultLimits(new ModelLimits(rpm, tpm, rpd)).withFaults(faults).withApiKeys(keys).withBatch(batch);
     }
 }
