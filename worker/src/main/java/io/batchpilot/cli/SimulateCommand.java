@@ -72,6 +72,32 @@ final class SimulateCommand implements Callable<Integer> {
       description = "thoughtsTokenCount reported per call (default 0: omitted, as for a model that does not think).")
   String thoughtsTokens;
 
+  @Option(names = "--batch-pending", paramLabel = "DURATION",
+      description = "How long a Batch Mode job stays BATCH_STATE_PENDING (default 2s).")
+  String batchPending;
+
+  @Option(names = "--batch-running", paramLabel = "DURATION",
+      description = "How long a batch job runs, its requests finishing evenly (default 3s).")
+  String batchRunning;
+
+  @Option(names = "--batch-expire-after", paramLabel = "DURATION",
+      description = "A batch job not done this long after its creation expires (default 48h, as at Google).")
+  String batchExpireAfter;
+
+  @Option(names = "--batch-fault", paramLabel = "NAME=RATE",
+      description = "A batch fault and its rate (repeatable): job-failed (fails halfway), job-expired (never runs, "
+          + "expires), request-error (one request answers INTERNAL), e.g. job-expired=0.1.")
+  List<String> batchFaults = new ArrayList<>();
+
+  @Option(names = "--batch-concurrent-jobs", paramLabel = "N",
+      description = "Pending or running batch jobs per API key; more answer 429 (default 100, Google's; 0: no limit).")
+  String batchConcurrentJobs;
+
+  @Option(names = "--batch-enqueued-tokens", paramLabel = "N|MODEL=N",
+      description = "Input tokens of all active batch jobs per key and model, for every model or one (repeatable); "
+          + "more answer 429 (default 0: no limit; Google's Tier 1 gemini-2.5-flash: 3000000).")
+  List<String> batchEnqueuedTokens = new ArrayList<>();
+
   @Spec CommandSpec spec;
 
   /** The flags given, in SimulatorConfig.parse's form. */
@@ -94,6 +120,12 @@ final class SimulateCommand implements Callable<Integer> {
     add(args, "--seed", seed);
     add(args, "--threads", threads);
     add(args, "--thoughts-tokens", thoughtsTokens);
+    add(args, "--batch-pending", batchPending);
+    add(args, "--batch-running", batchRunning);
+    add(args, "--batch-expire-after", batchExpireAfter);
+    batchFaults.forEach(v -> add(args, "--batch-fault", v));
+    add(args, "--batch-concurrent-jobs", batchConcurrentJobs);
+    batchEnqueuedTokens.forEach(v -> add(args, "--batch-enqueued-tokens", v));
     return args.toArray(String[]::new);
   }
 

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.batchpilot.gemini.simulator.BatchConfig;
 import io.batchpilot.gemini.simulator.Fault;
 import io.batchpilot.gemini.simulator.ModelLimits;
 import io.batchpilot.gemini.simulator.SimulatorConfig;
@@ -53,7 +54,8 @@ class HelpTextTest {
     CliRun help = CliRun.of("simulate", "--help");
     assertEquals(ExitCode.OK, help.exitCode(), help.err());
     for (String flag : List.of("--host", "--port", "--window", "--rpm", "--tpm", "--rpd", "--model-limits", "--free-tier",
-        "--api-key", "--latency", "--fault", "--slow-response", "--seed", "--threads", "--thoughts-tokens")) {
+        "--api-key", "--latency", "--fault", "--slow-response", "--seed", "--threads", "--thoughts-tokens", "--batch-pending",
+        "--batch-running", "--batch-expire-after", "--batch-fault", "--batch-concurrent-jobs", "--batch-enqueued-tokens")) {
       assertTrue(help.out().contains(flag + "=") || help.out().contains(flag + " "), flag + " is missing from simulate --help:\n" + help.out());
     }
   }
@@ -71,6 +73,23 @@ class HelpTextTest {
     assertEquals(0.25, config.faults().rates().get(Fault.OVERLOADED));
     assertEquals(Set.of("k1", "k2"), config.apiKeys());
     assertEquals(Duration.ofSeconds(5), config.faults().slowResponseDelay());
+  }
+
+  @Test
+  void simulateBatchFlagsReachTheBatchConfig() {
+    SimulateCommand command = new SimulateCommand();
+    new CommandLine(command).parseArgs("--batch-pending", "1s", "--batch-running", "10s", "--batch-expire-after", "1m",
+        "--batch-fault", "job-failed=0.5", "--batch-fault", "request-error=0.2", "--batch-concurrent-jobs", "2",
+        "--batch-enqueued-tokens", "gemini-2.5-flash=3000000", "--batch-enqueued-tokens", "500");
+    BatchConfig batch = SimulatorConfig.parse(command.arguments(), Map.of()).batch();
+    assertEquals(Duration.ofSeconds(1), batch.pendingDelay());
+    assertEquals(Duration.ofSeconds(10), batch.runningDelay());
+    assertEquals(Duration.ofMinutes(1), batch.expireAfter());
+    assertEquals(0.5, batch.jobFailureRate());
+    assertEquals(0.2, batch.requestErrorRate());
+    assertEquals(2, batch.maxConcurrentJobs());
+    assertEquals(3_000_000, batch.enqueuedTokensFor("gemini-2.5-flash"));
+    assertEquals(500, batch.enqueuedTokensFor("gemini-2.5-pro"));
   }
 
   @Test

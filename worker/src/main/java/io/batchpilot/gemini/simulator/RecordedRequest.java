@@ -7,9 +7,12 @@ import java.time.Instant;
  *
  * @param sequence arrival order (0, 1, ...), the same order the limiter decided in
  * @param arrivalNanos {@link System#nanoTime()} at arrival, for window arithmetic
- * @param method generateContent, batchEmbedContents, embedContent, countTokens, upload, getFile, unknown
+ * @param method generateContent, batchEmbedContents, embedContent, countTokens, upload, getFile, Batch Mode's
+ *               batchGenerateContent, getBatch, listBatches, cancelBatch, deleteBatch, downloadFile, or unknown
+ * @param inputTokens the request's input tokens; for batchGenerateContent, the tokens the job enqueues
  * @param counted whether it counted toward the (key, model) quota: admitted by the limiter
- * @param outcome ok, rate_limited, a fault's flag, invalid_request, unauthenticated, not_found
+ * @param outcome ok, rate_limited, a fault's flag, invalid_request, unauthenticated, not_found,
+ *                batch_concurrent_jobs_exceeded, batch_enqueued_tokens_exceeded
  */
 public record RecordedRequest(
         long sequence,
