@@ -152,6 +152,9 @@ CREATE TABLE public.batch_upload_sessions (
     CONSTRAINT batch_upload_sessions_total_api_calls_check CHECK (total_api_calls >= 0),
   total_tokens_used           bigint NOT NULL DEFAULT 0
     CONSTRAINT batch_upload_sessions_total_tokens_used_check CHECK (total_tokens_used >= 0),
+  -- Of total_tokens_used, the model's thinking (thoughtsTokenCount): billed at the output price.
+  total_thinking_tokens       bigint NOT NULL DEFAULT 0
+    CONSTRAINT batch_upload_sessions_total_thinking_tokens_check CHECK (total_thinking_tokens >= 0),
   rate_limit_hits             integer NOT NULL DEFAULT 0
     CONSTRAINT batch_upload_sessions_rate_limit_hits_check CHECK (rate_limit_hits >= 0),
   avg_file_processing_time_ms numeric(10, 2)
@@ -229,6 +232,8 @@ CREATE TABLE public.batch_upload_files (
     CONSTRAINT batch_upload_files_input_tokens_check CHECK (input_tokens >= 0),
   output_tokens           integer
     CONSTRAINT batch_upload_files_output_tokens_check CHECK (output_tokens >= 0),
+  thinking_tokens         integer
+    CONSTRAINT batch_upload_files_thinking_tokens_check CHECK (thinking_tokens >= 0),
   tokens_used             integer NOT NULL DEFAULT 0
     CONSTRAINT batch_upload_files_tokens_used_check CHECK (tokens_used >= 0),
   rate_limited            boolean NOT NULL DEFAULT false,
@@ -272,6 +277,12 @@ CREATE TABLE public.batch_upload_files (
 COMMENT ON COLUMN public.batch_upload_files.file_type IS 'The declared MIME type, checked against the bytes before any API call.';
 COMMENT ON COLUMN public.batch_upload_files.claimed_by IS 'The worker holding the file while its lease runs.';
 COMMENT ON COLUMN public.batch_upload_files.retry_count IS 'attempts - 1: derived, read-only.';
+COMMENT ON COLUMN public.batch_upload_files.input_tokens IS
+  'promptTokenCount summed over the calls Google billed for this file (a 200 whose answer was unusable is billed too).';
+COMMENT ON COLUMN public.batch_upload_files.output_tokens IS
+  'candidatesTokenCount (the answer) summed over the billed calls; thinking is apart, in thinking_tokens.';
+COMMENT ON COLUMN public.batch_upload_files.thinking_tokens IS
+  'thoughtsTokenCount summed over the billed calls: the model''s thinking, billed at the output price on 2.5 models.';
 COMMENT ON COLUMN public.batch_upload_files.duplicate_of IS
   'The earlier file whose result this one reused without calling the API (same content, team and model).';
 COMMENT ON COLUMN public.batch_upload_files.embedding_status IS
@@ -430,12 +441,18 @@ COMMENT ON TABLE public.quota_limits IS
 COMMENT ON COLUMN public.quota_limits.parked_until IS
   'Set when the daily quota is exhausted: nothing is granted before this instant (next midnight America/Los_Angeles).';
 
--- Gemini's free-tier limits (November 2026): a project on a paid tier raises them here.
+-- Gemini's free-tier limits, read 2026-12-03: a project on a paid tier raises them here (its
+-- limits are on https://aistudio.google.com/usage). Google's rate-limits page
+-- (https://ai.google.dev/gemini-api/docs/rate-limits) no longer prints per-model numbers, only
+-- that RPM, input TPM and RPD are per project and RPD resets at midnight Pacific; the numbers are
+-- the ones Google's own 429 bodies name (gemini-2.5-flash: "limit: 5" requests a minute and 20 a
+-- day, see gemini-fixtures/) and the free tier as cut on 2025-12-07 (2.5 Flash 250 -> 20 a day;
+-- 2.5 Pro left the free tier: a free-tier project gets 429s for it whatever this row says).
 INSERT INTO public.quota_limits
   (provider, model, requests_per_minute, input_tokens_per_minute, requests_per_day, max_in_flight)
 VALUES
-  ('gemini', 'gemini-2.5-flash',      10, 250000,  250, 10),
-  ('gemini', 'gemini-2.5-flash-lite', 15, 250000, 1000, 15),
+  ('gemini', 'gemini-2.5-flash',       5, 250000,   20,  5),
+  ('gemini', 'gemini-2.5-flash-lite', 10, 250000,   20, 10),
   ('gemini', 'gemini-2.5-pro',         5, 250000,  100,  5),
   ('gemini', 'gemini-embedding-001', 100,  30000, 1000, 20);
 
@@ -573,6 +590,8 @@ CREATE TABLE public.batchpilot_usage_per_minute (
   api_calls       bigint NOT NULL DEFAULT 0,
   input_tokens    bigint NOT NULL DEFAULT 0,
   output_tokens   bigint NOT NULL DEFAULT 0,
+  -- Thinking tokens, billed at the output price: a spend is input x input price + (output + thinking) x output price.
+  thinking_tokens bigint NOT NULL DEFAULT 0,
   processing_ms   bigint NOT NULL DEFAULT 0,
   CONSTRAINT batchpilot_usage_per_minute_key UNIQUE NULLS NOT DISTINCT (minute, team_id, user_id, model, shard)
 );
@@ -605,28 +624,41 @@ INSERT INTO public.batchpilot_adaptive_factor_changes
 SELECT provider, model, adaptive_changed_at, adaptive_factor, adaptive_increase, window_ms
   FROM public.quota_limits;
 
--- Prices, for the cost dashboard. Admins edit them (SQL editor, or the Data API with an admin JWT).
--- Standard (paid tier) list prices in USD per million tokens, from Google's pricing page
--- https://ai.google.dev/gemini-api/docs/pricing as transcribed on 2026-09-20 and March 2026
--- (gemini-2.5-pro: prompts up to 200k tokens; output prices include thinking tokens). Check them
--- against that page before trusting the spend panels: a new price is one UPDATE.
+-- Prices, for the cost dashboard: one row per model, the interactive (standard, paid tier) price
+-- beside the Batch Mode one, in USD per million tokens, and the day they were read from the source.
+-- Output prices include thinking tokens (thoughtsTokenCount is billed as output). Admins edit them
+-- (SQL editor, or the Data API with an admin JWT): a new price is one UPDATE, with its date.
 CREATE TABLE public.batchpilot_model_prices (
-  model                  text PRIMARY KEY
+  model                        text PRIMARY KEY
     CONSTRAINT batchpilot_model_prices_model_check CHECK (model ~ '^[a-z0-9][a-z0-9.-]*$'),
-  input_usd_per_million  numeric(12, 6) NOT NULL
+  input_usd_per_million        numeric(12, 6) NOT NULL
     CONSTRAINT batchpilot_model_prices_input_usd_per_million_check CHECK (input_usd_per_million >= 0),
-  output_usd_per_million numeric(12, 6) NOT NULL
+  output_usd_per_million       numeric(12, 6) NOT NULL
     CONSTRAINT batchpilot_model_prices_output_usd_per_million_check CHECK (output_usd_per_million >= 0),
-  source                 text,
-  updated_at             timestamptz NOT NULL DEFAULT now()
+  -- Batch Mode (batchGenerateContent, batch embeddings): half the interactive price today.
+  batch_input_usd_per_million  numeric(12, 6) NOT NULL
+    CONSTRAINT batchpilot_model_prices_batch_input_usd_per_million_check CHECK (batch_input_usd_per_million >= 0),
+  batch_output_usd_per_million numeric(12, 6) NOT NULL
+    CONSTRAINT batchpilot_model_prices_batch_output_usd_per_million_check CHECK (batch_output_usd_per_million >= 0),
+  -- When a person last read these prices from the source (not when the row was written).
+  prices_read_on               date NOT NULL,
+  source                       text,
+  updated_at                   timestamptz NOT NULL DEFAULT now()
 );
 
-INSERT INTO public.batchpilot_model_prices (model, input_usd_per_million, output_usd_per_million, source) VALUES
-  ('gemini-2.5-pro',        1.25, 10.00, 'https://ai.google.dev/gemini-api/docs/pricing (prompts <= 200k tokens)'),
-  ('gemini-2.5-flash',      0.30,  2.50, 'https://ai.google.dev/gemini-api/docs/pricing (text/image/video input)'),
-  ('gemini-2.5-flash-lite', 0.10,  0.40, 'https://ai.google.dev/gemini-api/docs/pricing'),
-  ('gemini-2.0-flash',      0.10,  0.40, 'https://ai.google.dev/gemini-api/docs/pricing'),
-  ('gemini-embedding-001',  0.15,  0.00, 'https://ai.google.dev/gemini-api/docs/pricing');
+COMMENT ON TABLE public.batchpilot_model_prices IS
+  'USD per million tokens per model, interactive and Batch Mode; output prices include thinking tokens.';
+
+-- Read 2026-12-03 from https://ai.google.dev/gemini-api/docs/pricing (paid tier; 2.5 Pro for
+-- prompts up to 200k tokens; 2.5 Flash for text, image and video input) and its Batch column,
+-- 50% of the standard price.
+INSERT INTO public.batchpilot_model_prices
+  (model, input_usd_per_million, output_usd_per_million, batch_input_usd_per_million,
+   batch_output_usd_per_million, prices_read_on, source) VALUES
+  ('gemini-2.5-pro',        1.25, 10.00, 0.625, 5.00, '2026-12-03', 'https://ai.google.dev/gemini-api/docs/pricing (prompts <= 200k tokens)'),
+  ('gemini-2.5-flash',      0.30,  2.50, 0.15,  1.25, '2026-12-03', 'https://ai.google.dev/gemini-api/docs/pricing (text/image/video input)'),
+  ('gemini-2.5-flash-lite', 0.10,  0.40, 0.05,  0.20, '2026-12-03', 'https://ai.google.dev/gemini-api/docs/pricing (text/image/video input)'),
+  ('gemini-embedding-001',  0.15,  0.00, 0.075, 0.00, '2026-12-03', 'https://ai.google.dev/gemini-api/docs/pricing');
 
 -- =============================================================================================
 -- Maintenance: the leader. One worker of the fleet, the leader, rescues expired leases, finishes
@@ -2276,7 +2308,11 @@ GRANT EXECUTE ON FUNCTION batchpilot_private.store_extraction(uuid, jsonb, times
 --                                 total, line_items: stored in receipt_extractions and copied into
 --                                 the file's receipt through the mapping, by store_extraction)
 --   error_type, error_message     for failed and retried
---   duration_ms, api_calls, input_tokens, output_tokens, tokens_used, rate_limited
+--   duration_ms, api_calls, rate_limited
+--   input_tokens, output_tokens,  the call's promptTokenCount, candidatesTokenCount, thoughtsTokenCount
+--   thinking_tokens, tokens_used  and totalTokenCount, for a call Google billed (a completion, or a
+--                                 200 whose answer was unusable); added to the file's and the
+--                                 session's, so they sum every billed call
 --   session_error, session_failed a message for the session (a refused key, a spent daily quota);
 --                                 session_failed stops the session
 --   content_sha256                hex SHA-256 of the validated bytes, kept for duplicate detection
@@ -2308,8 +2344,8 @@ BEGIN
     SELECT * FROM jsonb_to_recordset(outcomes) AS o (
       id uuid, claimed_by text, attempts integer, status text, counts_attempt boolean,
       retry_delay_ms bigint, result jsonb, duplicate_of uuid, error_type text, error_message text,
-      duration_ms integer, input_tokens integer, output_tokens integer, tokens_used integer,
-      api_calls integer, rate_limited boolean, content_sha256 text)
+      duration_ms integer, input_tokens integer, output_tokens integer, thinking_tokens integer,
+      tokens_used integer, api_calls integer, rate_limited boolean, content_sha256 text)
   ), decided AS (
     -- A retry past max_attempts fails instead; a release or a quota wait never counts as an attempt.
     SELECT o.*,
@@ -2334,8 +2370,13 @@ BEGIN
            processing_duration_ms = coalesce(o.duration_ms, f.processing_duration_ms),
            result = CASE WHEN o.final_status = 'completed' THEN o.result ELSE f.result END,
            duplicate_of = CASE WHEN o.final_status = 'completed' THEN o.duplicate_of ELSE f.duplicate_of END,
-           input_tokens = coalesce(o.input_tokens, f.input_tokens),
-           output_tokens = coalesce(o.output_tokens, f.output_tokens),
+           -- NULL until a billed call: a duplicate or a call that never answered costs nothing.
+           input_tokens = CASE WHEN o.input_tokens IS NULL THEN f.input_tokens
+                               ELSE coalesce(f.input_tokens, 0) + o.input_tokens END,
+           output_tokens = CASE WHEN o.output_tokens IS NULL THEN f.output_tokens
+                                ELSE coalesce(f.output_tokens, 0) + o.output_tokens END,
+           thinking_tokens = CASE WHEN o.thinking_tokens IS NULL THEN f.thinking_tokens
+                                  ELSE coalesce(f.thinking_tokens, 0) + o.thinking_tokens END,
            tokens_used = f.tokens_used + coalesce(o.tokens_used, 0),
            api_calls_made = f.api_calls_made + coalesce(o.api_calls, 0),
            rate_limited = f.rate_limited OR coalesce(o.rate_limited, false),
@@ -2358,18 +2399,19 @@ BEGIN
 
   -- Statement 2: the sessions' totals, from the outcomes that applied.
   WITH o AS (
-    SELECT o.id, o.duration_ms, o.tokens_used, o.rate_limited, o.session_error, o.session_failed,
+    SELECT o.id, o.duration_ms, o.tokens_used, o.thinking_tokens, o.rate_limited, o.session_error, o.session_failed,
            -- A call whose permit is gone was counted when the permit lapsed.
            CASE WHEN o.permit_id IS NULL OR o.permit_id = ANY (held_permits) THEN o.api_calls
                 ELSE greatest(coalesce(o.api_calls, 0) - 1, 0) END AS api_calls
       FROM jsonb_to_recordset(outcomes) AS o (
-      id uuid, duration_ms integer, tokens_used integer, api_calls integer, rate_limited boolean,
-      session_error text, session_failed boolean, permit_id uuid)
+      id uuid, duration_ms integer, tokens_used integer, thinking_tokens integer, api_calls integer,
+      rate_limited boolean, session_error text, session_failed boolean, permit_id uuid)
      WHERE o.id = ANY (applied_ids)
   ), per_session AS (
     SELECT f.batch_session_id AS id,
            sum(coalesce(o.api_calls, 0)) AS api_calls,
            sum(coalesce(o.tokens_used, 0)) AS tokens_used,
+           sum(coalesce(o.thinking_tokens, 0)) AS thinking_tokens,
            count(*) FILTER (WHERE o.rate_limited) AS rate_limit_hits,
            sum(coalesce(o.duration_ms, 0)) AS duration_ms,
            (array_agg(o.session_error) FILTER (WHERE o.session_error IS NOT NULL))[1] AS session_error,
@@ -2380,6 +2422,7 @@ BEGIN
   UPDATE public.batch_upload_sessions s
      SET total_api_calls = s.total_api_calls + p.api_calls,
          total_tokens_used = s.total_tokens_used + p.tokens_used,
+         total_thinking_tokens = s.total_thinking_tokens + p.thinking_tokens,
          rate_limit_hits = s.rate_limit_hits + p.rate_limit_hits,
          total_processing_time_ms = s.total_processing_time_ms + p.duration_ms,
          -- Every attempt's time, over the files that are done: what a finished file cost on average.
@@ -3150,7 +3193,7 @@ AS $$
 BEGIN
   INSERT INTO public.batchpilot_usage_per_minute AS u
          (minute, team_id, user_id, model, shard, files_completed, files_failed, files_skipped,
-          files_retried, api_calls, input_tokens, output_tokens, processing_ms)
+          files_retried, api_calls, input_tokens, output_tokens, thinking_tokens, processing_ms)
   SELECT date_trunc('minute', clock_timestamp()),
          s.team_id,
          CASE WHEN s.team_id IS NULL THEN s.user_id END,
@@ -3163,6 +3206,7 @@ BEGIN
          coalesce(sum(n.api_calls_made - o.api_calls_made), 0),
          coalesce(sum(coalesce(n.input_tokens, 0) - coalesce(o.input_tokens, 0)), 0),
          coalesce(sum(coalesce(n.output_tokens, 0) - coalesce(o.output_tokens, 0)), 0),
+         coalesce(sum(coalesce(n.thinking_tokens, 0) - coalesce(o.thinking_tokens, 0)), 0),
          coalesce(sum(n.processing_duration_ms)
                     FILTER (WHERE n.status IN ('completed', 'failed') AND o.status <> n.status), 0)
     FROM new_files n
@@ -3172,6 +3216,7 @@ BEGIN
       OR n.api_calls_made IS DISTINCT FROM o.api_calls_made
       OR n.input_tokens IS DISTINCT FROM o.input_tokens
       OR n.output_tokens IS DISTINCT FROM o.output_tokens
+      OR n.thinking_tokens IS DISTINCT FROM o.thinking_tokens
    GROUP BY 1, 2, 3, 4, 5
    -- Rows are locked in key order, so two statements touching the same keys cannot deadlock.
    ORDER BY 1, 2, 3, 4, 5
@@ -3183,6 +3228,7 @@ BEGIN
          api_calls       = u.api_calls + excluded.api_calls,
          input_tokens    = u.input_tokens + excluded.input_tokens,
          output_tokens   = u.output_tokens + excluded.output_tokens,
+         thinking_tokens = u.thinking_tokens + excluded.thinking_tokens,
          processing_ms   = u.processing_ms + excluded.processing_ms;
   RETURN NULL;
 END
@@ -3260,7 +3306,7 @@ CREATE OR REPLACE VIEW batchpilot_reporting.usage_per_minute AS
   SELECT u.minute, u.team_id, u.user_id,
          coalesce(t.name, CASE WHEN u.team_id IS NULL THEN 'personal' ELSE u.team_id::text END) AS team,
          u.model, u.files_completed, u.files_failed, u.files_skipped, u.files_retried,
-         u.api_calls, u.input_tokens, u.output_tokens, u.processing_ms
+         u.api_calls, u.input_tokens, u.output_tokens, u.processing_ms, u.thinking_tokens
     FROM public.batchpilot_usage_per_minute u
     LEFT JOIN public.teams t ON t.id = u.team_id;
 
@@ -3271,7 +3317,8 @@ CREATE OR REPLACE VIEW batchpilot_reporting.active_sessions AS
          s.model, s.processing_strategy, s.status, s.total_files,
          s.files_pending + s.files_uploading AS files_waiting, s.files_processing, s.files_completed,
          s.files_failed, s.files_skipped, s.rate_limit_hits, s.total_tokens_used,
-         s.started_at, s.estimated_completion_at, s.error_message, s.last_error_at, s.created_at
+         s.started_at, s.estimated_completion_at, s.error_message, s.last_error_at, s.created_at,
+         s.total_thinking_tokens
     FROM public.batch_upload_sessions s
     LEFT JOIN public.teams t ON t.id = s.team_id
    WHERE s.status IN ('pending', 'processing', 'paused');
@@ -3298,7 +3345,8 @@ CREATE OR REPLACE VIEW batchpilot_reporting.adaptive_factor_changes AS
     FROM public.batchpilot_adaptive_factor_changes;
 
 CREATE OR REPLACE VIEW batchpilot_reporting.model_prices AS
-  SELECT model, input_usd_per_million, output_usd_per_million, updated_at
+  SELECT model, input_usd_per_million, output_usd_per_million, updated_at, batch_input_usd_per_million,
+         batch_output_usd_per_million, prices_read_on
     FROM public.batchpilot_model_prices;
 
 REVOKE ALL ON FUNCTION batchpilot_reporting.adaptive_factor(double precision, double precision, integer,

@@ -94,6 +94,7 @@ export type Database = {
           status: string
           storage_bucket: string | null
           storage_path: string | null
+          thinking_tokens: number | null
           tokens_used: number
           updated_at: string
           upload_order: number | null
@@ -137,6 +138,7 @@ export type Database = {
           status?: string
           storage_bucket?: string | null
           storage_path?: string | null
+          thinking_tokens?: number | null
           tokens_used?: number
           updated_at?: string
           upload_order?: number | null
@@ -180,6 +182,7 @@ export type Database = {
           status?: string
           storage_bucket?: string | null
           storage_path?: string | null
+          thinking_tokens?: number | null
           tokens_used?: number
           updated_at?: string
           upload_order?: number | null
@@ -236,6 +239,7 @@ export type Database = {
           total_api_calls: number
           total_files: number
           total_processing_time_ms: number
+          total_thinking_tokens: number
           total_tokens_used: number
           updated_at: string
           user_id: string | null
@@ -267,6 +271,7 @@ export type Database = {
           total_api_calls?: number
           total_files: number
           total_processing_time_ms?: number
+          total_thinking_tokens?: number
           total_tokens_used?: number
           updated_at?: string
           user_id?: string | null
@@ -298,6 +303,7 @@ export type Database = {
           total_api_calls?: number
           total_files?: number
           total_processing_time_ms?: number
+          total_thinking_tokens?: number
           total_tokens_used?: number
           updated_at?: string
           user_id?: string | null
@@ -413,23 +419,32 @@ export type Database = {
       }
       batchpilot_model_prices: {
         Row: {
+          batch_input_usd_per_million: number
+          batch_output_usd_per_million: number
           input_usd_per_million: number
           model: string
           output_usd_per_million: number
+          prices_read_on: string
           source: string | null
           updated_at: string
         }
         Insert: {
+          batch_input_usd_per_million: number
+          batch_output_usd_per_million: number
           input_usd_per_million: number
           model: string
           output_usd_per_million: number
+          prices_read_on: string
           source?: string | null
           updated_at?: string
         }
         Update: {
+          batch_input_usd_per_million?: number
+          batch_output_usd_per_million?: number
           input_usd_per_million?: number
           model?: string
           output_usd_per_million?: number
+          prices_read_on?: string
           source?: string | null
           updated_at?: string
         }
@@ -449,6 +464,7 @@ export type Database = {
           processing_ms: number
           shard: number
           team_id: string | null
+          thinking_tokens: number
           user_id: string | null
         }
         Insert: {
@@ -464,6 +480,7 @@ export type Database = {
           processing_ms?: number
           shard: number
           team_id?: string | null
+          thinking_tokens?: number
           user_id?: string | null
         }
         Update: {
@@ -479,6 +496,7 @@ export type Database = {
           processing_ms?: number
           shard?: number
           team_id?: string | null
+          thinking_tokens?: number
           user_id?: string | null
         }
         Relationships: []

@@ -496,7 +496,11 @@ GRANT EXECUTE ON FUNCTION batchpilot_private.store_extraction(uuid, jsonb, times
 --                                 total, line_items: stored in receipt_extractions and copied into
 --                                 the file's receipt through the mapping, by store_extraction)
 --   error_type, error_message     for failed and retried
---   duration_ms, api_calls, input_tokens, output_tokens, tokens_used, rate_limited
+--   duration_ms, api_calls, rate_limited
+--   input_tokens, output_tokens,  the call's promptTokenCount, candidatesTokenCount, thoughtsTokenCount
+--   thinking_tokens, tokens_used  and totalTokenCount, for a call Google billed (a completion, or a
+--                                 200 whose answer was unusable); added to the file's and the
+--                                 session's, so they sum every billed call
 --   session_error, session_failed a message for the session (a refused key, a spent daily quota);
 --                                 session_failed stops the session
 --   content_sha256                hex SHA-256 of the validated bytes, kept for duplicate detection
@@ -528,8 +532,8 @@ BEGIN
     SELECT * FROM jsonb_to_recordset(outcomes) AS o (
       id uuid, claimed_by text, attempts integer, status text, counts_attempt boolean,
       retry_delay_ms bigint, result jsonb, duplicate_of uuid, error_type text, error_message text,
-      duration_ms integer, input_tokens integer, output_tokens integer, tokens_used integer,
-      api_calls integer, rate_limited boolean, content_sha256 text)
+      duration_ms integer, input_tokens integer, output_tokens integer, thinking_tokens integer,
+      tokens_used integer, api_calls integer, rate_limited boolean, content_sha256 text)
   ), decided AS (
     -- A retry past max_attempts fails instead; a release or a quota wait never counts as an attempt.
     SELECT o.*,
@@ -554,8 +558,13 @@ BEGIN
            processing_duration_ms = coalesce(o.duration_ms, f.processing_duration_ms),
            result = CASE WHEN o.final_status = 'completed' THEN o.result ELSE f.result END,
            duplicate_of = CASE WHEN o.final_status = 'completed' THEN o.duplicate_of ELSE f.duplicate_of END,
-           input_tokens = coalesce(o.input_tokens, f.input_tokens),
-           output_tokens = coalesce(o.output_tokens, f.output_tokens),
+           -- NULL until a billed call: a duplicate or a call that never answered costs nothing.
+           input_tokens = CASE WHEN o.input_tokens IS NULL THEN f.input_tokens
+                               ELSE coalesce(f.input_tokens, 0) + o.input_tokens END,
+           output_tokens = CASE WHEN o.output_tokens IS NULL THEN f.output_tokens
+                                ELSE coalesce(f.output_tokens, 0) + o.output_tokens END,
+           thinking_tokens = CASE WHEN o.thinking_tokens IS NULL THEN f.thinking_tokens
+                                  ELSE coalesce(f.thinking_tokens, 0) + o.thinking_tokens END,
            tokens_used = f.tokens_used + coalesce(o.tokens_used, 0),
            api_calls_made = f.api_calls_made + coalesce(o.api_calls, 0),
            rate_limited = f.rate_limited OR coalesce(o.rate_limited, false),
@@ -578,18 +587,19 @@ BEGIN
 
   -- Statement 2: the sessions' totals, from the outcomes that applied.
   WITH o AS (
-    SELECT o.id, o.duration_ms, o.tokens_used, o.rate_limited, o.session_error, o.session_failed,
+    SELECT o.id, o.duration_ms, o.tokens_used, o.thinking_tokens, o.rate_limited, o.session_error, o.session_failed,
            -- A call whose permit is gone was counted when the permit lapsed.
            CASE WHEN o.permit_id IS NULL OR o.permit_id = ANY (held_permits) THEN o.api_calls
                 ELSE greatest(coalesce(o.api_calls, 0) - 1, 0) END AS api_calls
       FROM jsonb_to_recordset(outcomes) AS o (
-      id uuid, duration_ms integer, tokens_used integer, api_calls integer, rate_limited boolean,
-      session_error text, session_failed boolean, permit_id uuid)
+      id uuid, duration_ms integer, tokens_used integer, thinking_tokens integer, api_calls integer,
+      rate_limited boolean, session_error text, session_failed boolean, permit_id uuid)
      WHERE o.id = ANY (applied_ids)
   ), per_session AS (
     SELECT f.batch_session_id AS id,
            sum(coalesce(o.api_calls, 0)) AS api_calls,
            sum(coalesce(o.tokens_used, 0)) AS tokens_used,
+           sum(coalesce(o.thinking_tokens, 0)) AS thinking_tokens,
            count(*) FILTER (WHERE o.rate_limited) AS rate_limit_hits,
            sum(coalesce(o.duration_ms, 0)) AS duration_ms,
            (array_agg(o.session_error) FILTER (WHERE o.session_error IS NOT NULL))[1] AS session_error,
@@ -600,6 +610,7 @@ BEGIN
   UPDATE public.batch_upload_sessions s
      SET total_api_calls = s.total_api_calls + p.api_calls,
          total_tokens_used = s.total_tokens_used + p.tokens_used,
+         total_thinking_tokens = s.total_thinking_tokens + p.thinking_tokens,
          rate_limit_hits = s.rate_limit_hits + p.rate_limit_hits,
          total_processing_time_ms = s.total_processing_time_ms + p.duration_ms,
          -- Every attempt's time, over the files that are done: what a finished file cost on average.

@@ -16,7 +16,7 @@ AS $$
 BEGIN
   INSERT INTO public.batchpilot_usage_per_minute AS u
          (minute, team_id, user_id, model, shard, files_completed, files_failed, files_skipped,
-          files_retried, api_calls, input_tokens, output_tokens, processing_ms)
+          files_retried, api_calls, input_tokens, output_tokens, thinking_tokens, processing_ms)
   SELECT date_trunc('minute', clock_timestamp()),
          s.team_id,
          CASE WHEN s.team_id IS NULL THEN s.user_id END,
@@ -29,6 +29,7 @@ BEGIN
          coalesce(sum(n.api_calls_made - o.api_calls_made), 0),
          coalesce(sum(coalesce(n.input_tokens, 0) - coalesce(o.input_tokens, 0)), 0),
          coalesce(sum(coalesce(n.output_tokens, 0) - coalesce(o.output_tokens, 0)), 0),
+         coalesce(sum(coalesce(n.thinking_tokens, 0) - coalesce(o.thinking_tokens, 0)), 0),
          coalesce(sum(n.processing_duration_ms)
                     FILTER (WHERE n.status IN ('completed', 'failed') AND o.status <> n.status), 0)
     FROM new_files n
@@ -38,6 +39,7 @@ BEGIN
       OR n.api_calls_made IS DISTINCT FROM o.api_calls_made
       OR n.input_tokens IS DISTINCT FROM o.input_tokens
       OR n.output_tokens IS DISTINCT FROM o.output_tokens
+      OR n.thinking_tokens IS DISTINCT FROM o.thinking_tokens
    GROUP BY 1, 2, 3, 4, 5
    -- Rows are locked in key order, so two statements touching the same keys cannot deadlock.
    ORDER BY 1, 2, 3, 4, 5
@@ -49,6 +51,7 @@ BEGIN
          api_calls       = u.api_calls + excluded.api_calls,
          input_tokens    = u.input_tokens + excluded.input_tokens,
          output_tokens   = u.output_tokens + excluded.output_tokens,
+         thinking_tokens = u.thinking_tokens + excluded.thinking_tokens,
          processing_ms   = u.processing_ms + excluded.processing_ms;
   RETURN NULL;
 END
@@ -126,7 +129,7 @@ CREATE OR REPLACE VIEW batchpilot_reporting.usage_per_minute AS
   SELECT u.minute, u.team_id, u.user_id,
          coalesce(t.name, CASE WHEN u.team_id IS NULL THEN 'personal' ELSE u.team_id::text END) AS team,
          u.model, u.files_completed, u.files_failed, u.files_skipped, u.files_retried,
-         u.api_calls, u.input_tokens, u.output_tokens, u.processing_ms
+         u.api_calls, u.input_tokens, u.output_tokens, u.processing_ms, u.thinking_tokens
     FROM public.batchpilot_usage_per_minute u
     LEFT JOIN public.teams t ON t.id = u.team_id;
 
@@ -137,7 +140,8 @@ CREATE OR REPLACE VIEW batchpilot_reporting.active_sessions AS
          s.model, s.processing_strategy, s.status, s.total_files,
          s.files_pending + s.files_uploading AS files_waiting, s.files_processing, s.files_completed,
          s.files_failed, s.files_skipped, s.rate_limit_hits, s.total_tokens_used,
-         s.started_at, s.estimated_completion_at, s.error_message, s.last_error_at, s.created_at
+         s.started_at, s.estimated_completion_at, s.error_message, s.last_error_at, s.created_at,
+         s.total_thinking_tokens
     FROM public.batch_upload_sessions s
     LEFT JOIN public.teams t ON t.id = s.team_id
    WHERE s.status IN ('pending', 'processing', 'paused');
@@ -164,7 +168,8 @@ CREATE OR REPLACE VIEW batchpilot_reporting.adaptive_factor_changes AS
     FROM public.batchpilot_adaptive_factor_changes;
 
 CREATE OR REPLACE VIEW batchpilot_reporting.model_prices AS
-  SELECT model, input_usd_per_million, output_usd_per_million, updated_at
+  SELECT model, input_usd_per_million, output_usd_per_million, updated_at, batch_input_usd_per_million,
+         batch_output_usd_per_million, prices_read_on
     FROM public.batchpilot_model_prices;
 
 REVOKE ALL ON FUNCTION batchpilot_reporting.adaptive_factor(double precision, double precision, integer,

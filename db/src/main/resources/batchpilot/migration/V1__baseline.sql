@@ -145,6 +145,9 @@ CREATE TABLE public.batch_upload_sessions (
     CONSTRAINT batch_upload_sessions_total_api_calls_check CHECK (total_api_calls >= 0),
   total_tokens_used           bigint NOT NULL DEFAULT 0
     CONSTRAINT batch_upload_sessions_total_tokens_used_check CHECK (total_tokens_used >= 0),
+  -- Of total_tokens_used, the model's thinking (thoughtsTokenCount): billed at the output price.
+  total_thinking_tokens       bigint NOT NULL DEFAULT 0
+    CONSTRAINT batch_upload_sessions_total_thinking_tokens_check CHECK (total_thinking_tokens >= 0),
   rate_limit_hits             integer NOT NULL DEFAULT 0
     CONSTRAINT batch_upload_sessions_rate_limit_hits_check CHECK (rate_limit_hits >= 0),
   avg_file_processing_time_ms numeric(10, 2)
@@ -222,6 +225,8 @@ CREATE TABLE public.batch_upload_files (
     CONSTRAINT batch_upload_files_input_tokens_check CHECK (input_tokens >= 0),
   output_tokens           integer
     CONSTRAINT batch_upload_files_output_tokens_check CHECK (output_tokens >= 0),
+  thinking_tokens         integer
+    CONSTRAINT batch_upload_files_thinking_tokens_check CHECK (thinking_tokens >= 0),
   tokens_used             integer NOT NULL DEFAULT 0
     CONSTRAINT batch_upload_files_tokens_used_check CHECK (tokens_used >= 0),
   rate_limited            boolean NOT NULL DEFAULT false,
@@ -265,6 +270,12 @@ CREATE TABLE public.batch_upload_files (
 COMMENT ON COLUMN public.batch_upload_files.file_type IS 'The declared MIME type, checked against the bytes before any API call.';
 COMMENT ON COLUMN public.batch_upload_files.claimed_by IS 'The worker holding the file while its lease runs.';
 COMMENT ON COLUMN public.batch_upload_files.retry_count IS 'attempts - 1: derived, read-only.';
+COMMENT ON COLUMN public.batch_upload_files.input_tokens IS
+  'promptTokenCount summed over the calls Google billed for this file (a 200 whose answer was unusable is billed too).';
+COMMENT ON COLUMN public.batch_upload_files.output_tokens IS
+  'candidatesTokenCount (the answer) summed over the billed calls; thinking is apart, in thinking_tokens.';
+COMMENT ON COLUMN public.batch_upload_files.thinking_tokens IS
+  'thoughtsTokenCount summed over the billed calls: the model''s thinking, billed at the output price on 2.5 models.';
 COMMENT ON COLUMN public.batch_upload_files.duplicate_of IS
   'The earlier file whose result this one reused without calling the API (same content, team and model).';
 COMMENT ON COLUMN public.batch_upload_files.embedding_status IS
@@ -423,12 +434,18 @@ COMMENT ON TABLE public.quota_limits IS
 COMMENT ON COLUMN public.quota_limits.parked_until IS
   'Set when the daily quota is exhausted: nothing is granted before this instant (next midnight America/Los_Angeles).';
 
--- Gemini's free-tier limits (November 2026): a project on a paid tier raises them here.
+-- Gemini's free-tier limits, read 2026-12-03: a project on a paid tier raises them here (its
+-- limits are on https://aistudio.google.com/usage). Google's rate-limits page
+-- (https://ai.google.dev/gemini-api/docs/rate-limits) no longer prints per-model numbers, only
+-- that RPM, input TPM and RPD are per project and RPD resets at midnight Pacific; the numbers are
+-- the ones Google's own 429 bodies name (gemini-2.5-flash: "limit: 5" requests a minute and 20 a
+-- day, see gemini-fixtures/) and the free tier as cut on 2025-12-07 (2.5 Flash 250 -> 20 a day;
+-- 2.5 Pro left the free tier: a free-tier project gets 429s for it whatever this row says).
 INSERT INTO public.quota_limits
   (provider, model, requests_per_minute, input_tokens_per_minute, requests_per_day, max_in_flight)
 VALUES
-  ('gemini', 'gemini-2.5-flash',      10, 250000,  250, 10),
-  ('gemini', 'gemini-2.5-flash-lite', 15, 250000, 1000, 15),
+  ('gemini', 'gemini-2.5-flash',       5, 250000,   20,  5),
+  ('gemini', 'gemini-2.5-flash-lite', 10, 250000,   20, 10),
   ('gemini', 'gemini-2.5-pro',         5, 250000,  100,  5),
   ('gemini', 'gemini-embedding-001', 100,  30000, 1000, 20);
 
@@ -566,6 +583,8 @@ CREATE TABLE public.batchpilot_usage_per_minute (
   api_calls       bigint NOT NULL DEFAULT 0,
   input_tokens    bigint NOT NULL DEFAULT 0,
   output_tokens   bigint NOT NULL DEFAULT 0,
+  -- Thinking tokens, billed at the output price: a spend is input x input price + (output + thinking) x output price.
+  thinking_tokens bigint NOT NULL DEFAULT 0,
   processing_ms   bigint NOT NULL DEFAULT 0,
   CONSTRAINT batchpilot_usage_per_minute_key UNIQUE NULLS NOT DISTINCT (minute, team_id, user_id, model, shard)
 );
@@ -598,28 +617,41 @@ INSERT INTO public.batchpilot_adaptive_factor_changes
 SELECT provider, model, adaptive_changed_at, adaptive_factor, adaptive_increase, window_ms
   FROM public.quota_limits;
 
--- Prices, for the cost dashboard. Admins edit them (SQL editor, or the Data API with an admin JWT).
--- Standard (paid tier) list prices in USD per million tokens, from Google's pricing page
--- https://ai.google.dev/gemini-api/docs/pricing as transcribed on 2026-09-20 and March 2026
--- (gemini-2.5-pro: prompts up to 200k tokens; output prices include thinking tokens). Check them
--- against that page before trusting the spend panels: a new price is one UPDATE.
+-- Prices, for the cost dashboard: one row per model, the interactive (standard, paid tier) price
+-- beside the Batch Mode one, in USD per million tokens, and the day they were read from the source.
+-- Output prices include thinking tokens (thoughtsTokenCount is billed as output). Admins edit them
+-- (SQL editor, or the Data API with an admin JWT): a new price is one UPDATE, with its date.
 CREATE TABLE public.batchpilot_model_prices (
-  model                  text PRIMARY KEY
+  model                        text PRIMARY KEY
     CONSTRAINT batchpilot_model_prices_model_check CHECK (model ~ '^[a-z0-9][a-z0-9.-]*$'),
-  input_usd_per_million  numeric(12, 6) NOT NULL
+  input_usd_per_million        numeric(12, 6) NOT NULL
     CONSTRAINT batchpilot_model_prices_input_usd_per_million_check CHECK (input_usd_per_million >= 0),
-  output_usd_per_million numeric(12, 6) NOT NULL
+  output_usd_per_million       numeric(12, 6) NOT NULL
     CONSTRAINT batchpilot_model_prices_output_usd_per_million_check CHECK (output_usd_per_million >= 0),
-  source                 text,
-  updated_at             timestamptz NOT NULL DEFAULT now()
+  -- Batch Mode (batchGenerateContent, batch embeddings): half the interactive price today.
+  batch_input_usd_per_million  numeric(12, 6) NOT NULL
+    CONSTRAINT batchpilot_model_prices_batch_input_usd_per_million_check CHECK (batch_input_usd_per_million >= 0),
+  batch_output_usd_per_million numeric(12, 6) NOT NULL
+    CONSTRAINT batchpilot_model_prices_batch_output_usd_per_million_check CHECK (batch_output_usd_per_million >= 0),
+  -- When a person last read these prices from the source (not when the row was written).
+  prices_read_on               date NOT NULL,
+  source                       text,
+  updated_at                   timestamptz NOT NULL DEFAULT now()
 );
 
-INSERT INTO public.batchpilot_model_prices (model, input_usd_per_million, output_usd_per_million, source) VALUES
-  ('gemini-2.5-pro',        1.25, 10.00, 'https://ai.google.dev/gemini-api/docs/pricing (prompts <= 200k tokens)'),
-  ('gemini-2.5-flash',      0.30,  2.50, 'https://ai.google.dev/gemini-api/docs/pricing (text/image/video input)'),
-  ('gemini-2.5-flash-lite', 0.10,  0.40, 'https://ai.google.dev/gemini-api/docs/pricing'),
-  ('gemini-2.0-flash',      0.10,  0.40, 'https://ai.google.dev/gemini-api/docs/pricing'),
-  ('gemini-embedding-001',  0.15,  0.00, 'https://ai.google.dev/gemini-api/docs/pricing');
+COMMENT ON TABLE public.batchpilot_model_prices IS
+  'USD per million tokens per model, interactive and Batch Mode; output prices include thinking tokens.';
+
+-- Read 2026-12-03 from https://ai.google.dev/gemini-api/docs/pricing (paid tier; 2.5 Pro for
+-- prompts up to 200k tokens; 2.5 Flash for text, image and video input) and its Batch column,
+-- 50% of the standard price.
+INSERT INTO public.batchpilot_model_prices
+  (model, input_usd_per_million, output_usd_per_million, batch_input_usd_per_million,
+   batch_output_usd_per_million, prices_read_on, source) VALUES
+  ('gemini-2.5-pro',        1.25, 10.00, 0.625, 5.00, '2026-12-03', 'https://ai.google.dev/gemini-api/docs/pricing (prompts <= 200k tokens)'),
+  ('gemini-2.5-flash',      0.30,  2.50, 0.15,  1.25, '2026-12-03', 'https://ai.google.dev/gemini-api/docs/pricing (text/image/video input)'),
+  ('gemini-2.5-flash-lite', 0.10,  0.40, 0.05,  0.20, '2026-12-03', 'https://ai.google.dev/gemini-api/docs/pricing (text/image/video input)'),
+  ('gemini-embedding-001',  0.15,  0.00, 0.075, 0.00, '2026-12-03', 'https://ai.google.dev/gemini-api/docs/pricing');
 
 -- =============================================================================================
 -- Maintenance: the leader. One worker of the fleet, the leader, rescues expired leases, finishes

@@ -205,6 +205,8 @@ class RowLevelSecurityTest {
         "UPDATE public.batch_upload_sessions SET total_tokens_used = 0 WHERE id = '" + sessionOfA + "'",
         "UPDATE public.batch_upload_files SET result = '{}'::jsonb WHERE id = '" + fileOfA + "'",
         "UPDATE public.batch_upload_files SET input_tokens = 1 WHERE id = '" + fileOfA + "'",
+        "UPDATE public.batch_upload_files SET thinking_tokens = 0 WHERE id = '" + fileOfA + "'",
+        "UPDATE public.batch_upload_sessions SET total_thinking_tokens = 0 WHERE id = '" + sessionOfA + "'",
         "UPDATE public.batch_upload_files SET attempts = 0 WHERE id = '" + fileOfA + "'",
         "UPDATE public.batch_upload_files SET claimed_by = 'me', lease_expires_at = now() WHERE id = '" + fileOfA + "'",
         "INSERT INTO public.batch_upload_files (batch_session_id, original_filename, result)"

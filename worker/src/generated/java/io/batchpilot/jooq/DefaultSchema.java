@@ -162,7 +162,8 @@ public class DefaultSchema extends SchemaImpl {
     public final BatchpilotMetricSnapshots BATCHPILOT_METRIC_SNAPSHOTS = BatchpilotMetricSnapshots.BATCHPILOT_METRIC_SNAPSHOTS;
 
     /**
-     * The table <code>batchpilot_model_prices</code>.
+     * USD per million tokens per model, interactive and Batch Mode; output
+     * prices include thinking tokens.
      */
     public final BatchpilotModelPrices BATCHPILOT_MODEL_PRICES = BatchpilotModelPrices.BATCHPILOT_MODEL_PRICES;
 

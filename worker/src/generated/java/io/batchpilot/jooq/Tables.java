@@ -150,7 +150,8 @@ public class Tables {
     public static final BatchpilotMetricSnapshots BATCHPILOT_METRIC_SNAPSHOTS = BatchpilotMetricSnapshots.BATCHPILOT_METRIC_SNAPSHOTS;
 
     /**
-     * The table <code>batchpilot_model_prices</code>.
+     * USD per million tokens per model, interactive and Batch Mode; output
+     * prices include thinking tokens.
      */
     public static final BatchpilotModelPrices BATCHPILOT_MODEL_PRICES = BatchpilotModelPrices.BATCHPILOT_MODEL_PRICES;
 

@@ -59,6 +59,8 @@ final class DemoCommand implements Callable<Integer> {
   static final String SIMULATED_MODEL = "gemini-2.5-flash-demo";
   static final String REAL_MODEL = "gemini-2.5-flash";
   private static final String DEMO_KEY = "demo-simulator-key";
+  /** The simulator thinks as much as the response recorded from Google (gemini-fixtures/200-generate-content.json). */
+  static final long SIMULATED_THOUGHTS_TOKENS = 438;
 
   @Option(names = "--files", defaultValue = "40", description = "Sample receipts in the batch (default ${DEFAULT-VALUE}).")
   int files;
@@ -109,12 +111,14 @@ final class DemoCommand implements Callable<Integer> {
          GeminiSimulator simulator = realGemini ? null : GeminiSimulator.start(SimulatorConfig.defaults()
              .withApiKeys(Set.of(DEMO_KEY))
              .withFreeTier(true)
+             .withThoughtsTokens(SIMULATED_THOUGHTS_TOKENS)
              .withModelLimits(SIMULATED_MODEL, new ModelLimits(rpm, 1_000_000, 10_000)))) {
       Migrator.Result migrated = new Migrator(pool).migrate();
       out.printf("database %s migrated to version %s%n", url, migrated.schemaVersion());
       String model = realGemini ? REAL_MODEL : SIMULATED_MODEL;
       if (!realGemini) {
         defineSimulatedQuota(Jooq.using(pool));
+        priceSimulatedModel(Jooq.using(pool));
         out.printf("Gemini simulator at %s: %d requests per minute for %s (strict sliding window)%n",
             simulator.baseUrl(), rpm, model);
       } else if (endpoint == Endpoint.GEMINI_BASE_URL) {
@@ -163,7 +167,7 @@ final class DemoCommand implements Callable<Integer> {
         restoreLogging.run();
       }
       Duration wall = Duration.ofNanos(System.nanoTime() - started);
-      Summary summary = summarise(Jooq.using(pool), sessions.progress(session), samples, simulator, wall);
+      Summary summary = summarise(Jooq.using(pool), model, sessions.progress(session), samples, simulator, wall);
       if (json) {
         JsonOutput.print(result, summary.json(session));
       } else {
@@ -225,6 +229,24 @@ final class DemoCommand implements Callable<Integer> {
         .execute();
   }
 
+  /**
+   * The demo model's price row: the real model's prices, so the demo's summary and the cost dashboard
+   * (which joins the usage of gemini-2.5-flash-demo to its own row) show the same spend.
+   */
+  private static void priceSimulatedModel(DSLContext dsl) {
+    var real = dsl.selectFrom(BATCHPILOT_MODEL_PRICES).where(BATCHPILOT_MODEL_PRICES.MODEL.eq(REAL_MODEL)).fetchOne();
+    if (real == null) {
+      return;
+    }
+    var demo = real.copy();
+    demo.setModel(SIMULATED_MODEL);
+    demo.setSource("batchpilot demo: " + REAL_MODEL + "'s prices (" + real.getSource() + ")");
+    demo.changed(BATCHPILOT_MODEL_PRICES.UPDATED_AT, false);
+    dsl.insertInto(BATCHPILOT_MODEL_PRICES).set(demo)
+        .onConflict(BATCHPILOT_MODEL_PRICES.MODEL).doUpdate().set(demo)
+        .execute();
+  }
+
   /** Embeddings run after extraction, batched: the demo waits for them, within a limit. */
   private static void awaitEmbeddings(DSLContext dsl, UUID session, Duration limit) throws InterruptedException {
     long deadline = System.nanoTime() + limit.toNanos();
@@ -236,8 +258,8 @@ final class DemoCommand implements Callable<Integer> {
 
   /** What the demo shows at the end. */
   record Summary(int total, int completed, int failed, int retries, long rateLimited429s, long inputTokens,
-                 long outputTokens, BigDecimal estimatedCostUsd, Double peakQuotaUse, int accurate, int embedded,
-                 Duration wall) {
+                 long outputTokens, long thinkingTokens, BigDecimal estimatedCostUsd, Double peakQuotaUse, int accurate,
+                 int embedded, Duration wall) {
 
     void print(PrintWriter out) {
       row(out, "files completed", completed + " of " + total);
@@ -246,8 +268,9 @@ final class DemoCommand implements Callable<Integer> {
       row(out, "429s received", String.valueOf(rateLimited429s));
       row(out, "input tokens", String.valueOf(inputTokens));
       row(out, "output tokens", String.valueOf(outputTokens));
+      row(out, "thinking tokens", thinkingTokens + " (billed as output)");
       row(out, "estimated cost", "$" + estimatedCostUsd.toPlainString() + " at " + REAL_MODEL
-          + "'s prices in batchpilot_model_prices");
+          + "'s prices in batchpilot_model_prices, thinking included");
       row(out, "quota utilisation", peakQuotaUse == null ? "n/a (real Gemini: see the quota dashboard)"
           : String.format(Locale.ROOT, "%.0f%% of the per-minute request limit in the busiest window", peakQuotaUse * 100));
       row(out, "extraction accuracy", String.format(Locale.ROOT, "%d of %d completed match the ground truth (%.0f%%)",
@@ -266,6 +289,7 @@ final class DemoCommand implements Callable<Integer> {
       node.put("rate_limited_429s", rateLimited429s);
       node.put("input_tokens", inputTokens);
       node.put("output_tokens", outputTokens);
+      node.put("thinking_tokens", thinkingTokens);
       node.put("estimated_cost_usd", estimatedCostUsd);
       node.put("estimated_cost_model", REAL_MODEL);
       if (peakQuotaUse == null) {
@@ -284,32 +308,35 @@ final class DemoCommand implements Callable<Integer> {
     }
   }
 
-  private Summary summarise(DSLContext dsl, Progress progress, List<SyntheticReceipts.Sample> samples,
+  private Summary summarise(DSLContext dsl, String model, Progress progress, List<SyntheticReceipts.Sample> samples,
                             GeminiSimulator simulator, Duration wall) {
     Map<String, SyntheticReceipts.Sample> truth = new HashMap<>();
     samples.forEach(s -> truth.put(s.filename(), s));
     int retries = 0;
     long input = 0;
     long output = 0;
+    long thinking = 0;
     int accurate = 0;
     int embedded = 0;
     for (Record r : dsl.select(BATCH_UPLOAD_FILES.ORIGINAL_FILENAME, BATCH_UPLOAD_FILES.STATUS, BATCH_UPLOAD_FILES.EMBEDDING_STATUS,
             BATCH_UPLOAD_FILES.RETRY_COUNT, BATCH_UPLOAD_FILES.INPUT_TOKENS, BATCH_UPLOAD_FILES.OUTPUT_TOKENS,
-            BATCH_UPLOAD_FILES.RESULT)
+            BATCH_UPLOAD_FILES.THINKING_TOKENS, BATCH_UPLOAD_FILES.RESULT)
         .from(BATCH_UPLOAD_FILES).where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(progress.sessionId())).fetch()) {
       retries += r.get(BATCH_UPLOAD_FILES.RETRY_COUNT);
       embedded += "completed".equals(r.get(BATCH_UPLOAD_FILES.EMBEDDING_STATUS)) ? 1 : 0;
       input += r.get(BATCH_UPLOAD_FILES.INPUT_TOKENS) == null ? 0 : r.get(BATCH_UPLOAD_FILES.INPUT_TOKENS);
       output += r.get(BATCH_UPLOAD_FILES.OUTPUT_TOKENS) == null ? 0 : r.get(BATCH_UPLOAD_FILES.OUTPUT_TOKENS);
+      thinking += r.get(BATCH_UPLOAD_FILES.THINKING_TOKENS) == null ? 0 : r.get(BATCH_UPLOAD_FILES.THINKING_TOKENS);
       if ("completed".equals(r.get(BATCH_UPLOAD_FILES.STATUS)) && r.get(BATCH_UPLOAD_FILES.RESULT) != null
           && matches(r.get(BATCH_UPLOAD_FILES.RESULT).data(), truth.get(r.get(BATCH_UPLOAD_FILES.ORIGINAL_FILENAME)))) {
         accurate++;
       }
     }
-    // The simulated model is priced as the real one it stands for, from the admin-edited price table.
-    var price = dsl.selectFrom(BATCHPILOT_MODEL_PRICES).where(BATCHPILOT_MODEL_PRICES.MODEL.eq(REAL_MODEL)).fetchOne();
+    // The session's model's row (the simulated one copies the real one's prices), priced as the cost
+    // dashboard prices it: thinking is billed as output.
+    var price = dsl.selectFrom(BATCHPILOT_MODEL_PRICES).where(BATCHPILOT_MODEL_PRICES.MODEL.eq(model)).fetchOne();
     BigDecimal cost = price == null ? BigDecimal.ZERO : BigDecimal.valueOf(input).multiply(price.getInputUsdPerMillion())
-        .add(BigDecimal.valueOf(output).multiply(price.getOutputUsdPerMillion()))
+        .add(BigDecimal.valueOf(output + thinking).multiply(price.getOutputUsdPerMillion()))
         .divide(BigDecimal.valueOf(1_000_000), 6, java.math.RoundingMode.HALF_UP);
     long rejected = 0;
     Double peak = null;
@@ -320,7 +347,7 @@ final class DemoCommand implements Callable<Integer> {
           .findFirst().orElse(0.0);
     }
     return new Summary(progress.totalFiles(), progress.completed(), progress.failed(), retries, rejected, input, output,
-        cost, peak, accurate, embedded, wall);
+        thinking, cost, peak, accurate, embedded, wall);
   }
 
   /** Created on first use: picocli builds every command at startup, and a worker should not wait for Jackson there. */

@@ -54,6 +54,7 @@ final class JsonOutput {
     node.put("api_calls", p.apiCalls());
     node.put("rate_limit_hits", p.rateLimitHits());
     node.put("tokens_used", p.tokensUsed());
+    node.put("thinking_tokens", p.thinkingTokens());
     node.put("error_message", p.errorMessage());
     if (files != null) {
       ArrayNode list = node.putArray("files");

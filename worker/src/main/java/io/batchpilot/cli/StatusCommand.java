@@ -107,7 +107,8 @@ final class StatusCommand implements Callable<Integer> {
     out.printf("created      %s%n", time(p.createdAt()));
     out.printf("files        %d total: %d completed, %d failed, %d skipped, %d pending, %d processing%n",
         p.totalFiles(), p.completed(), p.failed(), p.skipped(), p.pending(), p.processing());
-    out.printf("api calls    %d (%d rate limited), %d tokens%n", p.apiCalls(), p.rateLimitHits(), p.tokensUsed());
+    out.printf("api calls    %d (%d rate limited), %d tokens (%d of them thinking)%n", p.apiCalls(), p.rateLimitHits(),
+        p.tokensUsed(), p.thinkingTokens());
     if (p.startedAt() != null) {
       out.printf("started      %s%n", time(p.startedAt()));
     }

@@ -42,6 +42,8 @@ public final class Metrics {
   /** Histograms {model}: tokens of each file completed by a call (not of duplicates, which make none). */
   public static final String FILE_INPUT_TOKENS = "file.input_tokens";
   public static final String FILE_OUTPUT_TOKENS = "file.output_tokens";
+  /** Histogram {model}: thinking tokens (thoughtsTokenCount, billed as output) of each file completed by a call. */
+  public static final String FILE_THINKING_TOKENS = "file.thinking_tokens";
   /** Gauge: files this worker is processing now. */
   public static final String FILES_IN_FLIGHT = "files.in_flight";
   /** Gauge: files waiting to be claimed, as the pipeline last saw them. */
@@ -88,11 +90,12 @@ public final class Metrics {
     counter(new Series(FILES_CLAIMED, null, null, null, null)).inc(files);
   }
 
-  /** A file completed by a Gemini call that used these tokens. */
-  public void fileCompleted(String model, long inputTokens, long outputTokens) {
+  /** A file completed by a Gemini call that used these tokens (the answer's, and the model's thinking apart). */
+  public void fileCompleted(String model, long inputTokens, long outputTokens, long thinkingTokens) {
     completed(model);
     histogram(new Series(FILE_INPUT_TOKENS, "model", model, null, null)).update(inputTokens);
     histogram(new Series(FILE_OUTPUT_TOKENS, "model", model, null, null)).update(outputTokens);
+    histogram(new Series(FILE_THINKING_TOKENS, "model", model, null, null)).update(thinkingTokens);
   }
 
   /** A file completed from an earlier file's result, without a call: counted, but no tokens. */

@@ -123,7 +123,7 @@ public final class Completer implements AutoCloseable {
         if (o.inputTokens() == null) {
           metrics.duplicateCompleted(model);
         } else {
-          metrics.fileCompleted(model, o.inputTokens(), o.outputTokens() == null ? 0 : o.outputTokens());
+          metrics.fileCompleted(model, o.inputTokens(), orZero(o.outputTokens()), orZero(o.thinkingTokens()));
         }
       }
       case "failed" -> metrics.fileFailed(model, o.errorType() == null ? "unknown" : o.errorType());
@@ -133,6 +133,10 @@ public final class Completer implements AutoCloseable {
         }
       }
     }
+  }
+
+  private static int orZero(Integer tokens) {
+    return tokens == null ? 0 : tokens;
   }
 
   private void writeLoop() {
@@ -204,6 +208,7 @@ public final class Completer implements AutoCloseable {
     n.put("duration_ms", o.durationMs());
     n.put("input_tokens", o.inputTokens());
     n.put("output_tokens", o.outputTokens());
+    n.put("thinking_tokens", o.thinkingTokens());
     n.put("tokens_used", o.tokensUsed());
     n.put("api_calls", o.apiCalls());
     n.put("rate_limited", o.rateLimited());

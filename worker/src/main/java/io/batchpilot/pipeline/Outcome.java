@@ -2,6 +2,7 @@ package io.batchpilot.pipeline;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.batchpilot.limiter.Permit;
+import io.batchpilot.gemini.Usage;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.UUID;
@@ -16,6 +17,9 @@ import java.util.UUID;
  * @param retryDelay       for pending: how long until the file may be claimed again
  * @param sessionError     a message for the whole session (a spent daily quota, a refused key)
  * @param sessionFailed    the session stops: no file of it can succeed until a person acts
+ * @param inputTokens      the tokens of a call Google billed (null: no billed call, e.g. a duplicate or a 503);
+ *                         outputTokens is the answer, thinkingTokens the model's thinking (billed as output),
+ *                         tokensUsed all of them (totalTokenCount)
  * @param contentSha256    the validated content's hash, stored so later duplicates can find this file
  * @param call             the quota permit of the attempt's Gemini call, if it made one: written with
  *                         the outcome (which then counts the call, not the permit) and ended only after
@@ -34,6 +38,7 @@ public record Outcome(
     long durationMs,
     Integer inputTokens,
     Integer outputTokens,
+    Integer thinkingTokens,
     int tokensUsed,
     int apiCalls,
     boolean rateLimited,
@@ -74,23 +79,30 @@ public record Outcome(
     retryDelay = retryDelay == null ? Duration.ZERO : retryDelay;
   }
 
-  /** The extraction succeeded with one API call's tokens. */
+  /** The extraction succeeded with one API call, which used {@code usage}. */
+  public static Outcome completed(ClaimedFile file, JsonNode result, JsonNode receipt, Usage usage) {
+    return new Outcome(file, Status.COMPLETED, true, null, result, receipt, null, null, null, 0,
+        tokens(usage.promptTokens()), tokens(usage.candidatesTokens()), tokens(usage.thoughtsTokens()),
+        tokens(usage.totalTokens()), 1, false, null, false, null);
+  }
+
+  /** The extraction succeeded with these API calls' tokens, none of them thinking. */
   public static Outcome completed(ClaimedFile file, JsonNode result, JsonNode receipt,
                                   int inputTokens, int outputTokens, int totalTokens, int apiCalls) {
     return new Outcome(file, Status.COMPLETED, true, null, result, receipt, null, null, null, 0,
-        inputTokens, outputTokens, totalTokens, apiCalls, false, null, false, null, null);
+        inputTokens, outputTokens, 0, totalTokens, apiCalls, false, null, false, null, null);
   }
 
   /** Same content was already extracted for the same team and model: its result, no API call. */
   public static Outcome duplicate(ClaimedFile file, UUID earlierFile, JsonNode result, JsonNode receipt) {
     return new Outcome(file, Status.COMPLETED, true, null, result, receipt, earlierFile, null, null, 0,
-        null, null, 0, 0, false, null, false, null, null);
+        null, null, null, 0, 0, false, null, false, null, null);
   }
 
   /** A failure worth another try after {@code delay}; past max_attempts the file fails instead. */
   public static Outcome retry(ClaimedFile file, String errorType, String message, Duration delay, int apiCalls) {
     return new Outcome(file, Status.PENDING, true, delay, null, null, null, errorType, message, 0,
-        null, null, 0, apiCalls, false, null, false, null, null);
+        null, null, null, 0, apiCalls, false, null, false, null, null);
   }
 
   /**
@@ -100,31 +112,31 @@ public record Outcome(
    */
   public static Outcome rateLimited(ClaimedFile file, String errorType, String message, Duration delay) {
     return new Outcome(file, Status.PENDING, false, delay, null, null, null, errorType, message, 0,
-        null, null, 0, 1, true, null, false, null, null);
+        null, null, null, 0, 1, true, null, false, null, null);
   }
 
   /** A failure that another try would repeat: the file fails now. */
   public static Outcome failed(ClaimedFile file, String errorType, String message, int apiCalls) {
     return new Outcome(file, Status.FAILED, true, null, null, null, null, errorType, message, 0,
-        null, null, 0, apiCalls, false, null, false, null, null);
+        null, null, null, 0, apiCalls, false, null, false, null, null);
   }
 
   /** The model's daily quota is spent: the file waits for the reset, and the session says why. */
   public static Outcome waitForQuota(ClaimedFile file, Duration untilReset, String sessionMessage, int apiCalls) {
     return new Outcome(file, Status.PENDING, false, untilReset, null, null, null, "quota_exhausted",
-        sessionMessage, 0, null, null, 0, apiCalls, true, sessionMessage, false, null, null);
+        sessionMessage, 0, null, null, null, 0, apiCalls, true, sessionMessage, false, null, null);
   }
 
   /** Nothing in the session can succeed until a person acts (a refused key): the session stops, the file waits. */
   public static Outcome stopSession(ClaimedFile file, String errorType, String sessionMessage, int apiCalls) {
     return new Outcome(file, Status.PENDING, false, null, null, null, null, errorType, sessionMessage, 0,
-        null, null, 0, apiCalls, false, sessionMessage, true, null, null);
+        null, null, null, 0, apiCalls, false, sessionMessage, true, null, null);
   }
 
   /** The file was not worked on (shutdown): back to pending at once, the attempt given back. */
   public static Outcome released(ClaimedFile file) {
     return new Outcome(file, Status.PENDING, false, null, null, null, null, null, null, 0,
-        null, null, 0, 0, false, null, false, null, null);
+        null, null, null, 0, 0, false, null, false, null, null);
   }
 
   /**
@@ -134,13 +146,13 @@ public record Outcome(
    */
   public static Outcome interrupted(ClaimedFile file, String message) {
     return new Outcome(file, Status.PENDING, true, null, null, null, null, "timeout", message, 0,
-        null, null, 0, 0, false, null, false, null, null);
+        null, null, null, 0, 0, false, null, false, null, null);
   }
 
   /** The quota gate asked for a longer wait than is worth holding a thread: try again after it. */
   public static Outcome deferred(ClaimedFile file, Duration delay, String reason) {
     return new Outcome(file, Status.PENDING, false, delay, null, null, null, null, reason, 0,
-        null, null, 0, 0, false, null, false, null, null);
+        null, null, null, 0, 0, false, null, false, null, null);
   }
 
   /**
@@ -153,19 +165,34 @@ public record Outcome(
 
   public Outcome withDurationMs(long ms) {
     return new Outcome(file, status, countsAttempt, retryDelay, result, receipt, duplicateOf, errorType,
-        errorMessage, ms, inputTokens, outputTokens, tokensUsed, apiCalls, rateLimited, sessionError, sessionFailed,
-        contentSha256, call);
+        errorMessage, ms, inputTokens, outputTokens, thinkingTokens, tokensUsed, apiCalls, rateLimited, sessionError,
+        sessionFailed, contentSha256, call);
   }
 
   public Outcome withContentSha256(byte[] sha256) {
     return new Outcome(file, status, countsAttempt, retryDelay, result, receipt, duplicateOf, errorType,
-        errorMessage, durationMs, inputTokens, outputTokens, tokensUsed, apiCalls, rateLimited, sessionError,
-        sessionFailed, sha256, call);
+        errorMessage, durationMs, inputTokens, outputTokens, thinkingTokens, tokensUsed, apiCalls, rateLimited,
+        sessionError, sessionFailed, sha256, call);
   }
 
   public Outcome withCall(CallPermit permit) {
     return new Outcome(file, status, countsAttempt, retryDelay, result, receipt, duplicateOf, errorType,
-        errorMessage, durationMs, inputTokens, outputTokens, tokensUsed, apiCalls, rateLimited, sessionError,
-        sessionFailed, contentSha256, permit);
+        errorMessage, durationMs, inputTokens, outputTokens, thinkingTokens, tokensUsed, apiCalls, rateLimited,
+        sessionError, sessionFailed, contentSha256, permit);
+  }
+
+  /**
+   * The failed call was billed all the same (Gemini answered 200, but the answer was blocked, cut off
+   * or not the receipt's JSON): its tokens are recorded like a completion's, so the spend is the bill.
+   */
+  public Outcome withBilledUsage(Usage usage) {
+    return new Outcome(file, status, countsAttempt, retryDelay, result, receipt, duplicateOf, errorType,
+        errorMessage, durationMs, tokens(usage.promptTokens()), tokens(usage.candidatesTokens()),
+        tokens(usage.thoughtsTokens()), tokens(usage.totalTokens()), apiCalls, rateLimited, sessionError, sessionFailed,
+        contentSha256, call);
+  }
+
+  private static int tokens(long count) {
+    return Math.toIntExact(count);
   }
 }

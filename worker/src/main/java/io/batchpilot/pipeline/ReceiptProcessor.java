@@ -166,7 +166,14 @@ public final class ReceiptProcessor implements FileProcessor {
         gate.releaseLater(permit); // no outcome will carry it
         throw t;
       }
-      return failed.withContentSha256(ready.sha256()).withCall(new Outcome.CallPermit(permit, null));
+      failed = failed.withContentSha256(ready.sha256());
+      if (e.usage().isPresent()) {
+        // A 200 with an unusable answer is billed: its tokens go on the file like a completion's, and
+        // Google counted its prompt, so the gate's window gets the real count when the permit ends.
+        return failed.withBilledUsage(e.usage().get())
+            .withCall(new Outcome.CallPermit(permit, e.usage().get().promptTokens()));
+      }
+      return failed.withCall(new Outcome.CallPermit(permit, null));
     } catch (RuntimeException | Error e) {
       gate.releaseLater(permit);
       throw e;
@@ -174,9 +181,7 @@ public final class ReceiptProcessor implements FileProcessor {
     metrics.geminiCall(file.model(), Metrics.OK, System.nanoTime() - sentAt);
     metrics.gateWait(file.model(), waited);
     ObjectNode result = toJson(extraction);
-    return Outcome.completed(file, result, result,
-            (int) extraction.usage().promptTokens(), (int) extraction.usage().candidatesTokens(),
-            (int) extraction.usage().totalTokens(), 1)
+    return Outcome.completed(file, result, result, extraction.usage())
         .withContentSha256(ready.sha256())
         .withCall(new Outcome.CallPermit(permit, extraction.usage().promptTokens()));
   }

@@ -4,7 +4,12 @@ import java.math.BigDecimal;
 import java.time.OffsetDateTime;
 import java.util.UUID;
 
-/** Where a session stands, read in one query. */
+/**
+ * Where a session stands, read in one query.
+ *
+ * @param tokensUsed     every token of the session's billed calls (totalTokenCount), thinking included
+ * @param thinkingTokens of those, the model's thinking (thoughtsTokenCount), billed as output
+ */
 public record Progress(
     UUID sessionId,
     String status,
@@ -16,6 +21,7 @@ public record Progress(
     int skipped,
     int apiCalls,
     long tokensUsed,
+    long thinkingTokens,
     int rateLimitHits,
     BigDecimal avgFileProcessingTimeMs,
     OffsetDateTime startedAt,

@@ -165,7 +165,7 @@ public final class Sessions {
   private static Progress progressOf(BatchUploadSessionsRecord s) {
     return new Progress(s.getId(), s.getStatus(), s.getTotalFiles(), s.getFilesPending(), s.getFilesProcessing(),
         s.getFilesCompleted(), s.getFilesFailed(), s.getFilesSkipped(), s.getTotalApiCalls(), s.getTotalTokensUsed(),
-        s.getRateLimitHits(), s.getAvgFileProcessingTimeMs(), s.getStartedAt(), s.getCompletedAt(),
+        s.getTotalThinkingTokens(), s.getRateLimitHits(), s.getAvgFileProcessingTimeMs(), s.getStartedAt(), s.getCompletedAt(),
         s.getEstimatedCompletionAt(), s.getErrorMessage(), s.getSessionName(), s.getCreatedAt());
   }
 }

@@ -63,7 +63,7 @@ public final class MetricsBenchmark {
       String model = MODELS[i & 1];
       metrics.gateWait(model, 1_000 + i);
       metrics.geminiCall(model, OUTCOMES[i & 3], 800_000 + i);
-      metrics.fileCompleted(model, 258, 120);
+      metrics.fileCompleted(model, 258, 120, 400);
     }
   }
 
@@ -79,6 +79,7 @@ public final class MetricsBenchmark {
       registry.counter(MetricKey.of(Metrics.FILES_COMPLETED, "model", model).registryName()).inc();
       histogram(MetricKey.of(Metrics.FILE_INPUT_TOKENS, "model", model)).update(258);
       histogram(MetricKey.of(Metrics.FILE_OUTPUT_TOKENS, "model", model)).update(120);
+      histogram(MetricKey.of(Metrics.FILE_THINKING_TOKENS, "model", model)).update(400);
     }
 
     private Timer timer(MetricKey key) {

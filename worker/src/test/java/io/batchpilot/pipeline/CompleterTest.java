@@ -2,6 +2,7 @@ package io.batchpilot.pipeline;
 
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
+import static io.batchpilot.jooq.Tables.BATCHPILOT_USAGE_PER_MINUTE;
 import static io.batchpilot.jooq.Tables.QUOTA_PERMITS;
 import static io.batchpilot.jooq.Tables.RECEIPTS;
 import static io.batchpilot.jooq.Tables.RECEIPT_EXTRACTIONS;
@@ -15,6 +16,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.batchpilot.db.testing.PostgresExtension;
 import io.batchpilot.db.testing.TestDatabase;
+import io.batchpilot.gemini.Usage;
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
 import io.batchpilot.limiter.Admission;
 import io.batchpilot.limiter.Permit;
@@ -33,6 +35,7 @@ import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.UUID;
 import org.jooq.DSLContext;
+import org.jooq.impl.DSL;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -174,6 +177,40 @@ class CompleterTest {
       assertEquals(1, sessions.progress(session).apiCalls(), "the outcome does not count it again");
       assertEquals(1, row(f).getApiCallsMade());
     }
+  }
+
+  @Test
+  void thinkingAndBilledFailedCallsReachTheFileTheSessionTheLedgerAndTheMetrics() {
+    dsl.deleteFrom(BATCHPILOT_USAGE_PER_MINUTE).execute();
+    UUID session = Batches.submit(db.dataSource(), "thinking", 1, 10);
+    ClaimedFile attempt1 = claims.claim("w1", 1, LEASE).get(0);
+    // Gemini answered 200 with the answer cut off at MAX_TOKENS: unusable, and billed.
+    completer.write(List.of(Outcome.retry(attempt1, "malformed_response", "the answer stopped at MAX_TOKENS",
+        Duration.ZERO, 1).withBilledUsage(new Usage(300, 100, 200, 0, 600))));
+    ClaimedFile attempt2 = claims.claim("w1", 1, LEASE).get(0);
+    assertEquals(attempt1.id(), attempt2.id());
+    completer.write(List.of(Outcome.completed(attempt2, JSON.createObjectNode().put("merchant", "ACME"), null,
+        new Usage(300, 50, 438, 0, 788))));
+
+    BatchUploadFilesRecord r = row(attempt2);
+    assertEquals("completed", r.getStatus());
+    assertEquals(600, r.getInputTokens(), "both billed calls' prompts");
+    assertEquals(150, r.getOutputTokens(), "both billed calls' answers");
+    assertEquals(638, r.getThinkingTokens(), "both billed calls' thinking");
+    assertEquals(1388, r.getTokensUsed());
+    Progress p = sessions.progress(session);
+    assertEquals(1388, p.tokensUsed());
+    assertEquals(638, p.thinkingTokens());
+    var ledger = dsl.select(DSL.sum(BATCHPILOT_USAGE_PER_MINUTE.INPUT_TOKENS), DSL.sum(BATCHPILOT_USAGE_PER_MINUTE.OUTPUT_TOKENS),
+            DSL.sum(BATCHPILOT_USAGE_PER_MINUTE.THINKING_TOKENS))
+        .from(BATCHPILOT_USAGE_PER_MINUTE).where(BATCHPILOT_USAGE_PER_MINUTE.MODEL.eq(attempt2.model())).fetchOne();
+    assertEquals(600, ledger.value1().intValue(), "the ledger's input tokens");
+    assertEquals(150, ledger.value2().intValue(), "the ledger's output tokens");
+    assertEquals(638, ledger.value3().intValue(), "the ledger's thinking tokens");
+    var thinking = metrics.registry().getHistograms()
+        .get(MetricKey.of(Metrics.FILE_THINKING_TOKENS, "model", attempt2.model()).registryName());
+    assertEquals(1, thinking.getCount(), "one file completed by a call");
+    assertEquals(438, thinking.getSnapshot().getMax());
   }
 
   @Test

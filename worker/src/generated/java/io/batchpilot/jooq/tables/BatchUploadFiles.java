@@ -179,14 +179,25 @@ public class BatchUploadFiles extends TableImpl<BatchUploadFilesRecord> {
     public final TableField<BatchUploadFilesRecord, Integer> API_CALLS_MADE = createField(DSL.name("api_calls_made"), SQLDataType.INTEGER.nullable(false).defaultValue(DSL.field(DSL.raw("0"), SQLDataType.INTEGER)), this, "");
 
     /**
-     * The column <code>batch_upload_files.input_tokens</code>.
+     * The column <code>batch_upload_files.input_tokens</code>. promptTokenCount
+     * summed over the calls Google billed for this file (a 200 whose answer was
+     * unusable is billed too).
      */
-    public final TableField<BatchUploadFilesRecord, Integer> INPUT_TOKENS = createField(DSL.name("input_tokens"), SQLDataType.INTEGER, this, "");
+    public final TableField<BatchUploadFilesRecord, Integer> INPUT_TOKENS = createField(DSL.name("input_tokens"), SQLDataType.INTEGER, this, "promptTokenCount summed over the calls Google billed for this file (a 200 whose answer was unusable is billed too).");
 
     /**
      * The column <code>batch_upload_files.output_tokens</code>.
+     * candidatesTokenCount (the answer) summed over the billed calls; thinking
+     * is apart, in thinking_tokens.
      */
-    public final TableField<BatchUploadFilesRecord, Integer> OUTPUT_TOKENS = createField(DSL.name("output_tokens"), SQLDataType.INTEGER, this, "");
+    public final TableField<BatchUploadFilesRecord, Integer> OUTPUT_TOKENS = createField(DSL.name("output_tokens"), SQLDataType.INTEGER, this, "candidatesTokenCount (the answer) summed over the billed calls; thinking is apart, in thinking_tokens.");
+
+    /**
+     * The column <code>batch_upload_files.thinking_tokens</code>.
+     * thoughtsTokenCount summed over the billed calls: the model's thinking,
+     * billed at the output price on 2.5 models.
+     */
+    public final TableField<BatchUploadFilesRecord, Integer> THINKING_TOKENS = createField(DSL.name("thinking_tokens"), SQLDataType.INTEGER, this, "thoughtsTokenCount summed over the billed calls: the model's thinking, billed at the output price on 2.5 models.");
 
     /**
      * The column <code>batch_upload_files.tokens_used</code>.
@@ -447,6 +458,7 @@ public class BatchUploadFiles extends TableImpl<BatchUploadFilesRecord> {
             Internal.createCheck(this, DSL.name("batch_upload_files_status_check"), "((status = ANY (ARRAY['pending'::text, 'uploading'::text, 'processing'::text, 'completed'::text, 'failed'::text, 'skipped'::text])))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_storage_path_check"), "(((storage_bucket IS NULL) = (storage_path IS NULL)))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_storage_path_length"), "((length(storage_path) <= 1024))", true),
+            Internal.createCheck(this, DSL.name("batch_upload_files_thinking_tokens_check"), "((thinking_tokens >= 0))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_tokens_used_check"), "((tokens_used >= 0))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_upload_order_check"), "((upload_order >= 0))", true)
         );

@@ -186,6 +186,11 @@ public class BatchUploadSessions extends TableImpl<BatchUploadSessionsRecord> {
     public final TableField<BatchUploadSessionsRecord, Long> TOTAL_TOKENS_USED = createField(DSL.name("total_tokens_used"), SQLDataType.BIGINT.nullable(false).defaultValue(DSL.field(DSL.raw("0"), SQLDataType.BIGINT)), this, "");
 
     /**
+     * The column <code>batch_upload_sessions.total_thinking_tokens</code>.
+     */
+    public final TableField<BatchUploadSessionsRecord, Long> TOTAL_THINKING_TOKENS = createField(DSL.name("total_thinking_tokens"), SQLDataType.BIGINT.nullable(false).defaultValue(DSL.field(DSL.raw("0"), SQLDataType.BIGINT)), this, "");
+
+    /**
      * The column <code>batch_upload_sessions.rate_limit_hits</code>.
      */
     public final TableField<BatchUploadSessionsRecord, Integer> RATE_LIMIT_HITS = createField(DSL.name("rate_limit_hits"), SQLDataType.INTEGER.nullable(false).defaultValue(DSL.field(DSL.raw("0"), SQLDataType.INTEGER)), this, "");
@@ -371,6 +376,7 @@ public class BatchUploadSessions extends TableImpl<BatchUploadSessionsRecord> {
             Internal.createCheck(this, DSL.name("batch_upload_sessions_total_api_calls_check"), "((total_api_calls >= 0))", true),
             Internal.createCheck(this, DSL.name("batch_upload_sessions_total_files_check"), "((total_files >= 0))", true),
             Internal.createCheck(this, DSL.name("batch_upload_sessions_total_processing_time_ms_check"), "((total_processing_time_ms >= 0))", true),
+            Internal.createCheck(this, DSL.name("batch_upload_sessions_total_thinking_tokens_check"), "((total_thinking_tokens >= 0))", true),
             Internal.createCheck(this, DSL.name("batch_upload_sessions_total_tokens_used_check"), "((total_tokens_used >= 0))", true)
         );
     }

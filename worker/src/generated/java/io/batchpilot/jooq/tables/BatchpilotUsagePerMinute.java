@@ -117,6 +117,11 @@ public class BatchpilotUsagePerMinute extends TableImpl<BatchpilotUsagePerMinute
     public final TableField<BatchpilotUsagePerMinuteRecord, Long> OUTPUT_TOKENS = createField(DSL.name("output_tokens"), SQLDataType.BIGINT.nullable(false).defaultValue(DSL.field(DSL.raw("0"), SQLDataType.BIGINT)), this, "");
 
     /**
+     * The column <code>batchpilot_usage_per_minute.thinking_tokens</code>.
+     */
+    public final TableField<BatchpilotUsagePerMinuteRecord, Long> THINKING_TOKENS = createField(DSL.name("thinking_tokens"), SQLDataType.BIGINT.nullable(false).defaultValue(DSL.field(DSL.raw("0"), SQLDataType.BIGINT)), this, "");
+
+    /**
      * The column <code>batchpilot_usage_per_minute.processing_ms</code>.
      */
     public final TableField<BatchpilotUsagePerMinuteRecord, Long> PROCESSING_MS = createField(DSL.name("processing_ms"), SQLDataType.BIGINT.nullable(false).defaultValue(DSL.field(DSL.raw("0"), SQLDataType.BIGINT)), this, "");

@@ -357,7 +357,9 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
     }
 
     /**
-     * Setter for <code>batch_upload_files.input_tokens</code>.
+     * Setter for <code>batch_upload_files.input_tokens</code>. promptTokenCount
+     * summed over the calls Google billed for this file (a 200 whose answer was
+     * unusable is billed too).
      */
     public BatchUploadFilesRecord setInputTokens(Integer value) {
         set(22, value);
@@ -365,7 +367,9 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
     }
 
     /**
-     * Getter for <code>batch_upload_files.input_tokens</code>.
+     * Getter for <code>batch_upload_files.input_tokens</code>. promptTokenCount
+     * summed over the calls Google billed for this file (a 200 whose answer was
+     * unusable is billed too).
      */
     public Integer getInputTokens() {
         return (Integer) get(22);
@@ -373,6 +377,8 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
 
     /**
      * Setter for <code>batch_upload_files.output_tokens</code>.
+     * candidatesTokenCount (the answer) summed over the billed calls; thinking
+     * is apart, in thinking_tokens.
      */
     public BatchUploadFilesRecord setOutputTokens(Integer value) {
         set(23, value);
@@ -381,16 +387,37 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
 
     /**
      * Getter for <code>batch_upload_files.output_tokens</code>.
+     * candidatesTokenCount (the answer) summed over the billed calls; thinking
+     * is apart, in thinking_tokens.
      */
     public Integer getOutputTokens() {
         return (Integer) get(23);
     }
 
     /**
+     * Setter for <code>batch_upload_files.thinking_tokens</code>.
+     * thoughtsTokenCount summed over the billed calls: the model's thinking,
+     * billed at the output price on 2.5 models.
+     */
+    public BatchUploadFilesRecord setThinkingTokens(Integer value) {
+        set(24, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>batch_upload_files.thinking_tokens</code>.
+     * thoughtsTokenCount summed over the billed calls: the model's thinking,
+     * billed at the output price on 2.5 models.
+     */
+    public Integer getThinkingTokens() {
+        return (Integer) get(24);
+    }
+
+    /**
      * Setter for <code>batch_upload_files.tokens_used</code>.
      */
     public BatchUploadFilesRecord setTokensUsed(Integer value) {
-        set(24, value);
+        set(25, value);
         return this;
     }
 
@@ -398,14 +425,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.tokens_used</code>.
      */
     public Integer getTokensUsed() {
-        return (Integer) get(24);
+        return (Integer) get(25);
     }
 
     /**
      * Setter for <code>batch_upload_files.rate_limited</code>.
      */
     public BatchUploadFilesRecord setRateLimited(Boolean value) {
-        set(25, value);
+        set(26, value);
         return this;
     }
 
@@ -413,7 +440,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.rate_limited</code>.
      */
     public Boolean getRateLimited() {
-        return (Boolean) get(25);
+        return (Boolean) get(26);
     }
 
     /**
@@ -421,7 +448,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * derived, read-only.
      */
     public BatchUploadFilesRecord setRetryCount(Integer value) {
-        set(26, value);
+        set(27, value);
         return this;
     }
 
@@ -430,14 +457,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * derived, read-only.
      */
     public Integer getRetryCount() {
-        return (Integer) get(26);
+        return (Integer) get(27);
     }
 
     /**
      * Setter for <code>batch_upload_files.result</code>.
      */
     public BatchUploadFilesRecord setResult(JSONB value) {
-        set(27, value);
+        set(28, value);
         return this;
     }
 
@@ -445,14 +472,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.result</code>.
      */
     public JSONB getResult() {
-        return (JSONB) get(27);
+        return (JSONB) get(28);
     }
 
     /**
      * Setter for <code>batch_upload_files.error_type</code>.
      */
     public BatchUploadFilesRecord setErrorType(String value) {
-        set(28, value);
+        set(29, value);
         return this;
     }
 
@@ -460,14 +487,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.error_type</code>.
      */
     public String getErrorType() {
-        return (String) get(28);
+        return (String) get(29);
     }
 
     /**
      * Setter for <code>batch_upload_files.error_message</code>.
      */
     public BatchUploadFilesRecord setErrorMessage(String value) {
-        set(29, value);
+        set(30, value);
         return this;
     }
 
@@ -475,14 +502,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.error_message</code>.
      */
     public String getErrorMessage() {
-        return (String) get(29);
+        return (String) get(30);
     }
 
     /**
      * Setter for <code>batch_upload_files.created_at</code>.
      */
     public BatchUploadFilesRecord setCreatedAt(OffsetDateTime value) {
-        set(30, value);
+        set(31, value);
         return this;
     }
 
@@ -490,14 +517,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.created_at</code>.
      */
     public OffsetDateTime getCreatedAt() {
-        return (OffsetDateTime) get(30);
+        return (OffsetDateTime) get(31);
     }
 
     /**
      * Setter for <code>batch_upload_files.updated_at</code>.
      */
     public BatchUploadFilesRecord setUpdatedAt(OffsetDateTime value) {
-        set(31, value);
+        set(32, value);
         return this;
     }
 
@@ -505,7 +532,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.updated_at</code>.
      */
     public OffsetDateTime getUpdatedAt() {
-        return (OffsetDateTime) get(31);
+        return (OffsetDateTime) get(32);
     }
 
     /**
@@ -514,7 +541,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * and model).
      */
     public BatchUploadFilesRecord setDuplicateOf(UUID value) {
-        set(32, value);
+        set(33, value);
         return this;
     }
 
@@ -524,7 +551,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * and model).
      */
     public UUID getDuplicateOf() {
-        return (UUID) get(32);
+        return (UUID) get(33);
     }
 
     /**
@@ -533,7 +560,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * completed or failed. Never changes status or result.
      */
     public BatchUploadFilesRecord setEmbeddingStatus(String value) {
-        set(33, value);
+        set(34, value);
         return this;
     }
 
@@ -543,14 +570,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * completed or failed. Never changes status or result.
      */
     public String getEmbeddingStatus() {
-        return (String) get(33);
+        return (String) get(34);
     }
 
     /**
      * Setter for <code>batch_upload_files.embedding_attempts</code>.
      */
     public BatchUploadFilesRecord setEmbeddingAttempts(Integer value) {
-        set(34, value);
+        set(35, value);
         return this;
     }
 
@@ -558,14 +585,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.embedding_attempts</code>.
      */
     public Integer getEmbeddingAttempts() {
-        return (Integer) get(34);
+        return (Integer) get(35);
     }
 
     /**
      * Setter for <code>batch_upload_files.embedding_next_attempt_at</code>.
      */
     public BatchUploadFilesRecord setEmbeddingNextAttemptAt(OffsetDateTime value) {
-        set(35, value);
+        set(36, value);
         return this;
     }
 
@@ -573,14 +600,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.embedding_next_attempt_at</code>.
      */
     public OffsetDateTime getEmbeddingNextAttemptAt() {
-        return (OffsetDateTime) get(35);
+        return (OffsetDateTime) get(36);
     }
 
     /**
      * Setter for <code>batch_upload_files.embedding_claimed_by</code>.
      */
     public BatchUploadFilesRecord setEmbeddingClaimedBy(String value) {
-        set(36, value);
+        set(37, value);
         return this;
     }
 
@@ -588,14 +615,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.embedding_claimed_by</code>.
      */
     public String getEmbeddingClaimedBy() {
-        return (String) get(36);
+        return (String) get(37);
     }
 
     /**
      * Setter for <code>batch_upload_files.embedding_lease_expires_at</code>.
      */
     public BatchUploadFilesRecord setEmbeddingLeaseExpiresAt(OffsetDateTime value) {
-        set(37, value);
+        set(38, value);
         return this;
     }
 
@@ -603,14 +630,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.embedding_lease_expires_at</code>.
      */
     public OffsetDateTime getEmbeddingLeaseExpiresAt() {
-        return (OffsetDateTime) get(37);
+        return (OffsetDateTime) get(38);
     }
 
     /**
      * Setter for <code>batch_upload_files.embedding_error_type</code>.
      */
     public BatchUploadFilesRecord setEmbeddingErrorType(String value) {
-        set(38, value);
+        set(39, value);
         return this;
     }
 
@@ -618,7 +645,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.embedding_error_type</code>.
      */
     public String getEmbeddingErrorType() {
-        return (String) get(38);
+        return (String) get(39);
     }
 
     /**
@@ -627,7 +654,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * succeeds).
      */
     public BatchUploadFilesRecord setEmbeddingError(String value) {
-        set(39, value);
+        set(40, value);
         return this;
     }
 
@@ -637,14 +664,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * succeeds).
      */
     public String getEmbeddingError() {
-        return (String) get(39);
+        return (String) get(40);
     }
 
     /**
      * Setter for <code>batch_upload_files.embedded_at</code>.
      */
     public BatchUploadFilesRecord setEmbeddedAt(OffsetDateTime value) {
-        set(40, value);
+        set(41, value);
         return this;
     }
 
@@ -652,7 +679,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.embedded_at</code>.
      */
     public OffsetDateTime getEmbeddedAt() {
-        return (OffsetDateTime) get(40);
+        return (OffsetDateTime) get(41);
     }
 
     // -------------------------------------------------------------------------
@@ -678,7 +705,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
     /**
      * Create a detached, initialised BatchUploadFilesRecord
      */
-    public BatchUploadFilesRecord(UUID id, UUID batchSessionId, UUID receiptId, String originalFilename, Long fileSizeBytes, String fileType, Integer uploadOrder, String storageBucket, String storagePath, String sourceUrl, byte[] contentSha256, String status, OffsetDateTime processingStartedAt, OffsetDateTime processingCompletedAt, Integer processingDurationMs, String claimedBy, OffsetDateTime leaseExpiresAt, OffsetDateTime nextAttemptAt, Integer attempts, Integer maxAttempts, String model, Integer apiCallsMade, Integer inputTokens, Integer outputTokens, Integer tokensUsed, Boolean rateLimited, Integer retryCount, JSONB result, String errorType, String errorMessage, OffsetDateTime createdAt, OffsetDateTime updatedAt, UUID duplicateOf, String embeddingStatus, Integer embeddingAttempts, OffsetDateTime embeddingNextAttemptAt, String embeddingClaimedBy, OffsetDateTime embeddingLeaseExpiresAt, String embeddingErrorType, String embeddingError, OffsetDateTime embeddedAt) {
+    public BatchUploadFilesRecord(UUID id, UUID batchSessionId, UUID receiptId, String originalFilename, Long fileSizeBytes, String fileType, Integer uploadOrder, String storageBucket, String storagePath, String sourceUrl, byte[] contentSha256, String status, OffsetDateTime processingStartedAt, OffsetDateTime processingCompletedAt, Integer processingDurationMs, String claimedBy, OffsetDateTime leaseExpiresAt, OffsetDateTime nextAttemptAt, Integer attempts, Integer maxAttempts, String model, Integer apiCallsMade, Integer inputTokens, Integer outputTokens, Integer thinkingTokens, Integer tokensUsed, Boolean rateLimited, Integer retryCount, JSONB result, String errorType, String errorMessage, OffsetDateTime createdAt, OffsetDateTime updatedAt, UUID duplicateOf, String embeddingStatus, Integer embeddingAttempts, OffsetDateTime embeddingNextAttemptAt, String embeddingClaimedBy, OffsetDateTime embeddingLeaseExpiresAt, String embeddingErrorType, String embeddingError, OffsetDateTime embeddedAt) {
         super(BatchUploadFiles.BATCH_UPLOAD_FILES);
 
         setId(id);
@@ -705,6 +732,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
         setApiCallsMade(apiCallsMade);
         setInputTokens(inputTokens);
         setOutputTokens(outputTokens);
+        setThinkingTokens(thinkingTokens);
         setTokensUsed(tokensUsed);
         setRateLimited(rateLimited);
         setRetryCount(retryCount);

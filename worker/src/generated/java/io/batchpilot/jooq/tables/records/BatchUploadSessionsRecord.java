@@ -374,10 +374,25 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
     }
 
     /**
+     * Setter for <code>batch_upload_sessions.total_thinking_tokens</code>.
+     */
+    public BatchUploadSessionsRecord setTotalThinkingTokens(Long value) {
+        set(23, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>batch_upload_sessions.total_thinking_tokens</code>.
+     */
+    public Long getTotalThinkingTokens() {
+        return (Long) get(23);
+    }
+
+    /**
      * Setter for <code>batch_upload_sessions.rate_limit_hits</code>.
      */
     public BatchUploadSessionsRecord setRateLimitHits(Integer value) {
-        set(23, value);
+        set(24, value);
         return this;
     }
 
@@ -385,7 +400,7 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * Getter for <code>batch_upload_sessions.rate_limit_hits</code>.
      */
     public Integer getRateLimitHits() {
-        return (Integer) get(23);
+        return (Integer) get(24);
     }
 
     /**
@@ -393,7 +408,7 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * <code>batch_upload_sessions.avg_file_processing_time_ms</code>.
      */
     public BatchUploadSessionsRecord setAvgFileProcessingTimeMs(BigDecimal value) {
-        set(24, value);
+        set(25, value);
         return this;
     }
 
@@ -402,14 +417,14 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * <code>batch_upload_sessions.avg_file_processing_time_ms</code>.
      */
     public BigDecimal getAvgFileProcessingTimeMs() {
-        return (BigDecimal) get(24);
+        return (BigDecimal) get(25);
     }
 
     /**
      * Setter for <code>batch_upload_sessions.error_message</code>.
      */
     public BatchUploadSessionsRecord setErrorMessage(String value) {
-        set(25, value);
+        set(26, value);
         return this;
     }
 
@@ -417,14 +432,14 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * Getter for <code>batch_upload_sessions.error_message</code>.
      */
     public String getErrorMessage() {
-        return (String) get(25);
+        return (String) get(26);
     }
 
     /**
      * Setter for <code>batch_upload_sessions.last_error_at</code>.
      */
     public BatchUploadSessionsRecord setLastErrorAt(OffsetDateTime value) {
-        set(26, value);
+        set(27, value);
         return this;
     }
 
@@ -432,14 +447,14 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * Getter for <code>batch_upload_sessions.last_error_at</code>.
      */
     public OffsetDateTime getLastErrorAt() {
-        return (OffsetDateTime) get(26);
+        return (OffsetDateTime) get(27);
     }
 
     /**
      * Setter for <code>batch_upload_sessions.created_at</code>.
      */
     public BatchUploadSessionsRecord setCreatedAt(OffsetDateTime value) {
-        set(27, value);
+        set(28, value);
         return this;
     }
 
@@ -447,14 +462,14 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * Getter for <code>batch_upload_sessions.created_at</code>.
      */
     public OffsetDateTime getCreatedAt() {
-        return (OffsetDateTime) get(27);
+        return (OffsetDateTime) get(28);
     }
 
     /**
      * Setter for <code>batch_upload_sessions.updated_at</code>.
      */
     public BatchUploadSessionsRecord setUpdatedAt(OffsetDateTime value) {
-        set(28, value);
+        set(29, value);
         return this;
     }
 
@@ -462,7 +477,7 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * Getter for <code>batch_upload_sessions.updated_at</code>.
      */
     public OffsetDateTime getUpdatedAt() {
-        return (OffsetDateTime) get(28);
+        return (OffsetDateTime) get(29);
     }
 
     // -------------------------------------------------------------------------
@@ -488,7 +503,7 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
     /**
      * Create a detached, initialised BatchUploadSessionsRecord
      */
-    public BatchUploadSessionsRecord(UUID id, UUID userId, UUID teamId, String sessionName, Integer totalFiles, Integer filesUploading, Integer filesPending, Integer filesProcessing, Integer filesCompleted, Integer filesFailed, Integer filesSkipped, String provider, String model, Integer maxConcurrent, JSONB rateLimitConfig, String processingStrategy, String status, OffsetDateTime startedAt, OffsetDateTime completedAt, OffsetDateTime estimatedCompletionAt, Long totalProcessingTimeMs, Integer totalApiCalls, Long totalTokensUsed, Integer rateLimitHits, BigDecimal avgFileProcessingTimeMs, String errorMessage, OffsetDateTime lastErrorAt, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
+    public BatchUploadSessionsRecord(UUID id, UUID userId, UUID teamId, String sessionName, Integer totalFiles, Integer filesUploading, Integer filesPending, Integer filesProcessing, Integer filesCompleted, Integer filesFailed, Integer filesSkipped, String provider, String model, Integer maxConcurrent, JSONB rateLimitConfig, String processingStrategy, String status, OffsetDateTime startedAt, OffsetDateTime completedAt, OffsetDateTime estimatedCompletionAt, Long totalProcessingTimeMs, Integer totalApiCalls, Long totalTokensUsed, Long totalThinkingTokens, Integer rateLimitHits, BigDecimal avgFileProcessingTimeMs, String errorMessage, OffsetDateTime lastErrorAt, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
         super(BatchUploadSessions.BATCH_UPLOAD_SESSIONS);
 
         setId(id);
@@ -514,6 +529,7 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
         setTotalProcessingTimeMs(totalProcessingTimeMs);
         setTotalApiCalls(totalApiCalls);
         setTotalTokensUsed(totalTokensUsed);
+        setTotalThinkingTokens(totalThinkingTokens);
         setRateLimitHits(rateLimitHits);
         setAvgFileProcessingTimeMs(avgFileProcessingTimeMs);
         setErrorMessage(errorMessage);

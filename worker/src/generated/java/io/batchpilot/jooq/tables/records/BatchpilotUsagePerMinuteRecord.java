@@ -202,10 +202,25 @@ public class BatchpilotUsagePerMinuteRecord extends TableRecordImpl<BatchpilotUs
     }
 
     /**
+     * Setter for <code>batchpilot_usage_per_minute.thinking_tokens</code>.
+     */
+    public BatchpilotUsagePerMinuteRecord setThinkingTokens(Long value) {
+        set(12, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>batchpilot_usage_per_minute.thinking_tokens</code>.
+     */
+    public Long getThinkingTokens() {
+        return (Long) get(12);
+    }
+
+    /**
      * Setter for <code>batchpilot_usage_per_minute.processing_ms</code>.
      */
     public BatchpilotUsagePerMinuteRecord setProcessingMs(Long value) {
-        set(12, value);
+        set(13, value);
         return this;
     }
 
@@ -213,7 +228,7 @@ public class BatchpilotUsagePerMinuteRecord extends TableRecordImpl<BatchpilotUs
      * Getter for <code>batchpilot_usage_per_minute.processing_ms</code>.
      */
     public Long getProcessingMs() {
-        return (Long) get(12);
+        return (Long) get(13);
     }
 
     // -------------------------------------------------------------------------
@@ -230,7 +245,7 @@ public class BatchpilotUsagePerMinuteRecord extends TableRecordImpl<BatchpilotUs
     /**
      * Create a detached, initialised BatchpilotUsagePerMinuteRecord
      */
-    public BatchpilotUsagePerMinuteRecord(OffsetDateTime minute, UUID teamId, UUID userId, String model, Short shard, Integer filesCompleted, Integer filesFailed, Integer filesSkipped, Integer filesRetried, Long apiCalls, Long inputTokens, Long outputTokens, Long processingMs) {
+    public BatchpilotUsagePerMinuteRecord(OffsetDateTime minute, UUID teamId, UUID userId, String model, Short shard, Integer filesCompleted, Integer filesFailed, Integer filesSkipped, Integer filesRetried, Long apiCalls, Long inputTokens, Long outputTokens, Long thinkingTokens, Long processingMs) {
         super(BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE);
 
         setMinute(minute);
@@ -245,6 +260,7 @@ public class BatchpilotUsagePerMinuteRecord extends TableRecordImpl<BatchpilotUs
         setApiCalls(apiCalls);
         setInputTokens(inputTokens);
         setOutputTokens(outputTokens);
+        setThinkingTokens(thinkingTokens);
         setProcessingMs(processingMs);
         resetChangedOnNotNull();
     }
