@@ -13,8 +13,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
-/** The repository's grafana/ folder as the tests read it. */
-final class Dashboards {
+/** The repository's grafana/ folder as the tests read it (the demo's spend test reads it too). */
+public final class Dashboards {
 
   /** Tests run in worker/, so the repository root is one folder up. */
   static final Path GRAFANA = Path.of("..", "grafana").toAbsolutePath().normalize();
@@ -22,7 +22,7 @@ final class Dashboards {
   static final Path PROVISIONING = GRAFANA.resolve("provisioning");
 
   /** One query of one panel. */
-  record PanelQuery(String dashboard, String panel, String format, String rawSql, List<String> namedFields,
+  public record PanelQuery(String dashboard, String panel, String format, String rawSql, List<String> namedFields,
       JsonNode datasource, Duration defaultRange) {
     @Override
     public String toString() {
@@ -62,7 +62,7 @@ final class Dashboards {
     }
   }
 
-  static List<PanelQuery> queries() {
+  public static List<PanelQuery> queries() {
     List<PanelQuery> queries = new ArrayList<>();
     for (Path file : files()) {
       JsonNode dashboard = read(file);

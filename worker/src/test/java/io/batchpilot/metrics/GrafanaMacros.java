@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
  * macros batchpilot's dashboards may use are implemented; {@code $__interval} (which depends on
  * the panel's width) is refused, so a dashboard cannot start using it untested.
  */
-final class GrafanaMacros {
+public final class GrafanaMacros {
 
   private static final Pattern MACRO = Pattern.compile("\\$([_a-zA-Z0-9]+)\\(([^)]*)\\)");
   private static final DateTimeFormatter SECONDS = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss").withZone(ZoneOffset.UTC);
@@ -24,12 +24,12 @@ final class GrafanaMacros {
   private final Instant from;
   private final Instant to;
 
-  GrafanaMacros(Instant from, Instant to) {
+  public GrafanaMacros(Instant from, Instant to) {
     this.from = from;
     this.to = to;
   }
 
-  String expand(String sql) {
+  public String expand(String sql) {
     if (sql.contains("$__interval")) {
       throw new IllegalArgumentException("$__interval depends on the panel's width: group by a fixed interval");
     }

@@ -60,7 +60,8 @@ class PipelineMetricsTest {
     DSLContext dsl = Jooq.using(db.dataSource());
     Record files = dsl.fetchOne("SELECT count(*) FILTER (WHERE status = 'completed') AS completed,"
         + " count(*) FILTER (WHERE status = 'failed' AND error_type = 'invalid_file') AS invalid,"
-        + " sum(api_calls_made) AS calls, sum(input_tokens) AS input, sum(output_tokens) AS output"
+        + " sum(api_calls_made) AS calls, sum(input_tokens) AS input, sum(output_tokens) AS output,"
+        + " sum(thinking_tokens) AS thinking"
         + " FROM public.batch_upload_files WHERE batch_session_id = ?", DSL.val(session, SQLDataType.UUID));
 
     Map<String, Long> extractions = byOutcome(requests, "generateContent");
@@ -84,6 +85,9 @@ class PipelineMetricsTest {
     assertEquals(SimulatedRun.GOOD_FILES, count(registries, MetricKey.of(Metrics.FILES_COMPLETED, "model", MODEL)));
     assertEquals(files.get("input", Long.class), sum(registries, MetricKey.of(Metrics.FILE_INPUT_TOKENS, "model", MODEL)));
     assertEquals(files.get("output", Long.class), sum(registries, MetricKey.of(Metrics.FILE_OUTPUT_TOKENS, "model", MODEL)));
+    assertEquals(SimulatedRun.GOOD_FILES * SimulatedRun.THOUGHTS_TOKENS, files.get("thinking", Long.class),
+        "every completion's thinking reached its row");
+    assertEquals(files.get("thinking", Long.class), sum(registries, MetricKey.of(Metrics.FILE_THINKING_TOKENS, "model", MODEL)));
     assertEquals(1L, files.get("invalid", Long.class));
     assertEquals(1L, count(registries, MetricKey.of(Metrics.FILES_FAILED, "model", MODEL, "error_type", "invalid_file")));
     // With attempts to spare, each failed call is one retry of its file, with the call's error_type.

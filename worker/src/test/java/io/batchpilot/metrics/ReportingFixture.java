@@ -73,12 +73,15 @@ final class ReportingFixture {
         + " ORDER BY upload_order LIMIT ? FOR UPDATE SKIP LOCKED)", uuid(session), files);
   }
 
+  /** Completes {@code files} files, each thinking twice as many tokens as it answers (a 2.5 model's habit). */
   private static void complete(DSLContext dsl, UUID session, int files, int inputTokens, int outputTokens) {
+    int thinkingTokens = 2 * outputTokens;
     dsl.execute("UPDATE public.batch_upload_files SET status = 'completed', claimed_by = NULL, lease_expires_at = NULL,"
         + " processing_completed_at = now(), processing_duration_ms = 900 + upload_order * 37, api_calls_made = api_calls_made + 1,"
-        + " input_tokens = ?, output_tokens = ?, tokens_used = ?, result = '{\"merchant\": \"ACME\"}'"
+        + " input_tokens = ?, output_tokens = ?, thinking_tokens = ?, tokens_used = ?, result = '{\"merchant\": \"ACME\"}'"
         + " WHERE id IN (SELECT id FROM public.batch_upload_files WHERE batch_session_id = ? AND status = 'processing'"
-        + " ORDER BY upload_order LIMIT ?)", inputTokens, outputTokens, inputTokens + outputTokens, uuid(session), files);
+        + " ORDER BY upload_order LIMIT ?)", inputTokens, outputTokens, thinkingTokens,
+        inputTokens + outputTokens + thinkingTokens, uuid(session), files);
   }
 
   private static void retry(DSLContext dsl, UUID session, int files, String errorType) {

@@ -50,6 +50,8 @@ final class SimulatedRun implements AutoCloseable {
   static final String MODEL = "gemini-2.5-flash";
   static final String KEY = "test-key-for-the-simulator";
   static final int GOOD_FILES = 12;
+  /** Each answer's thinking, as the recorded Google response had (gemini-fixtures/200-generate-content.json). */
+  static final long THOUGHTS_TOKENS = 438;
   static final String INVALID_FILE = "empty.png";
   private static final Duration DEADLINE = Duration.ofSeconds(60);
 
@@ -91,6 +93,7 @@ final class SimulatedRun implements AutoCloseable {
         .withWindow(Duration.ofSeconds(2))
         .withModelLimits(MODEL, new ModelLimits(6, 0, 0))
         .withFaults(FaultPlan.NONE.with(Fault.OVERLOADED, 0.25))
+        .withThoughtsTokens(THOUGHTS_TOKENS)
         .withSeed(11));
     SimulatedRun run = new SimulatedRun(simulator, session, paused);
     try {

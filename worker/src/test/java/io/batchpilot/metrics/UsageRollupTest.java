@@ -28,12 +28,13 @@ class UsageRollupTest {
         + " count(*) FILTER (WHERE f.status = 'completed') AS completed,"
         + " count(*) FILTER (WHERE f.status = 'failed') AS failed,"
         + " count(*) FILTER (WHERE f.status = 'skipped') AS skipped,"
-        + " sum(f.api_calls_made) AS calls, sum(coalesce(f.input_tokens, 0)) AS input, sum(coalesce(f.output_tokens, 0)) AS output"
+        + " sum(f.api_calls_made) AS calls, sum(coalesce(f.input_tokens, 0)) AS input, sum(coalesce(f.output_tokens, 0)) AS output,"
+        + " sum(coalesce(f.thinking_tokens, 0)) AS thinking"
         + " FROM public.batch_upload_files f JOIN public.batch_upload_sessions s ON s.id = f.batch_session_id"
         + " GROUP BY 1, 2, 3 ORDER BY 3, 1, 2";
     String byRollup = "SELECT team_id, user_id, model, sum(files_completed) AS completed, sum(files_failed) AS failed,"
-        + " sum(files_skipped) AS skipped, sum(api_calls) AS calls, sum(input_tokens) AS input, sum(output_tokens) AS output"
-        + " FROM public.batchpilot_usage_per_minute GROUP BY 1, 2, 3 ORDER BY 3, 1, 2";
+        + " sum(files_skipped) AS skipped, sum(api_calls) AS calls, sum(input_tokens) AS input, sum(output_tokens) AS output,"
+        + " sum(thinking_tokens) AS thinking FROM public.batchpilot_usage_per_minute GROUP BY 1, 2, 3 ORDER BY 3, 1, 2";
     Result<Record> files = dsl.fetch(byFiles);
     Result<Record> rollup = dsl.fetch(byRollup);
     assertEquals(3, files.size(), files::toString);
