@@ -62,9 +62,16 @@ public record FileSourceConfig(
       "none: no URL is fetched", "hosts whose `https://` URLs may be fetched, `*.example.com` for subdomains");
   public static final Setting<Boolean> URL_ALLOW_PRIVATE_ADDRESSES = Setting.of("BATCHPILOT_URL_ALLOW_PRIVATE_ADDRESSES",
       Kind.TRUE_OR_FALSE, false, "let allowed hosts resolve to loopback, private or link-local addresses");
-  /** Gemini takes at most 20 MB inline in a request; larger files would need the File API. */
-  public static final Setting<Long> MAX_FILE_BYTES = Setting.wholeNumber("BATCHPILOT_MAX_FILE_BYTES", 20L * 1024 * 1024,
-      Range.atLeast(1L), "the largest file read or sent, in bytes (20 MiB is Gemini's inline request limit)");
+  /**
+   * Google's limits, read 2026-12-03 (https://ai.google.dev/gemini-api/docs/file-input-methods): inline
+   * data up to 100 MB a request, PDFs up to 50 MB inline; the Files API takes files up to 2 GB. The
+   * default is the inline PDF limit, so any file of the default size goes inline in one request; a larger
+   * setting sends the largest through the Files API, and each file in flight is held in the heap.
+   */
+  public static final Setting<Long> MAX_FILE_BYTES = Setting.wholeNumber("BATCHPILOT_MAX_FILE_BYTES", 50_000_000L,
+      Range.between(1L, 2_000_000_000L), "the largest file read or sent, in bytes; 50 MB is the largest PDF Gemini takes "
+          + "inline, 2 GB the most its Files API takes (Google's limits as read on 2026-12-03); the heap holds each file "
+          + "in flight");
   public static final List<Setting<?>> SETTINGS = List.of(SUPABASE_URL, SERVICE_ROLE_KEY, STORAGE_BUCKETS,
       URL_ALLOWED_HOSTS, URL_ALLOW_PRIVATE_ADDRESSES, LOCAL_FILE_ROOT, MAX_FILE_BYTES);
 

@@ -49,8 +49,14 @@ import org.slf4j.LoggerFactory;
 public final class GeminiClient implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(GeminiClient.class);
 
-    /** Google: "If the total request size ... is larger than 20 MB, use the File API" (decimal MB, the safe reading). */
-    public static final long INLINE_REQUEST_LIMIT_BYTES = 20_000_000L;
+    /**
+     * The largest inline request Google takes: 100 MB, base64 encoded (decimal MB, the safe reading). Read
+     * 2026-12-03 from https://ai.google.dev/gemini-api/docs/file-input-methods (raised from 20 MB on
+     * 2026-01-12: https://blog.google/innovation-and-ai/technology/developers-tools/gemini-api-new-file-limits).
+     */
+    public static final long INLINE_REQUEST_LIMIT_BYTES = 100_000_000L;
+    /** "PDFs are limited to 50MB" inline (same page, same day): a larger PDF goes through the Files API. */
+    public static final long INLINE_PDF_LIMIT_BYTES = 50_000_000L;
     /** batchEmbedContents accepts at most this many requests. */
     public static final int MAX_EMBEDDINGS_PER_REQUEST = 100;
 
@@ -96,14 +102,14 @@ public final class GeminiClient implements AutoCloseable {
     }
 
     /**
-     * Extracts a receipt from an image or PDF: inline while the whole request fits in
-     * {@link #INLINE_REQUEST_LIMIT_BYTES} (base64 included), else uploaded through the File API first
+     * Extracts a receipt from an image or PDF: inline while {@link #sendsInline} (the whole request,
+     * base64 included, within GEMINI_FILE_API_THRESHOLD_BYTES), else uploaded through the File API first
      * (and deleted afterwards).
      */
     public ExtractionResult extractReceipt(String model, byte[] content, String mimeType) throws GeminiException {
         String modelId = modelId(model);
         String mime = mimeType(mimeType);
-        if (inlineRequestBytes(content.length, mime) <= INLINE_REQUEST_LIMIT_BYTES) {
+        if (sendsInline(content.length, mime)) {
             return extract(modelId, RequestBody.create(bytes(generateRequest(inlineData(mime, content))), JSON_TYPE));
         }
         return extractUploaded(modelId, RequestBody.create(content, MediaType.get(mime)), content.length, mime);
@@ -122,9 +128,9 @@ public final class GeminiClient implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the file to send, " + content, e);
         }
-        long inline = inlineRequestBytes(size, mime);
-        if (inline <= INLINE_REQUEST_LIMIT_BYTES) {
-            return extract(modelId, new StreamedJson(generateRequest(new POJONode(new InlineFile(mime, content, size))), inline));
+        if (sendsInline(size, mime)) {
+            return extract(modelId, new StreamedJson(generateRequest(new POJONode(new InlineFile(mime, content, size))),
+                inlineRequestBytes(size, mime)));
         }
         return extractUploaded(modelId, RequestBody.create(content.toFile(), MediaType.get(mime)), size, mime);
     }
@@ -314,6 +320,14 @@ public final class GeminiClient implements AutoCloseable {
         generationConfig.put("responseMimeType", "application/json");
         generationConfig.set("responseSchema", ReceiptSchema.responseSchema());
         return body;
+    }
+
+    /** Whether a file of this size and type goes inline, or through the Files API. */
+    boolean sendsInline(long contentLength, String mime) {
+        if (mime.equals("application/pdf") && contentLength > INLINE_PDF_LIMIT_BYTES) {
+            return false;
+        }
+        return inlineRequestBytes(contentLength, mime) <= config.fileApiThresholdBytes();
     }
 
     /** Exact size of the inline request: the JSON around the data plus 4 base64 characters per 3 bytes. */

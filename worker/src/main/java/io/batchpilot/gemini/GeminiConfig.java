@@ -23,6 +23,8 @@ import okhttp3.HttpUrl;
  * @param readTimeout             thinking models are slow to answer
  * @param callTimeout             the whole call, upload included
  * @param fileActivePollInterval  how often to ask whether an uploaded file is ACTIVE, bounded by the call timeout
+ * @param fileApiThresholdBytes   a generateContent request larger than this (base64 included) uploads its file
+ *                                through the Files API first; at most {@link GeminiClient#INLINE_REQUEST_LIMIT_BYTES}
  */
 public record GeminiConfig(
         String baseUrl,
@@ -30,7 +32,8 @@ public record GeminiConfig(
         Duration connectTimeout,
         Duration readTimeout,
         Duration callTimeout,
-        Duration fileActivePollInterval) {
+        Duration fileActivePollInterval,
+        long fileApiThresholdBytes) {
 
     public static final Setting<String> BASE_URL = Setting.of("GEMINI_BASE_URL", Kind.text("an http(s) URL"),
             "https://generativelanguage.googleapis.com",
@@ -48,8 +51,13 @@ public record GeminiConfig(
     public static final Setting<Duration> FILE_POLL_INTERVAL = Setting.duration("GEMINI_FILE_POLL_INTERVAL", "1s",
             Range.above(Duration.ZERO), "how often to ask whether an uploaded file is `ACTIVE`")
             .formerly("GEMINI_FILE_POLL_MILLIS");
+    public static final Setting<Long> FILE_API_THRESHOLD_BYTES = Setting.wholeNumber("GEMINI_FILE_API_THRESHOLD_BYTES",
+            GeminiClient.INLINE_REQUEST_LIMIT_BYTES, Range.between(1L, GeminiClient.INLINE_REQUEST_LIMIT_BYTES),
+            "a request larger than this, in bytes with its file base64-encoded, uploads the file through the Files API "
+                    + "first (PDFs over 50 MB always do); 100 MB is Google's inline limit, read on 2026-12-03 from "
+                    + "https://ai.google.dev/gemini-api/docs/file-input-methods");
     public static final List<Setting<?>> SETTINGS = List.of(API_KEY, BASE_URL, CONNECT_TIMEOUT, READ_TIMEOUT,
-            CALL_TIMEOUT, FILE_POLL_INTERVAL);
+            CALL_TIMEOUT, FILE_POLL_INTERVAL, FILE_API_THRESHOLD_BYTES);
     private static final Pattern API_KEY_CHARACTERS = Pattern.compile("[A-Za-z0-9._~+/=-]+");
 
     public GeminiConfig {
@@ -80,6 +88,7 @@ public record GeminiConfig(
         READ_TIMEOUT.check(readTimeout);
         CALL_TIMEOUT.check(callTimeout);
         FILE_POLL_INTERVAL.check(fileActivePollInterval);
+        FILE_API_THRESHOLD_BYTES.check(fileApiThresholdBytes);
         if (callTimeout.compareTo(readTimeout) < 0 || callTimeout.compareTo(connectTimeout) < 0) {
             throw new IllegalArgumentException("GEMINI_CALL_TIMEOUT (" + callTimeout.toSeconds()
                     + "s) is shorter than the connect or read timeout: the whole call must allow at least one of each");
@@ -89,21 +98,25 @@ public record GeminiConfig(
     /** Defaults for everything but the key and base URL. */
     public static GeminiConfig of(String baseUrl, String apiKey) {
         return new GeminiConfig(baseUrl, apiKey, CONNECT_TIMEOUT.defaultValue(), READ_TIMEOUT.defaultValue(),
-                CALL_TIMEOUT.defaultValue(), FILE_POLL_INTERVAL.defaultValue());
+                CALL_TIMEOUT.defaultValue(), FILE_POLL_INTERVAL.defaultValue(), FILE_API_THRESHOLD_BYTES.defaultValue());
     }
 
     /** Reads the settings declared above; unset ones take their defaults. */
     public static GeminiConfig fromEnvironment(Map<String, String> env) {
         return new GeminiConfig(BASE_URL.from(env), API_KEY.find(env).orElse(null), CONNECT_TIMEOUT.from(env),
-                READ_TIMEOUT.from(env), CALL_TIMEOUT.from(env), FILE_POLL_INTERVAL.from(env));
+                READ_TIMEOUT.from(env), CALL_TIMEOUT.from(env), FILE_POLL_INTERVAL.from(env), FILE_API_THRESHOLD_BYTES.from(env));
     }
 
     public GeminiConfig withTimeouts(Duration connect, Duration read, Duration call) {
-        return new GeminiConfig(baseUrl, apiKey, connect, read, call, fileActivePollInterval);
+        return new GeminiConfig(baseUrl, apiKey, connect, read, call, fileActivePollInterval, fileApiThresholdBytes);
     }
 
     public GeminiConfig withFileActivePollInterval(Duration interval) {
-        return new GeminiConfig(baseUrl, apiKey, connectTimeout, readTimeout, callTimeout, interval);
+        return new GeminiConfig(baseUrl, apiKey, connectTimeout, readTimeout, callTimeout, interval, fileApiThresholdBytes);
+    }
+
+    public GeminiConfig withFileApiThresholdBytes(long threshold) {
+        return new GeminiConfig(baseUrl, apiKey, connectTimeout, readTimeout, callTimeout, fileActivePollInterval, threshold);
     }
 
     HttpUrl httpUrl() {
@@ -114,7 +127,7 @@ public record GeminiConfig(
     public String toString() {
         return "GeminiConfig[baseUrl=" + baseUrl + ", apiKey=<redacted>, connectTimeout=" + connectTimeout
                 + ", readTimeout=" + readTimeout + ", callTimeout=" + callTimeout
-                + ", fileActivePollInterval=" + fileActivePollInterval + "]";
+                + ", fileActivePollInterval=" + fileActivePollInterval + ", fileApiThresholdBytes=" + fileApiThresholdBytes + "]";
     }
 
     private static boolean isLoopback(String host) {

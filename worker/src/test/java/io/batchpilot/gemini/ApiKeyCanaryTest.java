@@ -60,7 +60,7 @@ class ApiKeyCanaryTest {
         root.addAppender(logs);
         GeminiConfig config = GeminiConfig.of(server.url("/").toString(), CANARY)
                 .withTimeouts(Duration.ofSeconds(2), Duration.ofMillis(300), Duration.ofSeconds(5))
-                .withFileActivePollInterval(Duration.ofMillis(1));
+                .withFileActivePollInterval(Duration.ofMillis(1)).withFileApiThresholdBytes(1_000_000);
         client = new GeminiClient(config);
         captured.add(config.toString());
         captured.add(client.toString());
@@ -120,7 +120,7 @@ class ApiKeyCanaryTest {
         record(assertThrows(GeminiException.class, () -> client.extractReceipt("models/../x", PNG, "image/png")));
         record(assertThrows(GeminiException.class, () -> client.extractReceipt(MODEL, PNG, "not a mime type")));
         // The File API: no upload URL, a file Gemini could not process, a failed delete (logged), then success.
-        byte[] large = new byte[15_000_000];
+        byte[] large = new byte[2_000_000];
         server.enqueue(response(200, "{}"));
         record(assertThrows(GeminiException.class, () -> client.extractReceipt(MODEL, large, "application/pdf")));
         enqueueUpload("FAILED");

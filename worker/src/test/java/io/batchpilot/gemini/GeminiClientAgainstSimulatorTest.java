@@ -129,9 +129,10 @@ class GeminiClientAgainstSimulatorTest {
     @Test
     void largeFilesTravelThroughTheSimulatorsFileApi() throws Exception {
         try (GeminiSimulator simulator = GeminiSimulator.start(SimulatorConfig.defaults());
-             GeminiClient client = new GeminiClient(GeminiConfig.of(simulator.baseUrl(), "sim-key"))) {
-            // A one-page PDF padded past 20 MB of request: bytes after %%EOF are ignored by readers.
-            byte[] padded = java.util.Arrays.copyOf(SyntheticReceipts.pdf(3, 1), 15_100_000);
+             GeminiClient client = new GeminiClient(GeminiConfig.of(simulator.baseUrl(), "sim-key")
+                     .withFileApiThresholdBytes(1_000_000))) {
+            // A one-page PDF padded past the threshold's 1 MB of request: bytes after %%EOF are ignored by readers.
+            byte[] padded = java.util.Arrays.copyOf(SyntheticReceipts.pdf(3, 1), 1_100_000);
 
             ExtractionResult result = client.extractReceipt(MODEL, padded, "application/pdf");
 

@@ -33,6 +33,9 @@ class GeminiClientRequestTest {
     private static final String KEY = "test-key-123";
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /** The Files API threshold of these tests: a smaller one than Google's, so the files stay small. */
+    private static final long THRESHOLD = 2_000_000;
+
     @StartStop
     private final MockWebServer server = new MockWebServer();
     private GeminiClient client;
@@ -40,7 +43,7 @@ class GeminiClientRequestTest {
     @BeforeEach
     void startClient() {
         client = new GeminiClient(GeminiConfig.of(server.url("/").toString(), KEY)
-                .withFileActivePollInterval(Duration.ofMillis(1)));
+                .withFileActivePollInterval(Duration.ofMillis(1)).withFileApiThresholdBytes(THRESHOLD));
     }
 
     @AfterEach
@@ -125,10 +128,22 @@ class GeminiClientRequestTest {
     }
 
     @Test
+    void googlesInlineLimitsDecideByDefault() {
+        try (GeminiClient byDefault = new GeminiClient(GeminiConfig.of(server.url("/").toString(), KEY))) {
+            // 100 MB of request once base64 encoded: 75 MB of image.
+            assertTrue(byDefault.sendsInline(74_000_000, "image/jpeg"));
+            assertFalse(byDefault.sendsInline(76_000_000, "image/jpeg"));
+            // A PDF goes inline up to 50 MB, though its request would fit.
+            assertTrue(byDefault.sendsInline(GeminiClient.INLINE_PDF_LIMIT_BYTES, "application/pdf"));
+            assertFalse(byDefault.sendsInline(GeminiClient.INLINE_PDF_LIMIT_BYTES + 1, "application/pdf"));
+        }
+    }
+
+    @Test
     void theInlineSizeCountsBase64AndTheWholeRequest() throws Exception {
         long envelope = client.inlineRequestBytes(0, "image/png");
         // The largest content whose inline request still fits: base64 makes 4 characters of every 3 bytes.
-        int fits = (int) ((GeminiClient.INLINE_REQUEST_LIMIT_BYTES - envelope) / 4 * 3);
+        int fits = (int) ((THRESHOLD - envelope) / 4 * 3);
         server.enqueue(ok(GeminiBodies.generateContentAnswering(GeminiBodies.RECEIPT_JSON)));
 
         client.extractReceipt("gemini-2.5-flash", new byte[fits], "image/png");
@@ -136,8 +151,8 @@ class GeminiClientRequestTest {
         RecordedRequest request = server.takeRequest();
         assertEquals("/v1beta/models/gemini-2.5-flash:generateContent", request.getTarget());
         assertEquals(client.inlineRequestBytes(fits, "image/png"), request.getBodySize(), "the prediction is exact");
-        assertTrue(request.getBodySize() <= GeminiClient.INLINE_REQUEST_LIMIT_BYTES);
-        assertTrue(fits < 15_000_000, "a 15 MB file is already too big to send inline");
+        assertTrue(request.getBodySize() <= THRESHOLD);
+        assertTrue(fits < THRESHOLD * 3 / 4, "three quarters of the threshold is already too big to send inline");
     }
 
     /** A PDF is sent from its temporary copy: the request is streamed from disk, and byte for byte what the bytes make. */
@@ -185,10 +200,10 @@ class GeminiClientRequestTest {
     }
 
     @Test
-    void aRequestOver20MbGoesThroughTheFileApi() throws Exception {
+    void aRequestOverTheThresholdGoesThroughTheFileApi() throws Exception {
         long envelope = client.inlineRequestBytes(0, "application/pdf");
-        // Three bytes more than what fits inline: 15 MB of raw bytes, over 20 MB once base64 encoded.
-        byte[] pdf = new byte[(int) ((GeminiClient.INLINE_REQUEST_LIMIT_BYTES - envelope) / 4 * 3) + 3];
+        // Three bytes more than what fits inline: over the threshold once base64 encoded.
+        byte[] pdf = new byte[(int) ((THRESHOLD - envelope) / 4 * 3) + 3];
         new Random(7).nextBytes(pdf);
         String uploadUrl = server.url("/upload/v1beta/files?upload_id=abc123&upload_protocol=resumable").toString();
         server.enqueue(new MockResponse.Builder().code(200).setHeader("X-Goog-Upload-URL", uploadUrl)

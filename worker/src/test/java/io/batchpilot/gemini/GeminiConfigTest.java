@@ -25,9 +25,18 @@ class GeminiConfigTest {
     void environmentOverridesEveryTimeout() {
         GeminiConfig config = GeminiConfig.fromEnvironment(Map.of("GEMINI_API_KEY", "k", "GEMINI_BASE_URL", "http://127.0.0.1:8089",
                 "GEMINI_CONNECT_TIMEOUT", "3s", "GEMINI_READ_TIMEOUT", "30s", "GEMINI_CALL_TIMEOUT", "1m",
-                "GEMINI_FILE_POLL_INTERVAL", "250ms"));
+                "GEMINI_FILE_POLL_INTERVAL", "250ms", "GEMINI_FILE_API_THRESHOLD_BYTES", "20000000"));
         assertEquals(new GeminiConfig("http://127.0.0.1:8089", "k", Duration.ofSeconds(3), Duration.ofSeconds(30),
-                Duration.ofSeconds(60), Duration.ofMillis(250)), config);
+                Duration.ofSeconds(60), Duration.ofMillis(250), 20_000_000L), config);
+    }
+
+    @Test
+    void theFileApiThresholdIsGooglesInlineLimitAndCannotExceedIt() {
+        assertEquals(GeminiClient.INLINE_REQUEST_LIMIT_BYTES,
+                GeminiConfig.fromEnvironment(Map.of("GEMINI_API_KEY", "k")).fileApiThresholdBytes());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> GeminiConfig.fromEnvironment(
+                Map.of("GEMINI_API_KEY", "k", "GEMINI_FILE_API_THRESHOLD_BYTES", "100000001")));
+        assertTrue(e.getMessage().contains("GEMINI_FILE_API_THRESHOLD_BYTES"), e.getMessage());
     }
 
     @Test
