@@ -297,6 +297,30 @@ class ReceiptPipelineTest {
   }
 
   @Test
+  void aBlockedAnswerIsBilledAndItsTokensThinkingIncludedReachTheFile() throws Exception {
+    SyntheticReceipts.Sample sample = SyntheticReceipts.sampleSet(1).get(0);
+    UUID session = submit("blocked", List.of(write("blocked.png", sample.mimeType(), sample.bytes())));
+    SimulatorConfig blocking = SimulatorConfig.defaults().withApiKeys(Set.of(KEY)).withThoughtsTokens(438)
+        .withFaults(FaultPlan.NONE.with(Fault.SAFETY, 1.0));
+    try (GeminiSimulator sim = GeminiSimulator.start(blocking);
+         GeminiClient gemini = new GeminiClient(GeminiConfig.of(sim.baseUrl(), KEY));
+         Worker worker = new Worker(CONFIG, db.dataSource(), db.url(), processor(db.dataSource(), gemini, FileValidatorConfig.defaults()), new Metrics())) {
+      worker.start();
+      Eventually.await("the file finished", DEADLINE, () -> sessions.progress(session).finished() == 1);
+
+      BatchUploadFilesRecord row = files(session).get(0);
+      assertEquals("failed", row.getStatus(), row.getErrorMessage());
+      assertEquals("blocked_output", row.getErrorType());
+      assertEquals(1, sim.requests().size());
+      // Google bills a 200 whose answer it blocked: the prompt and the thinking are on the file.
+      assertEquals(sim.requests().get(0).inputTokens(), row.getInputTokens().longValue(), "the billed prompt");
+      assertEquals(438, row.getThinkingTokens(), "the billed thinking");
+      assertEquals(row.getInputTokens() + 438, row.getTokensUsed());
+      assertEquals(438, sessions.progress(session).thinkingTokens());
+    }
+  }
+
+  @Test
   void duplicateContentIsCompletedFromTheEarlierResultWithoutACall() throws Exception {
     SyntheticReceipts.Sample sample = SyntheticReceipts.sampleSet(1).get(0);
     UUID first = submit("first", List.of(write("original.png", sample.mimeType(), sample.bytes())));
