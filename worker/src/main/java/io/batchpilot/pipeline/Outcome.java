@@ -83,7 +83,7 @@ public record Outcome(
   public static Outcome completed(ClaimedFile file, JsonNode result, JsonNode receipt, Usage usage) {
     return new Outcome(file, Status.COMPLETED, true, null, result, receipt, null, null, null, 0,
         tokens(usage.promptTokens()), tokens(usage.candidatesTokens()), tokens(usage.thoughtsTokens()),
-        tokens(usage.totalTokens()), 1, false, null, false, null);
+        tokens(usage.totalTokens()), 1, false, null, false, null, null);
   }
 
   /** The extraction succeeded with these API calls' tokens, none of them thinking. */

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.batchpilot.db.testing.PostgresExtension;
 import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.files.BigImages;
-import io.batchpilot.gemini.GeminiClient;
+import io.batchpilot.gemini.GeminiConfig;
 import io.batchpilot.gemini.simulator.GeminiSimulator;
 import io.batchpilot.gemini.simulator.SimulatorConfig;
 import io.batchpilot.session.NewFile;
@@ -43,6 +43,9 @@ class LargeFilesWorkerTest {
   /** Less than any one of the files takes held whole with its copies (the photo alone: 20 MB read, 20 MB copied). */
   private static final String HEAP = "-Xmx40m";
 
+  /** Requests above this go through the File API (Google's inline limit is 100 MB; a PDF of that would take minutes here). */
+  private static final long FILE_API_THRESHOLD = 20_000_000L;
+
   /** The worker's java.io.tmpdir, where it spools its files. */
   @TempDir
   Path tmp;
@@ -53,9 +56,9 @@ class LargeFilesWorkerTest {
     Path inlinePdf = BigImages.pdfOf(BigImages.photoJpeg(5000, 3000, 0.95f));
     Path uploadedPdf = BigImages.pdfOf(photo);
     assertTrue(Files.size(photo) > 19_000_000, photo + " is " + Files.size(photo) + " bytes");
-    assertTrue(Files.size(inlinePdf) > 10_000_000 && 4 * Files.size(inlinePdf) / 3 < GeminiClient.INLINE_REQUEST_LIMIT_BYTES,
+    assertTrue(Files.size(inlinePdf) > 10_000_000 && 4 * Files.size(inlinePdf) / 3 < FILE_API_THRESHOLD,
         inlinePdf + " is " + Files.size(inlinePdf) + " bytes: it should be large and still go inline");
-    assertTrue(4 * Files.size(uploadedPdf) / 3 > GeminiClient.INLINE_REQUEST_LIMIT_BYTES,
+    assertTrue(4 * Files.size(uploadedPdf) / 3 > FILE_API_THRESHOLD,
         uploadedPdf + " is " + Files.size(uploadedPdf) + " bytes: it should go through the File API");
 
     DSLContext dsl = Jooq.using(db.dataSource());
@@ -80,6 +83,7 @@ class LargeFilesWorkerTest {
           .redirectErrorStream(true)
           .redirectOutput(log.toFile());
       builder.environment().put("GEMINI_API_KEY", KEY);
+      builder.environment().put(GeminiConfig.FILE_API_THRESHOLD_BYTES.name(), Long.toString(FILE_API_THRESHOLD));
       Process worker = builder.start();
       try {
         Eventually.await("every file completed or failed", Duration.ofSeconds(120), () -> {
