@@ -48,7 +48,7 @@ final class WorkerCommand implements Callable<Integer> {
     WorkerProcess.Settings settings = WorkerSettings.from(url, env);
     CountDownLatch stop = new CountDownLatch(1);
     CountDownLatch closed = new CountDownLatch(1);
-    // A signal during startup, or a shutdown another way (SIGHUP, System.exit elsewhere): hold the JVM
+    // A shutdown another way (SIGHUP, System.exit elsewhere): hold the JVM
     // until the worker has closed, or until the longest a close may take (plus a margin): whatever is
     // left then, the leases take over.
     Duration longest = WorkerProcess.longestClose(settings.worker()).plusMillis(500);
@@ -65,16 +65,17 @@ final class WorkerCommand implements Callable<Integer> {
     }, "worker-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     Map<Signal, SignalHandler> previous = new HashMap<>();
+    // SIGTERM and Ctrl-C only wake this thread, which closes the worker and returns 0: the JVM's own
+    // shutdown on a signal would exit 143 (128 + 15) however cleanly the worker stopped. Installed
+    // before the start, so a signal while it starts (its heartbeat already written) stops it as cleanly.
+    for (String name : new String[] {"TERM", "INT"}) {
+      Signal signal = new Signal(name);
+      previous.put(signal, Signal.handle(signal, s -> {
+        stop.countDown();
+        watchdog(closed, longest);
+      }));
+    }
     try (WorkerProcess process = start(url, settings)) {
-      // Once running, SIGTERM and Ctrl-C only wake this thread, which closes the worker and returns 0:
-      // the JVM's own shutdown on a signal would exit 143 (128 + 15) however cleanly the worker stopped.
-      for (String name : new String[] {"TERM", "INT"}) {
-        Signal signal = new Signal(name);
-        previous.put(signal, Signal.handle(signal, s -> {
-          stop.countDown();
-          watchdog(closed, longest);
-        }));
-      }
       stop.await();
     } finally {
       previous.forEach(Signal::handle);

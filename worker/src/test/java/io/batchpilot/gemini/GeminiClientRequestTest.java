@@ -157,9 +157,9 @@ class GeminiClientRequestTest {
 
     /** A PDF is sent from its temporary copy: the request is streamed from disk, and byte for byte what the bytes make. */
     @Test
-    void aFileOnDiskGoesInlineAsItsBytesWouldUpToTheLimit() throws Exception {
+    void aFileOnDiskGoesInlineAsItsBytesWouldUpToTheThreshold() throws Exception {
         long envelope = client.inlineRequestBytes(0, "application/pdf");
-        byte[] pdf = new byte[(int) ((GeminiClient.INLINE_REQUEST_LIMIT_BYTES - envelope) / 4 * 3)];
+        byte[] pdf = new byte[(int) ((THRESHOLD - envelope) / 4 * 3)];
         new Random(11).nextBytes(pdf);
         server.enqueue(ok(GeminiBodies.generateContentAnswering(GeminiBodies.RECEIPT_JSON)));
         server.enqueue(ok(GeminiBodies.generateContentAnswering(GeminiBodies.RECEIPT_JSON)));
@@ -176,9 +176,9 @@ class GeminiClientRequestTest {
     }
 
     @Test
-    void aFileOnDiskOver20MbIsUploadedFromDisk() throws Exception {
+    void aFileOnDiskOverTheThresholdIsUploadedFromDisk() throws Exception {
         long envelope = client.inlineRequestBytes(0, "application/pdf");
-        byte[] pdf = new byte[(int) ((GeminiClient.INLINE_REQUEST_LIMIT_BYTES - envelope) / 4 * 3) + 3];
+        byte[] pdf = new byte[(int) ((THRESHOLD - envelope) / 4 * 3) + 3];
         new Random(13).nextBytes(pdf);
         String uploadUrl = server.url("/upload/v1beta/files?upload_id=abc123&upload_protocol=resumable").toString();
         server.enqueue(new MockResponse.Builder().code(200).setHeader("X-Goog-Upload-URL", uploadUrl).build());
