@@ -41,7 +41,7 @@ public final class ScaleBenchmark {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Duration LEASE = Duration.ofMinutes(5);
   private static final int CLAIM = 16;
-  private static final int CLAIMS = 400;
+  private static final int CLAIMS = 150;
 
   public static void main(String[] args) throws Exception {
     int[] sizes = Arrays.stream((args.length > 0 ? args[0] : "10000,100000,1000000").split(","))
