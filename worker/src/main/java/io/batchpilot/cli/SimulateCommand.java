@@ -59,6 +59,12 @@ final class SimulateCommand implements Callable<Integer> {
           + "slow-response, malformed-json or safety, e.g. overloaded=0.05.")
   List<String> faults = new ArrayList<>();
 
+  @Option(names = "--extraction-error", paramLabel = "NAME=RATE",
+      description = "A wrong answer and its rate (repeatable), in a 200 that bills its tokens: wrong-total (a digit "
+          + "misread), missing-date (null), malformed-json (the answer is not JSON), max-tokens (finishReason "
+          + "MAX_TOKENS, the answer cut off), e.g. wrong-total=0.05.")
+  List<String> extractionErrors = new ArrayList<>();
+
   @Option(names = "--slow-response", paramLabel = "DURATION", description = "How long a slow-response fault stalls (default 30s).")
   String slowResponse;
 
@@ -116,6 +122,7 @@ final class SimulateCommand implements Callable<Integer> {
     apiKeys.forEach(v -> add(args, "--api-key", v));
     add(args, "--latency", latency);
     faults.forEach(v -> add(args, "--fault", v));
+    extractionErrors.forEach(v -> add(args, "--extraction-error", v));
     add(args, "--slow-response", slowResponse);
     add(args, "--seed", seed);
     add(args, "--threads", threads);

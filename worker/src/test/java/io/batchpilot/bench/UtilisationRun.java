@@ -201,7 +201,7 @@ final class UtilisationRun {
 
   private static Request request(String baseUrl, String model, long tokens) throws IOException {
     ObjectNode body = JSON.createObjectNode();
-    body.putArray("contents").addObject().putArray("parts").addObject().put("text", "x".repeat((int) tokens * 4));
+    body.putArray("contents").addObject().putArray("parts").addObject().put("text", "7".repeat((int) tokens)); // one token a digit
     return new Request.Builder()
         .url(baseUrl + "/v1beta/models/" + model + ":generateContent")
         .header("x-goog-api-key", KEY)

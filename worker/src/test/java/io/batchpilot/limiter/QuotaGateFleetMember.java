@@ -121,10 +121,10 @@ public final class QuotaGateFleetMember {
     return sorted.get(sorted.size() / 2) + "/" + sorted.get(sorted.size() * 99 / 100) + "/" + sorted.get(sorted.size() - 1);
   }
 
-  /** A text prompt of exactly {@code tokens} input tokens by the simulator's 4-characters rule. */
+  /** A text prompt of exactly {@code tokens} input tokens by the simulator's rules (it splits digits). */
   private static Request generateContent(String baseUrl, String model, long tokens) throws Exception {
     ObjectNode body = JSON.createObjectNode();
-    body.putArray("contents").addObject().putArray("parts").addObject().put("text", "x".repeat((int) tokens * 4));
+    body.putArray("contents").addObject().putArray("parts").addObject().put("text", "7".repeat((int) tokens)); // one token a digit
     return new Request.Builder()
         .url(baseUrl + "/v1beta/models/" + model + ":generateContent")
         .header("x-goog-api-key", API_KEY)

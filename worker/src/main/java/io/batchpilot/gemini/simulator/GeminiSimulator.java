@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
-import io.batchpilot.gemini.TokenCounter;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -123,7 +122,8 @@ public final class GeminiSimulator implements AutoCloseable {
 
             @Override
             public ObjectNode answer(String model, JsonNode request, Random random) throws RequestRejected {
-                return GeminiSimulator.this.answer(model, readPrompt(request), random, false);
+                Prompt prompt = readPrompt(request);
+                return GeminiSimulator.this.answer(model, prompt, random, false, config.extractionErrors().decide(random));
             }
 
             @Override
@@ -267,17 +267,25 @@ public final class GeminiSimulator implements AutoCloseable {
         }
         Random random = FaultPlan.randomFor(config.seed(), d.sequence());
         Optional<Fault> fault = config.faults().decide(random);
-        ObjectNode response = answer(model, prompt, random, fault.filter(f -> f == Fault.SAFETY).isPresent());
-        admitted(exchange, d, fingerprint, model, "generateContent", prompt.tokens(), fault, random, response);
+        // A wrong answer needs an answer: a faulted request gets none.
+        Optional<ExtractionError> error = fault.isEmpty() ? config.extractionErrors().decide(random) : Optional.empty();
+        ObjectNode response = answer(model, prompt, random, fault.filter(f -> f == Fault.SAFETY).isPresent(), error);
+        admitted(exchange, d, fingerprint, model, "generateContent", prompt.tokens(), fault,
+                error.map(ExtractionError::flag).orElse("ok"), random, response);
     }
 
-    /** The generateContent response to a prompt, with no HTTP, quota or latency: interactive and batch calls share it. */
-    private ObjectNode answer(String model, Prompt prompt, Random random, boolean safety) {
+    /**
+     * The generateContent response to a prompt, with no HTTP, quota or latency: interactive and batch
+     * calls share it. The answer is the receipt's ground truth unless an extraction error was drawn.
+     */
+    private ObjectNode answer(String model, Prompt prompt, Random random, boolean safety, Optional<ExtractionError> error) {
         SyntheticReceipt receipt = prompt.file() == null
                 ? SyntheticReceipts.receipt(SyntheticReceipts.hashSeed(prompt.text().getBytes(StandardCharsets.UTF_8)))
                 : SyntheticReceipts.extract(prompt.file().bytes(), prompt.file().mimeType());
-        String text = receipt.toJson().toString();
-        long candidates = TokenCounter.DEFAULT.textTokens(text);
+        ExtractionError.Candidate answer = error.map(e -> e.apply(receipt.toJson(), random))
+                .orElseGet(() -> new ExtractionError.Candidate(receipt.toJson().toString(), "STOP"));
+        String text = answer.text();
+        long candidates = SimulatorTokenizer.text(text);
 
         ObjectNode response = JsonNodeFactory.instance.objectNode();
         ObjectNode candidate = response.putArray("candidates").addObject();
@@ -300,7 +308,7 @@ public final class GeminiSimulator implements AutoCloseable {
             ObjectNode content = candidate.putObject("content");
             content.putArray("parts").addObject().put("text", text);
             content.put("role", "model");
-            candidate.put("finishReason", "STOP");
+            candidate.put("finishReason", answer.finishReason());
             candidate.put("index", 0);
         }
         ObjectNode usage = response.putObject("usageMetadata");
@@ -355,7 +363,7 @@ public final class GeminiSimulator implements AutoCloseable {
         int[] dimensions = new int[items.size()];
         for (int i = 0; i < items.size(); i++) {
             JsonNode item = items.get(i);
-            tokens += TokenCounter.DEFAULT.textTokens(text(field(item, "content").path("parts")));
+            tokens += SimulatorTokenizer.text(text(field(item, "content").path("parts")));
             JsonNode dims = field(item, "outputDimensionality");
             dimensions[i] = dims.isInt() ? dims.asInt() : model.contains("text-embedding-004") ? 768 : 3072;
             if (dimensions[i] < 1 || dimensions[i] > 3072) {
@@ -380,7 +388,7 @@ public final class GeminiSimulator implements AutoCloseable {
                 values.add(v);
             }
         }
-        admitted(exchange, d, fingerprint, model, method, tokens, fault, random, response);
+        admitted(exchange, d, fingerprint, model, method, tokens, fault, "ok", random, response);
     }
 
     private void countTokens(HttpExchange exchange, String fingerprint, String model, JsonNode request)
@@ -491,7 +499,7 @@ public final class GeminiSimulator implements AutoCloseable {
             if (part.has("text")) {
                 String t = part.get("text").asText();
                 allText.append(t);
-                counts.merge(Modality.TEXT, TokenCounter.DEFAULT.textTokens(t), Long::sum);
+                counts.merge(Modality.TEXT, SimulatorTokenizer.text(t), Long::sum);
             } else if (!inline.isMissingNode() || !fileData.isMissingNode()) {
                 FilePart file;
                 if (!inline.isMissingNode()) {
@@ -512,7 +520,7 @@ public final class GeminiSimulator implements AutoCloseable {
                     file = new FilePart(stored.bytes(), stored.mimeType());
                 }
                 try {
-                    long t = TokenCounter.fileTokens(file.bytes(), file.mimeType());
+                    long t = SimulatorTokenizer.file(file.bytes(), file.mimeType());
                     counts.merge(file.mimeType().equalsIgnoreCase("application/pdf") ? Modality.DOCUMENT : Modality.IMAGE, t, Long::sum);
                 } catch (IOException e) {
                     throw new RequestRejected(400, ErrorBodies.invalidArgument("Unable to process input image. Please retry or "
@@ -528,11 +536,11 @@ public final class GeminiSimulator implements AutoCloseable {
     }
 
     private void admitted(HttpExchange exchange, SlidingWindowLimiter.Decision d, String fingerprint, String model,
-                          String method, long tokens, Optional<Fault> fault, Random random, ObjectNode response)
-            throws IOException {
+                          String method, long tokens, Optional<Fault> fault, String answered, Random random,
+                          ObjectNode response) throws IOException {
         sleep(config.latency().sample(random));
         if (fault.isEmpty() || fault.get() == Fault.SAFETY) {
-            record(d, fingerprint, model, method, tokens, 200, fault.map(Fault::flag).orElse("ok"));
+            record(d, fingerprint, model, method, tokens, 200, fault.map(Fault::flag).orElse(answered));
             respond(exchange, 200, response);
             return;
         }

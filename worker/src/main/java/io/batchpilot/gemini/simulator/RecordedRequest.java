@@ -11,7 +11,8 @@ import java.time.Instant;
  *               batchGenerateContent, getBatch, listBatches, cancelBatch, deleteBatch, downloadFile, or unknown
  * @param inputTokens the request's input tokens; for batchGenerateContent, the tokens the job enqueues
  * @param counted whether it counted toward the (key, model) quota: admitted by the limiter
- * @param outcome ok, rate_limited, a fault's flag, invalid_request, unauthenticated, not_found,
+ * @param outcome ok, rate_limited, a fault's flag, an extraction error's flag (a 200 with a wrong answer),
+ *                invalid_request, unauthenticated, not_found,
  *                batch_concurrent_jobs_exceeded, batch_enqueued_tokens_exceeded
  */
 public record RecordedRequest(

@@ -10,7 +10,7 @@ import java.util.Set;
 
 /**
  * Everything the Gemini simulator can be told. Defaults: 127.0.0.1 on a free port, a 60 s window,
- * no limits, any non-empty key accepted, no latency, no faults, seed 1, 64 threads.
+ * no limits, any non-empty key accepted, no latency, no faults, no extraction errors, seed 1, 64 threads.
  *
  * @param port 0 picks a free port
  * @param window length of the sliding "minute" (tests compress it to a second or two)
@@ -20,6 +20,7 @@ import java.util.Set;
  * @param thoughtsTokens thoughtsTokenCount reported per generateContent (0 omits it, as Google does)
  * @param clock wall clock for arrival instants, the per-day reset and batch jobs' states
  * @param batch Batch Mode: job delays, faults and the batch quotas
+ * @param extractionErrors wrong answers at configured rates, interactive and batch alike
  */
 public record SimulatorConfig(
         String host,
@@ -35,7 +36,8 @@ public record SimulatorConfig(
         int threads,
         long thoughtsTokens,
         Clock clock,
-        BatchConfig batch) {
+        BatchConfig batch,
+        ExtractionErrorPlan extractionErrors) {
 
     public static final Duration DEFAULT_WINDOW = Duration.ofSeconds(60);
     public static final int DEFAULT_THREADS = 64;
@@ -57,6 +59,7 @@ public record SimulatorConfig(
             throw new IllegalArgumentException("simulator thoughtsTokens must not be negative, was " + thoughtsTokens);
         }
         java.util.Objects.requireNonNull(batch, "batch");
+        java.util.Objects.requireNonNull(extractionErrors, "extractionErrors");
         modelLimits = Map.copyOf(modelLimits);
         apiKeys = Set.copyOf(apiKeys);
     }
@@ -67,12 +70,14 @@ public record SimulatorConfig(
         return "SimulatorConfig[host=" + host + ", port=" + port + ", window=" + window + ", defaultLimits=" + defaultLimits
                 + ", modelLimits=" + modelLimits + ", freeTier=" + freeTier + ", apiKeys="
                 + apiKeys.stream().map(GeminiSimulator::fingerprint).sorted().toList() + ", latency=" + latency + ", faults="
-                + faults + ", seed=" + seed + ", threads=" + threads + ", thoughtsTokens=" + thoughtsTokens + ", batch=" + batch + "]";
+                + faults + ", seed=" + seed + ", threads=" + threads + ", thoughtsTokens=" + thoughtsTokens + ", batch=" + batch
+                + ", extractionErrors=" + extractionErrors.rates() + "]";
     }
 
     public static SimulatorConfig defaults() {
         return new SimulatorConfig("127.0.0.1", 0, DEFAULT_WINDOW, ModelLimits.UNLIMITED, Map.of(), false, Set.of(),
-                LatencyDistribution.NONE, FaultPlan.NONE, 1L, DEFAULT_THREADS, 0, Clock.systemUTC(), BatchConfig.DEFAULTS);
+                LatencyDistribution.NONE, FaultPlan.NONE, 1L, DEFAULT_THREADS, 0, Clock.systemUTC(), BatchConfig.DEFAULTS,
+                ExtractionErrorPlan.NONE);
     }
 
     public ModelLimits limitsFor(String model) {
@@ -81,69 +86,74 @@ public record SimulatorConfig(
 
     public SimulatorConfig withPort(int p) {
         return new SimulatorConfig(host, p, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, seed,
-                threads, thoughtsTokens, clock, batch);
+                threads, thoughtsTokens, clock, batch, extractionErrors);
     }
 
     public SimulatorConfig withWindow(Duration w) {
         return new SimulatorConfig(host, port, w, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, seed,
-                threads, thoughtsTokens, clock, batch);
+                threads, thoughtsTokens, clock, batch, extractionErrors);
     }
 
     public SimulatorConfig withDefaultLimits(ModelLimits l) {
         return new SimulatorConfig(host, port, window, l, modelLimits, freeTier, apiKeys, latency, faults, seed,
-                threads, thoughtsTokens, clock, batch);
+                threads, thoughtsTokens, clock, batch, extractionErrors);
     }
 
     public SimulatorConfig withModelLimits(String model, ModelLimits l) {
         Map<String, ModelLimits> m = new HashMap<>(modelLimits);
         m.put(model, l);
         return new SimulatorConfig(host, port, window, defaultLimits, m, freeTier, apiKeys, latency, faults, seed,
-                threads, thoughtsTokens, clock, batch);
+                threads, thoughtsTokens, clock, batch, extractionErrors);
     }
 
     public SimulatorConfig withFreeTier(boolean f) {
         return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, f, apiKeys, latency, faults, seed,
-                threads, thoughtsTokens, clock, batch);
+                threads, thoughtsTokens, clock, batch, extractionErrors);
     }
 
     public SimulatorConfig withApiKeys(Set<String> keys) {
         return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, keys, latency, faults, seed,
-                threads, thoughtsTokens, clock, batch);
+                threads, thoughtsTokens, clock, batch, extractionErrors);
     }
 
     public SimulatorConfig withLatency(LatencyDistribution l) {
         return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, l, faults, seed,
-                threads, thoughtsTokens, clock, batch);
+                threads, thoughtsTokens, clock, batch, extractionErrors);
     }
 
     public SimulatorConfig withFaults(FaultPlan f) {
         return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, f, seed,
-                threads, thoughtsTokens, clock, batch);
+                threads, thoughtsTokens, clock, batch, extractionErrors);
     }
 
     public SimulatorConfig withSeed(long s) {
         return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, s,
-                threads, thoughtsTokens, clock, batch);
+                threads, thoughtsTokens, clock, batch, extractionErrors);
     }
 
     public SimulatorConfig withThreads(int t) {
         return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, seed,
-                t, thoughtsTokens, clock, batch);
+                t, thoughtsTokens, clock, batch, extractionErrors);
     }
 
     public SimulatorConfig withThoughtsTokens(long t) {
         return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, seed,
-                threads, t, clock, batch);
+                threads, t, clock, batch, extractionErrors);
     }
 
     public SimulatorConfig withBatch(BatchConfig b) {
         return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, seed,
-                threads, thoughtsTokens, clock, b);
+                threads, thoughtsTokens, clock, b, extractionErrors);
     }
 
     public SimulatorConfig withClock(Clock c) {
         return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, seed,
-                threads, thoughtsTokens, c, batch);
+                threads, thoughtsTokens, c, batch, extractionErrors);
+    }
+
+    public SimulatorConfig withExtractionErrors(ExtractionErrorPlan e) {
+        return new SimulatorConfig(host, port, window, defaultLimits, modelLimits, freeTier, apiKeys, latency, faults, seed,
+                threads, thoughtsTokens, clock, batch, e);
     }
 
     /**
@@ -151,7 +161,8 @@ public record SimulatorConfig(
      * {@code --host}, {@code --port}, {@code --window 60s}, {@code --rpm}, {@code --tpm}, {@code --rpd},
      * {@code --model-limits MODEL=rpm/tpm/rpd} (repeatable; env: comma-separated), {@code --free-tier},
      * {@code --api-key K} (repeatable; env: comma-separated), {@code --latency fixed:50ms},
-     * {@code --fault NAME=RATE} (repeatable), {@code --slow-response 30s}, {@code --seed}, {@code --threads},
+     * {@code --fault NAME=RATE} (repeatable), {@code --extraction-error NAME=RATE} (wrong-total,
+     * missing-date, malformed-json, max-tokens; repeatable), {@code --slow-response 30s}, {@code --seed}, {@code --threads},
      * {@code --thoughts-tokens}, and Batch Mode's {@code --batch-pending 2s}, {@code --batch-running 3s},
      * {@code --batch-expire-after 48h}, {@code --batch-fault NAME=RATE} (job-failed, job-expired,
      * request-error; repeatable), {@code --batch-concurrent-jobs 100}, {@code --batch-enqueued-tokens N}
@@ -192,6 +203,7 @@ public record SimulatorConfig(
         long rpd = 0;
         FaultPlan faults = FaultPlan.NONE;
         BatchConfig batch = BatchConfig.DEFAULTS;
+        ExtractionErrorPlan extractionErrors = ExtractionErrorPlan.NONE;
         Set<String> keys = new LinkedHashSet<>();
         for (Map.Entry<String, java.util.List<String>> f : flags.entrySet()) {
             String setting = "--" + f.getKey();
@@ -199,7 +211,7 @@ public record SimulatorConfig(
             try {
                 switch (f.getKey()) {
                     case "host" -> c = new SimulatorConfig(last, c.port, c.window, c.defaultLimits, c.modelLimits, c.freeTier,
-                            c.apiKeys, c.latency, c.faults, c.seed, c.threads, c.thoughtsTokens, c.clock, c.batch);
+                            c.apiKeys, c.latency, c.faults, c.seed, c.threads, c.thoughtsTokens, c.clock, c.batch, c.extractionErrors);
                     case "port" -> c = c.withPort(Integer.parseInt(last));
                     case "window" -> c = c.withWindow(Durations.parse(setting, last));
                     case "rpm" -> rpm = Long.parseLong(last);
@@ -224,6 +236,17 @@ public record SimulatorConfig(
                                 throw new IllegalArgumentException(setting + " must be NAME=RATE, e.g. overloaded=0.01; was '" + v + "'");
                             }
                             faults = faults.with(Fault.fromFlag(v.substring(0, eq).trim()), Double.parseDouble(v.substring(eq + 1)));
+                        }
+                    }
+                    case "extraction-error" -> {
+                        for (String v : f.getValue()) {
+                            int eq = v.indexOf('=');
+                            if (eq < 0) {
+                                throw new IllegalArgumentException(setting + " must be NAME=RATE, e.g. wrong-total=0.05; was '"
+                                        + v + "'");
+                            }
+                            extractionErrors = extractionErrors.with(ExtractionError.fromFlag(v.substring(0, eq).trim()),
+                                    Double.parseDouble(v.substring(eq + 1)));
                         }
                     }
                     case "slow-response" -> faults = faults.withSlowResponseDelay(Durations.parse(setting, last));
@@ -257,6 +280,7 @@ public record SimulatorConfig(
                 throw new IllegalArgumentException(setting + ": '" + last + "' is not a number", e);
             }
         }
-        return c.withDefaultLimits(new ModelLimits(rpm, tpm, rpd)).withFaults(faults).withApiKeys(keys).withBatch(batch);
+        return c.withDefaultLimits(new ModelLimits(rpm, tpm, rpd)).withFaults(faults).withApiKeys(keys).withBatch(batch)
+                .withExtractionErrors(extractionErrors);
     }
 }

@@ -66,7 +66,7 @@ class SlidingWindowQuotaTest {
             long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
             List<Future<?>> workers = new ArrayList<>();
             for (int t = 0; t < 8; t++) {
-                String text = "y".repeat(4 * (5 + t)); // 5 to 12 tokens
+                String text = "7".repeat(5 + t); // 5 to 12 tokens: one a digit
                 workers.add(pool.submit(() -> {
                     while (admitted.get() < 30 && System.nanoTime() < deadline) {
                         if (SimulatorHttp.generate(sim, MODEL, KEY, SimulatorHttp.textRequest(text)).status() == 200) {
@@ -151,7 +151,7 @@ class SlidingWindowQuotaTest {
     void inputTokensPerMinuteAreEnforcedAndNamedInTheBody() throws Exception {
         SimulatorConfig config = SimulatorConfig.defaults().withWindow(Duration.ofSeconds(30))
                 .withModelLimits(MODEL, new ModelLimits(0, 100, 0));
-        String forty = "x".repeat(160); // 40 tokens at 4 characters a token
+        String forty = "7".repeat(40); // 40 tokens: the simulator's tokenizer splits digits
         try (GeminiSimulator sim = GeminiSimulator.start(config)) {
             assertEquals(200, SimulatorHttp.generate(sim, MODEL, KEY, SimulatorHttp.textRequest(forty)).status());
             assertEquals(200, SimulatorHttp.generate(sim, MODEL, KEY, SimulatorHttp.textRequest(forty)).status());
@@ -160,7 +160,7 @@ class SlidingWindowQuotaTest {
             JsonNode violation = limited.body().get("error").get("details").get(1).get("violations").get(0);
             assertEquals("GenerateContentInputTokensPerModelPerMinute", violation.get("quotaId").asText());
             assertEquals("100", violation.get("quotaValue").asText());
-            assertEquals(200, SimulatorHttp.generate(sim, MODEL, KEY, SimulatorHttp.textRequest("x".repeat(80))).status());
+            assertEquals(200, SimulatorHttp.generate(sim, MODEL, KEY, SimulatorHttp.textRequest("7".repeat(20))).status());
             WindowAudit audit = sim.auditAdmitted().values().iterator().next();
             assertEquals(100, audit.maxInputTokensInWindow());
         }

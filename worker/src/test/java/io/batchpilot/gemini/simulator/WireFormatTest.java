@@ -87,7 +87,7 @@ class WireFormatTest {
     void successBodyHasTheFixturesShapeAndOmitsZeroCounts() throws Exception {
         try (GeminiSimulator sim = GeminiSimulator.start(SimulatorConfig.defaults().withThoughtsTokens(438))) {
             SimulatorHttp.Reply r = SimulatorHttp.generate(sim, "gemini-3-flash-preview", "k",
-                    SimulatorHttp.textRequest("x".repeat(136)));
+                    SimulatorHttp.textRequest("x".repeat(238))); // one 238-letter word: 34 tokens of 7 letters
             assertEquals(200, r.status());
             assertEquals(paths(fixture("200-generate-content.json"), "", new TreeSet<>()), paths(r.body(), "", new TreeSet<>()));
             JsonNode usage = r.body().get("usageMetadata");
@@ -149,7 +149,8 @@ class WireFormatTest {
                 SimulatorHttp.Reply r = SimulatorHttp.post(sim, "/v1beta/models/m:countTokens", "k",
                         SimulatorHttp.fileRequest(SyntheticReceipts.png(3, 1000, 1.0), "image/png"));
                 assertEquals(200, r.status());
-                assertEquals(4 * 258 + 5, r.body().get("totalTokens").asLong()); // 2x2 tiles + "Extract the receipt."
+                // 1000 x 1000: crop unit 666, 2 x 2 tiles; "Extract the receipt." is 3 words and a full stop.
+                assertEquals(4 * 258 + 4, r.body().get("totalTokens").asLong());
             }
             assertEquals(200, SimulatorHttp.generate(sim, "m", "k", SimulatorHttp.textRequest("x")).status());
         }
@@ -201,7 +202,7 @@ class WireFormatTest {
             JsonNode b = SimulatorHttp.generate(sim, "m", "k", snake).body();
             assertEquals(a.get("candidates"), b.get("candidates"));
             assertEquals(a.get("usageMetadata"), b.get("usageMetadata"));
-            // 900 x 900: 2 x 2 tiles, and 18 characters of system instruction = 5 tokens.
+            // 900 x 900: crop unit 600, 2 x 2 tiles; "You read receipts." = You, read, receipts (8 letters: 2), "." = 5 tokens.
             assertEquals(4 * 258 + 5, a.get("usageMetadata").get("promptTokenCount").asLong());
             assertEquals("IMAGE", a.get("usageMetadata").get("promptTokensDetails").get(1).get("modality").asText());
         }
