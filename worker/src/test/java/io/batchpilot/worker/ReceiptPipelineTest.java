@@ -282,6 +282,10 @@ class ReceiptPipelineTest {
       assertEquals(List.of(claimed.id()), dsl.select(QUOTA_PERMITS.FILE_ID).from(QUOTA_PERMITS)
           .where(QUOTA_PERMITS.ID.eq(permit.id())).fetch(QUOTA_PERMITS.FILE_ID), "still in flight, still the file's");
       assertEquals(outcome.inputTokens().longValue(), outcome.call().actualInputTokens());
+      long billed = sim.requests().get(0).inputTokens();
+      assertEquals(billed, outcome.inputTokens().longValue(), "the file carries what the simulator billed");
+      assertTrue(permit.estimatedInputTokens() != billed, "the client's estimate (" + permit.estimatedInputTokens()
+          + ") is not the simulator's count (" + billed + "): the end of the permit has something to reconcile");
 
       assertTrue(completer.write(List.of(outcome)).get(0).applied());
       assertEquals(1, dsl.fetchCount(QUOTA_PERMITS, QUOTA_PERMITS.ID.eq(permit.id()).and(QUOTA_PERMITS.FILE_ID.isNull())),
@@ -290,6 +294,8 @@ class ReceiptPipelineTest {
       gate.close();
 
       assertEquals(0, dsl.fetchCount(QUOTA_PERMITS, QUOTA_PERMITS.ID.eq(permit.id())), "ended once written");
+      assertEquals(billed, gate.status("gemini", MODEL).orElseThrow().inputTokensInWindow(),
+          "the window holds the billed tokens, not the estimate");
       assertEquals(1, sessions.progress(session).apiCalls());
     } finally {
       gate.close();
