@@ -14,6 +14,8 @@ import io.batchpilot.db.EmbeddedPostgres;
 import io.batchpilot.db.Migrator;
 import io.batchpilot.files.FileSourceConfig;
 import io.batchpilot.gemini.GeminiConfig;
+import io.batchpilot.gemini.simulator.ExtractionError;
+import io.batchpilot.gemini.simulator.ExtractionErrorPlan;
 import io.batchpilot.gemini.simulator.GeminiSimulator;
 import io.batchpilot.gemini.simulator.ModelLimits;
 import io.batchpilot.gemini.simulator.SimulatorConfig;
@@ -37,6 +39,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.Callable;
@@ -72,6 +75,12 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--workers", defaultValue = "2", description = "Workers in the fleet (default ${DEFAULT-VALUE}).")
   int workers;
 
+  @Option(names = "--extraction-error", paramLabel = "NAME=RATE",
+      description = "Have the simulator answer wrongly at this rate (repeatable): wrong-total, missing-date, "
+          + "malformed-json or max-tokens, e.g. wrong-total=0.1. The accuracy line then counts what got through; "
+          + "malformed and cut-off answers are retried.")
+  List<String> extractionErrors = new ArrayList<>();
+
   @Option(names = "--json", description = "Print the summary as one JSON object on stdout; everything else goes to stderr.")
   boolean json;
 
@@ -90,11 +99,15 @@ final class DemoCommand implements Callable<Integer> {
     if (workers < 1 || workers > 16) {
       throw CliException.usage("--workers must be between 1 and 16, was " + workers);
     }
+    ExtractionErrorPlan wrongAnswers = extractionErrorPlan(extractionErrors);
     PrintWriter result = spec.commandLine().getOut();
     // With --json, stdout is the summary alone.
     PrintWriter out = json ? spec.commandLine().getErr() : result;
     Endpoint endpoint = Endpoint.of(System.getenv());
     boolean realGemini = endpoint != Endpoint.SIMULATOR;
+    if (realGemini && !extractionErrors.isEmpty()) {
+      throw CliException.usage("--extraction-error is the simulator's: unset GEMINI_API_KEY to run the demo on it");
+    }
 
     EmbeddedPostgres embedded = null;
     DatabaseUrl url;
@@ -112,6 +125,7 @@ final class DemoCommand implements Callable<Integer> {
              .withApiKeys(Set.of(DEMO_KEY))
              .withFreeTier(true)
              .withThoughtsTokens(SIMULATED_THOUGHTS_TOKENS)
+             .withExtractionErrors(wrongAnswers)
              .withModelLimits(SIMULATED_MODEL, new ModelLimits(rpm, 1_000_000, 10_000)))) {
       Migrator.Result migrated = new Migrator(pool).migrate();
       out.printf("database %s migrated to version %s%n", url, migrated.schemaVersion());
@@ -182,6 +196,23 @@ final class DemoCommand implements Callable<Integer> {
         embedded.close();
       }
     }
+  }
+
+  /** The --extraction-error flags as the simulator's plan; a bad name or rate is a usage error naming it. */
+  static ExtractionErrorPlan extractionErrorPlan(List<String> flags) {
+    ExtractionErrorPlan plan = ExtractionErrorPlan.NONE;
+    for (String flag : flags) {
+      int eq = flag.indexOf('=');
+      try {
+        if (eq < 0) {
+          throw new IllegalArgumentException("must be NAME=RATE, e.g. wrong-total=0.1");
+        }
+        plan = plan.with(ExtractionError.fromFlag(flag.substring(0, eq).trim()), Double.parseDouble(flag.substring(eq + 1)));
+      } catch (IllegalArgumentException e) {
+        throw CliException.usage("--extraction-error " + flag + ": " + e.getMessage());
+      }
+    }
+    return plan;
   }
 
   /** Raises batchpilot's own log level to WARN unless {@link Main#LOG_LEVEL} chose one; returns the undo. */
@@ -259,7 +290,7 @@ final class DemoCommand implements Callable<Integer> {
   /** What the demo shows at the end. */
   record Summary(int total, int completed, int failed, int retries, long rateLimited429s, long inputTokens,
                  long outputTokens, long thinkingTokens, BigDecimal estimatedCostUsd, Double peakQuotaUse, int accurate,
-                 int embedded, Duration wall) {
+                 Map<String, Integer> mismatches, int embedded, Duration wall) {
 
     void print(PrintWriter out) {
       row(out, "files completed", completed + " of " + total);
@@ -273,8 +304,10 @@ final class DemoCommand implements Callable<Integer> {
           + "'s prices in batchpilot_model_prices, thinking included");
       row(out, "quota utilisation", peakQuotaUse == null ? "n/a (real Gemini: see the quota dashboard)"
           : String.format(Locale.ROOT, "%.0f%% of the per-minute request limit in the busiest window", peakQuotaUse * 100));
-      row(out, "extraction accuracy", String.format(Locale.ROOT, "%d of %d completed match the ground truth (%.0f%%)",
-          accurate, completed, completed == 0 ? 0.0 : 100.0 * accurate / completed));
+      row(out, "extraction accuracy", String.format(Locale.ROOT, "%d of %d completed match the ground truth (%.0f%%)%s",
+          accurate, completed, completed == 0 ? 0.0 : 100.0 * accurate / completed, mismatches.isEmpty() ? ""
+              : "; first field wrong: " + String.join(", ", mismatches.entrySet().stream()
+                  .map(e -> e.getKey() + " " + e.getValue()).toList())));
       row(out, "searchable", embedded + " of " + completed + " receipts embedded (batchEmbedContents, up to 100 a call)");
       row(out, "wall time", ProgressView.formatDuration(wall));
     }
@@ -298,6 +331,8 @@ final class DemoCommand implements Callable<Integer> {
         node.put("peak_quota_use", peakQuotaUse);
       }
       node.put("accurate", accurate);
+      ObjectNode wrong = node.putObject("mismatches");
+      mismatches.forEach(wrong::put);
       node.put("embedded", embedded);
       node.put("wall_seconds", wall.toMillis() / 1000.0);
       return node;
@@ -317,6 +352,7 @@ final class DemoCommand implements Callable<Integer> {
     long output = 0;
     long thinking = 0;
     int accurate = 0;
+    Map<String, Integer> mismatches = new java.util.TreeMap<>();
     int embedded = 0;
     for (Record r : dsl.select(BATCH_UPLOAD_FILES.ORIGINAL_FILENAME, BATCH_UPLOAD_FILES.STATUS, BATCH_UPLOAD_FILES.EMBEDDING_STATUS,
             BATCH_UPLOAD_FILES.RETRY_COUNT, BATCH_UPLOAD_FILES.INPUT_TOKENS, BATCH_UPLOAD_FILES.OUTPUT_TOKENS,
@@ -327,9 +363,14 @@ final class DemoCommand implements Callable<Integer> {
       input += r.get(BATCH_UPLOAD_FILES.INPUT_TOKENS) == null ? 0 : r.get(BATCH_UPLOAD_FILES.INPUT_TOKENS);
       output += r.get(BATCH_UPLOAD_FILES.OUTPUT_TOKENS) == null ? 0 : r.get(BATCH_UPLOAD_FILES.OUTPUT_TOKENS);
       thinking += r.get(BATCH_UPLOAD_FILES.THINKING_TOKENS) == null ? 0 : r.get(BATCH_UPLOAD_FILES.THINKING_TOKENS);
-      if ("completed".equals(r.get(BATCH_UPLOAD_FILES.STATUS)) && r.get(BATCH_UPLOAD_FILES.RESULT) != null
-          && matches(r.get(BATCH_UPLOAD_FILES.RESULT).data(), truth.get(r.get(BATCH_UPLOAD_FILES.ORIGINAL_FILENAME)))) {
-        accurate++;
+      if ("completed".equals(r.get(BATCH_UPLOAD_FILES.STATUS))) {
+        Optional<String> wrong = r.get(BATCH_UPLOAD_FILES.RESULT) == null ? Optional.of("result")
+            : mismatch(r.get(BATCH_UPLOAD_FILES.RESULT).data(), truth.get(r.get(BATCH_UPLOAD_FILES.ORIGINAL_FILENAME)));
+        if (wrong.isEmpty()) {
+          accurate++;
+        } else {
+          mismatches.merge(wrong.get(), 1, Integer::sum);
+        }
       }
     }
     // The session's model's row (the simulated one copies the real one's prices), priced as the cost
@@ -347,7 +388,7 @@ final class DemoCommand implements Callable<Integer> {
           .findFirst().orElse(0.0);
     }
     return new Summary(progress.totalFiles(), progress.completed(), progress.failed(), retries, rejected, input, output,
-        thinking, cost, peak, accurate, embedded, wall);
+        thinking, cost, peak, accurate, mismatches, embedded, wall);
   }
 
   /** Created on first use: picocli builds every command at startup, and a worker should not wait for Jackson there. */
@@ -355,27 +396,30 @@ final class DemoCommand implements Callable<Integer> {
     static final ObjectMapper MAPPER = new ObjectMapper();
   }
 
-  /** The extraction equals the receipt's ground truth, field by field (amounts compared as numbers). */
-  static boolean matches(String resultJson, SyntheticReceipts.Sample sample) {
+  /**
+   * The first field in which the extraction differs from the receipt's ground truth (amounts compared
+   * as numbers; a null differs from any value), or empty when it matches.
+   */
+  static Optional<String> mismatch(String resultJson, SyntheticReceipts.Sample sample) {
     if (sample == null) {
-      return false;
+      return Optional.of("file");
     }
     try {
       JsonNode got = Json.MAPPER.readTree(resultJson);
       JsonNode want = sample.truth().toJson();
       for (String field : List.of("merchant", "date", "currency")) {
-        if (!want.path(field).asText().equals(got.path(field).asText())) {
-          return false;
+        if (!got.path(field).isTextual() || !want.path(field).asText().equals(got.path(field).asText())) {
+          return Optional.of(field);
         }
       }
       for (String amount : List.of("subtotal", "tax", "total")) {
-        if (want.path(amount).decimalValue().compareTo(got.path(amount).decimalValue()) != 0) {
-          return false;
+        if (!got.path(amount).isNumber() || want.path(amount).decimalValue().compareTo(got.path(amount).decimalValue()) != 0) {
+          return Optional.of(amount);
         }
       }
-      return want.path("line_items").size() == got.path("line_items").size();
+      return want.path("line_items").size() == got.path("line_items").size() ? Optional.empty() : Optional.of("line_items");
     } catch (IOException e) {
-      return false;
+      return Optional.of("result");
     }
   }
 

@@ -1,6 +1,7 @@
 package io.batchpilot.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -26,7 +27,7 @@ class DemoCommandTest {
   void demoJsonPrintsTheSummaryAloneOnStdout(TestDatabase db) throws Exception {
     assumeTrue(System.getenv("GEMINI_API_KEY") == null, "this test runs the demo on its simulator");
     CliRun run = CliRun.of("demo", "--files", "2", "--rpm", "120", "--json", "--database-url", db.url().withCredentials());
-    assertEquals(ExitCode.OK, run.exitCode(), run.err());
+    assertEquals(ExitCode.OK, run.exitCode(), run.err() + run.out());
     assertEquals(1, run.out().lines().count(), run.out());
     JsonNode summary = JsonOutput.MAPPER.readTree(run.out());
     assertEquals(2, summary.path("files_total").asInt());
@@ -34,5 +35,23 @@ class DemoCommandTest {
     assertEquals(0, summary.path("files_failed").asInt());
     assertEquals(2, summary.path("accurate").asInt());
     assertEquals(0, summary.path("rate_limited_429s").asInt());
+    assertEquals(0, summary.path("mismatches").size());
+  }
+
+  @Test
+  void theAccuracyLineNamesTheFieldsThatWereWrong() {
+    var summary = new DemoCommand.Summary(16, 15, 1, 9, 0, 30_000, 2_000, 6_000, java.math.BigDecimal.ONE, 0.5, 11,
+        new java.util.TreeMap<>(Map.of("date", 1, "total", 3)), 11, java.time.Duration.ofSeconds(20));
+    java.io.StringWriter text = new java.io.StringWriter();
+    summary.print(new java.io.PrintWriter(text, true));
+    assertTrue(text.toString().contains("11 of 15 completed match the ground truth (73%); first field wrong: date 1, total 3"),
+        text.toString());
+  }
+
+  @Test
+  void aBadExtractionErrorFlagIsAUsageErrorNamingIt() {
+    CliRun run = CliRun.of("demo", "--extraction-error", "wrong-totals=0.1");
+    assertEquals(ExitCode.USAGE, run.exitCode(), run.err());
+    assertTrue(run.err().contains("--extraction-error wrong-totals=0.1") && run.err().contains("wrong-total"), run.err());
   }
 }
