@@ -1,7 +1,7 @@
 package io.batchpilot.cli;
 
-import io.batchpilot.gemini.simulator.GeminiSimulator;
-import io.batchpilot.gemini.simulator.SimulatorConfig;
+import io.batchpilot.simulator.GeminiSimulator;
+import io.batchpilot.simulator.SimulatorConfig;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;

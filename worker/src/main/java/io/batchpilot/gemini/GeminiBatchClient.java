@@ -34,7 +34,7 @@ import org.slf4j.LoggerFactory;
  * downloaded from the results file. Like {@link GeminiClient} it does not retry: every failure is a
  * classified {@link GeminiException}, and the key travels only in {@code x-goog-api-key} to
  * GEMINI_BASE_URL's origin. The REST shapes it speaks, with their sources, are in
- * {@code io.batchpilot.gemini.simulator.SimulatedBatches} and docs/simulator.md ("Batch Mode").
+ * {@code io.batchpilot.simulator.SimulatedBatches} and docs/simulator.md ("Batch Mode").
  */
 public final class GeminiBatchClient implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(GeminiBatchClient.class);

@@ -3,9 +3,9 @@ package io.batchpilot.bench;
 import io.batchpilot.gemini.GeminiClient;
 import io.batchpilot.gemini.GeminiConfig;
 import io.batchpilot.gemini.GeminiException;
-import io.batchpilot.gemini.simulator.GeminiSimulator;
-import io.batchpilot.gemini.simulator.SimulatorConfig;
-import io.batchpilot.gemini.simulator.SyntheticReceipts;
+import io.batchpilot.simulator.GeminiSimulator;
+import io.batchpilot.simulator.SimulatorConfig;
+import io.batchpilot.simulator.SyntheticReceipts;
 import java.util.Arrays;
 
 /**

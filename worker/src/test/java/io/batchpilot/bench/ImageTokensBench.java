@@ -6,7 +6,7 @@ import io.batchpilot.files.FileValidatorConfig;
 import io.batchpilot.files.ImagePreprocessor;
 import io.batchpilot.files.ImagePreprocessorConfig;
 import io.batchpilot.gemini.TokenCounter;
-import io.batchpilot.gemini.simulator.SyntheticReceipts;
+import io.batchpilot.simulator.SyntheticReceipts;
 import java.awt.Dimension;
 import java.util.ArrayList;
 import java.util.Arrays;

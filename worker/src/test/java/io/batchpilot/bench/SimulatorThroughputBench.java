@@ -1,8 +1,8 @@
 package io.batchpilot.bench;
 
-import io.batchpilot.gemini.simulator.GeminiSimulator;
-import io.batchpilot.gemini.simulator.SimulatorConfig;
-import io.batchpilot.gemini.simulator.SyntheticReceipts;
+import io.batchpilot.simulator.GeminiSimulator;
+import io.batchpilot.simulator.SimulatorConfig;
+import io.batchpilot.simulator.SyntheticReceipts;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

@@ -4,10 +4,10 @@ import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
 
 import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.db.testing.TestPostgres;
-import io.batchpilot.gemini.simulator.GeminiSimulator;
-import io.batchpilot.gemini.simulator.LatencyDistribution;
-import io.batchpilot.gemini.simulator.SimulatorConfig;
-import io.batchpilot.gemini.simulator.SyntheticReceipts;
+import io.batchpilot.simulator.GeminiSimulator;
+import io.batchpilot.simulator.LatencyDistribution;
+import io.batchpilot.simulator.SimulatorConfig;
+import io.batchpilot.simulator.SyntheticReceipts;
 import io.batchpilot.session.NewFile;
 import io.batchpilot.session.NewSession;
 import io.batchpilot.session.Sessions;

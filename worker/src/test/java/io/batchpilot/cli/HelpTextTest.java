@@ -4,10 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.batchpilot.gemini.simulator.BatchConfig;
-import io.batchpilot.gemini.simulator.Fault;
-import io.batchpilot.gemini.simulator.ModelLimits;
-import io.batchpilot.gemini.simulator.SimulatorConfig;
+import io.batchpilot.simulator.BatchConfig;
+import io.batchpilot.simulator.Fault;
+import io.batchpilot.simulator.ModelLimits;
+import io.batchpilot.simulator.SimulatorConfig;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.batchpilot.gemini.TokenCounter;
-import io.batchpilot.gemini.simulator.SyntheticReceipts;
+import io.batchpilot.simulator.SyntheticReceipts;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.batchpilot.files.OnDisk;
-import io.batchpilot.gemini.simulator.SyntheticReceipts;
+import io.batchpilot.simulator.SyntheticReceipts;
 import java.io.IOException;
 import org.junit.jupiter.api.Test;
 

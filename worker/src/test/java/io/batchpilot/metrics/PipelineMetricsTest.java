@@ -10,7 +10,7 @@ import com.codahale.metrics.Metric;
 import io.batchpilot.db.testing.PostgresExtension;
 import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.embeddings.EmbeddingConfig;
-import io.batchpilot.gemini.simulator.RecordedRequest;
+import io.batchpilot.simulator.RecordedRequest;
 import io.batchpilot.store.Jooq;
 import io.batchpilot.worker.WorkerProcess;
 import java.nio.file.Path;

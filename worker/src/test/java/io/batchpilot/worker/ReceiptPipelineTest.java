@@ -23,12 +23,12 @@ import io.batchpilot.files.ImagePreprocessor;
 import io.batchpilot.files.ImagePreprocessorConfig;
 import io.batchpilot.gemini.GeminiClient;
 import io.batchpilot.gemini.GeminiConfig;
-import io.batchpilot.gemini.simulator.Fault;
-import io.batchpilot.gemini.simulator.FaultPlan;
-import io.batchpilot.gemini.simulator.GeminiSimulator;
-import io.batchpilot.gemini.simulator.ModelLimits;
-import io.batchpilot.gemini.simulator.SimulatorConfig;
-import io.batchpilot.gemini.simulator.SyntheticReceipts;
+import io.batchpilot.simulator.Fault;
+import io.batchpilot.simulator.FaultPlan;
+import io.batchpilot.simulator.GeminiSimulator;
+import io.batchpilot.simulator.ModelLimits;
+import io.batchpilot.simulator.SimulatorConfig;
+import io.batchpilot.simulator.SyntheticReceipts;
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
 import io.batchpilot.limiter.Permit;
 import io.batchpilot.limiter.QuotaGate;
@@ -358,7 +358,7 @@ class ReceiptPipelineTest {
     UUID session = submit("copies", copies);
     // A second per call, so the four are claimed and validated while the first call is still out.
     SimulatorConfig slow = SimulatorConfig.defaults().withApiKeys(Set.of(KEY))
-        .withLatency(io.batchpilot.gemini.simulator.LatencyDistribution.fixed(Duration.ofSeconds(1)));
+        .withLatency(io.batchpilot.simulator.LatencyDistribution.fixed(Duration.ofSeconds(1)));
     try (GeminiSimulator sim = GeminiSimulator.start(slow);
          GeminiClient gemini = new GeminiClient(GeminiConfig.of(sim.baseUrl(), KEY));
          Worker worker = new Worker(CONFIG, db.dataSource(), db.url(), processor(db.dataSource(), gemini, FileValidatorConfig.defaults()), new Metrics())) {

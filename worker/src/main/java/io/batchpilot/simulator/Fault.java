@@ -1,4 +1,4 @@
-package io.batchpilot.gemini.simulator;
+package io.batchpilot.simulator;
 
 /** A failure the simulator injects into an admitted request, at a configured rate. */
 public enum Fault {

@@ -1,4 +1,4 @@
-package io.batchpilot.gemini.simulator;
+package io.batchpilot.simulator;
 
 /**
  * Limits for one (API key, model): requests and input tokens per window (a minute at Google, shorter

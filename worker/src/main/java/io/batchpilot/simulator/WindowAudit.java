@@ -1,4 +1,4 @@
-package io.batchpilot.gemini.simulator;
+package io.batchpilot.simulator;
 
 /**
  * The busiest window of the configured length for one (key fingerprint, model): the most requests

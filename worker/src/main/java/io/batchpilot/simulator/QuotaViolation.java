@@ -1,4 +1,4 @@
-package io.batchpilot.gemini.simulator;
+package io.batchpilot.simulator;
 
 /** One quota a request would have exceeded; becomes a QuotaFailure violation in the 429 body. */
 public record QuotaViolation(Kind kind, long limit) {

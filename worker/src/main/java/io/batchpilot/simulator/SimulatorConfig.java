@@ -1,4 +1,4 @@
-package io.batchpilot.gemini.simulator;
+package io.batchpilot.simulator;
 
 import io.batchpilot.settings.Durations;
 import java.time.Clock;

@@ -1,4 +1,4 @@
-package io.batchpilot.gemini.simulator;
+package io.batchpilot.simulator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
