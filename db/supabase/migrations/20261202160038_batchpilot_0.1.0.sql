@@ -2036,12 +2036,18 @@ BEGIN
        FOR NO KEY UPDATE OF s
   ), tenant_load AS (
     -- Each tenant's files in flight, over all of its sessions (one at max_concurrent, or with
-    -- nothing left to claim, still holds its share).
-    SELECT CASE WHEN fair_share = 'team' THEN coalesce(s.team_id, s.user_id, s.id) ELSE s.id END AS tenant,
-           sum(s.files_processing) AS in_flight
-      FROM public.batch_upload_sessions s
-     WHERE s.status IN ('pending', 'processing') AND s.files_processing > 0
-     GROUP BY 1
+    -- nothing left to claim, still holds its share). The open sessions' counts are the ones read
+    -- under their locks: this statement's snapshot may predate the claim it waited for, and a stale
+    -- count would hand the last claimer's session more than its share.
+    SELECT t.tenant, sum(t.in_flight) AS in_flight
+      FROM (SELECT os.tenant, os.in_flight FROM open_sessions os
+            UNION ALL
+            SELECT CASE WHEN fair_share = 'team' THEN coalesce(s.team_id, s.user_id, s.id) ELSE s.id END,
+                   s.files_processing
+              FROM public.batch_upload_sessions s
+             WHERE s.status IN ('pending', 'processing') AND s.files_processing > 0
+               AND s.id NOT IN (SELECT os.id FROM open_sessions os)) t
+     GROUP BY t.tenant
   ), session_turns AS (
     -- A session's due files get turns in_flight + 1, + 2...; taking the lowest turns first fills
     -- the sessions with the fewest files in flight first, so a 10,000-file session cannot starve a
