@@ -17,7 +17,6 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import okhttp3.HttpUrl;
 import okhttp3.MediaType;
@@ -58,16 +57,7 @@ public final class GeminiBatchClient implements AutoCloseable {
         this.json = new ObjectMapper()
                 .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
                 .configure(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES, false);
-        this.http = new OkHttpClient.Builder()
-                .connectTimeout(config.connectTimeout().toMillis(), TimeUnit.MILLISECONDS)
-                .readTimeout(config.readTimeout().toMillis(), TimeUnit.MILLISECONDS)
-                .writeTimeout(config.readTimeout().toMillis(), TimeUnit.MILLISECONDS)
-                .callTimeout(config.callTimeout().toMillis(), TimeUnit.MILLISECONDS)
-                // A silent resend of a create would enqueue a second job: failures surface instead.
-                .retryOnConnectionFailure(false)
-                .followRedirects(false)
-                .followSslRedirects(false)
-                .build();
+        this.http = GeminiHttp.client(config);
     }
 
     /** {@link #create(String, String, List, long)} with Google's inline limit, {@link BatchQuotas#INLINE_REQUEST_BYTES}. */

@@ -16,17 +16,13 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
-import javax.net.SocketFactory;
 import okhttp3.Headers;
 import okhttp3.HttpUrl;
 import okhttp3.MediaType;
@@ -87,18 +83,7 @@ public final class GeminiClient implements AutoCloseable {
                 .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
                 // Keep amounts as printed: 10.80 stays 10.80, not 10.8.
                 .configure(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES, false);
-        this.http = new OkHttpClient.Builder()
-                .connectTimeout(config.connectTimeout().toMillis(), TimeUnit.MILLISECONDS)
-                .readTimeout(config.readTimeout().toMillis(), TimeUnit.MILLISECONDS)
-                .writeTimeout(config.readTimeout().toMillis(), TimeUnit.MILLISECONDS)
-                .callTimeout(config.callTimeout().toMillis(), TimeUnit.MILLISECONDS)
-                // A silent resend would spend quota the QuotaGate never granted: failures surface instead.
-                .retryOnConnectionFailure(false)
-                // OkHttp keeps custom headers across redirects, even to another host: never follow one.
-                .followRedirects(false)
-                .followSslRedirects(false)
-                .socketFactory(new NoDelaySocketFactory())
-                .build();
+        this.http = GeminiHttp.client(config);
     }
 
     /**
@@ -512,44 +497,6 @@ public final class GeminiClient implements AutoCloseable {
     }
 
     // ---- HTTP ----------------------------------------------------------------------------------
-
-    /**
-     * Sockets with Nagle's algorithm off. A request larger than one 8 KiB write (any inline image)
-     * otherwise waits for the server's delayed ACK on a reused connection: about 40 ms a call.
-     */
-    private static final class NoDelaySocketFactory extends SocketFactory {
-        private final SocketFactory delegate = SocketFactory.getDefault();
-
-        @Override
-        public Socket createSocket() throws IOException {
-            return noDelay(delegate.createSocket());
-        }
-
-        @Override
-        public Socket createSocket(String host, int port) throws IOException {
-            return noDelay(delegate.createSocket(host, port));
-        }
-
-        @Override
-        public Socket createSocket(String host, int port, InetAddress localHost, int localPort) throws IOException {
-            return noDelay(delegate.createSocket(host, port, localHost, localPort));
-        }
-
-        @Override
-        public Socket createSocket(InetAddress host, int port) throws IOException {
-            return noDelay(delegate.createSocket(host, port));
-        }
-
-        @Override
-        public Socket createSocket(InetAddress address, int port, InetAddress localAddress, int localPort) throws IOException {
-            return noDelay(delegate.createSocket(address, port, localAddress, localPort));
-        }
-
-        private static Socket noDelay(Socket socket) throws IOException {
-            socket.setTcpNoDelay(true);
-            return socket;
-        }
-    }
 
     private record Exchange(Headers headers, byte[] body) {
     }
