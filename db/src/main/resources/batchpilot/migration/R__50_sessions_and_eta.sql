@@ -284,13 +284,18 @@ BEGIN
        -- Parked by Google's per-day 429 without a daily limit of ours: the rest goes the next day.
        SELECT coalesce((g.limits).requests_per_day, nd.calls) AS per_day) d
   ), estimate AS (
+    -- The gate binds while its last window is (nearly) full, or its lookback is: just after a burst
+    -- leaves the window, its grants still hold the lookback, and the minute's measured pace (the
+    -- burst, then the wait) would say a minute where the next grants are a second away.
     SELECT nd.id,
            CASE WHEN sc.last_grant_at IS NULL THEN nd.files / p.measured
-                WHEN p.measured IS NULL OR g.saturated OR nd.calls > g.calls_left_today THEN sc.seconds
+                WHEN p.measured IS NULL OR g.saturated OR u.calls >= 0.9 * g.calls_per_lookback
+                     OR nd.calls > g.calls_left_today THEN sc.seconds
                 ELSE greatest(sc.seconds, nd.files / p.measured) END AS seconds
       FROM need nd
       LEFT JOIN scheduled s0 ON s0.id = nd.id
       LEFT JOIN gate g ON g.provider = nd.provider AND g.model = nd.model
+      LEFT JOIN used u ON u.provider = nd.provider AND u.model = nd.model
       LEFT JOIN output o ON o.provider = nd.provider AND o.model = nd.model
      CROSS JOIN LATERAL (
        SELECT CASE WHEN o.files >= 2 AND o.seconds > 0 THEN (o.files - 1) / o.seconds END AS measured) p

@@ -255,6 +255,28 @@ class EtaEstimatorTest {
   }
 
   @Test
+  void aBurstThatLeftTheWindowButNotTheLookbackStillBinds() {
+    // The demo a minute in: the first 20 files were granted 60.5-62.5 s ago and finished at once; the
+    // 10 older grants have left the 62 s lookback and let 10 new ones in, the 10 others leave it
+    // within a second and a half. The gate's last minute holds only the 10 new grants, and the last
+    // minute measured 20 files in a burst and then a wait, a pace that would say a minute; the gate
+    // will grant the last 10 calls within a second or two.
+    quotaPerMinute(20, null);
+    UUID session = running("turning", 40, "processing");
+    grantedAgo(10, 62.5);
+    grantedAgo(10, 60.5);
+    finishAll();
+    for (int i = 0; i < 20; i++) {
+      finishOne(session, 60.0 - i * 0.02);
+    }
+    grantedAgo(10, 0);
+
+    Map<UUID, Double> left = estimate(session);
+
+    assertEquals(1.0, left.get(session), 0.6, "10 calls in flight, 10 to grant when the older grants leave");
+  }
+
+  @Test
   void aDailyLimitThatBindsSaysDaysCountedFromTheResetAtPacificMidnight() {
     // 1,000 files at 250 requests a day (the case: once estimated at 1 h 43 m). 10 are done,
     // 10 requests spent today: 240 more today, then 250 on each of the next days.
