@@ -1,9 +1,6 @@
 package io.batchpilot.store;
 
-import java.io.EOFException;
-import java.net.ConnectException;
-import java.net.SocketException;
-import java.nio.channels.ClosedChannelException;
+import java.io.IOException;
 import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
 import java.time.Duration;
@@ -27,7 +24,7 @@ public final class DatabaseOutage {
    * True when {@code error} (or a cause of it) says the database cannot be reached: SQLState class
    * 08 (connection exception), 57P01/57P02/57P03 (the server is shutting down, crashed, or not yet
    * accepting connections), a pool that found no connection in time, pgjdbc-ng's "connection
-   * closed", or a socket that was refused or closed under the driver.
+   * closed", or an I/O error under the driver (a socket refused, reset or closed, a broken pipe).
    */
   public static boolean causedBy(Throwable error) {
     boolean fromDriver = false;
@@ -41,9 +38,10 @@ public final class DatabaseOutage {
         }
         fromDriver = true;
       }
-      // A socket error counts only under a driver's exception: Gemini's network errors are not outages.
-      if (fromDriver && (t instanceof ConnectException || t instanceof ClosedChannelException
-          || t instanceof SocketException || t instanceof EOFException)) {
+      // An I/O error counts only under a driver's exception: Gemini's network errors are not outages.
+      // Sockets refused, reset or closed, and a write into a connection the server just closed
+      // (Netty's plain IOException "Broken pipe").
+      if (fromDriver && t instanceof IOException) {
         return true;
       }
     }

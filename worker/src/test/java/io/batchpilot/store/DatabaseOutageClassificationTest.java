@@ -33,6 +33,9 @@ class DatabaseOutageClassificationTest {
     assertTrue(DatabaseOutage.causedBy(jooq(new SQLTimeoutException(new java.util.concurrent.TimeoutException()))),
         "no answer within the network timeout");
     assertTrue(DatabaseOutage.causedBy(jooq(new SQLException("I/O error", null, new ConnectException("refused")))));
+    // pgjdbc-ng writing into a connection the server just closed: no SQLState, Netty's plain IOException.
+    assertTrue(DatabaseOutage.causedBy(jooq(new SQLException("Broken pipe", null, new java.io.IOException("Broken pipe")))),
+        "a broken pipe under the driver");
   }
 
   @Test
