@@ -40,7 +40,6 @@ public final class GeminiBatchClient implements AutoCloseable {
 
     private static final MediaType JSON_TYPE = MediaType.get("application/json; charset=utf-8");
     private static final MediaType JSONL_TYPE = MediaType.get("application/jsonl");
-    private static final Pattern MODEL_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
     private static final Pattern BATCH_NAME = Pattern.compile("batches/[A-Za-z0-9_-]+");
     private static final Pattern FILE_NAME = Pattern.compile("files/[A-Za-z0-9_-]+");
 
@@ -74,7 +73,7 @@ public final class GeminiBatchClient implements AutoCloseable {
      */
     public BatchJob create(String model, String displayName, List<BatchRequest> requests, long inlineLimitBytes)
             throws GeminiException {
-        String modelId = modelId(model);
+        String modelId = GeminiHttp.modelId(model);
         if (requests.isEmpty()) {
             throw new IllegalArgumentException("a batch job needs at least one request");
         }
@@ -449,12 +448,4 @@ public final class GeminiBatchClient implements AutoCloseable {
         }
     }
 
-    private static String modelId(String model) throws GeminiException {
-        String id = model != null && model.startsWith("models/") ? model.substring("models/".length()) : model;
-        if (id == null || !MODEL_ID.matcher(id).matches()) {
-            throw new GeminiException(GeminiError.INVALID_REQUEST,
-                    "'" + model + "' is not a Gemini model id (such as gemini-2.5-flash): check the session's model");
-        }
-        return id;
-    }
 }

@@ -61,7 +61,6 @@ public final class GeminiClient implements AutoCloseable {
 
     static final String API_KEY_HEADER = "x-goog-api-key";
     private static final MediaType JSON_TYPE = MediaType.get("application/json; charset=utf-8");
-    private static final Pattern MODEL_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
     private static final Pattern FILE_NAME = Pattern.compile("files/[A-Za-z0-9_-]+");
     private static final Pattern MIME_TYPE = Pattern.compile("[a-z0-9.+-]+/[a-z0-9.+-]+");
     private static final Set<String> BLOCKING_FINISH_REASONS =
@@ -92,7 +91,7 @@ public final class GeminiClient implements AutoCloseable {
      * (and deleted afterwards).
      */
     public ExtractionResult extractReceipt(String model, byte[] content, String mimeType) throws GeminiException {
-        String modelId = modelId(model);
+        String modelId = GeminiHttp.modelId(model);
         String mime = mimeType(mimeType);
         if (sendsInline(content.length, mime)) {
             return extract(modelId, RequestBody.create(bytes(generateRequest(inlineData(mime, content))), JSON_TYPE));
@@ -105,7 +104,7 @@ public final class GeminiClient implements AutoCloseable {
      * bytes are read as the request is sent, never held, so a file larger than the heap can go.
      */
     public ExtractionResult extractReceipt(String model, Path content, String mimeType) throws GeminiException {
-        String modelId = modelId(model);
+        String modelId = GeminiHttp.modelId(model);
         String mime = mimeType(mimeType);
         long size;
         try {
@@ -134,7 +133,7 @@ public final class GeminiClient implements AutoCloseable {
 
     /** One text's embedding ({@code embedContent}). */
     public float[] embed(String model, String text, EmbeddingOptions options) throws GeminiException {
-        String modelId = modelId(model);
+        String modelId = GeminiHttp.modelId(model);
         JsonNode response = postJson(modelId, "embedContent", embedRequest(modelId, text, options));
         return vector(response.path("embedding"), options, "embedding");
     }
@@ -144,7 +143,7 @@ public final class GeminiClient implements AutoCloseable {
      * {@value #MAX_EMBEDDINGS_PER_REQUEST} at a time.
      */
     public List<float[]> embedBatch(String model, List<String> texts, EmbeddingOptions options) throws GeminiException {
-        String modelId = modelId(model);
+        String modelId = GeminiHttp.modelId(model);
         List<float[]> vectors = new ArrayList<>(texts.size());
         for (int from = 0; from < texts.size(); from += MAX_EMBEDDINGS_PER_REQUEST) {
             List<String> chunk = texts.subList(from, Math.min(texts.size(), from + MAX_EMBEDDINGS_PER_REQUEST));
@@ -168,7 +167,7 @@ public final class GeminiClient implements AutoCloseable {
 
     /** Gemini's own count of a text's tokens ({@code countTokens}); also corrects the text ratio. */
     public long countTokens(String model, String text) throws GeminiException {
-        String modelId = modelId(model);
+        String modelId = GeminiHttp.modelId(model);
         ObjectNode body = json.createObjectNode();
         body.putArray("contents").addObject().putArray("parts").addObject().put("text", text);
         JsonNode total = postJson(modelId, "countTokens", body).get("totalTokens");
@@ -581,14 +580,6 @@ public final class GeminiClient implements AutoCloseable {
         }
     }
 
-    private static String modelId(String model) throws GeminiException {
-        String id = model != null && model.startsWith("models/") ? model.substring("models/".length()) : model;
-        if (id == null || !MODEL_ID.matcher(id).matches()) {
-            throw new GeminiException(GeminiError.INVALID_REQUEST,
-                    "'" + model + "' is not a Gemini model id (such as gemini-2.5-flash): check the session's model");
-        }
-        return id;
-    }
 
     private static String mimeType(String mimeType) throws GeminiException {
         String mime = mimeType == null ? "" : mimeType.strip().toLowerCase(Locale.ROOT);

@@ -4,13 +4,26 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.Socket;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import javax.net.SocketFactory;
 import okhttp3.OkHttpClient;
 
 /** The one way our Gemini clients talk HTTP: the configured timeouts, no silent resend, no redirect. */
 final class GeminiHttp {
 
+    private static final Pattern MODEL_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
+
     private GeminiHttp() {}
+
+    /** The model's id in a request path: "gemini-2.5-flash" or "models/gemini-2.5-flash", checked. */
+    static String modelId(String model) throws GeminiException {
+        String id = model != null && model.startsWith("models/") ? model.substring("models/".length()) : model;
+        if (id == null || !MODEL_ID.matcher(id).matches()) {
+            throw new GeminiException(GeminiError.INVALID_REQUEST,
+                    "'" + model + "' is not a Gemini model id (such as gemini-2.5-flash): check the session's model");
+        }
+        return id;
+    }
 
     static OkHttpClient client(GeminiConfig config) {
         return new OkHttpClient.Builder()
