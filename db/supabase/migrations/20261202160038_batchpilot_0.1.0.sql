@@ -138,6 +138,13 @@ CREATE TABLE public.batch_upload_sessions (
   processing_strategy         text NOT NULL DEFAULT 'adaptive'
     CONSTRAINT batch_upload_sessions_processing_strategy_check
       CHECK (processing_strategy IN ('conservative', 'balanced', 'aggressive', 'adaptive')),
+  -- interactive: one generateContent call per file, minutes. batch: Gemini Batch Mode, at half the
+  -- price, within 24 hours (usually much less).
+  delivery                    text NOT NULL DEFAULT 'interactive'
+    CONSTRAINT batch_upload_sessions_delivery_check CHECK (delivery IN ('interactive', 'batch')),
+  -- When a batch job of this session expires or fails, its files go interactive (full price, now)
+  -- instead of into a new batch job.
+  interactive_fallback        boolean NOT NULL DEFAULT false,
 
   status                      text NOT NULL DEFAULT 'pending'
     CONSTRAINT batch_upload_sessions_status_check
@@ -237,6 +244,9 @@ CREATE TABLE public.batch_upload_files (
   tokens_used             integer NOT NULL DEFAULT 0
     CONSTRAINT batch_upload_files_tokens_used_check CHECK (tokens_used >= 0),
   rate_limited            boolean NOT NULL DEFAULT false,
+  -- How the billed calls went: interactive or batch (Batch Mode, billed at the batch price).
+  delivery                text
+    CONSTRAINT batch_upload_files_delivery_check CHECK (delivery IN ('interactive', 'batch')),
   -- The seed's column, derived so that it can never disagree with attempts.
   retry_count             integer GENERATED ALWAYS AS (greatest(attempts - 1, 0)) STORED,
 
@@ -246,7 +256,7 @@ CREATE TABLE public.batch_upload_files (
       'upload_failed', 'processing_failed', 'invalid_file', 'file_unavailable',
       'rate_limited', 'quota_exhausted', 'overloaded', 'server_error', 'timeout',
       'invalid_request', 'permission_denied', 'not_found', 'blocked_output',
-      'malformed_response', 'lease_expired')),
+      'malformed_response', 'lease_expired', 'batch_job_expired', 'batch_job_failed')),
   error_message           text,
 
   created_at              timestamptz NOT NULL DEFAULT now(),
@@ -578,6 +588,9 @@ CREATE TABLE public.batchpilot_usage_per_minute (
   -- The owner of a personal session (team_id NULL); NULL for team sessions.
   user_id         uuid,
   model           text NOT NULL,
+  -- interactive or batch: the price the tokens are billed at.
+  delivery        text NOT NULL DEFAULT 'interactive'
+    CONSTRAINT batchpilot_usage_per_minute_delivery_check CHECK (delivery IN ('interactive', 'batch')),
   -- Completers on different connections update different rows of the same minute, so they do not
   -- queue behind one hot row lock; dashboards sum the shards.
   shard           smallint NOT NULL
@@ -593,7 +606,7 @@ CREATE TABLE public.batchpilot_usage_per_minute (
   -- Thinking tokens, billed at the output price: a spend is input x input price + (output + thinking) x output price.
   thinking_tokens bigint NOT NULL DEFAULT 0,
   processing_ms   bigint NOT NULL DEFAULT 0,
-  CONSTRAINT batchpilot_usage_per_minute_key UNIQUE NULLS NOT DISTINCT (minute, team_id, user_id, model, shard)
+  CONSTRAINT batchpilot_usage_per_minute_key UNIQUE NULLS NOT DISTINCT (minute, team_id, user_id, model, delivery, shard)
 );
 
 COMMENT ON TABLE public.batchpilot_usage_per_minute IS
@@ -791,6 +804,90 @@ CREATE TABLE batchpilot_private.receipt_mapping (
 REVOKE ALL ON batchpilot_private.receipt_mapping FROM PUBLIC;
 
 -- =============================================================================================
+-- Batch Mode: Gemini batch jobs, their limits and their files
+-- =============================================================================================
+-- Google's Batch Mode limits, apart from the interactive ones: pending and running jobs (100 per
+-- project: each row is checked against the jobs of all models) and the input tokens of a model's
+-- pending and running jobs ("batch enqueued tokens"). Tier 1, read 2026-12-03 from
+-- https://ai.google.dev/gemini-api/docs/rate-limits; a project on another tier edits them here.
+CREATE TABLE public.batch_quota_limits (
+  provider             text NOT NULL
+    CONSTRAINT batch_quota_limits_provider_check CHECK (provider IN ('gemini')),
+  model                text NOT NULL
+    CONSTRAINT batch_quota_limits_model_check CHECK (model ~ '^[a-z0-9][a-z0-9.-]*$'),
+  max_concurrent_jobs  integer NOT NULL DEFAULT 100
+    CONSTRAINT batch_quota_limits_max_concurrent_jobs_check CHECK (max_concurrent_jobs > 0),
+  max_enqueued_tokens  bigint NOT NULL
+    CONSTRAINT batch_quota_limits_max_enqueued_tokens_check CHECK (max_enqueued_tokens > 0),
+  limits_read_on       date NOT NULL,
+  updated_at           timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (provider, model)
+);
+
+COMMENT ON TABLE public.batch_quota_limits IS
+  'Batch Mode limits per model: jobs pending or running (over all models) and their enqueued input tokens.';
+
+INSERT INTO public.batch_quota_limits (provider, model, max_concurrent_jobs, max_enqueued_tokens, limits_read_on) VALUES
+  ('gemini', 'gemini-2.5-flash',       100,  3000000, '2026-12-03'),
+  ('gemini', 'gemini-2.5-flash-lite',  100, 10000000, '2026-12-03'),
+  ('gemini', 'gemini-2.5-pro',         100,  5000000, '2026-12-03'),
+  ('gemini', 'gemini-2.0-flash',       100, 10000000, '2026-12-03');
+
+-- creating: the job's files are claimed and its requests built; Google has not been asked yet (or
+-- its answer was not recorded: a job with this display name may exist there). pending and running:
+-- at Google, polled. The rest are final.
+CREATE TYPE batchpilot_private.batch_job_state AS ENUM (
+  'creating', 'pending', 'running', 'succeeded', 'failed', 'cancelled', 'expired', 'abandoned');
+
+-- One Gemini batch job. Written before Google is asked (its id is the job's display name), so a
+-- worker killed at any moment leaves a row another worker finishes: it finds the job by display
+-- name, polls it, completes its files.
+CREATE TABLE batchpilot_private.batch_jobs (
+  id             uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  provider       text NOT NULL,
+  model          text NOT NULL,
+  -- Google's batches/{id}; NULL while creating.
+  name           text UNIQUE,
+  state          batchpilot_private.batch_job_state NOT NULL DEFAULT 'creating',
+  -- The requests' estimated input tokens: what the job holds of the model's enqueued tokens.
+  input_tokens   bigint NOT NULL DEFAULT 0
+    CONSTRAINT batch_jobs_input_tokens_check CHECK (input_tokens >= 0),
+  requests       integer NOT NULL DEFAULT 0,
+  -- Who works on it now (creating it, or polling it) and until when; a lapsed lease lets another worker.
+  owner          text,
+  lease_expires_at timestamptz,
+  next_poll_at   timestamptz NOT NULL DEFAULT now(),
+  polls          integer NOT NULL DEFAULT 0,
+  created_at     timestamptz NOT NULL DEFAULT now(),
+  submitted_at   timestamptz,
+  ended_at       timestamptz,
+  error_message  text,
+  updated_at     timestamptz NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE batchpilot_private.batch_jobs IS
+  'Gemini batch jobs: written before Google is asked, so any worker can resume one a killed worker left.';
+
+CREATE INDEX batch_jobs_live_idx ON batchpilot_private.batch_jobs (next_poll_at)
+  WHERE state IN ('creating', 'pending', 'running');
+CREATE INDEX batch_jobs_model_live_idx ON batchpilot_private.batch_jobs (provider, model)
+  WHERE state IN ('creating', 'pending', 'running');
+
+-- A job's files: each is claimed by the job (claimed_by 'batch:<job id>') while it is at Google.
+CREATE TABLE batchpilot_private.batch_job_files (
+  job_id    uuid NOT NULL REFERENCES batchpilot_private.batch_jobs (id) ON DELETE CASCADE,
+  file_id   uuid NOT NULL REFERENCES public.batch_upload_files (id) ON DELETE CASCADE,
+  -- The claim's attempts: the job's outcome for the file applies only to this claim.
+  attempts  integer NOT NULL,
+  PRIMARY KEY (job_id, file_id)
+);
+
+CREATE INDEX batch_job_files_file_idx ON batchpilot_private.batch_job_files (file_id);
+
+REVOKE ALL ON batchpilot_private.batch_jobs, batchpilot_private.batch_job_files FROM PUBLIC;
+GRANT ALL ON batchpilot_private.batch_jobs, batchpilot_private.batch_job_files TO service_role;
+
+-- =============================================================================================
 -- Row-level security: on for every table. The policies are in the repeatable migrations; a table
 -- without one (the gate's internals, the metrics, the leader) is the workers' alone, so the API
 -- roles see nothing even if a grant slipped in.
@@ -810,6 +907,7 @@ ALTER TABLE public.batchpilot_adaptive_factor_changes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.batchpilot_leader ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.receipt_embeddings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.receipt_extractions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE public.batch_quota_limits ENABLE ROW LEVEL SECURITY;
 
 -- =============================================================================================
 -- Privileges on the tables. Supabase grants the API roles everything in public by default; these
@@ -822,9 +920,10 @@ REVOKE ALL ON public.batch_upload_sessions, public.batch_upload_files, public.ap
   FROM anon, authenticated;
 GRANT SELECT, DELETE ON public.batch_upload_sessions, public.batch_upload_files TO authenticated;
 GRANT INSERT (id, user_id, team_id, session_name, total_files, provider, model, max_concurrent,
-              rate_limit_config, processing_strategy, status)
+              rate_limit_config, processing_strategy, delivery, interactive_fallback, status)
   ON public.batch_upload_sessions TO authenticated;
-GRANT UPDATE (session_name, total_files, max_concurrent, rate_limit_config, processing_strategy, status)
+GRANT UPDATE (session_name, total_files, max_concurrent, rate_limit_config, processing_strategy, delivery,
+              interactive_fallback, status)
   ON public.batch_upload_sessions TO authenticated;
 GRANT INSERT (id, batch_session_id, receipt_id, original_filename, file_size_bytes, file_type,
               upload_order, storage_bucket, storage_path, source_url, content_sha256, status,
@@ -843,6 +942,9 @@ REVOKE ALL ON public.quota_limits, public.quota_permits, public.quota_permit_rel
 GRANT SELECT ON public.quota_limits TO authenticated;
 GRANT ALL ON public.quota_limits, public.quota_permits, public.quota_permit_releases, public.quota_rings
   TO service_role;
+REVOKE ALL ON public.batch_quota_limits FROM anon, authenticated;
+GRANT SELECT ON public.batch_quota_limits TO authenticated;
+GRANT ALL ON public.batch_quota_limits TO service_role;
 
 -- Metrics: the workers write; admins manage prices (policy).
 REVOKE ALL ON public.batchpilot_worker_heartbeats, public.batchpilot_metric_snapshots,
@@ -1989,8 +2091,14 @@ CREATE TRIGGER batch_upload_sessions_notify_resumed
 -- gives every session an equal share of the fleet's threads, and so of the quota they wait for.
 -- ---------------------------------------------------------------------------------------------
 DROP FUNCTION IF EXISTS batchpilot_private.claim_files(text, integer, interval);
+-- delivery: 'interactive' claims for calls (within each session's max_concurrent); 'batch' claims
+-- a batch job's files (claimed_by 'batch:<job id>'), of batch sessions and of one model only, and
+-- max_concurrent does not apply: they wait at Google, not on a worker's thread.
+DROP FUNCTION IF EXISTS batchpilot_private.claim_files(text, integer, interval, text);
 CREATE OR REPLACE FUNCTION batchpilot_private.claim_files(worker text, max_files integer, lease interval,
-                                                          fair_share text DEFAULT 'team')
+                                                          fair_share text DEFAULT 'team',
+                                                          delivery text DEFAULT 'interactive',
+                                                          only_model text DEFAULT NULL)
   RETURNS TABLE (
     file_id             uuid,
     batch_session_id    uuid,
@@ -2019,6 +2127,9 @@ BEGIN
   IF fair_share IS NULL OR fair_share NOT IN ('session', 'team') THEN
     RAISE EXCEPTION 'claim_files: fair_share must be session or team, got %', fair_share USING ERRCODE = '22023';
   END IF;
+  IF claim_files.delivery IS NULL OR claim_files.delivery NOT IN ('interactive', 'batch') THEN
+    RAISE EXCEPTION 'claim_files: delivery must be interactive or batch, got %', claim_files.delivery USING ERRCODE = '22023';
+  END IF;
   IF max_files < 1 THEN
     RETURN;
   END IF;
@@ -2026,12 +2137,15 @@ BEGIN
   WITH open_sessions AS MATERIALIZED (
     -- Locked in id order, as the counter trigger locks them: claimers of one session take turns and
     -- each sees the files_processing the previous one committed, so max_concurrent holds fleet-wide.
-    SELECT s.id, s.max_concurrent - s.files_processing AS room, s.files_processing AS in_flight,
+    SELECT s.id, s.model,
+           CASE WHEN claim_files.delivery = 'batch' THEN max_files ELSE s.max_concurrent - s.files_processing END AS room,
+           s.files_processing AS in_flight,
            CASE WHEN fair_share = 'team' THEN coalesce(s.team_id, s.user_id, s.id) ELSE s.id END AS tenant
       FROM public.batch_upload_sessions s
      WHERE s.status IN ('pending', 'processing')
        AND s.files_pending > 0
-       AND s.files_processing < s.max_concurrent
+       AND s.delivery = claim_files.delivery
+       AND (claim_files.delivery = 'batch' OR s.files_processing < s.max_concurrent)
      ORDER BY s.id
        FOR NO KEY UPDATE OF s
   ), tenant_load AS (
@@ -2061,6 +2175,7 @@ BEGIN
          WHERE f.batch_session_id = s.id
            AND f.status = 'pending'
            AND f.next_attempt_at <= claim_time
+           AND (only_model IS NULL OR coalesce(f.model, s.model) = only_model)
          ORDER BY f.next_attempt_at
          LIMIT least(s.room, max_files)) d
   ), due AS (
@@ -2354,18 +2469,23 @@ BEGIN
       tokens_used integer, api_calls integer, rate_limited boolean, content_sha256 text)
   ), decided AS (
     -- A retry past max_attempts fails instead; a release or a quota wait never counts as an attempt.
+    -- A file going back to a session cancelled meanwhile is skipped: nothing would claim it again.
     SELECT o.*,
-           CASE WHEN o.status = 'pending' AND coalesce(o.counts_attempt, true) AND f.attempts >= f.max_attempts
+           CASE WHEN o.status = 'pending' AND s.status = 'cancelled' THEN 'skipped'
+                WHEN o.status = 'pending' AND coalesce(o.counts_attempt, true) AND f.attempts >= f.max_attempts
                 THEN 'failed' ELSE o.status END AS final_status,
-           CASE WHEN o.status = 'pending' AND coalesce(o.counts_attempt, true) AND f.attempts >= f.max_attempts
+           CASE WHEN o.status = 'pending' AND s.status = 'cancelled'
+                THEN 'the session was cancelled before this file was processed'
+                WHEN o.status = 'pending' AND coalesce(o.counts_attempt, true) AND f.attempts >= f.max_attempts
                 THEN 'gave up after ' || f.attempts || ' attempts; the last: ' || o.error_message
                 ELSE o.error_message END AS final_message
       FROM o JOIN public.batch_upload_files f ON f.id = o.id
+             JOIN public.batch_upload_sessions s ON s.id = f.batch_session_id
   ), applied AS (
     UPDATE public.batch_upload_files f
        SET status = o.final_status,
            error_message = CASE WHEN o.final_status = 'completed' THEN NULL ELSE o.final_message END,
-           error_type = CASE WHEN o.final_status = 'completed' THEN NULL ELSE o.error_type END,
+           error_type = CASE WHEN o.final_status IN ('completed', 'skipped') THEN NULL ELSE o.error_type END,
            attempts = CASE WHEN coalesce(o.counts_attempt, true) THEN f.attempts ELSE f.attempts - 1 END,
            next_attempt_at = CASE
              WHEN o.final_status = 'pending' THEN done_time + make_interval(secs => coalesce(o.retry_delay_ms, 0) / 1000.0)
@@ -2386,6 +2506,9 @@ BEGIN
            tokens_used = f.tokens_used + coalesce(o.tokens_used, 0),
            api_calls_made = f.api_calls_made + coalesce(o.api_calls, 0),
            rate_limited = f.rate_limited OR coalesce(o.rate_limited, false),
+           -- A batch job's claim (claimed_by 'batch:<job id>') is billed at the batch price.
+           delivery = CASE WHEN o.input_tokens IS NULL THEN f.delivery
+                           WHEN starts_with(f.claimed_by, 'batch:') THEN 'batch' ELSE 'interactive' END,
            content_sha256 = coalesce(decode(o.content_sha256, 'hex'), f.content_sha256)
       FROM decided o
      WHERE f.id = o.id
@@ -2501,9 +2624,9 @@ REVOKE ALL ON FUNCTION batchpilot_private.apply_file_status_changes(uuid[], text
   batchpilot_private.notify_claimable_files(), batchpilot_private.notify_resumed_sessions(),
   batchpilot_private.check_storage_path()
   FROM PUBLIC, anon, authenticated, service_role;
-REVOKE ALL ON FUNCTION batchpilot_private.claim_files(text, integer, interval, text),
+REVOKE ALL ON FUNCTION batchpilot_private.claim_files(text, integer, interval, text, text, text),
   batchpilot_private.complete_files(jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION batchpilot_private.claim_files(text, integer, interval, text),
+GRANT EXECUTE ON FUNCTION batchpilot_private.claim_files(text, integer, interval, text, text, text),
   batchpilot_private.complete_files(jsonb) TO service_role;
 
 -- ---------------------------------------------------------------------------------------------
@@ -2542,6 +2665,186 @@ CREATE POLICY receipt_extractions_select ON public.receipt_extractions
 
 -- The default mapping, from the columns public.receipts has now.
 SELECT batchpilot_private.map_receipts();
+
+-- ==== R__35_batch_jobs.sql ====
+
+-- batchpilot, repeatable: Gemini Batch Mode. A worker opens a job (a row, then its files claimed
+-- by it, in one transaction), builds its requests, passes the batch gate, asks Google, and records
+-- Google's name; any worker polls it and completes its files through complete_files. Every
+-- statement may run again on an installed database and changes nothing.
+
+-- ---------------------------------------------------------------------------------------------
+-- The models that have due files in batch sessions: what a submitter opens jobs for.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION batchpilot_private.batch_models_due()
+  RETURNS TABLE (provider text, model text)
+  LANGUAGE sql
+  STABLE
+  SET search_path = ''
+AS $$
+  SELECT DISTINCT s.provider, coalesce(f.model, s.model)
+    FROM public.batch_upload_sessions s
+   CROSS JOIN LATERAL (
+     SELECT DISTINCT f.model FROM public.batch_upload_files f
+      WHERE f.batch_session_id = s.id AND f.status = 'pending' AND f.next_attempt_at <= clock_timestamp()) f
+   WHERE s.delivery = 'batch'
+     AND s.status IN ('pending', 'processing')
+     AND s.files_pending > 0
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- The batch gate: Google's Batch Mode limits are jobs pending or running (per project, so counted
+-- over all models) and the input tokens of a model's pending and running jobs. room() reads them
+-- without a lock (may a submitter bother?); admit() decides, under the limits row's lock, how many
+-- of a job's requests (in order, with their estimated tokens) fit, and gives the job those tokens.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION batchpilot_private.batch_job_room(p_provider text, p_model text)
+  RETURNS TABLE (jobs_free integer, tokens_free bigint)
+  LANGUAGE sql
+  STABLE
+  SET search_path = ''
+AS $$
+  SELECT greatest(0, l.max_concurrent_jobs
+                     - (SELECT count(*) FROM batchpilot_private.batch_jobs j
+                         WHERE j.provider = p_provider AND j.state IN ('creating', 'pending', 'running')))::integer,
+         greatest(0, l.max_enqueued_tokens
+                     - (SELECT coalesce(sum(j.input_tokens), 0) FROM batchpilot_private.batch_jobs j
+                         WHERE j.provider = p_provider AND j.model = p_model
+                           AND j.state IN ('creating', 'pending', 'running')))::bigint
+    FROM public.batch_quota_limits l
+   WHERE l.provider = p_provider AND l.model = p_model
+$$;
+
+CREATE OR REPLACE FUNCTION batchpilot_private.admit_batch_job(job uuid, request_tokens bigint[])
+  RETURNS integer
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+DECLARE
+  j batchpilot_private.batch_jobs;
+  l public.batch_quota_limits;
+  live_jobs bigint;
+  enqueued bigint;
+  admitted integer := 0;
+  tokens bigint := 0;
+BEGIN
+  SELECT * INTO j FROM batchpilot_private.batch_jobs WHERE id = job;
+  IF NOT FOUND OR j.state <> 'creating' THEN
+    RAISE EXCEPTION 'admit_batch_job: batch job % is not being created', job USING ERRCODE = '22023';
+  END IF;
+  SELECT * INTO l FROM public.batch_quota_limits
+   WHERE provider = j.provider AND model = j.model FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'Batch Mode has no limits for %/%: add a row to public.batch_quota_limits (max_concurrent_jobs, max_enqueued_tokens from https://ai.google.dev/gemini-api/docs/rate-limits), or send the session interactive',
+      j.provider, j.model USING ERRCODE = '22023';
+  END IF;
+  SELECT count(*) INTO live_jobs FROM batchpilot_private.batch_jobs
+   WHERE provider = j.provider AND state IN ('creating', 'pending', 'running') AND id <> job AND requests > 0;
+  IF live_jobs >= l.max_concurrent_jobs THEN
+    RETURN 0;
+  END IF;
+  SELECT coalesce(sum(input_tokens), 0) INTO enqueued FROM batchpilot_private.batch_jobs
+   WHERE provider = j.provider AND model = j.model AND state IN ('creating', 'pending', 'running') AND id <> job;
+  WHILE admitted < coalesce(cardinality(request_tokens), 0)
+        AND enqueued + tokens + request_tokens[admitted + 1] <= l.max_enqueued_tokens LOOP
+    tokens := tokens + request_tokens[admitted + 1];
+    admitted := admitted + 1;
+  END LOOP;
+  UPDATE batchpilot_private.batch_jobs SET input_tokens = tokens, requests = admitted WHERE id = job;
+  RETURN admitted;
+END
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Polls: jobs due a look (pending or running and next_poll_at passed), and jobs whose creator's
+-- lease ran out while creating (it may have asked Google: the poller looks for the display name).
+-- Leased to the poller, so two workers never poll one job at once.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION batchpilot_private.claim_batch_polls(worker text, max_jobs integer, lease interval)
+  RETURNS SETOF batchpilot_private.batch_jobs
+  LANGUAGE sql
+  SET search_path = ''
+AS $$
+  UPDATE batchpilot_private.batch_jobs j
+     SET owner = worker, lease_expires_at = clock_timestamp() + lease, polls = j.polls + 1
+   WHERE j.id IN (SELECT c.id FROM batchpilot_private.batch_jobs c
+                   WHERE c.state IN ('creating', 'pending', 'running')
+                     AND (c.lease_expires_at IS NULL OR c.lease_expires_at <= clock_timestamp())
+                     AND (c.state = 'creating' OR c.next_poll_at <= clock_timestamp())
+                   ORDER BY c.next_poll_at
+                   LIMIT max_jobs
+                     FOR UPDATE SKIP LOCKED)
+  RETURNING j.*
+$$;
+
+-- Whether every session with files in the job has been cancelled (or has failed): nothing in it
+-- is wanted any more, so the job is cancelled at Google.
+CREATE OR REPLACE FUNCTION batchpilot_private.batch_job_unwanted(job uuid)
+  RETURNS boolean
+  LANGUAGE sql
+  STABLE
+  SET search_path = ''
+AS $$
+  SELECT NOT EXISTS (
+    SELECT 1 FROM batchpilot_private.batch_job_files jf
+      JOIN public.batch_upload_files f ON f.id = jf.file_id
+      JOIN public.batch_upload_sessions s ON s.id = f.batch_session_id
+     WHERE jf.job_id = job
+       AND f.status = 'processing' AND f.claimed_by = 'batch:' || job::text AND f.attempts = jf.attempts
+       AND s.status NOT IN ('cancelled', 'failed'))
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- What a session's members see of its batch jobs: Google's state, how many of their files each
+-- holds, and when Google aims to be done (24 hours from creation).
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION public.batchpilot_session_batch_jobs(session_id uuid)
+  RETURNS TABLE (job_id uuid, name text, model text, state text, files integer, files_at_google integer,
+                 created_at timestamptz, submitted_at timestamptz, ended_at timestamptz, due_by timestamptz,
+                 error_message text)
+  LANGUAGE sql
+  STABLE
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+  SELECT j.id, j.name, j.model, j.state::text,
+         count(*)::integer,
+         (count(*) FILTER (WHERE f.status = 'processing' AND f.claimed_by = 'batch:' || j.id::text))::integer,
+         j.created_at, j.submitted_at, j.ended_at, j.created_at + interval '24 hours', j.error_message
+    FROM batchpilot_private.batch_jobs j
+    JOIN batchpilot_private.batch_job_files jf ON jf.job_id = j.id
+    JOIN public.batch_upload_files f ON f.id = jf.file_id
+   WHERE f.batch_session_id = batchpilot_session_batch_jobs.session_id
+     AND (current_user NOT IN ('authenticated', 'anon')
+          OR batchpilot_session_batch_jobs.session_id IN (SELECT batchpilot_private.my_session_ids()))
+   GROUP BY j.id
+   ORDER BY j.created_at DESC
+$$;
+
+COMMENT ON FUNCTION public.batchpilot_session_batch_jobs(uuid) IS
+  'For a session''s members: its files'' Gemini batch jobs, their state and Google''s 24-hour target.';
+
+REVOKE ALL ON FUNCTION batchpilot_private.batch_models_due(), batchpilot_private.batch_job_room(text, text),
+  batchpilot_private.admit_batch_job(uuid, bigint[]), batchpilot_private.claim_batch_polls(text, integer, interval),
+  batchpilot_private.batch_job_unwanted(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION batchpilot_private.batch_models_due(), batchpilot_private.batch_job_room(text, text),
+  batchpilot_private.admit_batch_job(uuid, bigint[]), batchpilot_private.claim_batch_polls(text, integer, interval),
+  batchpilot_private.batch_job_unwanted(uuid) TO service_role;
+REVOKE ALL ON FUNCTION public.batchpilot_session_batch_jobs(uuid) FROM PUBLIC, anon;
+GRANT EXECUTE ON FUNCTION public.batchpilot_session_batch_jobs(uuid) TO authenticated, service_role;
+
+-- Admins read the batch limits (policy), as they read quota_limits.
+DROP POLICY IF EXISTS batch_quota_limits_admin_select ON public.batch_quota_limits;
+CREATE POLICY batch_quota_limits_admin_select ON public.batch_quota_limits
+  FOR SELECT TO authenticated
+  USING ((SELECT batchpilot_private.is_admin()));
+
+DROP TRIGGER IF EXISTS batch_jobs_touch ON batchpilot_private.batch_jobs;
+CREATE TRIGGER batch_jobs_touch BEFORE UPDATE ON batchpilot_private.batch_jobs
+  FOR EACH ROW EXECUTE FUNCTION batchpilot_private.touch_updated_at();
+DROP TRIGGER IF EXISTS batch_quota_limits_touch ON public.batch_quota_limits;
+CREATE TRIGGER batch_quota_limits_touch BEFORE UPDATE ON public.batch_quota_limits
+  FOR EACH ROW EXECUTE FUNCTION batchpilot_private.touch_updated_at();
 
 -- ==== R__40_embeddings.sql ====
 
@@ -2962,6 +3265,7 @@ AS $$
 DECLARE
   now_time timestamptz := coalesce(at, clock_timestamp());
   updated integer;
+  batch_updated integer;
 BEGIN
   WITH sharing AS (
     -- The sessions that share a model's capacity now or from their first claim; paused ones wait.
@@ -2969,6 +3273,7 @@ BEGIN
            s.files_pending + s.files_processing AS files_left
       FROM public.batch_upload_sessions s
      WHERE s.status IN ('pending', 'processing')
+       AND s.delivery = 'interactive'
        AND s.files_pending + s.files_processing > 0
   ), output AS (
     -- What the fleet finished per model in the window, sessions that ended meanwhile included.
@@ -2984,6 +3289,7 @@ BEGIN
       FROM public.batch_upload_sessions s
       JOIN public.batch_upload_files f ON f.batch_session_id = s.id
      WHERE (s.status IN ('pending', 'processing') OR s.completed_at > now_time - measured)
+       AND s.delivery = 'interactive'
        AND f.status IN ('completed', 'failed')
        AND f.processing_completed_at > now_time - measured
      GROUP BY s.provider, s.model
@@ -3143,7 +3449,35 @@ BEGIN
           OR abs(extract(epoch FROM s.estimated_completion_at - now_time) - greatest(0, e.seconds))
              > greatest(1, 0.02 * greatest(0, e.seconds)));
   GET DIAGNOSTICS updated = ROW_COUNT;
-  RETURN updated;
+
+  -- Batch sessions: Google's target, 24 hours from each job's creation (usually much sooner); files
+  -- not yet in a job go in the next one, so 24 hours from now. An upper bound, as Google gives no other.
+  WITH batch_estimate AS (
+    SELECT s.id,
+           greatest(CASE WHEN s.files_pending > 0 THEN now_time END,
+                    (SELECT max(j.created_at) FROM batchpilot_private.batch_jobs j
+                      WHERE j.state IN ('creating', 'pending', 'running')
+                        AND EXISTS (SELECT 1 FROM batchpilot_private.batch_job_files jf
+                                     JOIN public.batch_upload_files f ON f.id = jf.file_id
+                                    WHERE jf.job_id = j.id AND f.batch_session_id = s.id AND f.status = 'processing')))
+             + interval '24 hours' AS due_by
+      FROM public.batch_upload_sessions s
+     WHERE s.status IN ('pending', 'processing')
+       AND s.delivery = 'batch'
+       AND s.files_pending + s.files_processing > 0
+  ), unlocked AS (
+    SELECT s.id FROM public.batch_upload_sessions s JOIN batch_estimate e ON e.id = s.id
+     WHERE e.due_by IS NOT NULL AND s.estimated_completion_at IS DISTINCT FROM e.due_by
+     ORDER BY s.id FOR UPDATE OF s SKIP LOCKED
+  )
+  UPDATE public.batch_upload_sessions s
+     SET estimated_completion_at = e.due_by
+    FROM batch_estimate e JOIN unlocked u ON u.id = e.id
+   WHERE s.id = e.id
+     AND (s.estimated_completion_at IS NULL
+          OR abs(extract(epoch FROM s.estimated_completion_at - e.due_by)) > 60);
+  GET DIAGNOSTICS batch_updated = ROW_COUNT;
+  RETURN updated + batch_updated;
 END
 $$;
 
@@ -3203,12 +3537,13 @@ CREATE OR REPLACE FUNCTION batchpilot_private.roll_up_file_usage() RETURNS trigg
 AS $$
 BEGIN
   INSERT INTO public.batchpilot_usage_per_minute AS u
-         (minute, team_id, user_id, model, shard, files_completed, files_failed, files_skipped,
+         (minute, team_id, user_id, model, delivery, shard, files_completed, files_failed, files_skipped,
           files_retried, api_calls, input_tokens, output_tokens, thinking_tokens, processing_ms)
   SELECT date_trunc('minute', clock_timestamp()),
          s.team_id,
          CASE WHEN s.team_id IS NULL THEN s.user_id END,
          coalesce(n.model, s.model),
+         coalesce(n.delivery, 'interactive'),
          (pg_backend_pid() % 4)::smallint,
          count(*) FILTER (WHERE n.status = 'completed' AND o.status <> 'completed'),
          count(*) FILTER (WHERE n.status = 'failed' AND o.status <> 'failed'),
@@ -3228,9 +3563,9 @@ BEGIN
       OR n.input_tokens IS DISTINCT FROM o.input_tokens
       OR n.output_tokens IS DISTINCT FROM o.output_tokens
       OR n.thinking_tokens IS DISTINCT FROM o.thinking_tokens
-   GROUP BY 1, 2, 3, 4, 5
+   GROUP BY 1, 2, 3, 4, 5, 6
    -- Rows are locked in key order, so two statements touching the same keys cannot deadlock.
-   ORDER BY 1, 2, 3, 4, 5
+   ORDER BY 1, 2, 3, 4, 5, 6
   ON CONFLICT ON CONSTRAINT batchpilot_usage_per_minute_key DO UPDATE
      SET files_completed = u.files_completed + excluded.files_completed,
          files_failed    = u.files_failed + excluded.files_failed,
@@ -3317,9 +3652,16 @@ CREATE OR REPLACE VIEW batchpilot_reporting.usage_per_minute AS
   SELECT u.minute, u.team_id, u.user_id,
          coalesce(t.name, CASE WHEN u.team_id IS NULL THEN 'personal' ELSE u.team_id::text END) AS team,
          u.model, u.files_completed, u.files_failed, u.files_skipped, u.files_retried,
-         u.api_calls, u.input_tokens, u.output_tokens, u.processing_ms, u.thinking_tokens
+         u.api_calls, u.input_tokens, u.output_tokens, u.processing_ms, u.thinking_tokens, u.delivery,
+         -- The spend at the price of how the calls went (batch: the batch price); NULL for an unpriced model.
+         round((u.input_tokens * CASE WHEN u.delivery = 'batch' THEN p.batch_input_usd_per_million
+                                      ELSE p.input_usd_per_million END
+                + (u.output_tokens + u.thinking_tokens) * CASE WHEN u.delivery = 'batch' THEN p.batch_output_usd_per_million
+                                                               ELSE p.output_usd_per_million END) / 1000000, 9)
+           AS spend_usd
     FROM public.batchpilot_usage_per_minute u
-    LEFT JOIN public.teams t ON t.id = u.team_id;
+    LEFT JOIN public.teams t ON t.id = u.team_id
+    LEFT JOIN public.batchpilot_model_prices p ON p.model = u.model;
 
 -- Sessions still running; their counters are kept true by the file table's counter triggers.
 CREATE OR REPLACE VIEW batchpilot_reporting.active_sessions AS
@@ -3329,7 +3671,7 @@ CREATE OR REPLACE VIEW batchpilot_reporting.active_sessions AS
          s.files_pending + s.files_uploading AS files_waiting, s.files_processing, s.files_completed,
          s.files_failed, s.files_skipped, s.rate_limit_hits, s.total_tokens_used,
          s.started_at, s.estimated_completion_at, s.error_message, s.last_error_at, s.created_at,
-         s.total_thinking_tokens
+         s.total_thinking_tokens, s.delivery
     FROM public.batch_upload_sessions s
     LEFT JOIN public.teams t ON t.id = s.team_id
    WHERE s.status IN ('pending', 'processing', 'paused');

@@ -54,6 +54,33 @@ export type Database = {
         }
         Relationships: []
       }
+      batch_quota_limits: {
+        Row: {
+          limits_read_on: string
+          max_concurrent_jobs: number
+          max_enqueued_tokens: number
+          model: string
+          provider: string
+          updated_at: string
+        }
+        Insert: {
+          limits_read_on: string
+          max_concurrent_jobs?: number
+          max_enqueued_tokens: number
+          model: string
+          provider: string
+          updated_at?: string
+        }
+        Update: {
+          limits_read_on?: string
+          max_concurrent_jobs?: number
+          max_enqueued_tokens?: number
+          model?: string
+          provider?: string
+          updated_at?: string
+        }
+        Relationships: []
+      }
       batch_upload_files: {
         Row: {
           api_calls_made: number
@@ -62,6 +89,7 @@ export type Database = {
           claimed_by: string | null
           content_sha256: string | null
           created_at: string
+          delivery: string | null
           duplicate_of: string | null
           embedded_at: string | null
           embedding_attempts: number
@@ -106,6 +134,7 @@ export type Database = {
           claimed_by?: string | null
           content_sha256?: string | null
           created_at?: string
+          delivery?: string | null
           duplicate_of?: string | null
           embedded_at?: string | null
           embedding_attempts?: number
@@ -150,6 +179,7 @@ export type Database = {
           claimed_by?: string | null
           content_sha256?: string | null
           created_at?: string
+          delivery?: string | null
           duplicate_of?: string | null
           embedded_at?: string | null
           embedding_attempts?: number
@@ -216,6 +246,7 @@ export type Database = {
           avg_file_processing_time_ms: number | null
           completed_at: string | null
           created_at: string
+          delivery: string
           error_message: string | null
           estimated_completion_at: string | null
           files_completed: number
@@ -225,6 +256,7 @@ export type Database = {
           files_skipped: number
           files_uploading: number
           id: string
+          interactive_fallback: boolean
           last_error_at: string | null
           max_concurrent: number
           model: string
@@ -248,6 +280,7 @@ export type Database = {
           avg_file_processing_time_ms?: number | null
           completed_at?: string | null
           created_at?: string
+          delivery?: string
           error_message?: string | null
           estimated_completion_at?: string | null
           files_completed?: number
@@ -257,6 +290,7 @@ export type Database = {
           files_skipped?: number
           files_uploading?: number
           id?: string
+          interactive_fallback?: boolean
           last_error_at?: string | null
           max_concurrent?: number
           model?: string
@@ -280,6 +314,7 @@ export type Database = {
           avg_file_processing_time_ms?: number | null
           completed_at?: string | null
           created_at?: string
+          delivery?: string
           error_message?: string | null
           estimated_completion_at?: string | null
           files_completed?: number
@@ -289,6 +324,7 @@ export type Database = {
           files_skipped?: number
           files_uploading?: number
           id?: string
+          interactive_fallback?: boolean
           last_error_at?: string | null
           max_concurrent?: number
           model?: string
@@ -453,6 +489,7 @@ export type Database = {
       batchpilot_usage_per_minute: {
         Row: {
           api_calls: number
+          delivery: string
           files_completed: number
           files_failed: number
           files_retried: number
@@ -469,6 +506,7 @@ export type Database = {
         }
         Insert: {
           api_calls?: number
+          delivery?: string
           files_completed?: number
           files_failed?: number
           files_retried?: number
@@ -485,6 +523,7 @@ export type Database = {
         }
         Update: {
           api_calls?: number
+          delivery?: string
           files_completed?: number
           files_failed?: number
           files_retried?: number
@@ -1002,6 +1041,22 @@ export type Database = {
           retry_delay_ms: number
         }
         Returns: string
+      }
+      batchpilot_session_batch_jobs: {
+        Args: { session_id: string }
+        Returns: {
+          created_at: string
+          due_by: string
+          ended_at: string
+          error_message: string
+          files: number
+          files_at_google: number
+          job_id: string
+          model: string
+          name: string
+          state: string
+          submitted_at: string
+        }[]
       }
       batchpilot_session_quota_status: {
         Args: { session_id: string }

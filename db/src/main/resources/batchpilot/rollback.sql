@@ -36,7 +36,7 @@ DROP FUNCTION IF EXISTS batchpilot_private.use_pgvector();
 -- R__30_claims_and_completion
 DROP TRIGGER IF EXISTS batch_upload_files_check_storage_path ON public.batch_upload_files;
 DROP FUNCTION IF EXISTS batchpilot_private.check_storage_path();
-DROP FUNCTION IF EXISTS batchpilot_private.claim_files(text, integer, interval, text);
+DROP FUNCTION IF EXISTS batchpilot_private.claim_files(text, integer, interval, text, text, text);
 DROP FUNCTION IF EXISTS batchpilot_private.complete_files(jsonb);
 DROP TABLE IF EXISTS public.receipt_extractions;
 DROP TRIGGER IF EXISTS batch_upload_files_check_receipt_tenant ON public.batch_upload_files;
@@ -46,6 +46,14 @@ DROP FUNCTION IF EXISTS batchpilot_private.receipt_in_tenant(uuid, uuid, uuid);
 DROP FUNCTION IF EXISTS batchpilot_private.use_receipt_mapping(regprocedure);
 DROP FUNCTION IF EXISTS batchpilot_private.map_receipts();
 DROP TABLE IF EXISTS batchpilot_private.receipt_mapping;
+
+-- R__35_batch_jobs
+DROP FUNCTION IF EXISTS public.batchpilot_session_batch_jobs(uuid);
+DROP FUNCTION IF EXISTS batchpilot_private.batch_job_unwanted(uuid);
+DROP FUNCTION IF EXISTS batchpilot_private.claim_batch_polls(text, integer, interval);
+DROP FUNCTION IF EXISTS batchpilot_private.admit_batch_job(uuid, bigint[]);
+DROP FUNCTION IF EXISTS batchpilot_private.batch_job_room(text, text);
+DROP FUNCTION IF EXISTS batchpilot_private.batch_models_due();
 
 -- R__20_quota_gate
 DROP FUNCTION IF EXISTS public.batchpilot_session_quota_status(uuid);
@@ -70,6 +78,10 @@ DROP FUNCTION IF EXISTS batchpilot_private.next_pacific_midnight(timestamptz);
 
 -- V1__baseline: the tables (with them their triggers, policies and publication membership), then
 -- the functions their triggers called and the schemas.
+DROP TABLE IF EXISTS batchpilot_private.batch_job_files;
+DROP TABLE IF EXISTS batchpilot_private.batch_jobs;
+DROP TYPE IF EXISTS batchpilot_private.batch_job_state;
+DROP TABLE IF EXISTS public.batch_quota_limits;
 DROP TABLE IF EXISTS public.receipt_embeddings;
 DROP TABLE IF EXISTS public.batchpilot_leader;
 DROP TABLE IF EXISTS public.batchpilot_worker_heartbeats;

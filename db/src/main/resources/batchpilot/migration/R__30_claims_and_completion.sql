@@ -177,8 +177,14 @@ CREATE TRIGGER batch_upload_sessions_notify_resumed
 -- gives every session an equal share of the fleet's threads, and so of the quota they wait for.
 -- ---------------------------------------------------------------------------------------------
 DROP FUNCTION IF EXISTS batchpilot_private.claim_files(text, integer, interval);
+-- delivery: 'interactive' claims for calls (within each session's max_concurrent); 'batch' claims
+-- a batch job's files (claimed_by 'batch:<job id>'), of batch sessions and of one model only, and
+-- max_concurrent does not apply: they wait at Google, not on a worker's thread.
+DROP FUNCTION IF EXISTS batchpilot_private.claim_files(text, integer, interval, text);
 CREATE OR REPLACE FUNCTION batchpilot_private.claim_files(worker text, max_files integer, lease interval,
-                                                          fair_share text DEFAULT 'team')
+                                                          fair_share text DEFAULT 'team',
+                                                          delivery text DEFAULT 'interactive',
+                                                          only_model text DEFAULT NULL)
   RETURNS TABLE (
     file_id             uuid,
     batch_session_id    uuid,
@@ -207,6 +213,9 @@ BEGIN
   IF fair_share IS NULL OR fair_share NOT IN ('session', 'team') THEN
     RAISE EXCEPTION 'claim_files: fair_share must be session or team, got %', fair_share USING ERRCODE = '22023';
   END IF;
+  IF claim_files.delivery IS NULL OR claim_files.delivery NOT IN ('interactive', 'batch') THEN
+    RAISE EXCEPTION 'claim_files: delivery must be interactive or batch, got %', claim_files.delivery USING ERRCODE = '22023';
+  END IF;
   IF max_files < 1 THEN
     RETURN;
   END IF;
@@ -214,12 +223,15 @@ BEGIN
   WITH open_sessions AS MATERIALIZED (
     -- Locked in id order, as the counter trigger locks them: claimers of one session take turns and
     -- each sees the files_processing the previous one committed, so max_concurrent holds fleet-wide.
-    SELECT s.id, s.max_concurrent - s.files_processing AS room, s.files_processing AS in_flight,
+    SELECT s.id, s.model,
+           CASE WHEN claim_files.delivery = 'batch' THEN max_files ELSE s.max_concurrent - s.files_processing END AS room,
+           s.files_processing AS in_flight,
            CASE WHEN fair_share = 'team' THEN coalesce(s.team_id, s.user_id, s.id) ELSE s.id END AS tenant
       FROM public.batch_upload_sessions s
      WHERE s.status IN ('pending', 'processing')
        AND s.files_pending > 0
-       AND s.files_processing < s.max_concurrent
+       AND s.delivery = claim_files.delivery
+       AND (claim_files.delivery = 'batch' OR s.files_processing < s.max_concurrent)
      ORDER BY s.id
        FOR NO KEY UPDATE OF s
   ), tenant_load AS (
@@ -249,6 +261,7 @@ BEGIN
          WHERE f.batch_session_id = s.id
            AND f.status = 'pending'
            AND f.next_attempt_at <= claim_time
+           AND (only_model IS NULL OR coalesce(f.model, s.model) = only_model)
          ORDER BY f.next_attempt_at
          LIMIT least(s.room, max_files)) d
   ), due AS (
@@ -542,18 +555,23 @@ BEGIN
       tokens_used integer, api_calls integer, rate_limited boolean, content_sha256 text)
   ), decided AS (
     -- A retry past max_attempts fails instead; a release or a quota wait never counts as an attempt.
+    -- A file going back to a session cancelled meanwhile is skipped: nothing would claim it again.
     SELECT o.*,
-           CASE WHEN o.status = 'pending' AND coalesce(o.counts_attempt, true) AND f.attempts >= f.max_attempts
+           CASE WHEN o.status = 'pending' AND s.status = 'cancelled' THEN 'skipped'
+                WHEN o.status = 'pending' AND coalesce(o.counts_attempt, true) AND f.attempts >= f.max_attempts
                 THEN 'failed' ELSE o.status END AS final_status,
-           CASE WHEN o.status = 'pending' AND coalesce(o.counts_attempt, true) AND f.attempts >= f.max_attempts
+           CASE WHEN o.status = 'pending' AND s.status = 'cancelled'
+                THEN 'the session was cancelled before this file was processed'
+                WHEN o.status = 'pending' AND coalesce(o.counts_attempt, true) AND f.attempts >= f.max_attempts
                 THEN 'gave up after ' || f.attempts || ' attempts; the last: ' || o.error_message
                 ELSE o.error_message END AS final_message
       FROM o JOIN public.batch_upload_files f ON f.id = o.id
+             JOIN public.batch_upload_sessions s ON s.id = f.batch_session_id
   ), applied AS (
     UPDATE public.batch_upload_files f
        SET status = o.final_status,
            error_message = CASE WHEN o.final_status = 'completed' THEN NULL ELSE o.final_message END,
-           error_type = CASE WHEN o.final_status = 'completed' THEN NULL ELSE o.error_type END,
+           error_type = CASE WHEN o.final_status IN ('completed', 'skipped') THEN NULL ELSE o.error_type END,
            attempts = CASE WHEN coalesce(o.counts_attempt, true) THEN f.attempts ELSE f.attempts - 1 END,
            next_attempt_at = CASE
              WHEN o.final_status = 'pending' THEN done_time + make_interval(secs => coalesce(o.retry_delay_ms, 0) / 1000.0)
@@ -574,6 +592,9 @@ BEGIN
            tokens_used = f.tokens_used + coalesce(o.tokens_used, 0),
            api_calls_made = f.api_calls_made + coalesce(o.api_calls, 0),
            rate_limited = f.rate_limited OR coalesce(o.rate_limited, false),
+           -- A batch job's claim (claimed_by 'batch:<job id>') is billed at the batch price.
+           delivery = CASE WHEN o.input_tokens IS NULL THEN f.delivery
+                           WHEN starts_with(f.claimed_by, 'batch:') THEN 'batch' ELSE 'interactive' END,
            content_sha256 = coalesce(decode(o.content_sha256, 'hex'), f.content_sha256)
       FROM decided o
      WHERE f.id = o.id
@@ -689,9 +710,9 @@ REVOKE ALL ON FUNCTION batchpilot_private.apply_file_status_changes(uuid[], text
   batchpilot_private.notify_claimable_files(), batchpilot_private.notify_resumed_sessions(),
   batchpilot_private.check_storage_path()
   FROM PUBLIC, anon, authenticated, service_role;
-REVOKE ALL ON FUNCTION batchpilot_private.claim_files(text, integer, interval, text),
+REVOKE ALL ON FUNCTION batchpilot_private.claim_files(text, integer, interval, text, text, text),
   batchpilot_private.complete_files(jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION batchpilot_private.claim_files(text, integer, interval, text),
+GRANT EXECUTE ON FUNCTION batchpilot_private.claim_files(text, integer, interval, text, text, text),
   batchpilot_private.complete_files(jsonb) TO service_role;
 
 -- ---------------------------------------------------------------------------------------------

@@ -143,6 +143,7 @@ AS $$
 DECLARE
   now_time timestamptz := coalesce(at, clock_timestamp());
   updated integer;
+  batch_updated integer;
 BEGIN
   WITH sharing AS (
     -- The sessions that share a model's capacity now or from their first claim; paused ones wait.
@@ -150,6 +151,7 @@ BEGIN
            s.files_pending + s.files_processing AS files_left
       FROM public.batch_upload_sessions s
      WHERE s.status IN ('pending', 'processing')
+       AND s.delivery = 'interactive'
        AND s.files_pending + s.files_processing > 0
   ), output AS (
     -- What the fleet finished per model in the window, sessions that ended meanwhile included.
@@ -165,6 +167,7 @@ BEGIN
       FROM public.batch_upload_sessions s
       JOIN public.batch_upload_files f ON f.batch_session_id = s.id
      WHERE (s.status IN ('pending', 'processing') OR s.completed_at > now_time - measured)
+       AND s.delivery = 'interactive'
        AND f.status IN ('completed', 'failed')
        AND f.processing_completed_at > now_time - measured
      GROUP BY s.provider, s.model
@@ -324,7 +327,35 @@ BEGIN
           OR abs(extract(epoch FROM s.estimated_completion_at - now_time) - greatest(0, e.seconds))
              > greatest(1, 0.02 * greatest(0, e.seconds)));
   GET DIAGNOSTICS updated = ROW_COUNT;
-  RETURN updated;
+
+  -- Batch sessions: Google's target, 24 hours from each job's creation (usually much sooner); files
+  -- not yet in a job go in the next one, so 24 hours from now. An upper bound, as Google gives no other.
+  WITH batch_estimate AS (
+    SELECT s.id,
+           greatest(CASE WHEN s.files_pending > 0 THEN now_time END,
+                    (SELECT max(j.created_at) FROM batchpilot_private.batch_jobs j
+                      WHERE j.state IN ('creating', 'pending', 'running')
+                        AND EXISTS (SELECT 1 FROM batchpilot_private.batch_job_files jf
+                                     JOIN public.batch_upload_files f ON f.id = jf.file_id
+                                    WHERE jf.job_id = j.id AND f.batch_session_id = s.id AND f.status = 'processing')))
+             + interval '24 hours' AS due_by
+      FROM public.batch_upload_sessions s
+     WHERE s.status IN ('pending', 'processing')
+       AND s.delivery = 'batch'
+       AND s.files_pending + s.files_processing > 0
+  ), unlocked AS (
+    SELECT s.id FROM public.batch_upload_sessions s JOIN batch_estimate e ON e.id = s.id
+     WHERE e.due_by IS NOT NULL AND s.estimated_completion_at IS DISTINCT FROM e.due_by
+     ORDER BY s.id FOR UPDATE OF s SKIP LOCKED
+  )
+  UPDATE public.batch_upload_sessions s
+     SET estimated_completion_at = e.due_by
+    FROM batch_estimate e JOIN unlocked u ON u.id = e.id
+   WHERE s.id = e.id
+     AND (s.estimated_completion_at IS NULL
+          OR abs(extract(epoch FROM s.estimated_completion_at - e.due_by)) > 60);
+  GET DIAGNOSTICS batch_updated = ROW_COUNT;
+  RETURN updated + batch_updated;
 END
 $$;
 

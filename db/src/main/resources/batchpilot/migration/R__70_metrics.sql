@@ -15,12 +15,13 @@ CREATE OR REPLACE FUNCTION batchpilot_private.roll_up_file_usage() RETURNS trigg
 AS $$
 BEGIN
   INSERT INTO public.batchpilot_usage_per_minute AS u
-         (minute, team_id, user_id, model, shard, files_completed, files_failed, files_skipped,
+         (minute, team_id, user_id, model, delivery, shard, files_completed, files_failed, files_skipped,
           files_retried, api_calls, input_tokens, output_tokens, thinking_tokens, processing_ms)
   SELECT date_trunc('minute', clock_timestamp()),
          s.team_id,
          CASE WHEN s.team_id IS NULL THEN s.user_id END,
          coalesce(n.model, s.model),
+         coalesce(n.delivery, 'interactive'),
          (pg_backend_pid() % 4)::smallint,
          count(*) FILTER (WHERE n.status = 'completed' AND o.status <> 'completed'),
          count(*) FILTER (WHERE n.status = 'failed' AND o.status <> 'failed'),
@@ -40,9 +41,9 @@ BEGIN
       OR n.input_tokens IS DISTINCT FROM o.input_tokens
       OR n.output_tokens IS DISTINCT FROM o.output_tokens
       OR n.thinking_tokens IS DISTINCT FROM o.thinking_tokens
-   GROUP BY 1, 2, 3, 4, 5
+   GROUP BY 1, 2, 3, 4, 5, 6
    -- Rows are locked in key order, so two statements touching the same keys cannot deadlock.
-   ORDER BY 1, 2, 3, 4, 5
+   ORDER BY 1, 2, 3, 4, 5, 6
   ON CONFLICT ON CONSTRAINT batchpilot_usage_per_minute_key DO UPDATE
      SET files_completed = u.files_completed + excluded.files_completed,
          files_failed    = u.files_failed + excluded.files_failed,
@@ -129,9 +130,16 @@ CREATE OR REPLACE VIEW batchpilot_reporting.usage_per_minute AS
   SELECT u.minute, u.team_id, u.user_id,
          coalesce(t.name, CASE WHEN u.team_id IS NULL THEN 'personal' ELSE u.team_id::text END) AS team,
          u.model, u.files_completed, u.files_failed, u.files_skipped, u.files_retried,
-         u.api_calls, u.input_tokens, u.output_tokens, u.processing_ms, u.thinking_tokens
+         u.api_calls, u.input_tokens, u.output_tokens, u.processing_ms, u.thinking_tokens, u.delivery,
+         -- The spend at the price of how the calls went (batch: the batch price); NULL for an unpriced model.
+         round((u.input_tokens * CASE WHEN u.delivery = 'batch' THEN p.batch_input_usd_per_million
+                                      ELSE p.input_usd_per_million END
+                + (u.output_tokens + u.thinking_tokens) * CASE WHEN u.delivery = 'batch' THEN p.batch_output_usd_per_million
+                                                               ELSE p.output_usd_per_million END) / 1000000, 9)
+           AS spend_usd
     FROM public.batchpilot_usage_per_minute u
-    LEFT JOIN public.teams t ON t.id = u.team_id;
+    LEFT JOIN public.teams t ON t.id = u.team_id
+    LEFT JOIN public.batchpilot_model_prices p ON p.model = u.model;
 
 -- Sessions still running; their counters are kept true by the file table's counter triggers.
 CREATE OR REPLACE VIEW batchpilot_reporting.active_sessions AS
@@ -141,7 +149,7 @@ CREATE OR REPLACE VIEW batchpilot_reporting.active_sessions AS
          s.files_pending + s.files_uploading AS files_waiting, s.files_processing, s.files_completed,
          s.files_failed, s.files_skipped, s.rate_limit_hits, s.total_tokens_used,
          s.started_at, s.estimated_completion_at, s.error_message, s.last_error_at, s.created_at,
-         s.total_thinking_tokens
+         s.total_thinking_tokens, s.delivery
     FROM public.batch_upload_sessions s
     LEFT JOIN public.teams t ON t.id = s.team_id
    WHERE s.status IN ('pending', 'processing', 'paused');

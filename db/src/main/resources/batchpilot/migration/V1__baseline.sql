@@ -131,6 +131,13 @@ CREATE TABLE public.batch_upload_sessions (
   processing_strategy         text NOT NULL DEFAULT 'adaptive'
     CONSTRAINT batch_upload_sessions_processing_strategy_check
       CHECK (processing_strategy IN ('conservative', 'balanced', 'aggressive', 'adaptive')),
+  -- interactive: one generateContent call per file, minutes. batch: Gemini Batch Mode, at half the
+  -- price, within 24 hours (usually much less).
+  delivery                    text NOT NULL DEFAULT 'interactive'
+    CONSTRAINT batch_upload_sessions_delivery_check CHECK (delivery IN ('interactive', 'batch')),
+  -- When a batch job of this session expires or fails, its files go interactive (full price, now)
+  -- instead of into a new batch job.
+  interactive_fallback        boolean NOT NULL DEFAULT false,
 
   status                      text NOT NULL DEFAULT 'pending'
     CONSTRAINT batch_upload_sessions_status_check
@@ -230,6 +237,9 @@ CREATE TABLE public.batch_upload_files (
   tokens_used             integer NOT NULL DEFAULT 0
     CONSTRAINT batch_upload_files_tokens_used_check CHECK (tokens_used >= 0),
   rate_limited            boolean NOT NULL DEFAULT false,
+  -- How the billed calls went: interactive or batch (Batch Mode, billed at the batch price).
+  delivery                text
+    CONSTRAINT batch_upload_files_delivery_check CHECK (delivery IN ('interactive', 'batch')),
   -- The seed's column, derived so that it can never disagree with attempts.
   retry_count             integer GENERATED ALWAYS AS (greatest(attempts - 1, 0)) STORED,
 
@@ -239,7 +249,7 @@ CREATE TABLE public.batch_upload_files (
       'upload_failed', 'processing_failed', 'invalid_file', 'file_unavailable',
       'rate_limited', 'quota_exhausted', 'overloaded', 'server_error', 'timeout',
       'invalid_request', 'permission_denied', 'not_found', 'blocked_output',
-      'malformed_response', 'lease_expired')),
+      'malformed_response', 'lease_expired', 'batch_job_expired', 'batch_job_failed')),
   error_message           text,
 
   created_at              timestamptz NOT NULL DEFAULT now(),
@@ -571,6 +581,9 @@ CREATE TABLE public.batchpilot_usage_per_minute (
   -- The owner of a personal session (team_id NULL); NULL for team sessions.
   user_id         uuid,
   model           text NOT NULL,
+  -- interactive or batch: the price the tokens are billed at.
+  delivery        text NOT NULL DEFAULT 'interactive'
+    CONSTRAINT batchpilot_usage_per_minute_delivery_check CHECK (delivery IN ('interactive', 'batch')),
   -- Completers on different connections update different rows of the same minute, so they do not
   -- queue behind one hot row lock; dashboards sum the shards.
   shard           smallint NOT NULL
@@ -586,7 +599,7 @@ CREATE TABLE public.batchpilot_usage_per_minute (
   -- Thinking tokens, billed at the output price: a spend is input x input price + (output + thinking) x output price.
   thinking_tokens bigint NOT NULL DEFAULT 0,
   processing_ms   bigint NOT NULL DEFAULT 0,
-  CONSTRAINT batchpilot_usage_per_minute_key UNIQUE NULLS NOT DISTINCT (minute, team_id, user_id, model, shard)
+  CONSTRAINT batchpilot_usage_per_minute_key UNIQUE NULLS NOT DISTINCT (minute, team_id, user_id, model, delivery, shard)
 );
 
 COMMENT ON TABLE public.batchpilot_usage_per_minute IS
@@ -784,6 +797,90 @@ CREATE TABLE batchpilot_private.receipt_mapping (
 REVOKE ALL ON batchpilot_private.receipt_mapping FROM PUBLIC;
 
 -- =============================================================================================
+-- Batch Mode: Gemini batch jobs, their limits and their files
+-- =============================================================================================
+-- Google's Batch Mode limits, apart from the interactive ones: pending and running jobs (100 per
+-- project: each row is checked against the jobs of all models) and the input tokens of a model's
+-- pending and running jobs ("batch enqueued tokens"). Tier 1, read 2026-12-03 from
+-- https://ai.google.dev/gemini-api/docs/rate-limits; a project on another tier edits them here.
+CREATE TABLE public.batch_quota_limits (
+  provider             text NOT NULL
+    CONSTRAINT batch_quota_limits_provider_check CHECK (provider IN ('gemini')),
+  model                text NOT NULL
+    CONSTRAINT batch_quota_limits_model_check CHECK (model ~ '^[a-z0-9][a-z0-9.-]*$'),
+  max_concurrent_jobs  integer NOT NULL DEFAULT 100
+    CONSTRAINT batch_quota_limits_max_concurrent_jobs_check CHECK (max_concurrent_jobs > 0),
+  max_enqueued_tokens  bigint NOT NULL
+    CONSTRAINT batch_quota_limits_max_enqueued_tokens_check CHECK (max_enqueued_tokens > 0),
+  limits_read_on       date NOT NULL,
+  updated_at           timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (provider, model)
+);
+
+COMMENT ON TABLE public.batch_quota_limits IS
+  'Batch Mode limits per model: jobs pending or running (over all models) and their enqueued input tokens.';
+
+INSERT INTO public.batch_quota_limits (provider, model, max_concurrent_jobs, max_enqueued_tokens, limits_read_on) VALUES
+  ('gemini', 'gemini-2.5-flash',       100,  3000000, '2026-12-03'),
+  ('gemini', 'gemini-2.5-flash-lite',  100, 10000000, '2026-12-03'),
+  ('gemini', 'gemini-2.5-pro',         100,  5000000, '2026-12-03'),
+  ('gemini', 'gemini-2.0-flash',       100, 10000000, '2026-12-03');
+
+-- creating: the job's files are claimed and its requests built; Google has not been asked yet (or
+-- its answer was not recorded: a job with this display name may exist there). pending and running:
+-- at Google, polled. The rest are final.
+CREATE TYPE batchpilot_private.batch_job_state AS ENUM (
+  'creating', 'pending', 'running', 'succeeded', 'failed', 'cancelled', 'expired', 'abandoned');
+
+-- One Gemini batch job. Written before Google is asked (its id is the job's display name), so a
+-- worker killed at any moment leaves a row another worker finishes: it finds the job by display
+-- name, polls it, completes its files.
+CREATE TABLE batchpilot_private.batch_jobs (
+  id             uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  provider       text NOT NULL,
+  model          text NOT NULL,
+  -- Google's batches/{id}; NULL while creating.
+  name           text UNIQUE,
+  state          batchpilot_private.batch_job_state NOT NULL DEFAULT 'creating',
+  -- The requests' estimated input tokens: what the job holds of the model's enqueued tokens.
+  input_tokens   bigint NOT NULL DEFAULT 0
+    CONSTRAINT batch_jobs_input_tokens_check CHECK (input_tokens >= 0),
+  requests       integer NOT NULL DEFAULT 0,
+  -- Who works on it now (creating it, or polling it) and until when; a lapsed lease lets another worker.
+  owner          text,
+  lease_expires_at timestamptz,
+  next_poll_at   timestamptz NOT NULL DEFAULT now(),
+  polls          integer NOT NULL DEFAULT 0,
+  created_at     timestamptz NOT NULL DEFAULT now(),
+  submitted_at   timestamptz,
+  ended_at       timestamptz,
+  error_message  text,
+  updated_at     timestamptz NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE batchpilot_private.batch_jobs IS
+  'Gemini batch jobs: written before Google is asked, so any worker can resume one a killed worker left.';
+
+CREATE INDEX batch_jobs_live_idx ON batchpilot_private.batch_jobs (next_poll_at)
+  WHERE state IN ('creating', 'pending', 'running');
+CREATE INDEX batch_jobs_model_live_idx ON batchpilot_private.batch_jobs (provider, model)
+  WHERE state IN ('creating', 'pending', 'running');
+
+-- A job's files: each is claimed by the job (claimed_by 'batch:<job id>') while it is at Google.
+CREATE TABLE batchpilot_private.batch_job_files (
+  job_id    uuid NOT NULL REFERENCES batchpilot_private.batch_jobs (id) ON DELETE CASCADE,
+  file_id   uuid NOT NULL REFERENCES public.batch_upload_files (id) ON DELETE CASCADE,
+  -- The claim's attempts: the job's outcome for the file applies only to this claim.
+  attempts  integer NOT NULL,
+  PRIMARY KEY (job_id, file_id)
+);
+
+CREATE INDEX batch_job_files_file_idx ON batchpilot_private.batch_job_files (file_id);
+
+REVOKE ALL ON batchpilot_private.batch_jobs, batchpilot_private.batch_job_files FROM PUBLIC;
+GRANT ALL ON batchpilot_private.batch_jobs, batchpilot_private.batch_job_files TO service_role;
+
+-- =============================================================================================
 -- Row-level security: on for every table. The policies are in the repeatable migrations; a table
 -- without one (the gate's internals, the metrics, the leader) is the workers' alone, so the API
 -- roles see nothing even if a grant slipped in.
@@ -803,6 +900,7 @@ ALTER TABLE public.batchpilot_adaptive_factor_changes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.batchpilot_leader ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.receipt_embeddings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.receipt_extractions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE public.batch_quota_limits ENABLE ROW LEVEL SECURITY;
 
 -- =============================================================================================
 -- Privileges on the tables. Supabase grants the API roles everything in public by default; these
@@ -815,9 +913,10 @@ REVOKE ALL ON public.batch_upload_sessions, public.batch_upload_files, public.ap
   FROM anon, authenticated;
 GRANT SELECT, DELETE ON public.batch_upload_sessions, public.batch_upload_files TO authenticated;
 GRANT INSERT (id, user_id, team_id, session_name, total_files, provider, model, max_concurrent,
-              rate_limit_config, processing_strategy, status)
+              rate_limit_config, processing_strategy, delivery, interactive_fallback, status)
   ON public.batch_upload_sessions TO authenticated;
-GRANT UPDATE (session_name, total_files, max_concurrent, rate_limit_config, processing_strategy, status)
+GRANT UPDATE (session_name, total_files, max_concurrent, rate_limit_config, processing_strategy, delivery,
+              interactive_fallback, status)
   ON public.batch_upload_sessions TO authenticated;
 GRANT INSERT (id, batch_session_id, receipt_id, original_filename, file_size_bytes, file_type,
               upload_order, storage_bucket, storage_path, source_url, content_sha256, status,
@@ -836,6 +935,9 @@ REVOKE ALL ON public.quota_limits, public.quota_permits, public.quota_permit_rel
 GRANT SELECT ON public.quota_limits TO authenticated;
 GRANT ALL ON public.quota_limits, public.quota_permits, public.quota_permit_releases, public.quota_rings
   TO service_role;
+REVOKE ALL ON public.batch_quota_limits FROM anon, authenticated;
+GRANT SELECT ON public.batch_quota_limits TO authenticated;
+GRANT ALL ON public.batch_quota_limits TO service_role;
 
 -- Metrics: the workers write; admins manage prices (policy).
 REVOKE ALL ON public.batchpilot_worker_heartbeats, public.batchpilot_metric_snapshots,

@@ -5,6 +5,7 @@ package io.batchpilot.jooq;
 
 
 import io.batchpilot.jooq.tables.ApiQuotaTracking;
+import io.batchpilot.jooq.tables.BatchQuotaLimits;
 import io.batchpilot.jooq.tables.BatchUploadFiles;
 import io.batchpilot.jooq.tables.BatchUploadSessions;
 import io.batchpilot.jooq.tables.BatchpilotAdaptiveFactorChanges;
@@ -22,6 +23,7 @@ import io.batchpilot.jooq.tables.Receipts;
 import io.batchpilot.jooq.tables.TeamMembers;
 import io.batchpilot.jooq.tables.Teams;
 import io.batchpilot.jooq.tables.records.ApiQuotaTrackingRecord;
+import io.batchpilot.jooq.tables.records.BatchQuotaLimitsRecord;
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
 import io.batchpilot.jooq.tables.records.BatchUploadSessionsRecord;
 import io.batchpilot.jooq.tables.records.BatchpilotAdaptiveFactorChangesRecord;
@@ -59,12 +61,13 @@ public class Keys {
 
     public static final UniqueKey<ApiQuotaTrackingRecord> API_QUOTA_TRACKING_PKEY = Internal.createUniqueKey(ApiQuotaTracking.API_QUOTA_TRACKING, DSL.name("api_quota_tracking_pkey"), new TableField[] { ApiQuotaTracking.API_QUOTA_TRACKING.ID }, true);
     public static final UniqueKey<ApiQuotaTrackingRecord> API_QUOTA_TRACKING_WINDOW_KEY = Internal.createUniqueKey(ApiQuotaTracking.API_QUOTA_TRACKING, DSL.name("api_quota_tracking_window_key"), new TableField[] { ApiQuotaTracking.API_QUOTA_TRACKING.API_PROVIDER, ApiQuotaTracking.API_QUOTA_TRACKING.MODEL, ApiQuotaTracking.API_QUOTA_TRACKING.QUOTA_TYPE, ApiQuotaTracking.API_QUOTA_TRACKING.TIME_WINDOW }, true);
+    public static final UniqueKey<BatchQuotaLimitsRecord> BATCH_QUOTA_LIMITS_PKEY = Internal.createUniqueKey(BatchQuotaLimits.BATCH_QUOTA_LIMITS, DSL.name("batch_quota_limits_pkey"), new TableField[] { BatchQuotaLimits.BATCH_QUOTA_LIMITS.PROVIDER, BatchQuotaLimits.BATCH_QUOTA_LIMITS.MODEL }, true);
     public static final UniqueKey<BatchUploadFilesRecord> BATCH_UPLOAD_FILES_PKEY = Internal.createUniqueKey(BatchUploadFiles.BATCH_UPLOAD_FILES, DSL.name("batch_upload_files_pkey"), new TableField[] { BatchUploadFiles.BATCH_UPLOAD_FILES.ID }, true);
     public static final UniqueKey<BatchUploadSessionsRecord> BATCH_UPLOAD_SESSIONS_PKEY = Internal.createUniqueKey(BatchUploadSessions.BATCH_UPLOAD_SESSIONS, DSL.name("batch_upload_sessions_pkey"), new TableField[] { BatchUploadSessions.BATCH_UPLOAD_SESSIONS.ID }, true);
     public static final UniqueKey<BatchpilotAdaptiveFactorChangesRecord> BATCHPILOT_ADAPTIVE_FACTOR_CHANGES_PKEY = Internal.createUniqueKey(BatchpilotAdaptiveFactorChanges.BATCHPILOT_ADAPTIVE_FACTOR_CHANGES, DSL.name("batchpilot_adaptive_factor_changes_pkey"), new TableField[] { BatchpilotAdaptiveFactorChanges.BATCHPILOT_ADAPTIVE_FACTOR_CHANGES.PROVIDER, BatchpilotAdaptiveFactorChanges.BATCHPILOT_ADAPTIVE_FACTOR_CHANGES.MODEL, BatchpilotAdaptiveFactorChanges.BATCHPILOT_ADAPTIVE_FACTOR_CHANGES.CHANGED_AT }, true);
     public static final UniqueKey<BatchpilotLeaderRecord> BATCHPILOT_LEADER_PKEY = Internal.createUniqueKey(BatchpilotLeader.BATCHPILOT_LEADER, DSL.name("batchpilot_leader_pkey"), new TableField[] { BatchpilotLeader.BATCHPILOT_LEADER.NAME }, true);
     public static final UniqueKey<BatchpilotModelPricesRecord> BATCHPILOT_MODEL_PRICES_PKEY = Internal.createUniqueKey(BatchpilotModelPrices.BATCHPILOT_MODEL_PRICES, DSL.name("batchpilot_model_prices_pkey"), new TableField[] { BatchpilotModelPrices.BATCHPILOT_MODEL_PRICES.MODEL }, true);
-    public static final UniqueKey<BatchpilotUsagePerMinuteRecord> BATCHPILOT_USAGE_PER_MINUTE_KEY = Internal.createUniqueKey(BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE, DSL.name("batchpilot_usage_per_minute_key"), new TableField[] { BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE.MINUTE, BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE.TEAM_ID, BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE.USER_ID, BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE.MODEL, BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE.SHARD }, true);
+    public static final UniqueKey<BatchpilotUsagePerMinuteRecord> BATCHPILOT_USAGE_PER_MINUTE_KEY = Internal.createUniqueKey(BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE, DSL.name("batchpilot_usage_per_minute_key"), new TableField[] { BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE.MINUTE, BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE.TEAM_ID, BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE.USER_ID, BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE.MODEL, BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE.DELIVERY, BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE.SHARD }, true);
     public static final UniqueKey<BatchpilotWorkerHeartbeatsRecord> BATCHPILOT_WORKER_HEARTBEATS_PKEY = Internal.createUniqueKey(BatchpilotWorkerHeartbeats.BATCHPILOT_WORKER_HEARTBEATS, DSL.name("batchpilot_worker_heartbeats_pkey"), new TableField[] { BatchpilotWorkerHeartbeats.BATCHPILOT_WORKER_HEARTBEATS.WORKER_ID }, true);
     public static final UniqueKey<QuotaLimitsRecord> QUOTA_LIMITS_PKEY = Internal.createUniqueKey(QuotaLimits.QUOTA_LIMITS, DSL.name("quota_limits_pkey"), new TableField[] { QuotaLimits.QUOTA_LIMITS.PROVIDER, QuotaLimits.QUOTA_LIMITS.MODEL }, true);
     public static final UniqueKey<QuotaPermitReleasesRecord> QUOTA_PERMIT_RELEASES_PKEY = Internal.createUniqueKey(QuotaPermitReleases.QUOTA_PERMIT_RELEASES, DSL.name("quota_permit_releases_pkey"), new TableField[] { QuotaPermitReleases.QUOTA_PERMIT_RELEASES.PROVIDER, QuotaPermitReleases.QUOTA_PERMIT_RELEASES.MODEL }, true);

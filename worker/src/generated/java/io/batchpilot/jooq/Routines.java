@@ -14,10 +14,12 @@ import io.batchpilot.jooq.routines.BatchpilotReportRateLimit;
 import io.batchpilot.jooq.routines.BatchpilotSkipFailedUpload;
 import io.batchpilot.jooq.tables.BatchpilotAcquireQuota;
 import io.batchpilot.jooq.tables.BatchpilotQuotaStatus;
+import io.batchpilot.jooq.tables.BatchpilotSessionBatchJobs;
 import io.batchpilot.jooq.tables.BatchpilotSessionQuotaStatus;
 import io.batchpilot.jooq.tables.MatchReceipts;
 import io.batchpilot.jooq.tables.records.BatchpilotAcquireQuotaRecord;
 import io.batchpilot.jooq.tables.records.BatchpilotQuotaStatusRecord;
+import io.batchpilot.jooq.tables.records.BatchpilotSessionBatchJobsRecord;
 import io.batchpilot.jooq.tables.records.BatchpilotSessionQuotaStatusRecord;
 import io.batchpilot.jooq.tables.records.MatchReceiptsRecord;
 
@@ -495,6 +497,40 @@ public class Routines {
         return io.batchpilot.jooq.tables.BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS.call(
             provider,
             model
+        );
+    }
+
+    /**
+     * Call <code>batchpilot_session_batch_jobs</code>.
+     */
+    public static Result<BatchpilotSessionBatchJobsRecord> batchpilotSessionBatchJobs(
+          Configuration configuration
+        , UUID sessionId
+    ) {
+        return configuration.dsl().selectFrom(io.batchpilot.jooq.tables.BatchpilotSessionBatchJobs.BATCHPILOT_SESSION_BATCH_JOBS.call(
+              sessionId
+        )).fetch();
+    }
+
+    /**
+     * Get <code>batchpilot_session_batch_jobs</code> as a table.
+     */
+    public static BatchpilotSessionBatchJobs batchpilotSessionBatchJobs(
+          UUID sessionId
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotSessionBatchJobs.BATCHPILOT_SESSION_BATCH_JOBS.call(
+            sessionId
+        );
+    }
+
+    /**
+     * Get <code>batchpilot_session_batch_jobs</code> as a table.
+     */
+    public static BatchpilotSessionBatchJobs batchpilotSessionBatchJobs(
+          Field<UUID> sessionId
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotSessionBatchJobs.BATCHPILOT_SESSION_BATCH_JOBS.call(
+            sessionId
         );
     }
 

@@ -5,6 +5,7 @@ package io.batchpilot.jooq;
 
 
 import io.batchpilot.jooq.tables.ApiQuotaTracking;
+import io.batchpilot.jooq.tables.BatchQuotaLimits;
 import io.batchpilot.jooq.tables.BatchUploadFiles;
 import io.batchpilot.jooq.tables.BatchUploadSessions;
 import io.batchpilot.jooq.tables.BatchpilotAcquireQuota;
@@ -13,6 +14,7 @@ import io.batchpilot.jooq.tables.BatchpilotLeader;
 import io.batchpilot.jooq.tables.BatchpilotMetricSnapshots;
 import io.batchpilot.jooq.tables.BatchpilotModelPrices;
 import io.batchpilot.jooq.tables.BatchpilotQuotaStatus;
+import io.batchpilot.jooq.tables.BatchpilotSessionBatchJobs;
 import io.batchpilot.jooq.tables.BatchpilotSessionQuotaStatus;
 import io.batchpilot.jooq.tables.BatchpilotUsagePerMinute;
 import io.batchpilot.jooq.tables.BatchpilotWorkerHeartbeats;
@@ -28,6 +30,7 @@ import io.batchpilot.jooq.tables.TeamMembers;
 import io.batchpilot.jooq.tables.Teams;
 import io.batchpilot.jooq.tables.records.BatchpilotAcquireQuotaRecord;
 import io.batchpilot.jooq.tables.records.BatchpilotQuotaStatusRecord;
+import io.batchpilot.jooq.tables.records.BatchpilotSessionBatchJobsRecord;
 import io.batchpilot.jooq.tables.records.BatchpilotSessionQuotaStatusRecord;
 import io.batchpilot.jooq.tables.records.MatchReceiptsRecord;
 
@@ -48,6 +51,12 @@ public class Tables {
      * The table <code>api_quota_tracking</code>.
      */
     public static final ApiQuotaTracking API_QUOTA_TRACKING = ApiQuotaTracking.API_QUOTA_TRACKING;
+
+    /**
+     * Batch Mode limits per model: jobs pending or running (over all models)
+     * and their enqueued input tokens.
+     */
+    public static final BatchQuotaLimits BATCH_QUOTA_LIMITS = BatchQuotaLimits.BATCH_QUOTA_LIMITS;
 
     /**
      * The table <code>batch_upload_files</code>.
@@ -197,6 +206,45 @@ public class Tables {
         return io.batchpilot.jooq.tables.BatchpilotQuotaStatus.BATCHPILOT_QUOTA_STATUS.call(
             provider,
             model
+        );
+    }
+
+    /**
+     * session_id uuid
+     */
+    public static final BatchpilotSessionBatchJobs BATCHPILOT_SESSION_BATCH_JOBS = BatchpilotSessionBatchJobs.BATCHPILOT_SESSION_BATCH_JOBS;
+
+    /**
+     * Call <code>batchpilot_session_batch_jobs</code>.
+     */
+    public static Result<BatchpilotSessionBatchJobsRecord> BATCHPILOT_SESSION_BATCH_JOBS(
+          Configuration configuration
+        , UUID sessionId
+    ) {
+        return configuration.dsl().selectFrom(io.batchpilot.jooq.tables.BatchpilotSessionBatchJobs.BATCHPILOT_SESSION_BATCH_JOBS.call(
+              sessionId
+        )).fetch();
+    }
+
+    /**
+     * Get <code>batchpilot_session_batch_jobs</code> as a table.
+     */
+    public static BatchpilotSessionBatchJobs BATCHPILOT_SESSION_BATCH_JOBS(
+          UUID sessionId
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotSessionBatchJobs.BATCHPILOT_SESSION_BATCH_JOBS.call(
+            sessionId
+        );
+    }
+
+    /**
+     * Get <code>batchpilot_session_batch_jobs</code> as a table.
+     */
+    public static BatchpilotSessionBatchJobs BATCHPILOT_SESSION_BATCH_JOBS(
+          Field<UUID> sessionId
+    ) {
+        return io.batchpilot.jooq.tables.BatchpilotSessionBatchJobs.BATCHPILOT_SESSION_BATCH_JOBS.call(
+            sessionId
         );
     }
 

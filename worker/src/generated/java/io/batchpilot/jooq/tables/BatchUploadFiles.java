@@ -210,6 +210,11 @@ public class BatchUploadFiles extends TableImpl<BatchUploadFilesRecord> {
     public final TableField<BatchUploadFilesRecord, Boolean> RATE_LIMITED = createField(DSL.name("rate_limited"), SQLDataType.BOOLEAN.nullable(false).defaultValue(DSL.field(DSL.raw("false"), SQLDataType.BOOLEAN)), this, "");
 
     /**
+     * The column <code>batch_upload_files.delivery</code>.
+     */
+    public final TableField<BatchUploadFilesRecord, String> DELIVERY = createField(DSL.name("delivery"), SQLDataType.CLOB, this, "");
+
+    /**
      * The column <code>batch_upload_files.retry_count</code>. attempts - 1:
      * derived, read-only.
      */
@@ -442,10 +447,11 @@ public class BatchUploadFiles extends TableImpl<BatchUploadFilesRecord> {
             Internal.createCheck(this, DSL.name("batch_upload_files_api_calls_made_check"), "((api_calls_made >= 0))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_attempts_check"), "((attempts >= 0))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_content_sha256_check"), "((octet_length(content_sha256) = 32))", true),
+            Internal.createCheck(this, DSL.name("batch_upload_files_delivery_check"), "((delivery = ANY (ARRAY['interactive'::text, 'batch'::text])))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_embedding_attempts_check"), "((embedding_attempts >= 0))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_embedding_error_type_check"), "((embedding_error_type = ANY (ARRAY['rate_limited'::text, 'quota_exhausted'::text, 'overloaded'::text, 'server_error'::text, 'timeout'::text, 'invalid_request'::text, 'permission_denied'::text, 'not_found'::text, 'blocked_output'::text, 'malformed_response'::text, 'lease_expired'::text, 'invalid_result'::text])))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_embedding_status_check"), "((embedding_status = ANY (ARRAY['pending'::text, 'processing'::text, 'completed'::text, 'failed'::text])))", true),
-            Internal.createCheck(this, DSL.name("batch_upload_files_error_type_check"), "((error_type = ANY (ARRAY['upload_failed'::text, 'processing_failed'::text, 'invalid_file'::text, 'file_unavailable'::text, 'rate_limited'::text, 'quota_exhausted'::text, 'overloaded'::text, 'server_error'::text, 'timeout'::text, 'invalid_request'::text, 'permission_denied'::text, 'not_found'::text, 'blocked_output'::text, 'malformed_response'::text, 'lease_expired'::text])))", true),
+            Internal.createCheck(this, DSL.name("batch_upload_files_error_type_check"), "((error_type = ANY (ARRAY['upload_failed'::text, 'processing_failed'::text, 'invalid_file'::text, 'file_unavailable'::text, 'rate_limited'::text, 'quota_exhausted'::text, 'overloaded'::text, 'server_error'::text, 'timeout'::text, 'invalid_request'::text, 'permission_denied'::text, 'not_found'::text, 'blocked_output'::text, 'malformed_response'::text, 'lease_expired'::text, 'batch_job_expired'::text, 'batch_job_failed'::text])))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_file_size_bytes_check"), "((file_size_bytes >= 0))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_file_type_length"), "((length(file_type) <= 255))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_input_tokens_check"), "((input_tokens >= 0))", true),

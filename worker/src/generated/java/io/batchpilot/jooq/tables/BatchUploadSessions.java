@@ -151,6 +151,16 @@ public class BatchUploadSessions extends TableImpl<BatchUploadSessionsRecord> {
     public final TableField<BatchUploadSessionsRecord, String> PROCESSING_STRATEGY = createField(DSL.name("processing_strategy"), SQLDataType.CLOB.nullable(false).defaultValue(DSL.field(DSL.raw("'adaptive'::text"), SQLDataType.CLOB)), this, "");
 
     /**
+     * The column <code>batch_upload_sessions.delivery</code>.
+     */
+    public final TableField<BatchUploadSessionsRecord, String> DELIVERY = createField(DSL.name("delivery"), SQLDataType.CLOB.nullable(false).defaultValue(DSL.field(DSL.raw("'interactive'::text"), SQLDataType.CLOB)), this, "");
+
+    /**
+     * The column <code>batch_upload_sessions.interactive_fallback</code>.
+     */
+    public final TableField<BatchUploadSessionsRecord, Boolean> INTERACTIVE_FALLBACK = createField(DSL.name("interactive_fallback"), SQLDataType.BOOLEAN.nullable(false).defaultValue(DSL.field(DSL.raw("false"), SQLDataType.BOOLEAN)), this, "");
+
+    /**
      * The column <code>batch_upload_sessions.status</code>.
      */
     public final TableField<BatchUploadSessionsRecord, String> STATUS = createField(DSL.name("status"), SQLDataType.CLOB.nullable(false).defaultValue(DSL.field(DSL.raw("'pending'::text"), SQLDataType.CLOB)), this, "");
@@ -358,6 +368,7 @@ public class BatchUploadSessions extends TableImpl<BatchUploadSessionsRecord> {
     public List<Check<BatchUploadSessionsRecord>> getChecks() {
         return Arrays.asList(
             Internal.createCheck(this, DSL.name("batch_upload_sessions_avg_file_processing_time_ms_check"), "((avg_file_processing_time_ms >= (0)::numeric))", true),
+            Internal.createCheck(this, DSL.name("batch_upload_sessions_delivery_check"), "((delivery = ANY (ARRAY['interactive'::text, 'batch'::text])))", true),
             Internal.createCheck(this, DSL.name("batch_upload_sessions_files_completed_check"), "((files_completed >= 0))", true),
             Internal.createCheck(this, DSL.name("batch_upload_sessions_files_failed_check"), "((files_failed >= 0))", true),
             Internal.createCheck(this, DSL.name("batch_upload_sessions_files_pending_check"), "((files_pending >= 0))", true),

@@ -77,6 +77,11 @@ public class BatchpilotUsagePerMinute extends TableImpl<BatchpilotUsagePerMinute
     public final TableField<BatchpilotUsagePerMinuteRecord, String> MODEL = createField(DSL.name("model"), SQLDataType.CLOB.nullable(false), this, "");
 
     /**
+     * The column <code>batchpilot_usage_per_minute.delivery</code>.
+     */
+    public final TableField<BatchpilotUsagePerMinuteRecord, String> DELIVERY = createField(DSL.name("delivery"), SQLDataType.CLOB.nullable(false).defaultValue(DSL.field(DSL.raw("'interactive'::text"), SQLDataType.CLOB)), this, "");
+
+    /**
      * The column <code>batchpilot_usage_per_minute.shard</code>.
      */
     public final TableField<BatchpilotUsagePerMinuteRecord, Short> SHARD = createField(DSL.name("shard"), SQLDataType.SMALLINT.nullable(false), this, "");
@@ -170,6 +175,7 @@ public class BatchpilotUsagePerMinute extends TableImpl<BatchpilotUsagePerMinute
     @Override
     public List<Check<BatchpilotUsagePerMinuteRecord>> getChecks() {
         return Arrays.asList(
+            Internal.createCheck(this, DSL.name("batchpilot_usage_per_minute_delivery_check"), "((delivery = ANY (ARRAY['interactive'::text, 'batch'::text])))", true),
             Internal.createCheck(this, DSL.name("batchpilot_usage_per_minute_minute_check"), "((minute = date_trunc('minute'::text, minute)))", true),
             Internal.createCheck(this, DSL.name("batchpilot_usage_per_minute_shard_check"), "(((shard >= 0) AND (shard <= 3)))", true)
         );

@@ -444,11 +444,26 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
     }
 
     /**
+     * Setter for <code>batch_upload_files.delivery</code>.
+     */
+    public BatchUploadFilesRecord setDelivery(String value) {
+        set(27, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>batch_upload_files.delivery</code>.
+     */
+    public String getDelivery() {
+        return (String) get(27);
+    }
+
+    /**
      * Setter for <code>batch_upload_files.retry_count</code>. attempts - 1:
      * derived, read-only.
      */
     public BatchUploadFilesRecord setRetryCount(Integer value) {
-        set(27, value);
+        set(28, value);
         return this;
     }
 
@@ -457,14 +472,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * derived, read-only.
      */
     public Integer getRetryCount() {
-        return (Integer) get(27);
+        return (Integer) get(28);
     }
 
     /**
      * Setter for <code>batch_upload_files.result</code>.
      */
     public BatchUploadFilesRecord setResult(JSONB value) {
-        set(28, value);
+        set(29, value);
         return this;
     }
 
@@ -472,14 +487,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.result</code>.
      */
     public JSONB getResult() {
-        return (JSONB) get(28);
+        return (JSONB) get(29);
     }
 
     /**
      * Setter for <code>batch_upload_files.error_type</code>.
      */
     public BatchUploadFilesRecord setErrorType(String value) {
-        set(29, value);
+        set(30, value);
         return this;
     }
 
@@ -487,14 +502,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.error_type</code>.
      */
     public String getErrorType() {
-        return (String) get(29);
+        return (String) get(30);
     }
 
     /**
      * Setter for <code>batch_upload_files.error_message</code>.
      */
     public BatchUploadFilesRecord setErrorMessage(String value) {
-        set(30, value);
+        set(31, value);
         return this;
     }
 
@@ -502,14 +517,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.error_message</code>.
      */
     public String getErrorMessage() {
-        return (String) get(30);
+        return (String) get(31);
     }
 
     /**
      * Setter for <code>batch_upload_files.created_at</code>.
      */
     public BatchUploadFilesRecord setCreatedAt(OffsetDateTime value) {
-        set(31, value);
+        set(32, value);
         return this;
     }
 
@@ -517,14 +532,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.created_at</code>.
      */
     public OffsetDateTime getCreatedAt() {
-        return (OffsetDateTime) get(31);
+        return (OffsetDateTime) get(32);
     }
 
     /**
      * Setter for <code>batch_upload_files.updated_at</code>.
      */
     public BatchUploadFilesRecord setUpdatedAt(OffsetDateTime value) {
-        set(32, value);
+        set(33, value);
         return this;
     }
 
@@ -532,7 +547,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.updated_at</code>.
      */
     public OffsetDateTime getUpdatedAt() {
-        return (OffsetDateTime) get(32);
+        return (OffsetDateTime) get(33);
     }
 
     /**
@@ -541,7 +556,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * and model).
      */
     public BatchUploadFilesRecord setDuplicateOf(UUID value) {
-        set(33, value);
+        set(34, value);
         return this;
     }
 
@@ -551,7 +566,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * and model).
      */
     public UUID getDuplicateOf() {
-        return (UUID) get(33);
+        return (UUID) get(34);
     }
 
     /**
@@ -560,7 +575,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * completed or failed. Never changes status or result.
      */
     public BatchUploadFilesRecord setEmbeddingStatus(String value) {
-        set(34, value);
+        set(35, value);
         return this;
     }
 
@@ -570,14 +585,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * completed or failed. Never changes status or result.
      */
     public String getEmbeddingStatus() {
-        return (String) get(34);
+        return (String) get(35);
     }
 
     /**
      * Setter for <code>batch_upload_files.embedding_attempts</code>.
      */
     public BatchUploadFilesRecord setEmbeddingAttempts(Integer value) {
-        set(35, value);
+        set(36, value);
         return this;
     }
 
@@ -585,14 +600,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.embedding_attempts</code>.
      */
     public Integer getEmbeddingAttempts() {
-        return (Integer) get(35);
+        return (Integer) get(36);
     }
 
     /**
      * Setter for <code>batch_upload_files.embedding_next_attempt_at</code>.
      */
     public BatchUploadFilesRecord setEmbeddingNextAttemptAt(OffsetDateTime value) {
-        set(36, value);
+        set(37, value);
         return this;
     }
 
@@ -600,14 +615,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.embedding_next_attempt_at</code>.
      */
     public OffsetDateTime getEmbeddingNextAttemptAt() {
-        return (OffsetDateTime) get(36);
+        return (OffsetDateTime) get(37);
     }
 
     /**
      * Setter for <code>batch_upload_files.embedding_claimed_by</code>.
      */
     public BatchUploadFilesRecord setEmbeddingClaimedBy(String value) {
-        set(37, value);
+        set(38, value);
         return this;
     }
 
@@ -615,14 +630,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.embedding_claimed_by</code>.
      */
     public String getEmbeddingClaimedBy() {
-        return (String) get(37);
+        return (String) get(38);
     }
 
     /**
      * Setter for <code>batch_upload_files.embedding_lease_expires_at</code>.
      */
     public BatchUploadFilesRecord setEmbeddingLeaseExpiresAt(OffsetDateTime value) {
-        set(38, value);
+        set(39, value);
         return this;
     }
 
@@ -630,14 +645,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.embedding_lease_expires_at</code>.
      */
     public OffsetDateTime getEmbeddingLeaseExpiresAt() {
-        return (OffsetDateTime) get(38);
+        return (OffsetDateTime) get(39);
     }
 
     /**
      * Setter for <code>batch_upload_files.embedding_error_type</code>.
      */
     public BatchUploadFilesRecord setEmbeddingErrorType(String value) {
-        set(39, value);
+        set(40, value);
         return this;
     }
 
@@ -645,7 +660,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.embedding_error_type</code>.
      */
     public String getEmbeddingErrorType() {
-        return (String) get(39);
+        return (String) get(40);
     }
 
     /**
@@ -654,7 +669,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * succeeds).
      */
     public BatchUploadFilesRecord setEmbeddingError(String value) {
-        set(40, value);
+        set(41, value);
         return this;
     }
 
@@ -664,14 +679,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * succeeds).
      */
     public String getEmbeddingError() {
-        return (String) get(40);
+        return (String) get(41);
     }
 
     /**
      * Setter for <code>batch_upload_files.embedded_at</code>.
      */
     public BatchUploadFilesRecord setEmbeddedAt(OffsetDateTime value) {
-        set(41, value);
+        set(42, value);
         return this;
     }
 
@@ -679,7 +694,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.embedded_at</code>.
      */
     public OffsetDateTime getEmbeddedAt() {
-        return (OffsetDateTime) get(41);
+        return (OffsetDateTime) get(42);
     }
 
     // -------------------------------------------------------------------------
@@ -705,7 +720,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
     /**
      * Create a detached, initialised BatchUploadFilesRecord
      */
-    public BatchUploadFilesRecord(UUID id, UUID batchSessionId, UUID receiptId, String originalFilename, Long fileSizeBytes, String fileType, Integer uploadOrder, String storageBucket, String storagePath, String sourceUrl, byte[] contentSha256, String status, OffsetDateTime processingStartedAt, OffsetDateTime processingCompletedAt, Integer processingDurationMs, String claimedBy, OffsetDateTime leaseExpiresAt, OffsetDateTime nextAttemptAt, Integer attempts, Integer maxAttempts, String model, Integer apiCallsMade, Integer inputTokens, Integer outputTokens, Integer thinkingTokens, Integer tokensUsed, Boolean rateLimited, Integer retryCount, JSONB result, String errorType, String errorMessage, OffsetDateTime createdAt, OffsetDateTime updatedAt, UUID duplicateOf, String embeddingStatus, Integer embeddingAttempts, OffsetDateTime embeddingNextAttemptAt, String embeddingClaimedBy, OffsetDateTime embeddingLeaseExpiresAt, String embeddingErrorType, String embeddingError, OffsetDateTime embeddedAt) {
+    public BatchUploadFilesRecord(UUID id, UUID batchSessionId, UUID receiptId, String originalFilename, Long fileSizeBytes, String fileType, Integer uploadOrder, String storageBucket, String storagePath, String sourceUrl, byte[] contentSha256, String status, OffsetDateTime processingStartedAt, OffsetDateTime processingCompletedAt, Integer processingDurationMs, String claimedBy, OffsetDateTime leaseExpiresAt, OffsetDateTime nextAttemptAt, Integer attempts, Integer maxAttempts, String model, Integer apiCallsMade, Integer inputTokens, Integer outputTokens, Integer thinkingTokens, Integer tokensUsed, Boolean rateLimited, String delivery, Integer retryCount, JSONB result, String errorType, String errorMessage, OffsetDateTime createdAt, OffsetDateTime updatedAt, UUID duplicateOf, String embeddingStatus, Integer embeddingAttempts, OffsetDateTime embeddingNextAttemptAt, String embeddingClaimedBy, OffsetDateTime embeddingLeaseExpiresAt, String embeddingErrorType, String embeddingError, OffsetDateTime embeddedAt) {
         super(BatchUploadFiles.BATCH_UPLOAD_FILES);
 
         setId(id);
@@ -735,6 +750,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
         setThinkingTokens(thinkingTokens);
         setTokensUsed(tokensUsed);
         setRateLimited(rateLimited);
+        setDelivery(delivery);
         setRetryCount(retryCount);
         setResult(result);
         setErrorType(errorType);

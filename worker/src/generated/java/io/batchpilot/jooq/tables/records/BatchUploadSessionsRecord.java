@@ -269,10 +269,40 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
     }
 
     /**
+     * Setter for <code>batch_upload_sessions.delivery</code>.
+     */
+    public BatchUploadSessionsRecord setDelivery(String value) {
+        set(16, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>batch_upload_sessions.delivery</code>.
+     */
+    public String getDelivery() {
+        return (String) get(16);
+    }
+
+    /**
+     * Setter for <code>batch_upload_sessions.interactive_fallback</code>.
+     */
+    public BatchUploadSessionsRecord setInteractiveFallback(Boolean value) {
+        set(17, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>batch_upload_sessions.interactive_fallback</code>.
+     */
+    public Boolean getInteractiveFallback() {
+        return (Boolean) get(17);
+    }
+
+    /**
      * Setter for <code>batch_upload_sessions.status</code>.
      */
     public BatchUploadSessionsRecord setStatus(String value) {
-        set(16, value);
+        set(18, value);
         return this;
     }
 
@@ -280,14 +310,14 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * Getter for <code>batch_upload_sessions.status</code>.
      */
     public String getStatus() {
-        return (String) get(16);
+        return (String) get(18);
     }
 
     /**
      * Setter for <code>batch_upload_sessions.started_at</code>.
      */
     public BatchUploadSessionsRecord setStartedAt(OffsetDateTime value) {
-        set(17, value);
+        set(19, value);
         return this;
     }
 
@@ -295,14 +325,14 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * Getter for <code>batch_upload_sessions.started_at</code>.
      */
     public OffsetDateTime getStartedAt() {
-        return (OffsetDateTime) get(17);
+        return (OffsetDateTime) get(19);
     }
 
     /**
      * Setter for <code>batch_upload_sessions.completed_at</code>.
      */
     public BatchUploadSessionsRecord setCompletedAt(OffsetDateTime value) {
-        set(18, value);
+        set(20, value);
         return this;
     }
 
@@ -310,14 +340,14 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * Getter for <code>batch_upload_sessions.completed_at</code>.
      */
     public OffsetDateTime getCompletedAt() {
-        return (OffsetDateTime) get(18);
+        return (OffsetDateTime) get(20);
     }
 
     /**
      * Setter for <code>batch_upload_sessions.estimated_completion_at</code>.
      */
     public BatchUploadSessionsRecord setEstimatedCompletionAt(OffsetDateTime value) {
-        set(19, value);
+        set(21, value);
         return this;
     }
 
@@ -325,14 +355,14 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * Getter for <code>batch_upload_sessions.estimated_completion_at</code>.
      */
     public OffsetDateTime getEstimatedCompletionAt() {
-        return (OffsetDateTime) get(19);
+        return (OffsetDateTime) get(21);
     }
 
     /**
      * Setter for <code>batch_upload_sessions.total_processing_time_ms</code>.
      */
     public BatchUploadSessionsRecord setTotalProcessingTimeMs(Long value) {
-        set(20, value);
+        set(22, value);
         return this;
     }
 
@@ -340,14 +370,14 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * Getter for <code>batch_upload_sessions.total_processing_time_ms</code>.
      */
     public Long getTotalProcessingTimeMs() {
-        return (Long) get(20);
+        return (Long) get(22);
     }
 
     /**
      * Setter for <code>batch_upload_sessions.total_api_calls</code>.
      */
     public BatchUploadSessionsRecord setTotalApiCalls(Integer value) {
-        set(21, value);
+        set(23, value);
         return this;
     }
 
@@ -355,14 +385,14 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * Getter for <code>batch_upload_sessions.total_api_calls</code>.
      */
     public Integer getTotalApiCalls() {
-        return (Integer) get(21);
+        return (Integer) get(23);
     }
 
     /**
      * Setter for <code>batch_upload_sessions.total_tokens_used</code>.
      */
     public BatchUploadSessionsRecord setTotalTokensUsed(Long value) {
-        set(22, value);
+        set(24, value);
         return this;
     }
 
@@ -370,14 +400,14 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * Getter for <code>batch_upload_sessions.total_tokens_used</code>.
      */
     public Long getTotalTokensUsed() {
-        return (Long) get(22);
+        return (Long) get(24);
     }
 
     /**
      * Setter for <code>batch_upload_sessions.total_thinking_tokens</code>.
      */
     public BatchUploadSessionsRecord setTotalThinkingTokens(Long value) {
-        set(23, value);
+        set(25, value);
         return this;
     }
 
@@ -385,14 +415,14 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * Getter for <code>batch_upload_sessions.total_thinking_tokens</code>.
      */
     public Long getTotalThinkingTokens() {
-        return (Long) get(23);
+        return (Long) get(25);
     }
 
     /**
      * Setter for <code>batch_upload_sessions.rate_limit_hits</code>.
      */
     public BatchUploadSessionsRecord setRateLimitHits(Integer value) {
-        set(24, value);
+        set(26, value);
         return this;
     }
 
@@ -400,7 +430,7 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * Getter for <code>batch_upload_sessions.rate_limit_hits</code>.
      */
     public Integer getRateLimitHits() {
-        return (Integer) get(24);
+        return (Integer) get(26);
     }
 
     /**
@@ -408,7 +438,7 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * <code>batch_upload_sessions.avg_file_processing_time_ms</code>.
      */
     public BatchUploadSessionsRecord setAvgFileProcessingTimeMs(BigDecimal value) {
-        set(25, value);
+        set(27, value);
         return this;
     }
 
@@ -417,14 +447,14 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * <code>batch_upload_sessions.avg_file_processing_time_ms</code>.
      */
     public BigDecimal getAvgFileProcessingTimeMs() {
-        return (BigDecimal) get(25);
+        return (BigDecimal) get(27);
     }
 
     /**
      * Setter for <code>batch_upload_sessions.error_message</code>.
      */
     public BatchUploadSessionsRecord setErrorMessage(String value) {
-        set(26, value);
+        set(28, value);
         return this;
     }
 
@@ -432,14 +462,14 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * Getter for <code>batch_upload_sessions.error_message</code>.
      */
     public String getErrorMessage() {
-        return (String) get(26);
+        return (String) get(28);
     }
 
     /**
      * Setter for <code>batch_upload_sessions.last_error_at</code>.
      */
     public BatchUploadSessionsRecord setLastErrorAt(OffsetDateTime value) {
-        set(27, value);
+        set(29, value);
         return this;
     }
 
@@ -447,14 +477,14 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * Getter for <code>batch_upload_sessions.last_error_at</code>.
      */
     public OffsetDateTime getLastErrorAt() {
-        return (OffsetDateTime) get(27);
+        return (OffsetDateTime) get(29);
     }
 
     /**
      * Setter for <code>batch_upload_sessions.created_at</code>.
      */
     public BatchUploadSessionsRecord setCreatedAt(OffsetDateTime value) {
-        set(28, value);
+        set(30, value);
         return this;
     }
 
@@ -462,14 +492,14 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * Getter for <code>batch_upload_sessions.created_at</code>.
      */
     public OffsetDateTime getCreatedAt() {
-        return (OffsetDateTime) get(28);
+        return (OffsetDateTime) get(30);
     }
 
     /**
      * Setter for <code>batch_upload_sessions.updated_at</code>.
      */
     public BatchUploadSessionsRecord setUpdatedAt(OffsetDateTime value) {
-        set(29, value);
+        set(31, value);
         return this;
     }
 
@@ -477,7 +507,7 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
      * Getter for <code>batch_upload_sessions.updated_at</code>.
      */
     public OffsetDateTime getUpdatedAt() {
-        return (OffsetDateTime) get(29);
+        return (OffsetDateTime) get(31);
     }
 
     // -------------------------------------------------------------------------
@@ -503,7 +533,7 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
     /**
      * Create a detached, initialised BatchUploadSessionsRecord
      */
-    public BatchUploadSessionsRecord(UUID id, UUID userId, UUID teamId, String sessionName, Integer totalFiles, Integer filesUploading, Integer filesPending, Integer filesProcessing, Integer filesCompleted, Integer filesFailed, Integer filesSkipped, String provider, String model, Integer maxConcurrent, JSONB rateLimitConfig, String processingStrategy, String status, OffsetDateTime startedAt, OffsetDateTime completedAt, OffsetDateTime estimatedCompletionAt, Long totalProcessingTimeMs, Integer totalApiCalls, Long totalTokensUsed, Long totalThinkingTokens, Integer rateLimitHits, BigDecimal avgFileProcessingTimeMs, String errorMessage, OffsetDateTime lastErrorAt, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
+    public BatchUploadSessionsRecord(UUID id, UUID userId, UUID teamId, String sessionName, Integer totalFiles, Integer filesUploading, Integer filesPending, Integer filesProcessing, Integer filesCompleted, Integer filesFailed, Integer filesSkipped, String provider, String model, Integer maxConcurrent, JSONB rateLimitConfig, String processingStrategy, String delivery, Boolean interactiveFallback, String status, OffsetDateTime startedAt, OffsetDateTime completedAt, OffsetDateTime estimatedCompletionAt, Long totalProcessingTimeMs, Integer totalApiCalls, Long totalTokensUsed, Long totalThinkingTokens, Integer rateLimitHits, BigDecimal avgFileProcessingTimeMs, String errorMessage, OffsetDateTime lastErrorAt, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
         super(BatchUploadSessions.BATCH_UPLOAD_SESSIONS);
 
         setId(id);
@@ -522,6 +552,8 @@ public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSe
         setMaxConcurrent(maxConcurrent);
         setRateLimitConfig(rateLimitConfig);
         setProcessingStrategy(processingStrategy);
+        setDelivery(delivery);
+        setInteractiveFallback(interactiveFallback);
         setStatus(status);
         setStartedAt(startedAt);
         setCompletedAt(completedAt);

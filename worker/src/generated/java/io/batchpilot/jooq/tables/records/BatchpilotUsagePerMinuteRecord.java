@@ -82,10 +82,25 @@ public class BatchpilotUsagePerMinuteRecord extends TableRecordImpl<BatchpilotUs
     }
 
     /**
+     * Setter for <code>batchpilot_usage_per_minute.delivery</code>.
+     */
+    public BatchpilotUsagePerMinuteRecord setDelivery(String value) {
+        set(4, value);
+        return this;
+    }
+
+    /**
+     * Getter for <code>batchpilot_usage_per_minute.delivery</code>.
+     */
+    public String getDelivery() {
+        return (String) get(4);
+    }
+
+    /**
      * Setter for <code>batchpilot_usage_per_minute.shard</code>.
      */
     public BatchpilotUsagePerMinuteRecord setShard(Short value) {
-        set(4, value);
+        set(5, value);
         return this;
     }
 
@@ -93,14 +108,14 @@ public class BatchpilotUsagePerMinuteRecord extends TableRecordImpl<BatchpilotUs
      * Getter for <code>batchpilot_usage_per_minute.shard</code>.
      */
     public Short getShard() {
-        return (Short) get(4);
+        return (Short) get(5);
     }
 
     /**
      * Setter for <code>batchpilot_usage_per_minute.files_completed</code>.
      */
     public BatchpilotUsagePerMinuteRecord setFilesCompleted(Integer value) {
-        set(5, value);
+        set(6, value);
         return this;
     }
 
@@ -108,14 +123,14 @@ public class BatchpilotUsagePerMinuteRecord extends TableRecordImpl<BatchpilotUs
      * Getter for <code>batchpilot_usage_per_minute.files_completed</code>.
      */
     public Integer getFilesCompleted() {
-        return (Integer) get(5);
+        return (Integer) get(6);
     }
 
     /**
      * Setter for <code>batchpilot_usage_per_minute.files_failed</code>.
      */
     public BatchpilotUsagePerMinuteRecord setFilesFailed(Integer value) {
-        set(6, value);
+        set(7, value);
         return this;
     }
 
@@ -123,14 +138,14 @@ public class BatchpilotUsagePerMinuteRecord extends TableRecordImpl<BatchpilotUs
      * Getter for <code>batchpilot_usage_per_minute.files_failed</code>.
      */
     public Integer getFilesFailed() {
-        return (Integer) get(6);
+        return (Integer) get(7);
     }
 
     /**
      * Setter for <code>batchpilot_usage_per_minute.files_skipped</code>.
      */
     public BatchpilotUsagePerMinuteRecord setFilesSkipped(Integer value) {
-        set(7, value);
+        set(8, value);
         return this;
     }
 
@@ -138,14 +153,14 @@ public class BatchpilotUsagePerMinuteRecord extends TableRecordImpl<BatchpilotUs
      * Getter for <code>batchpilot_usage_per_minute.files_skipped</code>.
      */
     public Integer getFilesSkipped() {
-        return (Integer) get(7);
+        return (Integer) get(8);
     }
 
     /**
      * Setter for <code>batchpilot_usage_per_minute.files_retried</code>.
      */
     public BatchpilotUsagePerMinuteRecord setFilesRetried(Integer value) {
-        set(8, value);
+        set(9, value);
         return this;
     }
 
@@ -153,14 +168,14 @@ public class BatchpilotUsagePerMinuteRecord extends TableRecordImpl<BatchpilotUs
      * Getter for <code>batchpilot_usage_per_minute.files_retried</code>.
      */
     public Integer getFilesRetried() {
-        return (Integer) get(8);
+        return (Integer) get(9);
     }
 
     /**
      * Setter for <code>batchpilot_usage_per_minute.api_calls</code>.
      */
     public BatchpilotUsagePerMinuteRecord setApiCalls(Long value) {
-        set(9, value);
+        set(10, value);
         return this;
     }
 
@@ -168,14 +183,14 @@ public class BatchpilotUsagePerMinuteRecord extends TableRecordImpl<BatchpilotUs
      * Getter for <code>batchpilot_usage_per_minute.api_calls</code>.
      */
     public Long getApiCalls() {
-        return (Long) get(9);
+        return (Long) get(10);
     }
 
     /**
      * Setter for <code>batchpilot_usage_per_minute.input_tokens</code>.
      */
     public BatchpilotUsagePerMinuteRecord setInputTokens(Long value) {
-        set(10, value);
+        set(11, value);
         return this;
     }
 
@@ -183,14 +198,14 @@ public class BatchpilotUsagePerMinuteRecord extends TableRecordImpl<BatchpilotUs
      * Getter for <code>batchpilot_usage_per_minute.input_tokens</code>.
      */
     public Long getInputTokens() {
-        return (Long) get(10);
+        return (Long) get(11);
     }
 
     /**
      * Setter for <code>batchpilot_usage_per_minute.output_tokens</code>.
      */
     public BatchpilotUsagePerMinuteRecord setOutputTokens(Long value) {
-        set(11, value);
+        set(12, value);
         return this;
     }
 
@@ -198,14 +213,14 @@ public class BatchpilotUsagePerMinuteRecord extends TableRecordImpl<BatchpilotUs
      * Getter for <code>batchpilot_usage_per_minute.output_tokens</code>.
      */
     public Long getOutputTokens() {
-        return (Long) get(11);
+        return (Long) get(12);
     }
 
     /**
      * Setter for <code>batchpilot_usage_per_minute.thinking_tokens</code>.
      */
     public BatchpilotUsagePerMinuteRecord setThinkingTokens(Long value) {
-        set(12, value);
+        set(13, value);
         return this;
     }
 
@@ -213,14 +228,14 @@ public class BatchpilotUsagePerMinuteRecord extends TableRecordImpl<BatchpilotUs
      * Getter for <code>batchpilot_usage_per_minute.thinking_tokens</code>.
      */
     public Long getThinkingTokens() {
-        return (Long) get(12);
+        return (Long) get(13);
     }
 
     /**
      * Setter for <code>batchpilot_usage_per_minute.processing_ms</code>.
      */
     public BatchpilotUsagePerMinuteRecord setProcessingMs(Long value) {
-        set(13, value);
+        set(14, value);
         return this;
     }
 
@@ -228,7 +243,7 @@ public class BatchpilotUsagePerMinuteRecord extends TableRecordImpl<BatchpilotUs
      * Getter for <code>batchpilot_usage_per_minute.processing_ms</code>.
      */
     public Long getProcessingMs() {
-        return (Long) get(13);
+        return (Long) get(14);
     }
 
     // -------------------------------------------------------------------------
@@ -245,13 +260,14 @@ public class BatchpilotUsagePerMinuteRecord extends TableRecordImpl<BatchpilotUs
     /**
      * Create a detached, initialised BatchpilotUsagePerMinuteRecord
      */
-    public BatchpilotUsagePerMinuteRecord(OffsetDateTime minute, UUID teamId, UUID userId, String model, Short shard, Integer filesCompleted, Integer filesFailed, Integer filesSkipped, Integer filesRetried, Long apiCalls, Long inputTokens, Long outputTokens, Long thinkingTokens, Long processingMs) {
+    public BatchpilotUsagePerMinuteRecord(OffsetDateTime minute, UUID teamId, UUID userId, String model, String delivery, Short shard, Integer filesCompleted, Integer filesFailed, Integer filesSkipped, Integer filesRetried, Long apiCalls, Long inputTokens, Long outputTokens, Long thinkingTokens, Long processingMs) {
         super(BatchpilotUsagePerMinute.BATCHPILOT_USAGE_PER_MINUTE);
 
         setMinute(minute);
         setTeamId(teamId);
         setUserId(userId);
         setModel(model);
+        setDelivery(delivery);
         setShard(shard);
         setFilesCompleted(filesCompleted);
         setFilesFailed(filesFailed);

@@ -1,0 +1,177 @@
+-- batchpilot, repeatable: Gemini Batch Mode. A worker opens a job (a row, then its files claimed
+-- by it, in one transaction), builds its requests, passes the batch gate, asks Google, and records
+-- Google's name; any worker polls it and completes its files through complete_files. Every
+-- statement may run again on an installed database and changes nothing.
+
+-- ---------------------------------------------------------------------------------------------
+-- The models that have due files in batch sessions: what a submitter opens jobs for.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION batchpilot_private.batch_models_due()
+  RETURNS TABLE (provider text, model text)
+  LANGUAGE sql
+  STABLE
+  SET search_path = ''
+AS $$
+  SELECT DISTINCT s.provider, coalesce(f.model, s.model)
+    FROM public.batch_upload_sessions s
+   CROSS JOIN LATERAL (
+     SELECT DISTINCT f.model FROM public.batch_upload_files f
+      WHERE f.batch_session_id = s.id AND f.status = 'pending' AND f.next_attempt_at <= clock_timestamp()) f
+   WHERE s.delivery = 'batch'
+     AND s.status IN ('pending', 'processing')
+     AND s.files_pending > 0
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- The batch gate: Google's Batch Mode limits are jobs pending or running (per project, so counted
+-- over all models) and the input tokens of a model's pending and running jobs. room() reads them
+-- without a lock (may a submitter bother?); admit() decides, under the limits row's lock, how many
+-- of a job's requests (in order, with their estimated tokens) fit, and gives the job those tokens.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION batchpilot_private.batch_job_room(p_provider text, p_model text)
+  RETURNS TABLE (jobs_free integer, tokens_free bigint)
+  LANGUAGE sql
+  STABLE
+  SET search_path = ''
+AS $$
+  SELECT greatest(0, l.max_concurrent_jobs
+                     - (SELECT count(*) FROM batchpilot_private.batch_jobs j
+                         WHERE j.provider = p_provider AND j.state IN ('creating', 'pending', 'running')))::integer,
+         greatest(0, l.max_enqueued_tokens
+                     - (SELECT coalesce(sum(j.input_tokens), 0) FROM batchpilot_private.batch_jobs j
+                         WHERE j.provider = p_provider AND j.model = p_model
+                           AND j.state IN ('creating', 'pending', 'running')))::bigint
+    FROM public.batch_quota_limits l
+   WHERE l.provider = p_provider AND l.model = p_model
+$$;
+
+CREATE OR REPLACE FUNCTION batchpilot_private.admit_batch_job(job uuid, request_tokens bigint[])
+  RETURNS integer
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+DECLARE
+  j batchpilot_private.batch_jobs;
+  l public.batch_quota_limits;
+  live_jobs bigint;
+  enqueued bigint;
+  admitted integer := 0;
+  tokens bigint := 0;
+BEGIN
+  SELECT * INTO j FROM batchpilot_private.batch_jobs WHERE id = job;
+  IF NOT FOUND OR j.state <> 'creating' THEN
+    RAISE EXCEPTION 'admit_batch_job: batch job % is not being created', job USING ERRCODE = '22023';
+  END IF;
+  SELECT * INTO l FROM public.batch_quota_limits
+   WHERE provider = j.provider AND model = j.model FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'Batch Mode has no limits for %/%: add a row to public.batch_quota_limits (max_concurrent_jobs, max_enqueued_tokens from https://ai.google.dev/gemini-api/docs/rate-limits), or send the session interactive',
+      j.provider, j.model USING ERRCODE = '22023';
+  END IF;
+  SELECT count(*) INTO live_jobs FROM batchpilot_private.batch_jobs
+   WHERE provider = j.provider AND state IN ('creating', 'pending', 'running') AND id <> job AND requests > 0;
+  IF live_jobs >= l.max_concurrent_jobs THEN
+    RETURN 0;
+  END IF;
+  SELECT coalesce(sum(input_tokens), 0) INTO enqueued FROM batchpilot_private.batch_jobs
+   WHERE provider = j.provider AND model = j.model AND state IN ('creating', 'pending', 'running') AND id <> job;
+  WHILE admitted < coalesce(cardinality(request_tokens), 0)
+        AND enqueued + tokens + request_tokens[admitted + 1] <= l.max_enqueued_tokens LOOP
+    tokens := tokens + request_tokens[admitted + 1];
+    admitted := admitted + 1;
+  END LOOP;
+  UPDATE batchpilot_private.batch_jobs SET input_tokens = tokens, requests = admitted WHERE id = job;
+  RETURN admitted;
+END
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Polls: jobs due a look (pending or running and next_poll_at passed), and jobs whose creator's
+-- lease ran out while creating (it may have asked Google: the poller looks for the display name).
+-- Leased to the poller, so two workers never poll one job at once.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION batchpilot_private.claim_batch_polls(worker text, max_jobs integer, lease interval)
+  RETURNS SETOF batchpilot_private.batch_jobs
+  LANGUAGE sql
+  SET search_path = ''
+AS $$
+  UPDATE batchpilot_private.batch_jobs j
+     SET owner = worker, lease_expires_at = clock_timestamp() + lease, polls = j.polls + 1
+   WHERE j.id IN (SELECT c.id FROM batchpilot_private.batch_jobs c
+                   WHERE c.state IN ('creating', 'pending', 'running')
+                     AND (c.lease_expires_at IS NULL OR c.lease_expires_at <= clock_timestamp())
+                     AND (c.state = 'creating' OR c.next_poll_at <= clock_timestamp())
+                   ORDER BY c.next_poll_at
+                   LIMIT max_jobs
+                     FOR UPDATE SKIP LOCKED)
+  RETURNING j.*
+$$;
+
+-- Whether every session with files in the job has been cancelled (or has failed): nothing in it
+-- is wanted any more, so the job is cancelled at Google.
+CREATE OR REPLACE FUNCTION batchpilot_private.batch_job_unwanted(job uuid)
+  RETURNS boolean
+  LANGUAGE sql
+  STABLE
+  SET search_path = ''
+AS $$
+  SELECT NOT EXISTS (
+    SELECT 1 FROM batchpilot_private.batch_job_files jf
+      JOIN public.batch_upload_files f ON f.id = jf.file_id
+      JOIN public.batch_upload_sessions s ON s.id = f.batch_session_id
+     WHERE jf.job_id = job
+       AND f.status = 'processing' AND f.claimed_by = 'batch:' || job::text AND f.attempts = jf.attempts
+       AND s.status NOT IN ('cancelled', 'failed'))
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- What a session's members see of its batch jobs: Google's state, how many of their files each
+-- holds, and when Google aims to be done (24 hours from creation).
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION public.batchpilot_session_batch_jobs(session_id uuid)
+  RETURNS TABLE (job_id uuid, name text, model text, state text, files integer, files_at_google integer,
+                 created_at timestamptz, submitted_at timestamptz, ended_at timestamptz, due_by timestamptz,
+                 error_message text)
+  LANGUAGE sql
+  STABLE
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+  SELECT j.id, j.name, j.model, j.state::text,
+         count(*)::integer,
+         (count(*) FILTER (WHERE f.status = 'processing' AND f.claimed_by = 'batch:' || j.id::text))::integer,
+         j.created_at, j.submitted_at, j.ended_at, j.created_at + interval '24 hours', j.error_message
+    FROM batchpilot_private.batch_jobs j
+    JOIN batchpilot_private.batch_job_files jf ON jf.job_id = j.id
+    JOIN public.batch_upload_files f ON f.id = jf.file_id
+   WHERE f.batch_session_id = batchpilot_session_batch_jobs.session_id
+     AND (current_user NOT IN ('authenticated', 'anon')
+          OR batchpilot_session_batch_jobs.session_id IN (SELECT batchpilot_private.my_session_ids()))
+   GROUP BY j.id
+   ORDER BY j.created_at DESC
+$$;
+
+COMMENT ON FUNCTION public.batchpilot_session_batch_jobs(uuid) IS
+  'For a session''s members: its files'' Gemini batch jobs, their state and Google''s 24-hour target.';
+
+REVOKE ALL ON FUNCTION batchpilot_private.batch_models_due(), batchpilot_private.batch_job_room(text, text),
+  batchpilot_private.admit_batch_job(uuid, bigint[]), batchpilot_private.claim_batch_polls(text, integer, interval),
+  batchpilot_private.batch_job_unwanted(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION batchpilot_private.batch_models_due(), batchpilot_private.batch_job_room(text, text),
+  batchpilot_private.admit_batch_job(uuid, bigint[]), batchpilot_private.claim_batch_polls(text, integer, interval),
+  batchpilot_private.batch_job_unwanted(uuid) TO service_role;
+REVOKE ALL ON FUNCTION public.batchpilot_session_batch_jobs(uuid) FROM PUBLIC, anon;
+GRANT EXECUTE ON FUNCTION public.batchpilot_session_batch_jobs(uuid) TO authenticated, service_role;
+
+-- Admins read the batch limits (policy), as they read quota_limits.
+DROP POLICY IF EXISTS batch_quota_limits_admin_select ON public.batch_quota_limits;
+CREATE POLICY batch_quota_limits_admin_select ON public.batch_quota_limits
+  FOR SELECT TO authenticated
+  USING ((SELECT batchpilot_private.is_admin()));
+
+DROP TRIGGER IF EXISTS batch_jobs_touch ON batchpilot_private.batch_jobs;
+CREATE TRIGGER batch_jobs_touch BEFORE UPDATE ON batchpilot_private.batch_jobs
+  FOR EACH ROW EXECUTE FUNCTION batchpilot_private.touch_updated_at();
+DROP TRIGGER IF EXISTS batch_quota_limits_touch ON public.batch_quota_limits;
+CREATE TRIGGER batch_quota_limits_touch BEFORE UPDATE ON public.batch_quota_limits
+  FOR EACH ROW EXECUTE FUNCTION batchpilot_private.touch_updated_at();
