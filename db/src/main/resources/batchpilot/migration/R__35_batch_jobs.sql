@@ -4,22 +4,24 @@
 -- statement may run again on an installed database and changes nothing.
 
 -- ---------------------------------------------------------------------------------------------
--- The models that have due files in batch sessions: what a submitter opens jobs for.
+-- The models that have due files in batch sessions, how many, and since when the oldest has been
+-- due: a submitter opens a job for a model once it has a job's worth or has gathered long enough.
 -- ---------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION batchpilot_private.batch_models_due()
-  RETURNS TABLE (provider text, model text)
+  RETURNS TABLE (provider text, model text, files bigint, oldest_due_at timestamptz)
   LANGUAGE sql
   STABLE
   SET search_path = ''
 AS $$
-  SELECT DISTINCT s.provider, coalesce(f.model, s.model)
+  SELECT s.provider, coalesce(f.model, s.model), count(*), min(f.next_attempt_at)
     FROM public.batch_upload_sessions s
-   CROSS JOIN LATERAL (
-     SELECT DISTINCT f.model FROM public.batch_upload_files f
-      WHERE f.batch_session_id = s.id AND f.status = 'pending' AND f.next_attempt_at <= clock_timestamp()) f
+    JOIN public.batch_upload_files f ON f.batch_session_id = s.id
    WHERE s.delivery = 'batch'
      AND s.status IN ('pending', 'processing')
      AND s.files_pending > 0
+     AND f.status = 'pending'
+     AND f.next_attempt_at <= clock_timestamp()
+   GROUP BY 1, 2
 $$;
 
 -- ---------------------------------------------------------------------------------------------

@@ -872,6 +872,8 @@ CREATE TABLE batchpilot_private.batch_job_files (
   file_id   uuid NOT NULL REFERENCES public.batch_upload_files (id) ON DELETE CASCADE,
   -- The claim's attempts: the job's outcome for the file applies only to this claim.
   attempts  integer NOT NULL,
+  -- The validated content's hash, written on the file with its result (duplicates find it).
+  content_sha256 bytea,
   PRIMARY KEY (job_id, file_id)
 );
 

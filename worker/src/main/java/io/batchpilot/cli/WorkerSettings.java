@@ -1,6 +1,7 @@
 package io.batchpilot.cli;
 
 import io.batchpilot.db.DatabaseUrl;
+import io.batchpilot.batch.BatchDelivery;
 import io.batchpilot.embeddings.EmbeddingConfig;
 import io.batchpilot.files.FileSourceConfig;
 import io.batchpilot.files.FileValidatorConfig;
@@ -38,7 +39,9 @@ final class WorkerSettings {
       new Area("Maintenance", "What the fleet's maintenance leader keeps and skips; how often it runs each duty is "
           + "fixed.", MaintenanceConfig.SETTINGS),
       new Area("Embeddings", "The batches that embed finished receipts for search; they pass the quota gate as "
-          + "extractions do.", EmbeddingConfig.SETTINGS));
+          + "extractions do.", EmbeddingConfig.SETTINGS),
+      new Area("Batch Mode", "How workers send the files of sessions with `delivery = 'batch'` to Gemini batch jobs "
+          + "(half the price, within 24 hours) and look after the jobs.", BatchDelivery.Config.SETTINGS));
 
   private WorkerSettings() {}
 
@@ -70,7 +73,8 @@ final class WorkerSettings {
           processing,
           worker,
           MaintenanceConfig.fromEnvironment(env),
-          EmbeddingConfig.fromEnvironment(env));
+          EmbeddingConfig.fromEnvironment(env),
+          BatchDelivery.Config.fromEnvironment(env));
     } catch (IllegalArgumentException e) {
       throw CliException.usage(e.getMessage());
     }

@@ -324,8 +324,28 @@ public final class GeminiClient implements AutoCloseable {
         }
     }
 
+    /**
+     * The {@code generateContent} request body for a receipt, its bytes inline: one request of a
+     * Batch Mode job ({@link GeminiBatchClient}), which takes the same body.
+     */
+    public ObjectNode receiptRequest(byte[] content, String mimeType) throws GeminiException {
+        return generateRequest(inlineData(mimeType(mimeType), content));
+    }
+
+    /**
+     * Reads a {@code GenerateContentResponse} as {@link #extractReceipt} does: the receipt, or a
+     * classified failure (blocked, cut off, not the receipt's JSON) carrying the billed usage.
+     * A Batch Mode job's responses are read with it.
+     */
+    public ExtractionResult readExtraction(String model, JsonNode response) throws GeminiException {
+        return readExtractionResponse(GeminiHttp.modelId(model), response);
+    }
+
     private ExtractionResult extract(String modelId, RequestBody request) throws GeminiException {
-        JsonNode response = postJson(modelId, "generateContent", request);
+        return readExtractionResponse(modelId, postJson(modelId, "generateContent", request));
+    }
+
+    private ExtractionResult readExtractionResponse(String modelId, JsonNode response) throws GeminiException {
         Usage usage = usage(response.path("usageMetadata"));
         String blockReason = response.path("promptFeedback").path("blockReason").asText("");
         if (!blockReason.isEmpty()) {

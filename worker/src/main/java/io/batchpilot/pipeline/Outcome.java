@@ -149,6 +149,15 @@ public record Outcome(
         null, null, null, 0, 0, false, null, false, null, null);
   }
 
+  /**
+   * The file goes back to the queue through no doing of its own (its batch job expired or was
+   * cancelled): the attempt is given back, and the file says why.
+   */
+  public static Outcome requeued(ClaimedFile file, String errorType, String message) {
+    return new Outcome(file, Status.PENDING, false, null, null, null, null, errorType, message, 0,
+        null, null, null, 0, 0, false, null, false, null, null);
+  }
+
   /** The quota gate asked for a longer wait than is worth holding a thread: try again after it. */
   public static Outcome deferred(ClaimedFile file, Duration delay, String reason) {
     return new Outcome(file, Status.PENDING, false, delay, null, null, null, null, reason, 0,

@@ -13,8 +13,11 @@ import io.batchpilot.files.ImagePreprocessor;
 import io.batchpilot.files.InvalidFileException;
 import io.batchpilot.files.LoadedFile;
 import io.batchpilot.files.ValidatedFile;
+import io.batchpilot.gemini.BatchRequest;
+import io.batchpilot.gemini.BatchResult;
 import io.batchpilot.gemini.ExtractionResult;
 import io.batchpilot.gemini.GeminiClient;
+import io.batchpilot.gemini.GeminiError;
 import io.batchpilot.gemini.GeminiException;
 import io.batchpilot.gemini.LineItem;
 import io.batchpilot.gemini.Receipt;
@@ -29,6 +32,8 @@ import io.batchpilot.settings.Range;
 import io.batchpilot.settings.Setting;
 import io.batchpilot.store.DatabaseOutage;
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -201,6 +206,74 @@ public final class ReceiptProcessor implements FileProcessor {
     } else {
       gate.finishLater(call.permit(), call.actualInputTokens());
     }
+  }
+
+  /**
+   * A file bound for a Batch Mode job: its outcome already (unavailable, invalid, a duplicate, an
+   * identical file in flight), or its request, keyed by the file's id, with its estimated input tokens.
+   */
+  public sealed interface BatchPreparation {
+    record Done(Outcome outcome) implements BatchPreparation {}
+
+    record Request(ClaimedFile file, BatchRequest request, long estimatedInputTokens, byte[] sha256)
+        implements BatchPreparation {}
+  }
+
+  /** Loads, validates and preprocesses a file as {@link #process} does, up to the request it would send. */
+  public BatchPreparation prepareBatchRequest(ClaimedFile file) throws InterruptedException {
+    LoadedFile loaded;
+    try {
+      loaded = source.load(FileLocation.of(file.storageBucket(), file.storagePath(), file.sourceUrl()));
+    } catch (FileUnavailableException e) {
+      return new BatchPreparation.Done(e.retryable()
+          ? Outcome.retry(file, e.errorType(), e.getMessage(), config.backoff().delay(file.attempts()), 0)
+          : Outcome.failed(file, e.errorType(), e.getMessage(), 0));
+    } catch (InvalidFileException e) {
+      return new BatchPreparation.Done(Outcome.failed(file, e.errorType(), e.getMessage(), 0));
+    }
+    try (loaded) {
+      Prepared prepared = prepare(file, loaded);
+      if (prepared instanceof Prepared.Done done) {
+        return new BatchPreparation.Done(done.outcome());
+      }
+      Prepared.Ready ready = (Prepared.Ready) prepared;
+      byte[] content = ready.preprocessed() != null ? ready.preprocessed() : Files.readAllBytes(ready.asUploaded());
+      ObjectNode request;
+      try {
+        request = gemini.receiptRequest(content, ready.mimeType());
+      } catch (GeminiException e) {
+        return new BatchPreparation.Done(Outcome.failed(file, e.error().errorType(), e.getMessage(), 0)
+            .withContentSha256(ready.sha256()));
+      }
+      return new BatchPreparation.Request(file, new BatchRequest(file.id().toString(), request),
+          ready.estimateInputTokens(gemini), ready.sha256());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the temporary copy of " + file.describe(), e);
+    }
+  }
+
+  /**
+   * A Batch Mode job's result for one file, read as an interactive answer is: the extraction, or
+   * the request's own failure (retried or failed as an interactive call's would be, its billed
+   * tokens recorded). The job's quota is its own, so nothing is reported to the interactive gate.
+   */
+  public Outcome batchOutcome(ClaimedFile file, BatchResult result) throws InterruptedException {
+    GeminiException failure = result.error();
+    if (failure == null) {
+      try {
+        ExtractionResult extraction = gemini.readExtraction(file.model(), result.response());
+        ObjectNode json = toJson(extraction);
+        return Outcome.completed(file, json, json, extraction.usage());
+      } catch (GeminiException e) {
+        failure = e;
+      }
+    }
+    Outcome failed = failure.retryable() || failure.error() == GeminiError.RATE_LIMITED
+        || failure.error() == GeminiError.QUOTA_EXHAUSTED
+        ? Outcome.retry(file, failure.error().errorType(), "in batch: " + failure.getMessage(),
+            failure.retryDelay().orElse(config.backoff().delay(file.attempts())), 1)
+        : Outcome.failed(file, failure.error().errorType(), "in batch: " + failure.getMessage(), 1);
+    return failure.usage().isPresent() ? failed.withBilledUsage(failure.usage().get()) : failed;
   }
 
   /** The file's outcome already (unavailable, invalid, a duplicate), or what the API call needs. */

@@ -13,7 +13,11 @@ import io.batchpilot.files.FileValidator;
 import io.batchpilot.files.FileValidatorConfig;
 import io.batchpilot.files.ImagePreprocessor;
 import io.batchpilot.files.ImagePreprocessorConfig;
+import io.batchpilot.batch.BatchDelivery;
+import io.batchpilot.batch.BatchJobs;
+import io.batchpilot.gemini.GeminiBatchClient;
 import io.batchpilot.gemini.GeminiClient;
+import io.batchpilot.pipeline.Completer;
 import io.batchpilot.gemini.GeminiConfig;
 import io.batchpilot.limiter.QuotaGate;
 import io.batchpilot.limiter.QuotaGateConfig;
@@ -47,7 +51,13 @@ public final class WorkerProcess implements AutoCloseable {
   public record Settings(DatabaseUrl database, GeminiConfig gemini, FileSourceConfig files,
                          FileValidatorConfig validation, ImagePreprocessorConfig images, QuotaGateConfig gate,
                          ReceiptProcessor.Config processing, WorkerConfig worker, MaintenanceConfig maintenance,
-                         EmbeddingConfig embeddings) {
+                         EmbeddingConfig embeddings, BatchDelivery.Config batch) {
+
+    /** The same with Batch Mode delivery configured by {@code value}. */
+    public Settings withBatch(BatchDelivery.Config value) {
+      return new Settings(database, gemini, files, validation, images, gate, processing, worker, maintenance,
+          embeddings, value);
+    }
 
     /** Connections: claims, heartbeats, completions and maintenance share them; the LISTEN one is separate. */
     int poolSize() {
@@ -56,24 +66,26 @@ public final class WorkerProcess implements AutoCloseable {
   }
 
   private final HikariDataSource pool;
-  private final GeminiClient gemini;
+  private final HttpClients http;
   private final QuotaGate gate;
   private final Worker worker;
   private final MaintenanceService maintenance;
   private final PostgresReporter reporter;
   private final EmbeddingBatcher embeddings;
+  private final BatchDelivery batches;
   private final Metrics metrics;
 
-  private WorkerProcess(HikariDataSource pool, GeminiClient gemini, QuotaGate gate, Worker worker,
+  private WorkerProcess(HikariDataSource pool, HttpClients http, QuotaGate gate, Worker worker,
                         MaintenanceService maintenance, PostgresReporter reporter, EmbeddingBatcher embeddings,
-                        Metrics metrics) {
+                        BatchDelivery batches, Metrics metrics) {
     this.pool = pool;
-    this.gemini = gemini;
+    this.http = http;
     this.gate = gate;
     this.worker = worker;
     this.maintenance = maintenance;
     this.reporter = reporter;
     this.embeddings = embeddings;
+    this.batches = batches;
     this.metrics = metrics;
   }
 
@@ -94,12 +106,12 @@ public final class WorkerProcess implements AutoCloseable {
       clients.thenAccept(HttpClients::close);
       throw e;
     }
-    GeminiClient gemini = null;
+    HttpClients http = null;
     QuotaGate gate = null;
     Worker worker = null;
     try {
-      HttpClients http = join(clients);
-      gemini = http.gemini();
+      http = join(clients);
+      GeminiClient gemini = http.gemini();
       // A database that answers but was never migrated: say so before any claim fails on a missing table.
       new Migrator(pool).requireMigrated();
       // The gate's permits live as long as the worker's files: the worker's heartbeat extends both.
@@ -135,28 +147,33 @@ public final class WorkerProcess implements AutoCloseable {
       maintenance.start();
       reporter.start();
       embeddings.start();
+      BatchDelivery batches = new BatchDelivery(settings.batch(), new BatchJobs(pool), processor, http.batches(),
+          new Completer(pool, settings.worker().completionBatch(), "batchpilot-batch-completer", metrics), worker.id(),
+          settings.worker().fairShare());
+      batches.start();
       log.info("worker {} started: concurrency {}, Gemini at {}", worker.id(), settings.worker().concurrency(),
           settings.gemini().baseUrl());
-      return new WorkerProcess(pool, gemini, gate, worker, maintenance, reporter, embeddings, metrics);
+      return new WorkerProcess(pool, http, gate, worker, maintenance, reporter, embeddings, batches, metrics);
     } catch (RuntimeException e) {
       stopQuietly(worker);
       closeQuietly(gate);
-      if (gemini != null) {
-        gemini.close();
+      if (http != null) {
+        http.close();
       }
       pool.close();
       throw e;
     }
   }
 
-  /** The HTTP clients: Gemini's, and the one that fetches files by URL. */
-  private record HttpClients(GeminiClient gemini, OkHttpClient files) {
+  /** The HTTP clients: Gemini's (interactive and Batch Mode), and the one that fetches files by URL. */
+  private record HttpClients(GeminiClient gemini, GeminiBatchClient batches, OkHttpClient files) {
     static HttpClients build(GeminiConfig config) {
-      return new HttpClients(new GeminiClient(config), new OkHttpClient());
+      return new HttpClients(new GeminiClient(config), new GeminiBatchClient(config), new OkHttpClient());
     }
 
     void close() {
       gemini.close();
+      batches.close();
     }
   }
 
@@ -237,11 +254,12 @@ public final class WorkerProcess implements AutoCloseable {
     } finally {
       Thread rest = new Thread(() -> {
         embeddings.close();
+        batches.close();
         // After the files in flight: their permits are ended before the pool closes.
         closeQuietly(gate);
         reporter.stop();
         maintenance.close();
-        gemini.close();
+        http.close();
         pool.close();
       }, "batchpilot-close");
       rest.setDaemon(true);

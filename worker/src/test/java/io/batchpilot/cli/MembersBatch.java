@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpServer;
+import io.batchpilot.batch.BatchDelivery;
 import io.batchpilot.db.testing.SupabaseRequest;
 import io.batchpilot.db.testing.TestData;
 import io.batchpilot.db.testing.TestDatabase;
@@ -174,7 +175,8 @@ final class MembersBatch {
         new ReceiptProcessor.Config(Duration.ofSeconds(5), fast),
         WorkerConfig.defaults().withConcurrency(2),
         MaintenanceConfig.defaults(),
-        EmbeddingConfig.defaults().withBackoff(fast).withLinger(Duration.ofMillis(200)));
+        EmbeddingConfig.defaults().withBackoff(fast).withLinger(Duration.ofMillis(200)),
+        BatchDelivery.Config.defaults());
   }
 
   private static UUID receipt(TestDatabase db, UUID user, UUID team) throws SQLException {

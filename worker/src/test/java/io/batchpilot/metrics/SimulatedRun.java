@@ -3,6 +3,7 @@ package io.batchpilot.metrics;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
 import static io.batchpilot.jooq.Tables.QUOTA_LIMITS;
 
+import io.batchpilot.batch.BatchDelivery;
 import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.embeddings.EmbeddingConfig;
 import io.batchpilot.files.FileSourceConfig;
@@ -129,7 +130,8 @@ final class SimulatedRun implements AutoCloseable {
         WorkerConfig.defaults().withConcurrency(4)
             .withNotifier(new NotifierConfig(Duration.ofMillis(300), Duration.ofMillis(50), Duration.ofSeconds(1))),
         MaintenanceConfig.defaults(),
-        EmbeddingConfig.defaults().withBackoff(fast).withLinger(Duration.ofMillis(200)));
+        EmbeddingConfig.defaults().withBackoff(fast).withLinger(Duration.ofMillis(200)),
+        BatchDelivery.Config.defaults());
   }
 
   private static NewFile write(Path root, String name, byte[] bytes) throws IOException {

@@ -147,6 +147,24 @@ class CompleterTest {
   }
 
   @Test
+  void aFileReleasedAfterItsSessionWasCancelledIsSkippedNotLeftPendingInASessionNothingClaimsFrom() {
+    UUID session = Batches.submit(db.dataSource(), "cancelled meanwhile", 2, 10);
+    List<ClaimedFile> claimed = claims.claim("w1", 2, LEASE);
+    sessions.cancel(session);
+
+    List<Completer.Written> written = completer.write(List.of(Outcome.released(claimed.get(0)),
+        Outcome.retry(claimed.get(1), "server_error", "503", Duration.ZERO, 1)));
+
+    assertEquals(List.of("skipped", "skipped"), written.stream().map(Completer.Written::status).toList());
+    BatchUploadFilesRecord row = row(claimed.get(1));
+    assertEquals("the session was cancelled before this file was processed", row.getErrorMessage());
+    assertNull(row.getErrorType());
+    Progress p = sessions.progress(session);
+    assertEquals(2, p.skipped());
+    assertEquals(0, p.pending());
+  }
+
+  @Test
   void aCallWrittenWithItsPermitIsCountedOnceThoughThePermitLapsesAfterward() throws Exception {
     UUID session = Batches.submit(db.dataSource(), "killed after the write", 1, 10);
     ClaimedFile f = claims.claim("w1", 1, LEASE).get(0);

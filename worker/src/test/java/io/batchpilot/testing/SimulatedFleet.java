@@ -2,6 +2,7 @@ package io.batchpilot.testing;
 
 import static io.batchpilot.jooq.Tables.QUOTA_LIMITS;
 
+import io.batchpilot.batch.BatchDelivery;
 import io.batchpilot.db.DatabaseUrl;
 import io.batchpilot.embeddings.EmbeddingConfig;
 import io.batchpilot.files.FileSourceConfig;
@@ -87,7 +88,8 @@ public final class SimulatedFleet implements AutoCloseable {
             ReceiptProcessor.Config.defaults(),
             worker,
             MaintenanceConfig.defaults(),
-            EmbeddingConfig.defaults())));
+            EmbeddingConfig.defaults(),
+            BatchDelivery.Config.defaults())));
       }
     } catch (RuntimeException e) {
       fleet.close();
