@@ -2,12 +2,14 @@ package io.batchpilot.cli;
 
 import static io.batchpilot.jooq.Tables.BATCHPILOT_MODEL_PRICES;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
+import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
 import static io.batchpilot.jooq.Tables.QUOTA_LIMITS;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.zaxxer.hikari.HikariDataSource;
+import io.batchpilot.batch.BatchDelivery;
 import io.batchpilot.db.ConnectionPools;
 import io.batchpilot.db.DatabaseUrl;
 import io.batchpilot.db.EmbeddedPostgres;
@@ -81,6 +83,11 @@ final class DemoCommand implements Callable<Integer> {
           + "malformed and cut-off answers are retried.")
   List<String> extractionErrors = new ArrayList<>();
 
+  @Option(names = "--delivery", defaultValue = "interactive", paramLabel = "interactive|batch",
+      description = "interactive (default): one call per receipt, minutes. batch: one Gemini Batch Mode job at half "
+          + "the price (the simulator runs it in seconds; Google, within 24 hours); the summary says what it saved.")
+  String delivery;
+
   @Option(names = "--json", description = "Print the summary as one JSON object on stdout; everything else goes to stderr.")
   boolean json;
 
@@ -99,6 +106,10 @@ final class DemoCommand implements Callable<Integer> {
     if (workers < 1 || workers > 16) {
       throw CliException.usage("--workers must be between 1 and 16, was " + workers);
     }
+    if (!delivery.equals("interactive") && !delivery.equals("batch")) {
+      throw CliException.usage("--delivery must be interactive or batch, was '" + delivery + "'");
+    }
+    boolean batch = delivery.equals("batch");
     ExtractionErrorPlan wrongAnswers = extractionErrorPlan(extractionErrors);
     PrintWriter result = spec.commandLine().getOut();
     // With --json, stdout is the summary alone.
@@ -132,6 +143,7 @@ final class DemoCommand implements Callable<Integer> {
       String model = realGemini ? REAL_MODEL : SIMULATED_MODEL;
       if (!realGemini) {
         defineSimulatedQuota(Jooq.using(pool));
+        defineSimulatedBatchQuota(Jooq.using(pool));
         priceSimulatedModel(Jooq.using(pool));
         out.printf("Gemini simulator at %s: %d requests per minute for %s (strict sliding window)%n",
             simulator.baseUrl(), rpm, model);
@@ -152,7 +164,13 @@ final class DemoCommand implements Callable<Integer> {
       Sessions sessions = new Sessions(pool);
       UUID session = sessions.submit(new NewSession("demo: " + files + " sample receipts", null, null, model, 8, "adaptive"),
           newFiles);
-      out.printf("session %s: %d receipts submitted; %d workers start%n%n", session, files, workers);
+      if (batch) {
+        // Before any worker starts: an interactive worker would otherwise take the files first.
+        Jooq.using(pool).update(BATCH_UPLOAD_SESSIONS).set(BATCH_UPLOAD_SESSIONS.DELIVERY, "batch")
+            .where(BATCH_UPLOAD_SESSIONS.ID.eq(session)).execute();
+      }
+      out.printf("session %s: %d receipts submitted%s; %d workers start%n%n", session, files,
+          batch ? " for Batch Mode delivery" : "", workers);
       out.flush();
 
       Map<String, String> env = new HashMap<>(System.getenv());
@@ -161,6 +179,11 @@ final class DemoCommand implements Callable<Integer> {
       if (!realGemini) {
         env.put(GeminiConfig.BASE_URL.name(), simulator.baseUrl());
         env.put(GeminiConfig.API_KEY.name(), DEMO_KEY);
+        // The simulator's jobs end in seconds: look at them as often, and send the batch at once.
+        env.putIfAbsent(BatchDelivery.Config.INTERVAL.name(), "1s");
+        env.putIfAbsent(BatchDelivery.Config.GATHER.name(), "0s");
+        env.putIfAbsent(BatchDelivery.Config.FIRST_POLL.name(), "1s");
+        env.putIfAbsent(BatchDelivery.Config.MAX_POLL.name(), "2s");
       }
       long started = System.nanoTime();
       List<WorkerProcess> fleet = new ArrayList<>();
@@ -181,7 +204,7 @@ final class DemoCommand implements Callable<Integer> {
         restoreLogging.run();
       }
       Duration wall = Duration.ofNanos(System.nanoTime() - started);
-      Summary summary = summarise(Jooq.using(pool), model, sessions.progress(session), samples, simulator, wall);
+      Summary summary = summarise(Jooq.using(pool), model, sessions.progress(session), samples, simulator, wall, batch);
       if (json) {
         JsonOutput.print(result, summary.json(session));
       } else {
@@ -260,6 +283,14 @@ final class DemoCommand implements Callable<Integer> {
         .execute();
   }
 
+  /** The demo model's Batch Mode limits: the real model's, as its interactive row is the simulator's. */
+  private static void defineSimulatedBatchQuota(DSLContext dsl) {
+    dsl.execute("INSERT INTO public.batch_quota_limits (provider, model, max_concurrent_jobs, max_enqueued_tokens, "
+        + "limits_read_on) SELECT provider, ?, max_concurrent_jobs, max_enqueued_tokens, limits_read_on "
+        + "FROM public.batch_quota_limits WHERE provider = 'gemini' AND model = ? ON CONFLICT DO NOTHING",
+        SIMULATED_MODEL, REAL_MODEL);
+  }
+
   /**
    * The demo model's price row: the real model's prices, so the demo's summary and the cost dashboard
    * (which joins the usage of gemini-2.5-flash-demo to its own row) show the same spend.
@@ -289,8 +320,14 @@ final class DemoCommand implements Callable<Integer> {
 
   /** What the demo shows at the end. */
   record Summary(int total, int completed, int failed, int retries, long rateLimited429s, long inputTokens,
-                 long outputTokens, long thinkingTokens, BigDecimal estimatedCostUsd, Double peakQuotaUse, int accurate,
-                 Map<String, Integer> mismatches, int embedded, Duration wall) {
+                 long outputTokens, long thinkingTokens, BigDecimal estimatedCostUsd, BigDecimal interactiveCostUsd,
+                 boolean batch, Double peakQuotaUse, int accurate, Map<String, Integer> mismatches, int embedded,
+                 Duration wall) {
+
+    /** What Batch Mode saved against the same tokens sent interactively. */
+    BigDecimal savedUsd() {
+      return interactiveCostUsd.subtract(estimatedCostUsd);
+    }
 
     void print(PrintWriter out) {
       row(out, "files completed", completed + " of " + total);
@@ -301,8 +338,14 @@ final class DemoCommand implements Callable<Integer> {
       row(out, "output tokens", String.valueOf(outputTokens));
       row(out, "thinking tokens", thinkingTokens + " (billed as output)");
       row(out, "estimated cost", "$" + estimatedCostUsd.toPlainString() + " at " + REAL_MODEL
-          + "'s prices in batchpilot_model_prices, thinking included");
-      row(out, "quota utilisation", peakQuotaUse == null ? "n/a (real Gemini: see the quota dashboard)"
+          + (batch ? "'s Batch Mode prices" : "'s prices") + " in batchpilot_model_prices, thinking included");
+      if (batch) {
+        row(out, "saved", "$" + savedUsd().toPlainString() + (interactiveCostUsd.signum() == 0 ? ""
+            : String.format(Locale.ROOT, " (%.0f%%)", savedUsd().doubleValue() * 100 / interactiveCostUsd.doubleValue()))
+            + " against interactive delivery ($" + interactiveCostUsd.toPlainString() + " for the same tokens)");
+      }
+      row(out, "quota utilisation", batch ? "n/a (Batch Mode has its own limits: public.batch_quota_limits)"
+          : peakQuotaUse == null ? "n/a (real Gemini: see the quota dashboard)"
           : String.format(Locale.ROOT, "%.0f%% of the per-minute request limit in the busiest window", peakQuotaUse * 100));
       row(out, "extraction accuracy", String.format(Locale.ROOT, "%d of %d completed match the ground truth (%.0f%%)%s",
           accurate, completed, completed == 0 ? 0.0 : 100.0 * accurate / completed, mismatches.isEmpty() ? ""
@@ -325,6 +368,9 @@ final class DemoCommand implements Callable<Integer> {
       node.put("thinking_tokens", thinkingTokens);
       node.put("estimated_cost_usd", estimatedCostUsd);
       node.put("estimated_cost_model", REAL_MODEL);
+      node.put("delivery", batch ? "batch" : "interactive");
+      node.put("interactive_cost_usd", interactiveCostUsd);
+      node.put("saved_usd", savedUsd());
       if (peakQuotaUse == null) {
         node.putNull("peak_quota_use");
       } else {
@@ -344,7 +390,7 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   private Summary summarise(DSLContext dsl, String model, Progress progress, List<SyntheticReceipts.Sample> samples,
-                            GeminiSimulator simulator, Duration wall) {
+                            GeminiSimulator simulator, Duration wall, boolean batch) {
     Map<String, SyntheticReceipts.Sample> truth = new HashMap<>();
     samples.forEach(s -> truth.put(s.filename(), s));
     int retries = 0;
@@ -354,15 +400,22 @@ final class DemoCommand implements Callable<Integer> {
     int accurate = 0;
     Map<String, Integer> mismatches = new java.util.TreeMap<>();
     int embedded = 0;
+    long batchInput = 0;
+    long batchOutput = 0;
     for (Record r : dsl.select(BATCH_UPLOAD_FILES.ORIGINAL_FILENAME, BATCH_UPLOAD_FILES.STATUS, BATCH_UPLOAD_FILES.EMBEDDING_STATUS,
             BATCH_UPLOAD_FILES.RETRY_COUNT, BATCH_UPLOAD_FILES.INPUT_TOKENS, BATCH_UPLOAD_FILES.OUTPUT_TOKENS,
-            BATCH_UPLOAD_FILES.THINKING_TOKENS, BATCH_UPLOAD_FILES.RESULT)
+            BATCH_UPLOAD_FILES.THINKING_TOKENS, BATCH_UPLOAD_FILES.RESULT, BATCH_UPLOAD_FILES.DELIVERY)
         .from(BATCH_UPLOAD_FILES).where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(progress.sessionId())).fetch()) {
       retries += r.get(BATCH_UPLOAD_FILES.RETRY_COUNT);
       embedded += "completed".equals(r.get(BATCH_UPLOAD_FILES.EMBEDDING_STATUS)) ? 1 : 0;
       input += r.get(BATCH_UPLOAD_FILES.INPUT_TOKENS) == null ? 0 : r.get(BATCH_UPLOAD_FILES.INPUT_TOKENS);
       output += r.get(BATCH_UPLOAD_FILES.OUTPUT_TOKENS) == null ? 0 : r.get(BATCH_UPLOAD_FILES.OUTPUT_TOKENS);
       thinking += r.get(BATCH_UPLOAD_FILES.THINKING_TOKENS) == null ? 0 : r.get(BATCH_UPLOAD_FILES.THINKING_TOKENS);
+      if ("batch".equals(r.get(BATCH_UPLOAD_FILES.DELIVERY))) {
+        batchInput += r.get(BATCH_UPLOAD_FILES.INPUT_TOKENS) == null ? 0 : r.get(BATCH_UPLOAD_FILES.INPUT_TOKENS);
+        batchOutput += (r.get(BATCH_UPLOAD_FILES.OUTPUT_TOKENS) == null ? 0 : r.get(BATCH_UPLOAD_FILES.OUTPUT_TOKENS))
+            + (r.get(BATCH_UPLOAD_FILES.THINKING_TOKENS) == null ? 0 : r.get(BATCH_UPLOAD_FILES.THINKING_TOKENS));
+      }
       if ("completed".equals(r.get(BATCH_UPLOAD_FILES.STATUS))) {
         Optional<String> wrong = r.get(BATCH_UPLOAD_FILES.RESULT) == null ? Optional.of("result")
             : mismatch(r.get(BATCH_UPLOAD_FILES.RESULT).data(), truth.get(r.get(BATCH_UPLOAD_FILES.ORIGINAL_FILENAME)));
@@ -374,11 +427,13 @@ final class DemoCommand implements Callable<Integer> {
       }
     }
     // The session's model's row (the simulated one copies the real one's prices), priced as the cost
-    // dashboard prices it: thinking is billed as output.
+    // dashboard prices it: thinking is billed as output, a batch job's tokens at the batch price.
     var price = dsl.selectFrom(BATCHPILOT_MODEL_PRICES).where(BATCHPILOT_MODEL_PRICES.MODEL.eq(model)).fetchOne();
-    BigDecimal cost = price == null ? BigDecimal.ZERO : BigDecimal.valueOf(input).multiply(price.getInputUsdPerMillion())
-        .add(BigDecimal.valueOf(output + thinking).multiply(price.getOutputUsdPerMillion()))
-        .divide(BigDecimal.valueOf(1_000_000), 6, java.math.RoundingMode.HALF_UP);
+    BigDecimal interactiveCost = price == null ? BigDecimal.ZERO
+        : usd(input, price.getInputUsdPerMillion(), output + thinking, price.getOutputUsdPerMillion());
+    BigDecimal cost = price == null ? BigDecimal.ZERO
+        : usd(input - batchInput, price.getInputUsdPerMillion(), output + thinking - batchOutput, price.getOutputUsdPerMillion())
+            .add(usd(batchInput, price.getBatchInputUsdPerMillion(), batchOutput, price.getBatchOutputUsdPerMillion()));
     long rejected = 0;
     Double peak = null;
     if (simulator != null) {
@@ -388,7 +443,12 @@ final class DemoCommand implements Callable<Integer> {
           .findFirst().orElse(0.0);
     }
     return new Summary(progress.totalFiles(), progress.completed(), progress.failed(), retries, rejected, input, output,
-        thinking, cost, peak, accurate, mismatches, embedded, wall);
+        thinking, cost, interactiveCost, batch, peak, accurate, mismatches, embedded, wall);
+  }
+
+  private static BigDecimal usd(long input, BigDecimal inputPrice, long output, BigDecimal outputPrice) {
+    return BigDecimal.valueOf(input).multiply(inputPrice).add(BigDecimal.valueOf(output).multiply(outputPrice))
+        .divide(BigDecimal.valueOf(1_000_000), 6, java.math.RoundingMode.HALF_UP);
   }
 
   /** Created on first use: picocli builds every command at startup, and a worker should not wait for Jackson there. */

@@ -13,12 +13,29 @@ import java.util.Optional;
  */
 public interface ProgressView extends AutoCloseable {
 
-  /** What the view shows; {@code eta} is empty until throughput has been measured. */
+  /**
+   * What the view shows; {@code eta} is empty until throughput has been measured. A Batch Mode
+   * session's files at Google are {@code atGoogle}: the view says so, and hours instead of a minutes ETA.
+   */
   record Snapshot(long done, long total, long failed, double filesPerMinute, long requestsLastMinute,
-                  long requestLimitPerMinute, long rateLimitHits, Optional<Instant> eta) {
+                  long requestLimitPerMinute, long rateLimitHits, Optional<Instant> eta, Optional<AtGoogle> atGoogle) {
+
+    Snapshot(long done, long total, long failed, double filesPerMinute, long requestsLastMinute,
+             long requestLimitPerMinute, long rateLimitHits, Optional<Instant> eta) {
+      this(done, total, failed, filesPerMinute, requestsLastMinute, requestLimitPerMinute, rateLimitHits, eta,
+          Optional.empty());
+    }
+
+    Snapshot withAtGoogle(Optional<AtGoogle> value) {
+      return new Snapshot(done, total, failed, filesPerMinute, requestsLastMinute, requestLimitPerMinute, rateLimitHits,
+          eta, value);
+    }
 
     /** Everything but the count, which the bar draws itself. */
     String details(Instant now) {
+      if (atGoogle.isPresent() && done < total) {
+        return failed + " failed · " + atGoogle.get().describe(now);
+      }
       String quota = requestLimitPerMinute > 0
           ? requestsLastMinute + "/" + requestLimitPerMinute + " req/min"
           : requestsLastMinute + " req/min";
@@ -26,6 +43,27 @@ public interface ProgressView extends AutoCloseable {
       return String.format(Locale.ROOT, "%d failed · %.1f files/min · quota %s · %d×429 · ETA %s",
           failed, filesPerMinute, quota, rateLimitHits, etaText);
     }
+  }
+
+  /**
+   * A Batch Mode session's files waiting at Google: how many, in how many jobs, the newest job's
+   * state, since when, and Google's target (24 hours from the job's creation; usually much sooner).
+   */
+  record AtGoogle(long files, int jobs, String state, Instant since, Instant dueBy) {
+    String describe(Instant now) {
+      if (jobs == 0) {
+        return "Batch Mode: waiting to go into a batch job";
+      }
+      if (state.equals("creating")) {
+        return files + " going to Google in a batch job";
+      }
+      return String.format(Locale.ROOT, "%d at Google in %s (%s, %s so far) · Google's target: within 24 h, by %s",
+          files, jobs == 1 ? "a batch job" : jobs + " batch jobs", state, formatDuration(Duration.between(since, now)),
+          DUE_BY.format(dueBy));
+    }
+
+    private static final java.time.format.DateTimeFormatter DUE_BY =
+        java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm 'UTC'", Locale.ROOT).withZone(java.time.ZoneOffset.UTC);
   }
 
   void show(Snapshot snapshot);

@@ -16,6 +16,7 @@ import java.util.Set;
 import java.util.UUID;
 import javax.sql.DataSource;
 import org.jooq.DSLContext;
+import org.jooq.Record;
 import org.jooq.Record2;
 
 /** Polls one session and shows its progress until it ends; the exit code says how it ended. */
@@ -53,7 +54,7 @@ final class SessionFollower {
       do {
         progress = sessions.progress(sessionId);
         Optional<QuotaStatus> quota = gate.status(model.value1(), model.value2());
-        view.show(snapshot(progress, quota, limit));
+        view.show(snapshot(progress, quota, limit).withAtGoogle(atGoogle()));
         if (!ENDED.contains(progress.status())) {
           sleep();
         }
@@ -72,6 +73,25 @@ final class SessionFollower {
     return new ProgressView.Snapshot(p.finished(), p.totalFiles(), p.failed(), perMinute,
         quota.map(QuotaStatus::requestsInWindow).orElse(0L), requestLimit, p.rateLimitHits(),
         Optional.ofNullable(p.estimatedCompletionAt()).map(t -> t.toInstant()));
+  }
+
+  /** The session's files at Google in live batch jobs; empty for an interactive session. */
+  private Optional<ProgressView.AtGoogle> atGoogle() {
+    Record r = dsl.fetchOne("SELECT s.delivery, coalesce(sum(j.files_at_google), 0) AS files, "
+        + "count(j.job_id) FILTER (WHERE j.files_at_google > 0) AS jobs, "
+        + "(array_agg(j.state ORDER BY j.created_at DESC) FILTER (WHERE j.files_at_google > 0))[1] AS state, "
+        + "min(coalesce(j.submitted_at, j.created_at)) FILTER (WHERE j.files_at_google > 0) AS since, "
+        + "max(j.due_by) FILTER (WHERE j.files_at_google > 0) AS due_by "
+        + "FROM public.batch_upload_sessions s LEFT JOIN LATERAL public.batchpilot_session_batch_jobs(s.id) j ON true "
+        + "WHERE s.id = ? GROUP BY s.delivery", sessionId);
+    if (r == null || (!"batch".equals(r.get("delivery", String.class)) && r.get("files", Long.class) == 0)) {
+      return Optional.empty();
+    }
+    int jobs = r.get("jobs", Integer.class);
+    return Optional.of(new ProgressView.AtGoogle(r.get("files", Long.class), jobs,
+        jobs == 0 ? null : r.get("state", String.class),
+        jobs == 0 ? null : r.get("since", java.time.OffsetDateTime.class).toInstant(),
+        jobs == 0 ? null : r.get("due_by", java.time.OffsetDateTime.class).toInstant()));
   }
 
   static int exitCode(Progress p) {

@@ -17,6 +17,10 @@ import io.batchpilot.gemini.GeminiClient;
 import io.batchpilot.gemini.GeminiConfig;
 import io.batchpilot.limiter.QuotaGate;
 import io.batchpilot.limiter.QuotaGateConfig;
+import io.batchpilot.maintenance.MaintenanceConfig;
+import io.batchpilot.embeddings.EmbeddingConfig;
+import io.batchpilot.worker.WorkerConfig;
+import io.batchpilot.worker.WorkerProcess;
 import io.batchpilot.metrics.Metrics;
 import io.batchpilot.pipeline.Backoff;
 import io.batchpilot.pipeline.ClaimedFile;
@@ -207,6 +211,38 @@ class BatchDeliveryTest {
     assertTrue(price.get("bi", BigDecimal.class).compareTo(price.get("i", BigDecimal.class)) < 0);
     assertEquals(0, dsl.fetchOne("SELECT count(*) FROM batchpilot_reporting.usage_per_minute WHERE delivery = 'interactive' "
         + "AND input_tokens > 0").get(0, Integer.class));
+  }
+
+  @Test
+  void aFleetSendsBatchSessionsToJobsAndInteractiveSessionsToCallsSideBySide() throws Exception {
+    GeminiSimulator sim = simulator(quick());
+    dsl.execute("UPDATE public.quota_limits SET requests_per_minute = 1000, input_tokens_per_minute = 100000000, "
+        + "requests_per_day = NULL, max_in_flight = 100 WHERE model = ?", MODEL);
+    UUID batch = batchSession(4, false);
+    List<NewFile> interactiveFiles = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      Path path = root.resolve("i" + i + ".png");
+      Files.write(path, SyntheticReceipts.png(900 + i, 300, 1.4));
+      interactiveFiles.add(NewFile.at("i" + i + ".png", "image/png", path.toUri().toString()));
+    }
+    UUID interactive = sessions.submit(new NewSession("interactive", null, null, MODEL, 4, "adaptive"), interactiveFiles);
+
+    Backoff fast = new Backoff(Duration.ofMillis(50), Duration.ofMillis(500));
+    WorkerProcess process = WorkerProcess.start(new WorkerProcess.Settings(db.url(), GeminiConfig.of(sim.baseUrl(), KEY),
+        FileSourceConfig.defaults().withLocalRoot(root), FileValidatorConfig.defaults(), ImagePreprocessorConfig.defaults(),
+        QuotaGateConfig.defaults(), new ReceiptProcessor.Config(Duration.ofSeconds(5), fast), WorkerConfig.defaults(),
+        MaintenanceConfig.defaults(), EmbeddingConfig.defaults().withBackoff(fast), FAST));
+    closing.add(process);
+    Eventually.await("both sessions completed", DEADLINE, () ->
+        sessions.progress(batch).status().equals("completed") && sessions.progress(interactive).status().equals("completed"));
+
+    assertEquals(Map.of("completed", 4L), filesByStatus(batch));
+    assertEquals(Map.of("completed", 3L), filesByStatus(interactive));
+    assertEquals(3, generateContentCalls(sim), "one call per interactive file, none for the batch session's");
+    assertEquals(1, sim.batches().jobs().size());
+    assertEquals(4, sim.batches().jobs().get(0).requests());
+    assertEquals(List.of("batch", "interactive"), dsl.fetch("SELECT DISTINCT delivery FROM public.batch_upload_files "
+        + "ORDER BY 1").getValues(0, String.class));
   }
 
   @Test

@@ -45,6 +45,19 @@ class ProgressViewTest {
   }
 
   @Test
+  void aBatchSessionSaysItsFilesAreAtGoogleWithTheJobsStateAndHoursNotAMinutesEta() {
+    ProgressView.AtGoogle atGoogle = new ProgressView.AtGoogle(7, 1, "running", T0.minusSeconds(3 * 3600 + 5 * 60),
+        T0.plusSeconds(21 * 3600));
+    ProgressView.Snapshot s = snapshot(3, Optional.of(T0.plusSeconds(60))).withAtGoogle(Optional.of(atGoogle));
+    assertEquals("1 failed · 7 at Google in a batch job (running, 3:05:00 so far) · Google's target: within 24 h, "
+        + "by 2026-11-30 07:00 UTC", s.details(T0));
+    assertEquals("1 failed · Batch Mode: waiting to go into a batch job", snapshot(3, Optional.empty())
+        .withAtGoogle(Optional.of(new ProgressView.AtGoogle(0, 0, null, null, null))).details(T0));
+    assertEquals("1 failed · 4 going to Google in a batch job", snapshot(3, Optional.empty())
+        .withAtGoogle(Optional.of(new ProgressView.AtGoogle(4, 1, "creating", T0, T0))).details(T0));
+  }
+
+  @Test
   void plainLinesPrintAtMostOncePerIntervalButAlwaysTheFinish() {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     ManualClock clock = new ManualClock();
