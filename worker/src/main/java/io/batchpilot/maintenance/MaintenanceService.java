@@ -44,6 +44,7 @@ public final class MaintenanceService implements AutoCloseable {
     this.eta = new EtaEstimator(dataSource);
     List<Retention.Target> pruned = new ArrayList<>();
     pruned.add(Retention.ledger(config.ledgerRetention()));
+    pruned.add(Retention.endedBatchJobs(config.ledgerRetention()));
     pruned.addAll(metricTables);
     this.retention = new Retention(dataSource, pruned, config.batchSize());
   }

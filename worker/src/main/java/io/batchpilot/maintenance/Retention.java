@@ -15,6 +15,8 @@ import java.util.Map;
 import java.util.Objects;
 import javax.sql.DataSource;
 import org.jooq.DSLContext;
+import org.jooq.impl.DSL;
+import org.jooq.impl.SQLDataType;
 import org.jooq.Field;
 import org.jooq.Table;
 
@@ -39,6 +41,16 @@ public final class Retention {
   /** The quota ledger, kept for {@code keep}. */
   public static Target ledger(Duration keep) {
     return new Target(API_QUOTA_TRACKING, API_QUOTA_TRACKING.TIME_WINDOW, keep);
+  }
+
+  /**
+   * Ended Gemini batch jobs (with their file lists), kept for {@code keep}; a live job has no
+   * ended_at and is never pruned.
+   */
+  public static Target endedBatchJobs(Duration keep) {
+    // Plain SQL: the factory renders no schema (the generated tables are public's).
+    return new Target(DSL.table("batchpilot_private.batch_jobs"),
+        DSL.field(DSL.name("ended_at"), SQLDataType.TIMESTAMPWITHTIMEZONE), keep);
   }
 
   private final DSLContext dsl;

@@ -246,6 +246,25 @@ class BatchDeliveryTest {
   }
 
   @Test
+  void aBatchSessionsEstimateIsGoogles24HourTargetFromItsJob() throws Exception {
+    GeminiSimulator sim = simulator(BatchConfig.DEFAULTS.withDelays(Duration.ofSeconds(30), Duration.ofSeconds(30)));
+    UUID session = batchSession(2, false);
+    dsl.execute("UPDATE public.batch_upload_sessions SET status = 'processing', started_at = now() WHERE id = ?", session);
+    dsl.fetch("SELECT batchpilot_private.estimate_completion(interval '1 minute')");
+    Record waiting = dsl.fetchOne("SELECT estimated_completion_at - now() AS left FROM public.batch_upload_sessions "
+        + "WHERE id = ?", session);
+    assertTrue(waiting.get("left", org.jooq.types.YearToSecond.class).toDuration().toHours() >= 23,
+        "files not yet in a job: within 24 hours from now, " + waiting);
+
+    worker(sim, "w1").submitOnce();
+    dsl.execute("UPDATE batchpilot_private.batch_jobs SET created_at = now() - interval '3 hours'");
+    dsl.fetch("SELECT batchpilot_private.estimate_completion(interval '1 minute')");
+    assertEquals(Boolean.TRUE, dsl.fetchOne("SELECT s.estimated_completion_at = j.created_at + interval '24 hours' "
+        + "FROM public.batch_upload_sessions s, batchpilot_private.batch_jobs j WHERE s.id = ?", session).get(0, Boolean.class),
+        "at Google: 24 hours from the job's creation");
+  }
+
+  @Test
   void aWorkerKilledAfterGoogleHasTheJobLosesNothingAndNothingRunsTwice() throws Exception {
     GeminiSimulator sim = simulator(quick());
     UUID session = batchSession(4, false);

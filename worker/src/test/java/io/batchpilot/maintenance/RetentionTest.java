@@ -51,4 +51,17 @@ class RetentionTest {
 
     assertEquals(Map.of("api_quota_tracking", 0, "test_snapshots", 0), retention.runOnce());
   }
+
+  @Test
+  void endedBatchJobsGoWithTheirFileListsAfterTheirRetentionAndLiveOnesStayHoweverOld(TestDatabase db) {
+    DSLContext dsl = Jooq.using(db.dataSource());
+    dsl.execute("insert into batchpilot_private.batch_jobs (provider, model, state, created_at, ended_at) values "
+        + "('gemini', 'gemini-2.5-flash', 'succeeded', now() - interval '40 days', now() - interval '40 days'), "
+        + "('gemini', 'gemini-2.5-flash', 'expired', now() - interval '2 days', now() - interval '1 day'), "
+        + "('gemini', 'gemini-2.5-flash', 'running', now() - interval '40 days', null)");
+    Retention retention = new Retention(db.dataSource(), List.of(Retention.endedBatchJobs(Duration.ofDays(30))), 10);
+    assertEquals(Map.of("batchpilot_private.batch_jobs", 1), retention.runOnce());
+    assertEquals(List.of("expired", "running"), dsl.fetch("select state::text from batchpilot_private.batch_jobs order by 1")
+        .getValues(0, String.class));
+  }
 }
