@@ -2,7 +2,7 @@
 # The frontend kit's check, run by .ci/run: install the pinned packages (npm ci), regenerate
 # database.types.ts from the migrations into a temp file and diff it with the committed one, check
 # the excerpts in README.md and docs/*.md against their files, then tsc --strict over the kit (src/) and the Edge
-# Functions (functions/). Needs Node 20+ with npm and the PostgreSQL server of
+# Functions (functions/), then the tests of the kit's pure functions (scripts/test-kit.mjs). Needs Node 20+ with npm and the PostgreSQL server of
 # BATCHPILOT_TEST_DATABASE_URL (a scratch database is created and dropped).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -31,4 +31,7 @@ node scripts/check-readme-excerpts.mjs
 echo "== frontend kit: tsc --strict (src/, functions/)"
 node_modules/.bin/tsc -p tsconfig.json --strict --noEmit
 node_modules/.bin/tsc -p functions/tsconfig.json --strict --noEmit
+
+echo "== frontend kit: tests of its pure functions (scripts/test-kit.mjs)"
+node scripts/test-kit.mjs
 echo "== frontend kit: OK"

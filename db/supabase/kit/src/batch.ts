@@ -1,5 +1,5 @@
 // batchpilot's frontend kit for supabase-js v2: submit a batch, follow it over Realtime, pause,
-// resume, cancel, and read the quota it waits on. Copy this folder's src/ into your app; replace
+// resume, cancel, and read the quota it waits on (or, for batch delivery, its Gemini batch jobs). Copy this folder's src/ into your app; replace
 // database.types.ts with your project's own generated types (they include batchpilot's tables
 // once the migration is in). Everything here runs as the signed-in user, through RLS.
 import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js'
@@ -14,6 +14,11 @@ export type FileRow = Tables['batch_upload_files']['Row']
 export type SessionStatus = 'pending' | 'processing' | 'paused' | 'completed' | 'failed' | 'cancelled'
 export type FileStatus = 'uploading' | 'pending' | 'processing' | 'completed' | 'failed' | 'skipped'
 export type ProcessingStrategy = 'conservative' | 'balanced' | 'aggressive' | 'adaptive'
+/** interactive: one call per file, minutes, full price. batch: Gemini Batch Mode, half price, within 24 h. */
+export type Delivery = 'interactive' | 'batch'
+/** batchpilot_private.batch_job_state: creating (not at Google yet), pending and running (at Google), then final. */
+export type BatchJobState = 'creating' | 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'expired' | 'abandoned'
+const DELIVERIES: readonly Delivery[] = ['interactive', 'batch']
 
 /** A database or Storage error, with what was being done. */
 export class BatchpilotError extends Error {
@@ -32,6 +37,13 @@ export interface SubmitOptions {
   strategy?: ProcessingStrategy
   /** A model with a quota_limits row; the database's default (gemini-2.5-flash) when absent. */
   model?: string
+  /**
+   * batch: Gemini Batch Mode at half the price, done within 24 hours (usually much less); the model
+   * needs a batch_quota_limits row. interactive (the default): minutes, at the full price.
+   */
+  delivery?: Delivery
+  /** For batch delivery only: when a batch job expires or fails, its files go interactive (full price, now) instead of into a new job. */
+  interactiveFallback?: boolean
   /** Uploads to Storage at once (not the workers' concurrency). */
   uploadConcurrency?: number
   /** Called once the session exists, before any upload, so a UI can follow it at once. */
@@ -79,14 +91,7 @@ export async function submitBatch(client: BatchClient, files: readonly File[], o
 
   const { data: session, error: sessionError } = await client
     .from('batch_upload_sessions')
-    .insert({
-      user_id: userId,
-      team_id: options.teamId ?? null,
-      total_files: files.length,
-      session_name: options.sessionName ?? `Upload of ${files.length} file${files.length === 1 ? '' : 's'}`,
-      processing_strategy: options.strategy ?? 'adaptive',
-      ...(options.model ? { model: options.model } : {}),
-    })
+    .insert(sessionInsert(userId, files.length, options))
     .select()
     .single()
   if (sessionError) {
@@ -139,6 +144,29 @@ export async function submitBatch(client: BatchClient, files: readonly File[], o
     return { fileId, name: row.original_filename, status: 'pending' as const, error: null }
   })
   return { session, files: submitted }
+}
+
+type SessionInsert = Tables['batch_upload_sessions']['Insert']
+
+/** The session row submitBatch inserts: what the signed-in user may set (the column grant), from the options. */
+export function sessionInsert(userId: string, fileCount: number, options: SubmitOptions = {}): SessionInsert {
+  const delivery = options.delivery ?? 'interactive'
+  if (!DELIVERIES.includes(delivery)) {
+    throw new BatchpilotError(`submitBatch: delivery must be ${DELIVERIES.join(' or ')}, got ${String(delivery)}`, null)
+  }
+  if (options.interactiveFallback && delivery !== 'batch') {
+    throw new BatchpilotError("submitBatch: interactiveFallback applies to delivery 'batch' only; set delivery: 'batch' or drop it", null)
+  }
+  return {
+    user_id: userId,
+    team_id: options.teamId ?? null,
+    total_files: fileCount,
+    session_name: options.sessionName ?? `Upload of ${fileCount} file${fileCount === 1 ? '' : 's'}`,
+    processing_strategy: options.strategy ?? 'adaptive',
+    delivery,
+    interactive_fallback: options.interactiveFallback ?? false,
+    ...(options.model ? { model: options.model } : {}),
+  }
 }
 
 async function skipFailedUpload(client: BatchClient, fileId: string, name: string, reason: string): Promise<SubmittedFile> {
@@ -268,8 +296,15 @@ export interface Progress {
   done: number
   /** done / total, 0 to 1 */
   fraction: number
-  /** From measured throughput and the session's quota share (the workers' ETA); null when unknown. */
+  /**
+   * interactive: from measured throughput and the session's quota share (the workers' ETA). batch:
+   * Google's 24-hour target for the files in jobs (24 hours from now for those not yet in one).
+   * null when unknown.
+   */
   estimatedCompletionAt: Date | null
+  delivery: Delivery
+  /** Batch delivery: an expired or failed job's files go interactive. */
+  interactiveFallback: boolean
   /** The last session-wide problem, e.g. waiting for the daily quota. */
   message: string | null
   /** completed, failed or cancelled: nothing more will happen. */
@@ -293,6 +328,8 @@ export function progressOf(session: SessionRow): Progress {
     done,
     fraction: total > 0 ? done / total : 0,
     estimatedCompletionAt: session.estimated_completion_at ? new Date(session.estimated_completion_at) : null,
+    delivery: session.delivery as Delivery,
+    interactiveFallback: session.interactive_fallback,
     message: session.error_message,
     finished: status === 'completed' || status === 'failed' || status === 'cancelled',
   }
@@ -361,4 +398,89 @@ export async function getQuotaStatus(client: BatchClient, sessionId: string): Pr
     blockedUntil: instant(row.blocked_until),
     parkedUntil: instant(row.parked_until),
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batch delivery: the session's Gemini batch jobs
+// ---------------------------------------------------------------------------------------------
+
+export interface BatchJob {
+  jobId: string
+  /** Google's batches/{id}; null until Google has accepted the job. */
+  name: string | null
+  model: string
+  state: BatchJobState
+  /** The session's files in the job, and those of them still at Google (not completed, failed or sent back). */
+  files: number
+  filesAtGoogle: number
+  createdAt: Date
+  submittedAt: Date | null
+  endedAt: Date | null
+  /** Google's target: 24 hours from the job's creation (usually much sooner). */
+  dueBy: Date
+  errorMessage: string | null
+}
+
+/** A job Google may still be working on. */
+export const isLiveBatchJob = (job: BatchJob) => job.state === 'creating' || job.state === 'pending' || job.state === 'running'
+
+/** The session's batch jobs, newest first (none for an interactive session, or one you cannot read). */
+export async function getBatchJobs(client: BatchClient, sessionId: string): Promise<BatchJob[]> {
+  const { data, error } = await client.rpc('batchpilot_session_batch_jobs', { session_id: sessionId })
+  if (error) throw new BatchpilotError(`the batch jobs of session ${sessionId}`, error)
+  // As with the quota status, the generator types the result columns NOT NULL; name and the instants may be null.
+  return (data as Nullable<(typeof data)[number]>[]).map((row) => {
+    if (row.job_id === null || row.model === null || row.state === null || row.created_at === null || row.due_by === null) {
+      throw new BatchpilotError(`the batch jobs of session ${sessionId}: a row without its id, model, state or creation time`, null)
+    }
+    return {
+      jobId: row.job_id,
+      name: row.name,
+      model: row.model,
+      state: row.state as BatchJobState,
+      files: row.files ?? 0,
+      filesAtGoogle: row.files_at_google ?? 0,
+      createdAt: new Date(row.created_at),
+      submittedAt: instant(row.submitted_at),
+      endedAt: instant(row.ended_at),
+      dueBy: new Date(row.due_by),
+      errorMessage: row.error_message,
+    }
+  })
+}
+
+export interface BatchDelivery {
+  /** Jobs Google may still be working on (creating, pending, running), newest first. */
+  live: BatchJob[]
+  /** The session's files in those jobs, at Google now. */
+  filesAtGoogle: number
+  /** The session's files in no job yet (pending): the next job takes them. */
+  waitingForJob: number
+  /**
+   * When every file should be back: the live jobs' latest 24-hour target, or, while files wait for
+   * a job, the workers' estimate (24 hours from now) if later. null when neither is known.
+   */
+  dueBy: Date | null
+}
+
+const latest = (a: Date | null, b: Date | null) => (!a ? b : !b ? a : a > b ? a : b)
+
+/** What a batch session's progress shows: its live jobs, the files at Google, and when they are due. */
+export function batchDeliveryOf(jobs: readonly BatchJob[], progress: Progress): BatchDelivery {
+  const live = jobs.filter(isLiveBatchJob)
+  const jobsDue = live.reduce<Date | null>((due, j) => latest(due, j.dueBy), null)
+  // Files not in a job yet are due 24 hours after the next job is created, which only the workers' estimate knows.
+  const dueBy = progress.pending > 0
+    ? (progress.estimatedCompletionAt ? latest(jobsDue, progress.estimatedCompletionAt) : null)
+    : jobsDue ?? progress.estimatedCompletionAt
+  return { live, filesAtGoogle: live.reduce((n, j) => n + j.filesAtGoogle, 0), waitingForJob: progress.pending, dueBy }
+}
+
+const hhmm = (at: Date) => `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}`
+
+/** "within 24 h (by 14:05)", with "tomorrow" when the target is on the next day (local time); "within 24 h" without one. */
+export function batchDueText(dueBy: Date | null, now: Date = new Date()): string {
+  if (!dueBy) return 'within 24 h'
+  const tomorrow = dueBy > now && dueBy.toDateString() !== now.toDateString() ? ' tomorrow' : ''
+  return `within 24 h (by ${hhmm(dueBy)}${tomorrow})`
 }

@@ -1,18 +1,22 @@
 // useBatchUpload: the design document's useBatchFileUpload, on batchpilot's tables. Submit files,
-// then follow the session (Realtime, with a fetch when subscribed), its quota, ETA and controls.
+// then follow the session (Realtime, with a fetch when subscribed), its quota, ETA and controls;
+// for batch delivery, its Gemini batch jobs (state, files at Google, Google's 24-hour target).
 import { useCallback, useEffect, useRef, useState } from 'react'
 import {
-  type BatchClient, BatchpilotError, type FileRow, type Progress, type ProcessingStrategy, type QuotaStatus,
-  type SessionRow, type SubmitOptions, type SubmittedBatch, allowedControls, cancelBatch, followBatch,
-  getQuotaStatus, pauseBatch, progressOf, resumeBatch, submitBatch,
+  type BatchClient, type BatchDelivery, type BatchJob, BatchpilotError, type Delivery, type FileRow, type Progress,
+  type ProcessingStrategy, type QuotaStatus, type SessionRow, type SubmitOptions, type SubmittedBatch, allowedControls,
+  batchDeliveryOf, batchDueText, cancelBatch, followBatch, getBatchJobs, getQuotaStatus, pauseBatch, progressOf,
+  resumeBatch, submitBatch,
 } from './batch'
 
 export interface UseBatchUploadOptions extends Omit<SubmitOptions, 'onSession' | 'strategy'> {
   strategy?: ProcessingStrategy
   /** Follow an existing session (e.g. after a reload). */
   sessionId?: string | null
-  /** How often the quota status is read while the session is open; 0: never. */
+  /** How often the quota status is read while an interactive session is open; 0: never. */
   quotaPollMs?: number
+  /** How often a batch session's jobs are read while it is open (also on each change of its counters); 0: never. */
+  batchJobsPollMs?: number
   /** Stream the file rows too (per-file errors); the progress needs only the session row. */
   followFiles?: boolean
 }
@@ -27,6 +31,14 @@ export interface BatchUpload {
   progress: Progress | null
   /** The workers' estimate; null until measured, and once finished. */
   eta: Date | null
+  /** The session's delivery; null before there is a session. */
+  delivery: Delivery | null
+  /** A batch session's jobs, newest first; empty for an interactive one. */
+  batchJobs: BatchJob[]
+  /** A batch session's live jobs, files at Google and due time; null for an interactive one. */
+  batch: BatchDelivery | null
+  /** What a progress line shows for the ETA: "within 24 h (by 14:05)" for batch, null for interactive. */
+  batchDue: string | null
   quota: QuotaStatus | null
   submitting: boolean
   error: string | null
@@ -43,6 +55,7 @@ export function useBatchUpload(client: BatchClient, options: UseBatchUploadOptio
   const [session, setSession] = useState<SessionRow | null>(null)
   const [files, setFiles] = useState<FileRow[]>([])
   const [quota, setQuota] = useState<QuotaStatus | null>(null)
+  const [batchJobs, setBatchJobs] = useState<BatchJob[]>([])
   const [submitting, setSubmitting] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const optionsRef = useRef(options)
@@ -60,9 +73,29 @@ export function useBatchUpload(client: BatchClient, options: UseBatchUploadOptio
   const progress = session ? progressOf(session) : null
   const open = progress !== null && !progress.finished
   const quotaPollMs = options.quotaPollMs ?? 5000
+  const batchJobsPollMs = options.batchJobsPollMs ?? 30000
+  const isBatch = progress?.delivery === 'batch'
+  // A batch session waits on its jobs, not on the interactive quota, unless its files may fall back to it.
+  const waitsOnQuota = progress !== null && (!isBatch || progress.interactiveFallback)
+  // Files move into a job (pending to processing) and out of it (to done): read the jobs again then.
+  const countersKey = session ? `${session.status}/${session.files_pending}/${session.files_processing}` : ''
 
   useEffect(() => {
-    if (!sessionId || !open || quotaPollMs <= 0) return
+    if (!sessionId || !isBatch || batchJobsPollMs <= 0) return
+    let stopped = false
+    const read = () => getBatchJobs(client, sessionId)
+      .then((jobs) => { if (!stopped) setBatchJobs(jobs) })
+      .catch((e: unknown) => { if (!stopped) setError(message(e)) })
+    void read()
+    const timer = open ? setInterval(read, batchJobsPollMs) : undefined
+    return () => {
+      stopped = true
+      clearInterval(timer)
+    }
+  }, [client, sessionId, isBatch, open, batchJobsPollMs, countersKey])
+
+  useEffect(() => {
+    if (!sessionId || !open || !waitsOnQuota || quotaPollMs <= 0) return
     let stopped = false
     const read = () => getQuotaStatus(client, sessionId)
       .then((q) => { if (!stopped) setQuota(q) })
@@ -73,13 +106,13 @@ export function useBatchUpload(client: BatchClient, options: UseBatchUploadOptio
       stopped = true
       clearInterval(timer)
     }
-  }, [client, sessionId, open, quotaPollMs])
+  }, [client, sessionId, open, waitsOnQuota, quotaPollMs])
 
   const submit = useCallback(async (picked: readonly File[]) => {
     setSubmitting(true)
     setError(null)
     try {
-      const { sessionId: _ignored, quotaPollMs: _poll, followFiles: _files, ...submitOptions } = optionsRef.current
+      const { sessionId: _ignored, quotaPollMs: _poll, batchJobsPollMs: _jobs, followFiles: _files, ...submitOptions } = optionsRef.current
       return await submitBatch(client, picked, { ...submitOptions, onSession: (s) => setSessionId(s.id) })
     } catch (e) {
       setError(message(e))
@@ -103,14 +136,21 @@ export function useBatchUpload(client: BatchClient, options: UseBatchUploadOptio
     setSession(null)
     setFiles([])
     setQuota(null)
+    setBatchJobs([])
     setError(null)
   }, [])
 
   const allowed = progress ? allowedControls(progress.status) : { pause: false, resume: false, cancel: false }
+  const batch = progress && isBatch ? batchDeliveryOf(batchJobs, progress) : null
   return {
     submit, reset, sessionId, session, files, progress,
     eta: progress?.estimatedCompletionAt ?? null,
-    quota, submitting, error,
+    delivery: progress?.delivery ?? null,
+    batchJobs: isBatch ? batchJobs : [],
+    batch,
+    batchDue: batch ? batchDueText(batch.dueBy) : null,
+    quota: waitsOnQuota ? quota : null,
+    submitting, error,
     pause: control(pauseBatch), resume: control(resumeBatch), cancel: control(cancelBatch),
     canPause: allowed.pause, canResume: allowed.resume, canCancel: allowed.cancel,
   }

@@ -16,7 +16,9 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.OffsetDateTime;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import javax.sql.DataSource;
@@ -26,14 +28,19 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The functions the frontend kit (db/supabase/kit) calls as a signed-in user, through RLS as
- * Supabase's Data API runs them: a session's quota status (aggregates only, members only) and
- * recording a failed upload.
+ * Supabase's Data API runs them: a session's quota status (aggregates only, members only),
+ * recording a failed upload, creating a batch-delivery session and reading its batch jobs.
  */
 @ExtendWith(PostgresExtension.class)
 class FrontendKitFunctionsTest {
 
   private static final String STATUS = "SELECT * FROM public.batchpilot_session_quota_status(?)";
   private static final String SKIP = "SELECT public.batchpilot_skip_failed_upload(?, ?)";
+  private static final String JOBS = "SELECT * FROM public.batchpilot_session_batch_jobs(?)";
+  /** What submitBatch inserts (batch.ts, sessionInsert), as the signed-in user. */
+  private static final String KIT_INSERT = "INSERT INTO public.batch_upload_sessions (user_id, team_id, total_files,"
+      + " session_name, processing_strategy, delivery, interactive_fallback) VALUES (?, ?, 2, 'Upload of 2 files',"
+      + " 'adaptive', ?, ?) RETURNING id";
 
   private final DataSource db;
   private final TestData data;
@@ -158,6 +165,109 @@ class FrontendKitFunctionsTest {
     assertEquals("the upload to Storage failed, so this file was skipped: ".length() + 500, message.length());
     assertFalse(message.contains("e".repeat(501)));
     assertEquals(true, SupabaseRequest.authenticated(bob).run(db, c -> query(c, SKIP, data.file(teamSession, "uploading"), "  ")));
+  }
+
+  @Test
+  void aMemberCreatesABatchSessionWithInteractiveFallbackAtInsertAndMayChangeBoth() throws SQLException {
+    UUID team = data.team(alice, bob);
+    UUID batch = SupabaseRequest.authenticated(alice).run(db, c -> uuid(c, KIT_INSERT, alice, team, "batch", true));
+    assertEquals("batch", sessionColumn(batch, "delivery"));
+    assertEquals(true, sessionColumn(batch, "interactive_fallback"));
+
+    // The kit's default (no delivery option) is what the database defaults to.
+    UUID interactive = SupabaseRequest.authenticated(alice).run(db, c -> uuid(c, KIT_INSERT, alice, null, "interactive", false));
+    assertEquals("interactive", sessionColumn(interactive, "delivery"));
+    assertEquals(false, sessionColumn(interactive, "interactive_fallback"));
+
+    SupabaseRequest.authenticated(bob).run(db, c -> {
+      try (PreparedStatement s = TestData.prepare(c, "UPDATE public.batch_upload_sessions"
+          + " SET delivery = 'interactive', interactive_fallback = false WHERE id = ?", batch)) {
+        return s.executeUpdate();
+      }
+    });
+    assertEquals("interactive", sessionColumn(batch, "delivery"));
+    assertEquals(false, sessionColumn(batch, "interactive_fallback"));
+  }
+
+  @Test
+  void aDeliveryOtherThanInteractiveOrBatchIsRefusedByItsConstraint() {
+    SQLException refused = assertThrows(SQLException.class, () -> SupabaseRequest.authenticated(alice)
+        .run(db, c -> uuid(c, KIT_INSERT, alice, null, "overnight", false)));
+    assertEquals("23514", refused.getSQLState(), refused.getMessage());
+    assertTrue(refused.getMessage().contains("batch_upload_sessions_delivery_check"), refused.getMessage());
+  }
+
+  @Test
+  void membersReadTheirSessionsBatchJobsWithFilesAtGoogleAndTheTwentyFourHourTarget() throws SQLException {
+    data.update("UPDATE public.batch_upload_sessions SET delivery = 'batch' WHERE id = ?", teamSession);
+    UUID atGoogle = data.file(teamSession, "pending");
+    UUID done = data.file(teamSession, "pending");
+    UUID job = batchJob("running", "batches/kit-" + UUID.randomUUID(), atGoogle, done);
+    data.update("UPDATE public.batch_upload_files SET status = 'completed', claimed_by = NULL,"
+        + " lease_expires_at = NULL WHERE id = ?", done);
+    UUID sentBack = data.file(teamSession, "pending");
+    UUID older = batchJob("expired", null, sentBack);
+    data.update("UPDATE batchpilot_private.batch_jobs SET created_at = now() - interval '25 hours',"
+        + " ended_at = now() - interval '1 hour', error_message = 'expired at Google' WHERE id = ?", older);
+    // An expired job's files go back to pending (a new job, or interactive): none of them is at Google.
+    data.update("UPDATE public.batch_upload_files SET status = 'pending', claimed_by = NULL,"
+        + " lease_expires_at = NULL WHERE id = ?", sentBack);
+
+    List<Map<String, Object>> jobs = batchJobs(SupabaseRequest.authenticated(bob), teamSession);
+    assertEquals(2, jobs.size(), jobs.toString());
+    Map<String, Object> newest = jobs.get(0);
+    assertEquals(job, newest.get("job_id"), "newest first");
+    assertEquals("running", newest.get("state"));
+    assertEquals(model, newest.get("model"));
+    assertEquals(2, newest.get("files"));
+    assertEquals(1, newest.get("files_at_google"), "the completed file is no longer at Google");
+    OffsetDateTime created = (OffsetDateTime) newest.get("created_at");
+    assertEquals(created.plusHours(24).toInstant(), ((OffsetDateTime) newest.get("due_by")).toInstant());
+    assertNull(newest.get("ended_at"));
+    Map<String, Object> expired = jobs.get(1);
+    assertEquals("expired", expired.get("state"));
+    assertNull(expired.get("name"), "never reached Google");
+    assertEquals(0, expired.get("files_at_google"));
+    assertEquals("expired at Google", expired.get("error_message"));
+    assertEquals(11, newest.size(), newest.keySet().toString());
+  }
+
+  /** A batch job (as a worker writes it) holding these files, each claimed by it. */
+  private UUID batchJob(String state, String name, UUID... files) throws SQLException {
+    UUID job;
+    try (Connection c = db.getConnection()) {
+      job = uuid(c, "INSERT INTO batchpilot_private.batch_jobs (provider, model, name, state, requests,"
+          + " submitted_at) VALUES ('gemini', ?, ?, ?::batchpilot_private.batch_job_state, ?,"
+          + " CASE WHEN ?::text IS NULL THEN NULL ELSE now() END) RETURNING id", model, name, state, files.length, name);
+    }
+    for (UUID file : files) {
+      data.update("UPDATE public.batch_upload_files SET status = 'processing', claimed_by = 'batch:' || ?::text,"
+          + " lease_expires_at = now() + interval '1 day', attempts = attempts + 1 WHERE id = ?", job, file);
+      data.update("INSERT INTO batchpilot_private.batch_job_files (job_id, file_id, attempts)"
+          + " SELECT ?, id, attempts FROM public.batch_upload_files WHERE id = ?", job, file);
+    }
+    return job;
+  }
+
+  private List<Map<String, Object>> batchJobs(SupabaseRequest request, UUID session) throws SQLException {
+    return request.run(db, c -> {
+      try (PreparedStatement s = TestData.prepare(c, JOBS, session); ResultSet rs = s.executeQuery()) {
+        List<Map<String, Object>> rows = new ArrayList<>();
+        while (rs.next()) {
+          Map<String, Object> row = new LinkedHashMap<>();
+          for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
+            String name = rs.getMetaData().getColumnName(i);
+            row.put(name, name.endsWith("_at") || name.equals("due_by") ? rs.getObject(i, OffsetDateTime.class) : rs.getObject(i));
+          }
+          rows.add(row);
+        }
+        return rows;
+      }
+    });
+  }
+
+  private Object sessionColumn(UUID session, String column) throws SQLException {
+    return ownerValue("SELECT " + column + " FROM public.batch_upload_sessions WHERE id = ?", session);
   }
 
   private Map<String, Object> quotaStatus(SupabaseRequest request, UUID session) throws SQLException {
