@@ -232,6 +232,18 @@ class FrontendKitFunctionsTest {
     assertEquals(11, newest.size(), newest.keySet().toString());
   }
 
+  @Test
+  void aStrangerReadsNoBatchJobsOfAnotherTenantsSessionAndAnonCannotCall() throws SQLException {
+    UUID job = batchJob("pending", "batches/kit-" + UUID.randomUUID(), data.file(teamSession, "pending"));
+    assertEquals(1, batchJobs(SupabaseRequest.authenticated(alice), teamSession).size(), "the owner sees " + job);
+    assertEquals(List.of(), batchJobs(SupabaseRequest.authenticated(stranger), teamSession));
+    UUID personal = data.session(alice, null);
+    batchJob("pending", null, data.file(personal, "pending"));
+    assertEquals(List.of(), batchJobs(SupabaseRequest.authenticated(bob), personal), "a teammate's personal session");
+    SQLException anon = assertThrows(SQLException.class, () -> batchJobs(SupabaseRequest.anon(), teamSession));
+    assertEquals("42501", anon.getSQLState(), anon.getMessage());
+  }
+
   /** A batch job (as a worker writes it) holding these files, each claimed by it. */
   private UUID batchJob(String state, String name, UUID... files) throws SQLException {
     UUID job;
