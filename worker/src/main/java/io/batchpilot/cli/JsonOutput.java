@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.batchpilot.session.BatchJobStatus;
 import io.batchpilot.session.FileStatus;
 import io.batchpilot.session.Progress;
 import java.io.PrintWriter;
@@ -45,6 +46,8 @@ final class JsonOutput {
     node.put("started_at", text(p.startedAt()));
     node.put("completed_at", text(p.completedAt()));
     node.put("estimated_completion_at", text(p.estimatedCompletionAt()));
+    node.put("delivery", p.delivery().sqlName());
+    node.put("interactive_fallback", p.interactiveFallback());
     node.put("total_files", p.totalFiles());
     node.put("files_completed", p.completed());
     node.put("files_failed", p.failed());
@@ -68,6 +71,25 @@ final class JsonOutput {
       }
     }
     return node;
+  }
+
+  /** A session's batch jobs as {@code batchpilot_session_batch_jobs} names their columns, newest first. */
+  static void batchJobs(ObjectNode session, List<BatchJobStatus> jobs) {
+    ArrayNode list = session.putArray("batch_jobs");
+    for (BatchJobStatus j : jobs) {
+      list.addObject()
+          .put("job_id", j.jobId().toString())
+          .put("name", j.name())
+          .put("model", j.model())
+          .put("state", j.state())
+          .put("files", j.files())
+          .put("files_at_google", j.filesAtGoogle())
+          .put("created_at", text(j.createdAt()))
+          .put("submitted_at", text(j.submittedAt()))
+          .put("ended_at", text(j.endedAt()))
+          .put("due_by", text(j.dueBy()))
+          .put("error_message", j.errorMessage());
+    }
   }
 
   private static String text(OffsetDateTime at) {

@@ -3,6 +3,8 @@ package io.batchpilot.cli;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.zaxxer.hikari.HikariDataSource;
+import io.batchpilot.session.BatchJobStatus;
+import io.batchpilot.session.Delivery;
 import io.batchpilot.session.FileStatus;
 import io.batchpilot.session.Progress;
 import io.batchpilot.session.Sessions;
@@ -19,8 +21,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-@Command(name = "status", description = "Show one session (its failed files' errors too), or the 20 most recent "
-    + "sessions. Exits 1 when the session failed or ended with failed files.")
+@Command(name = "status", description = "Show one session (its failed files' errors too; for batch delivery, its "
+    + "batch jobs at Google), or the 20 most recent sessions. Exits 1 when the session failed or ended with failed files.")
 final class StatusCommand implements Callable<Integer> {
 
   /** Failed files shown without --files; the rest are counted. */
@@ -61,10 +63,14 @@ final class StatusCommand implements Callable<Integer> {
         throw SessionIds.notFound(id);
       }
       List<FileStatus> shown = sessions.files(id, !files);
+      // An interactive session that fell back from batch still has the jobs it had.
+      List<BatchJobStatus> jobs = sessions.batchJobs(id);
       if (json) {
-        JsonOutput.print(out, JsonOutput.session(p, shown));
+        ObjectNode node = JsonOutput.session(p, shown);
+        JsonOutput.batchJobs(node, jobs);
+        JsonOutput.print(out, node);
       } else {
-        printOne(out, p, shown);
+        printOne(out, p, shown, jobs);
       }
       return exitCode(p);
     }
@@ -98,13 +104,14 @@ final class StatusCommand implements Callable<Integer> {
     out.flush();
   }
 
-  private void printOne(PrintWriter out, Progress p, List<FileStatus> shown) {
+  private void printOne(PrintWriter out, Progress p, List<FileStatus> shown, List<BatchJobStatus> jobs) {
     out.printf("session      %s%n", p.sessionId());
     if (p.name() != null) {
       out.printf("name         %s%n", p.name());
     }
     out.printf("status       %s%n", p.status());
     out.printf("created      %s%n", time(p.createdAt()));
+    out.printf("delivery     %s%n", delivery(p));
     out.printf("files        %d total: %d completed, %d failed, %d skipped, %d pending, %d processing%n",
         p.totalFiles(), p.completed(), p.failed(), p.skipped(), p.pending(), p.processing());
     out.printf("api calls    %d (%d rate limited), %d tokens (%d of them thinking)%n", p.apiCalls(), p.rateLimitHits(),
@@ -114,11 +121,24 @@ final class StatusCommand implements Callable<Integer> {
     }
     if (p.completedAt() != null) {
       out.printf("ended        %s%n", time(p.completedAt()));
+    } else if (p.delivery() == Delivery.BATCH) {
+      // Google gives no estimate but its 24-hour target; it is usually done much sooner.
+      out.printf("eta          within 24 h%s%n", p.estimatedCompletionAt() == null ? "" : " (by " + time(p.estimatedCompletionAt()) + ")");
     } else if (p.estimatedCompletionAt() != null) {
       out.printf("eta          %s%n", time(p.estimatedCompletionAt()));
     }
     if (p.errorMessage() != null) {
       out.printf("message      %s%n", p.errorMessage());
+    }
+    if (!jobs.isEmpty()) {
+      out.printf("%nbatch jobs%n");
+      out.printf("  %-10s  %-15s  %-25s  %-36s  %s%n", "STATE", "AT GOOGLE", "DUE BY", "JOB", "NAME");
+      for (BatchJobStatus j : jobs) {
+        String atGoogle = j.filesAtGoogle() + " of " + j.files() + " file" + (j.files() == 1 ? "" : "s");
+        out.printf("  %-10s  %-15s  %-25s  %-36s  %s%s%n", j.state(), atGoogle, j.live() ? time(j.dueBy()) : "ended " + shortTime(j.endedAt()),
+            j.jobId(), j.name() != null ? j.name() : j.live() ? "(not at Google yet)" : "(never at Google)",
+            j.errorMessage() == null ? "" : ": " + j.errorMessage());
+      }
     }
     if (files) {
       out.printf("%n%-40s  %-10s  %8s  %s%n", "FILE", "STATUS", "ATTEMPTS", "ERROR");
@@ -133,6 +153,14 @@ final class StatusCommand implements Callable<Integer> {
       }
     }
     out.flush();
+  }
+
+  private static String delivery(Progress p) {
+    if (p.delivery() == Delivery.INTERACTIVE) {
+      return "interactive";
+    }
+    return "batch (Gemini Batch Mode, half price, within 24 h; "
+        + (p.interactiveFallback() ? "an expired or failed job's files go interactive)" : "an expired or failed job's files go into a new job)");
   }
 
   private static String error(FileStatus f) {

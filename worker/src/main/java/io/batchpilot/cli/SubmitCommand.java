@@ -1,9 +1,11 @@
 package io.batchpilot.cli;
 
+import static io.batchpilot.jooq.Tables.BATCH_QUOTA_LIMITS;
 import static io.batchpilot.jooq.Tables.QUOTA_LIMITS;
 
 import com.zaxxer.hikari.HikariDataSource;
 import io.batchpilot.limiter.Strategy;
+import io.batchpilot.session.Delivery;
 import io.batchpilot.session.NewFile;
 import io.batchpilot.session.NewSession;
 import io.batchpilot.session.Sessions;
@@ -76,6 +78,15 @@ final class SubmitCommand implements Callable<Integer> {
       description = "Files of this session in flight at once across the fleet (default ${DEFAULT-VALUE}).")
   int maxConcurrent;
 
+  @Option(names = "--delivery", defaultValue = "interactive", paramLabel = "DELIVERY",
+      description = "interactive: one call per file, minutes, the full price; batch: Gemini Batch Mode, half the price,"
+          + " within 24 hours, usually much less; the model needs a batch_quota_limits row (default ${DEFAULT-VALUE}).")
+  String delivery;
+
+  @Option(names = "--interactive-fallback", description = "With --delivery batch: when a batch job expires or fails,"
+      + " its files go interactive (the full price, now) instead of into a new batch job.")
+  boolean interactiveFallback;
+
   @Option(names = "--wait", description = "Follow the session until it ends, with live progress.")
   boolean waitForEnd;
 
@@ -87,8 +98,13 @@ final class SubmitCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    // Nothing is written before every argument is known good: the strategy and the files first, then the model.
+    // Nothing is written before every argument is known good: the strategy, the delivery and the files
+    // first, then the model.
     Strategy chosen = strategy(strategy);
+    Delivery how = delivery(delivery);
+    if (interactiveFallback && how != Delivery.BATCH) {
+      throw CliException.usage("--interactive-fallback applies to --delivery batch only: add --delivery batch, or drop it");
+    }
     List<NewFile> files = collect(inputs);
     if (files.isEmpty()) {
       throw CliException.usage("no supported files in " + inputs + ": batchpilot takes "
@@ -97,13 +113,16 @@ final class SubmitCommand implements Callable<Integer> {
     String sessionName = name != null ? name : inputs.get(0).toAbsolutePath().normalize().getFileName().toString();
     NewSession session;
     try {
-      session = new NewSession(sessionName, null, null, model, maxConcurrent, chosen.sqlName());
+      session = new NewSession(sessionName, null, null, model, maxConcurrent, chosen.sqlName(), how, interactiveFallback);
     } catch (IllegalArgumentException e) {
       throw CliException.usage(e.getMessage());
     }
     PrintWriter out = spec.commandLine().getOut();
     try (HikariDataSource pool = database.open(2, "batchpilot-submit")) {
       requireKnownModel(Jooq.using(pool), model);
+      if (how == Delivery.BATCH) {
+        requireBatchLimits(Jooq.using(pool), model);
+      }
       Sessions sessions = new Sessions(pool);
       UUID id = sessions.submit(session, files);
       if (json) {
@@ -111,8 +130,10 @@ final class SubmitCommand implements Callable<Integer> {
         JsonOutput.print(out, JsonOutput.session(sessions.progress(id), waitForEnd ? sessions.files(id, true) : null));
         return exit;
       }
-      out.printf("session %s: %d file%s submitted (model %s, strategy %s)%n", id, files.size(),
-          files.size() == 1 ? "" : "s", model, session.processingStrategy());
+      out.printf("session %s: %d file%s submitted (model %s, strategy %s%s)%n", id, files.size(),
+          files.size() == 1 ? "" : "s", model, session.processingStrategy(), how == Delivery.BATCH
+              ? ", batch delivery: within 24 h" + (interactiveFallback ? ", interactive if a job expires or fails" : "")
+              : "");
       out.flush();
       return waitForEnd ? new SessionFollower(pool, id).followToEnd() : ExitCode.OK;
     }
@@ -124,6 +145,25 @@ final class SubmitCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw CliException.usage("--strategy '" + text + "' is not a strategy: use one of "
           + String.join(", ", Arrays.stream(Strategy.values()).map(Strategy::sqlName).toList()));
+    }
+  }
+
+  static Delivery delivery(String text) {
+    try {
+      return Delivery.fromSqlName(text.strip().toLowerCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage("--delivery '" + text + "' is not a delivery: use " + Delivery.accepted());
+    }
+  }
+
+  /** Batch Mode has limits of its own (batch_quota_limits); without a row no worker would open a job for the model. */
+  static void requireBatchLimits(DSLContext dsl, String model) {
+    List<String> known = dsl.select(BATCH_QUOTA_LIMITS.MODEL).from(BATCH_QUOTA_LIMITS)
+        .where(BATCH_QUOTA_LIMITS.PROVIDER.eq("gemini")).orderBy(BATCH_QUOTA_LIMITS.MODEL).fetch(BATCH_QUOTA_LIMITS.MODEL);
+    if (!known.contains(model)) {
+      throw CliException.usage("--delivery batch: --model '" + model + "' has no row in batch_quota_limits, so no worker"
+          + " would open a batch job for it: " + (known.isEmpty() ? "the table is empty" : "use one of " + String.join(", ", known))
+          + " (or insert the model's Batch Mode limits into batch_quota_limits first)");
     }
   }
 

@@ -9,6 +9,7 @@ import java.util.UUID;
  *
  * @param tokensUsed     every token of the session's billed calls (totalTokenCount), thinking included
  * @param thinkingTokens of those, the model's thinking (thoughtsTokenCount), billed as output
+ * @param estimatedCompletionAt interactive: the measured ETA; batch: Google's 24-hour target for its files
  */
 public record Progress(
     UUID sessionId,
@@ -29,7 +30,9 @@ public record Progress(
     OffsetDateTime estimatedCompletionAt,
     String errorMessage,
     String name,
-    OffsetDateTime createdAt) {
+    OffsetDateTime createdAt,
+    Delivery delivery,
+    boolean interactiveFallback) {
 
   /** Files that will not change any more. */
   public int finished() {

@@ -2,6 +2,7 @@ package io.batchpilot.session;
 
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
+import static io.batchpilot.jooq.Tables.BATCHPILOT_SESSION_BATCH_JOBS;
 
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
 import io.batchpilot.jooq.tables.records.BatchUploadSessionsRecord;
@@ -43,6 +44,8 @@ public final class Sessions {
           .set(BATCH_UPLOAD_SESSIONS.MODEL, session.model())
           .set(BATCH_UPLOAD_SESSIONS.MAX_CONCURRENT, session.maxConcurrent())
           .set(BATCH_UPLOAD_SESSIONS.PROCESSING_STRATEGY, session.processingStrategy())
+          .set(BATCH_UPLOAD_SESSIONS.DELIVERY, session.delivery().sqlName())
+          .set(BATCH_UPLOAD_SESSIONS.INTERACTIVE_FALLBACK, session.interactiveFallback())
           .set(BATCH_UPLOAD_SESSIONS.TOTAL_FILES, files.size())
           .returning(BATCH_UPLOAD_SESSIONS.ID)
           .fetchOne(BATCH_UPLOAD_SESSIONS.ID);
@@ -162,10 +165,20 @@ public final class Sessions {
         .fetch(r -> new FileStatus(r.value1(), r.value2(), r.value3(), r.value4(), r.value5()));
   }
 
+  /** The session's Gemini batch jobs, newest first; none for an interactive session. */
+  public List<BatchJobStatus> batchJobs(UUID sessionId) {
+    var j = BATCHPILOT_SESSION_BATCH_JOBS(sessionId);
+    return dsl.selectFrom(j)
+        .orderBy(j.CREATED_AT.desc(), j.JOB_ID)
+        .fetch(r -> new BatchJobStatus(r.getJobId(), r.getName(), r.getModel(), r.getState(), r.getFiles(),
+            r.getFilesAtGoogle(), r.getCreatedAt(), r.getSubmittedAt(), r.getEndedAt(), r.getDueBy(), r.getErrorMessage()));
+  }
+
   private static Progress progressOf(BatchUploadSessionsRecord s) {
     return new Progress(s.getId(), s.getStatus(), s.getTotalFiles(), s.getFilesPending(), s.getFilesProcessing(),
         s.getFilesCompleted(), s.getFilesFailed(), s.getFilesSkipped(), s.getTotalApiCalls(), s.getTotalTokensUsed(),
         s.getTotalThinkingTokens(), s.getRateLimitHits(), s.getAvgFileProcessingTimeMs(), s.getStartedAt(), s.getCompletedAt(),
-        s.getEstimatedCompletionAt(), s.getErrorMessage(), s.getSessionName(), s.getCreatedAt());
+        s.getEstimatedCompletionAt(), s.getErrorMessage(), s.getSessionName(), s.getCreatedAt(),
+        Delivery.fromSqlName(s.getDelivery()), s.getInteractiveFallback());
   }
 }

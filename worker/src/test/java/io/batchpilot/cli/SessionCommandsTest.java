@@ -12,6 +12,9 @@ import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.store.Jooq;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.OffsetDateTime;
+import java.time.ZoneId;
+import java.time.format.DateTimeFormatter;
 import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -222,6 +225,155 @@ class SessionCommandsTest {
     CliRun none = CliRun.of("pause", "--database-url", url, "ffff9999");
     assertEquals(ExitCode.NOT_FOUND, none.exitCode(), none.err());
     assertTrue(none.err().contains("no batch session whose id starts with ffff9999"), none.err());
+  }
+
+  @Test
+  void submitWritesTheDeliveryAndInteractiveFallbackInteractiveWithoutFallbackByDefault(@TempDir Path folder) throws Exception {
+    Files.write(folder.resolve("a.jpg"), new byte[] {1});
+    UUID plain = submit(folder);
+    assertEquals("interactive", column(plain, BATCH_UPLOAD_SESSIONS.DELIVERY));
+    assertEquals(false, column(plain, BATCH_UPLOAD_SESSIONS.INTERACTIVE_FALLBACK));
+
+    CliRun batch = CliRun.of("submit", "--database-url", url, "--delivery", "batch", "--interactive-fallback", folder.toString());
+    assertEquals(ExitCode.OK, batch.exitCode(), batch.err());
+    assertTrue(batch.out().contains("batch delivery: within 24 h, interactive if a job expires or fails"), batch.out());
+    Matcher m = SESSION_ID.matcher(batch.out());
+    assertTrue(m.find(), batch.out());
+    UUID id = UUID.fromString(m.group(1));
+    assertEquals("batch", column(id, BATCH_UPLOAD_SESSIONS.DELIVERY));
+    assertEquals(true, column(id, BATCH_UPLOAD_SESSIONS.INTERACTIVE_FALLBACK));
+
+    CliRun noFallback = CliRun.of("submit", "--database-url", url, "--delivery", "BATCH", "--json", folder.toString());
+    assertEquals(ExitCode.OK, noFallback.exitCode(), noFallback.err());
+    JsonNode json = JsonOutput.MAPPER.readTree(noFallback.out());
+    assertEquals("batch", json.path("delivery").asText());
+    assertEquals(false, json.path("interactive_fallback").asBoolean(true));
+    assertEquals(false, column(UUID.fromString(json.path("id").asText()), BATCH_UPLOAD_SESSIONS.INTERACTIVE_FALLBACK));
+  }
+
+  @Test
+  void aBadDeliveryIsRefusedInOneLineNamingTheFlagAndTheAcceptedValues(@TempDir Path folder) throws Exception {
+    Files.write(folder.resolve("a.jpg"), new byte[] {1});
+    CliRun run = CliRun.of("submit", "--database-url", url, "--delivery", "overnight", folder.toString());
+    assertEquals(ExitCode.USAGE, run.exitCode(), run.err());
+    assertEquals(1, run.err().lines().count(), run.err());
+    assertTrue(run.err().contains("--delivery 'overnight'") && run.err().contains("interactive or batch"), run.err());
+    assertEquals(0, dsl.fetchCount(BATCH_UPLOAD_SESSIONS));
+  }
+
+  @Test
+  void interactiveFallbackWithoutBatchDeliveryIsRefusedNamingBothFlags(@TempDir Path folder) throws Exception {
+    Files.write(folder.resolve("a.jpg"), new byte[] {1});
+    CliRun run = CliRun.of("submit", "--database-url", url, "--interactive-fallback", folder.toString());
+    assertEquals(ExitCode.USAGE, run.exitCode(), run.err());
+    assertEquals(1, run.err().lines().count(), run.err());
+    assertTrue(run.err().contains("--interactive-fallback") && run.err().contains("--delivery batch"), run.err());
+    assertEquals(0, dsl.fetchCount(BATCH_UPLOAD_SESSIONS));
+  }
+
+  @Test
+  void batchDeliveryOfAModelWithoutBatchLimitsIsRefusedListingTheModelsThatHaveThem(@TempDir Path folder) throws Exception {
+    Files.write(folder.resolve("a.jpg"), new byte[] {1});
+    String model = "interactive-only-" + UUID.randomUUID().toString().substring(0, 8);
+    dsl.insertInto(QUOTA_LIMITS).set(QUOTA_LIMITS.PROVIDER, "gemini").set(QUOTA_LIMITS.MODEL, model)
+        .set(QUOTA_LIMITS.REQUESTS_PER_MINUTE, 10).set(QUOTA_LIMITS.INPUT_TOKENS_PER_MINUTE, 100_000L).execute();
+    try {
+      CliRun run = CliRun.of("submit", "--database-url", url, "--model", model, "--delivery", "batch", folder.toString());
+      assertEquals(ExitCode.USAGE, run.exitCode(), run.err());
+      assertEquals(1, run.err().lines().count(), run.err());
+      assertTrue(run.err().contains("'" + model + "' has no row in batch_quota_limits")
+          && run.err().contains("gemini-2.5-flash"), run.err());
+      assertEquals(0, dsl.fetchCount(BATCH_UPLOAD_SESSIONS));
+      assertEquals(ExitCode.OK, CliRun.of("submit", "--database-url", url, "--model", model, folder.toString()).exitCode(),
+          "interactive delivery needs only quota_limits");
+    } finally {
+      dsl.deleteFrom(BATCH_UPLOAD_SESSIONS).execute();
+      dsl.deleteFrom(QUOTA_LIMITS).where(QUOTA_LIMITS.MODEL.eq(model)).execute();
+    }
+  }
+
+  @Test
+  void statusShowsABatchSessionsDeliveryAndItsJobsStateFilesAtGoogleAndDueBy(@TempDir Path folder) throws Exception {
+    for (String name : new String[] {"a.png", "b.png", "c.png"}) {
+      Files.write(folder.resolve(name), new byte[] {1});
+    }
+    CliRun submitted = CliRun.of("submit", "--database-url", url, "--delivery", "batch", folder.toString());
+    assertEquals(ExitCode.OK, submitted.exitCode(), submitted.err());
+    Matcher m = SESSION_ID.matcher(submitted.out());
+    assertTrue(m.find(), submitted.out());
+    UUID session = UUID.fromString(m.group(1));
+    // a.png and b.png went into a job now at Google, where b.png is done; c.png was in one that expired.
+    UUID running = batchJob("running", "batches/status-test-running", session, "a.png", "b.png");
+    dsl.update(BATCH_UPLOAD_FILES).set(BATCH_UPLOAD_FILES.STATUS, "completed")
+        .set(BATCH_UPLOAD_FILES.CLAIMED_BY, (String) null).set(BATCH_UPLOAD_FILES.LEASE_EXPIRES_AT, (OffsetDateTime) null)
+        .where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session), BATCH_UPLOAD_FILES.ORIGINAL_FILENAME.eq("b.png")).execute();
+    UUID expired = batchJob("expired", null, session, "c.png");
+    dsl.execute("UPDATE batchpilot_private.batch_jobs SET created_at = now() - interval '25 hours',"
+        + " ended_at = now() - interval '1 hour', error_message = 'the job expired at Google' WHERE id = ?", expired);
+    dsl.update(BATCH_UPLOAD_FILES).set(BATCH_UPLOAD_FILES.STATUS, "pending")
+        .set(BATCH_UPLOAD_FILES.CLAIMED_BY, (String) null).set(BATCH_UPLOAD_FILES.LEASE_EXPIRES_AT, (OffsetDateTime) null)
+        .where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session), BATCH_UPLOAD_FILES.ORIGINAL_FILENAME.eq("c.png")).execute();
+    OffsetDateTime dueBy = dsl.resultQuery("SELECT created_at + interval '24 hours' FROM batchpilot_private.batch_jobs"
+        + " WHERE id = ?", running).fetchOne(0, OffsetDateTime.class);
+
+    CliRun status = CliRun.of("status", "--database-url", url, session.toString());
+    assertEquals(ExitCode.OK, status.exitCode(), status.err());
+    assertTrue(status.out().contains("delivery     batch (Gemini Batch Mode, half price, within 24 h; an expired or failed"
+        + " job's files go into a new job)"), status.out());
+    assertTrue(status.out().contains("\nbatch jobs\n"), status.out());
+    String runningLine = status.out().lines().filter(l -> l.contains(running.toString())).findFirst().orElseThrow();
+    assertTrue(runningLine.strip().startsWith("running") && runningLine.contains("1 of 2 files")
+        && runningLine.contains(dueBy.atZoneSameInstant(ZoneId.systemDefault()).format(SECONDS))
+        && runningLine.contains("batches/status-test-running"), runningLine);
+    String expiredLine = status.out().lines().filter(l -> l.contains(expired.toString())).findFirst().orElseThrow();
+    assertTrue(expiredLine.strip().startsWith("expired") && expiredLine.contains("0 of 1 file ")
+        && expiredLine.contains("ended ") && expiredLine.contains("(never at Google): the job expired at Google"), expiredLine);
+    assertTrue(status.out().indexOf(running.toString()) < status.out().indexOf(expired.toString()), "newest first");
+
+    JsonNode json = JsonOutput.MAPPER.readTree(CliRun.of("status", "--database-url", url, session.toString(), "--json").out());
+    assertEquals("batch", json.path("delivery").asText());
+    JsonNode first = json.path("batch_jobs").path(0);
+    assertEquals(running.toString(), first.path("job_id").asText());
+    assertEquals("running", first.path("state").asText());
+    assertEquals(2, first.path("files").asInt());
+    assertEquals(1, first.path("files_at_google").asInt());
+    assertEquals(dueBy.toInstant().toString(), first.path("due_by").asText());
+    assertEquals("expired", json.path("batch_jobs").path(1).path("state").asText());
+    assertEquals(2, json.path("batch_jobs").size());
+  }
+
+  @Test
+  void statusOfAnInteractiveSessionSaysSoAndListsNoBatchJobs(@TempDir Path folder) throws Exception {
+    Files.write(folder.resolve("a.png"), new byte[] {1});
+    UUID session = submit(folder);
+    CliRun status = CliRun.of("status", "--database-url", url, session.toString());
+    assertTrue(status.out().contains("delivery     interactive\n"), status.out());
+    assertTrue(!status.out().contains("batch jobs"), status.out());
+    JsonNode json = JsonOutput.MAPPER.readTree(CliRun.of("status", "--database-url", url, session.toString(), "--json").out());
+    assertEquals("interactive", json.path("delivery").asText());
+    assertEquals(0, json.path("batch_jobs").size());
+  }
+
+  private static final DateTimeFormatter SECONDS = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss xxx");
+
+  /** A batch job as a worker writes it, holding these files of the session, each claimed by it. */
+  private UUID batchJob(String state, String name, UUID session, String... filenames) {
+    UUID job = dsl.resultQuery("INSERT INTO batchpilot_private.batch_jobs (provider, model, name, state, requests, submitted_at)"
+        + " VALUES ('gemini', 'gemini-2.5-flash', ?, ?::batchpilot_private.batch_job_state, ?,"
+        + " CASE WHEN ?::text IS NULL THEN NULL ELSE now() END) RETURNING id", name, state, filenames.length, name)
+        .fetchOne(0, UUID.class);
+    for (String filename : filenames) {
+      dsl.execute("UPDATE public.batch_upload_files SET status = 'processing', claimed_by = 'batch:' || ?::text,"
+          + " lease_expires_at = now() + interval '1 day', attempts = attempts + 1"
+          + " WHERE batch_session_id = ? AND original_filename = ?", job, session, filename);
+      dsl.execute("INSERT INTO batchpilot_private.batch_job_files (job_id, file_id, attempts) SELECT ?, id, attempts"
+          + " FROM public.batch_upload_files WHERE batch_session_id = ? AND original_filename = ?", job, session, filename);
+    }
+    return job;
+  }
+
+  private <T> T column(UUID session, org.jooq.TableField<?, T> field) {
+    return dsl.select(field).from(BATCH_UPLOAD_SESSIONS).where(BATCH_UPLOAD_SESSIONS.ID.eq(session)).fetchOne().value1();
   }
 
   private void fail(UUID session, String filename, String errorType, String message) {
