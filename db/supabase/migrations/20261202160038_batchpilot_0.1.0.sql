@@ -879,6 +879,8 @@ CREATE TABLE batchpilot_private.batch_job_files (
   file_id   uuid NOT NULL REFERENCES public.batch_upload_files (id) ON DELETE CASCADE,
   -- The claim's attempts: the job's outcome for the file applies only to this claim.
   attempts  integer NOT NULL,
+  -- The validated content's hash, written on the file with its result (duplicates find it).
+  content_sha256 bytea,
   PRIMARY KEY (job_id, file_id)
 );
 
@@ -2674,22 +2676,24 @@ SELECT batchpilot_private.map_receipts();
 -- statement may run again on an installed database and changes nothing.
 
 -- ---------------------------------------------------------------------------------------------
--- The models that have due files in batch sessions: what a submitter opens jobs for.
+-- The models that have due files in batch sessions, how many, and since when the oldest has been
+-- due: a submitter opens a job for a model once it has a job's worth or has gathered long enough.
 -- ---------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION batchpilot_private.batch_models_due()
-  RETURNS TABLE (provider text, model text)
+  RETURNS TABLE (provider text, model text, files bigint, oldest_due_at timestamptz)
   LANGUAGE sql
   STABLE
   SET search_path = ''
 AS $$
-  SELECT DISTINCT s.provider, coalesce(f.model, s.model)
+  SELECT s.provider, coalesce(f.model, s.model), count(*), min(f.next_attempt_at)
     FROM public.batch_upload_sessions s
-   CROSS JOIN LATERAL (
-     SELECT DISTINCT f.model FROM public.batch_upload_files f
-      WHERE f.batch_session_id = s.id AND f.status = 'pending' AND f.next_attempt_at <= clock_timestamp()) f
+    JOIN public.batch_upload_files f ON f.batch_session_id = s.id
    WHERE s.delivery = 'batch'
      AND s.status IN ('pending', 'processing')
      AND s.files_pending > 0
+     AND f.status = 'pending'
+     AND f.next_attempt_at <= clock_timestamp()
+   GROUP BY 1, 2
 $$;
 
 -- ---------------------------------------------------------------------------------------------
@@ -2815,7 +2819,8 @@ AS $$
     JOIN batchpilot_private.batch_job_files jf ON jf.job_id = j.id
     JOIN public.batch_upload_files f ON f.id = jf.file_id
    WHERE f.batch_session_id = batchpilot_session_batch_jobs.session_id
-     AND (current_user NOT IN ('authenticated', 'anon')
+     -- SECURITY DEFINER: current_user is the owner here; the caller's API role is the role setting.
+     AND (current_setting('role') NOT IN ('authenticated', 'anon')
           OR batchpilot_session_batch_jobs.session_id IN (SELECT batchpilot_private.my_session_ids()))
    GROUP BY j.id
    ORDER BY j.created_at DESC

@@ -147,7 +147,8 @@ AS $$
     JOIN batchpilot_private.batch_job_files jf ON jf.job_id = j.id
     JOIN public.batch_upload_files f ON f.id = jf.file_id
    WHERE f.batch_session_id = batchpilot_session_batch_jobs.session_id
-     AND (current_user NOT IN ('authenticated', 'anon')
+     -- SECURITY DEFINER: current_user is the owner here; the caller's API role is the role setting.
+     AND (current_setting('role') NOT IN ('authenticated', 'anon')
           OR batchpilot_session_batch_jobs.session_id IN (SELECT batchpilot_private.my_session_ids()))
    GROUP BY j.id
    ORDER BY j.created_at DESC
