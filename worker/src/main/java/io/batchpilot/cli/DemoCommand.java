@@ -2,7 +2,6 @@ package io.batchpilot.cli;
 
 import static io.batchpilot.jooq.Tables.BATCHPILOT_MODEL_PRICES;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
-import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
 import static io.batchpilot.jooq.Tables.QUOTA_LIMITS;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -24,6 +23,7 @@ import io.batchpilot.simulator.SimulatorConfig;
 import io.batchpilot.simulator.SyntheticReceipts;
 import io.batchpilot.simulator.WindowAudit;
 import io.batchpilot.session.NewFile;
+import io.batchpilot.session.Delivery;
 import io.batchpilot.session.NewSession;
 import io.batchpilot.session.Progress;
 import io.batchpilot.session.Sessions;
@@ -162,13 +162,8 @@ final class DemoCommand implements Callable<Integer> {
         newFiles.add(NewFile.at(sample.filename(), sample.mimeType(), file.toUri().toString()));
       }
       Sessions sessions = new Sessions(pool);
-      UUID session = sessions.submit(new NewSession("demo: " + files + " sample receipts", null, null, model, 8, "adaptive"),
-          newFiles);
-      if (batch) {
-        // Before any worker starts: an interactive worker would otherwise take the files first.
-        Jooq.using(pool).update(BATCH_UPLOAD_SESSIONS).set(BATCH_UPLOAD_SESSIONS.DELIVERY, "batch")
-            .where(BATCH_UPLOAD_SESSIONS.ID.eq(session)).execute();
-      }
+      UUID session = sessions.submit(new NewSession("demo: " + files + " sample receipts", null, null, model, 8, "adaptive")
+          .withDelivery(batch ? Delivery.BATCH : Delivery.INTERACTIVE, false), newFiles);
       out.printf("session %s: %d receipts submitted%s; %d workers start%n%n", session, files,
           batch ? " for Batch Mode delivery" : "", workers);
       out.flush();

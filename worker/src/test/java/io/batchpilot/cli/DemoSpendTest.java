@@ -32,8 +32,23 @@ class DemoSpendTest {
 
   @Test
   void theDemosCostIsTheCostDashboardsSpendThinkingIncluded(TestDatabase db) throws Exception {
+    demoSpendIsTheDashboards(db, "interactive");
+  }
+
+  @Test
+  void aBatchDemosCostIsTheCostDashboardsSpendAtTheBatchPrice(TestDatabase db) throws Exception {
+    demoSpendIsTheDashboards(db, "batch");
+  }
+
+  private void demoSpendIsTheDashboards(TestDatabase db, String delivery) throws Exception {
     assumeTrue(System.getenv("GEMINI_API_KEY") == null, "this test runs the demo on its simulator");
-    CliRun run = CliRun.of("demo", "--files", "3", "--rpm", "120", "--json", "--database-url", db.url().withCredentials());
+    try (Connection c = db.connect(); Statement s = c.createStatement()) {
+      // The other test's demo: its usage, and its receipts (the same samples would be reused as duplicates).
+      s.execute("DELETE FROM public.batchpilot_usage_per_minute");
+      s.execute("DELETE FROM public.batch_upload_sessions");
+    }
+    CliRun run = CliRun.of("demo", "--files", "3", "--rpm", "120", "--delivery", delivery, "--json", "--database-url",
+        db.url().withCredentials());
     assertEquals(ExitCode.OK, run.exitCode(), run.err());
     JsonNode summary = JsonOutput.MAPPER.readTree(run.out());
     int completed = summary.path("files_completed").asInt();
