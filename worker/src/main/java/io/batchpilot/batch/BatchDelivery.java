@@ -13,6 +13,7 @@ import io.batchpilot.pipeline.Completer;
 import io.batchpilot.pipeline.FairShare;
 import io.batchpilot.pipeline.Outcome;
 import io.batchpilot.pipeline.ReceiptProcessor;
+import io.batchpilot.session.BatchJobState;
 import io.batchpilot.settings.Range;
 import io.batchpilot.settings.Setting;
 import io.batchpilot.store.DatabaseOutage;
@@ -241,7 +242,7 @@ public final class BatchDelivery implements AutoCloseable {
     if (going.isEmpty()) {
       write(settled);
       jobs.detach(job, settled.stream().map(o -> o.file().id()).toList());
-      jobs.end(job, "abandoned", refusal == null ? "no file of the job needed a request" : refusal);
+      jobs.end(job, BatchJobState.ABANDONED, refusal == null ? "no file of the job needed a request" : refusal);
       return new SendResult(0, settled.size() - waiting.size(), waiting.size());
     }
     Map<UUID, byte[]> hashes = new HashMap<>();
@@ -261,7 +262,7 @@ public final class BatchDelivery implements AutoCloseable {
         back.add(createFailure(r.file(), e).withContentSha256(r.sha256()));
       }
       write(back);
-      jobs.end(job, "abandoned", "Google refused the batch job: " + e.getMessage());
+      jobs.end(job, BatchJobState.ABANDONED, "Google refused the batch job: " + e.getMessage());
       log.warn("batch job {} for {} files of {} not created: {}", job, going.size(), model, e.getMessage());
       return new SendResult(0, settled.size() - waiting.size(), waiting.size() + going.size());
     }
@@ -319,7 +320,7 @@ public final class BatchDelivery implements AutoCloseable {
 
   private PollResult poll(BatchJobs.Job job) throws InterruptedException {
     String name = job.name();
-    if (job.state().equals("creating")) {
+    if (job.state() == BatchJobState.CREATING) {
       Optional<BatchJob> found;
       try {
         found = findByDisplayName(job.displayName());
@@ -330,7 +331,7 @@ public final class BatchDelivery implements AutoCloseable {
       if (found.isEmpty()) {
         // Its worker died before Google had it: the files go back as they were.
         int back = sendBack(job, "the worker creating its batch job stopped before Google had it", null, false);
-        jobs.end(job.id(), "abandoned", "its worker stopped before Google had the job");
+        jobs.end(job.id(), BatchJobState.ABANDONED, "its worker stopped before Google had the job");
         return new PollResult(0, back, true);
       }
       name = found.get().name();
@@ -348,7 +349,7 @@ public final class BatchDelivery implements AutoCloseable {
     } catch (GeminiException e) {
       if (e.error() == GeminiError.NOT_FOUND) {
         int back = sendBack(job, "Google no longer knows batch job " + name, "batch_job_failed", true);
-        jobs.end(job.id(), "failed", "Google no longer knows the job: " + e.getMessage());
+        jobs.end(job.id(), BatchJobState.FAILED, "Google no longer knows the job: " + e.getMessage());
         return new PollResult(0, back, true);
       }
       jobs.retryPoll(job.id(), config.nextPoll(job.polls()), "asking Google about the job: " + e.getMessage());
@@ -370,19 +371,19 @@ public final class BatchDelivery implements AutoCloseable {
         String why = "the batch job failed at Google" + state.failure().map(f -> ": " + f.message()).orElse("");
         jobs.fallBackToInteractive(job.id());
         int back = sendBack(job, why, "batch_job_failed", true);
-        jobs.end(job.id(), "failed", why);
+        jobs.end(job.id(), BatchJobState.FAILED, why);
         return new PollResult(0, back, true);
       }
       case EXPIRED -> {
         String why = "the batch job expired at Google (not done within 48 hours)";
         jobs.fallBackToInteractive(job.id());
         int back = sendBack(job, why, "batch_job_expired", false);
-        jobs.end(job.id(), "expired", why);
+        jobs.end(job.id(), BatchJobState.EXPIRED, why);
         return new PollResult(0, back, true);
       }
       case CANCELLED -> {
         int back = sendBack(job, "the batch job was cancelled", null, false);
-        jobs.end(job.id(), "cancelled", null);
+        jobs.end(job.id(), BatchJobState.CANCELLED, null);
         return new PollResult(0, back, true);
       }
       default -> {
@@ -427,7 +428,7 @@ public final class BatchDelivery implements AutoCloseable {
       outcomes.add(held.sha256().length == 0 ? outcome : outcome.withContentSha256(held.sha256()));
     }
     List<Completer.Written> written = write(outcomes);
-    jobs.end(job.id(), "succeeded", null);
+    jobs.end(job.id(), BatchJobState.SUCCEEDED, null);
     long done = written.stream().filter(w -> w.applied() && "completed".equals(w.status())).count();
     log.info("batch job {} ({}) succeeded: {} of its {} files completed", job.id(), job.name(), done, outcomes.size());
     return new PollResult((int) done, outcomes.size() - (int) done, true);

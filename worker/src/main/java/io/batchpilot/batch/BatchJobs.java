@@ -3,6 +3,7 @@ package io.batchpilot.batch;
 import io.batchpilot.gemini.BatchState;
 import io.batchpilot.pipeline.ClaimedFile;
 import io.batchpilot.pipeline.FairShare;
+import io.batchpilot.session.BatchJobState;
 import io.batchpilot.store.Jooq;
 import java.time.Duration;
 import java.time.OffsetDateTime;
@@ -38,7 +39,7 @@ public final class BatchJobs {
   }
 
   /** A job as a poller claimed it. */
-  public record Job(UUID id, String provider, String model, String name, String state, int polls,
+  public record Job(UUID id, String provider, String model, String name, BatchJobState state, int polls,
                     OffsetDateTime createdAt, OffsetDateTime leaseExpiresAt) {
     String displayName() {
       return displayName(id);
@@ -130,7 +131,7 @@ public final class BatchJobs {
     dsl.execute("UPDATE batchpilot_private.batch_jobs SET name = ?, state = ?::batchpilot_private.batch_job_state, "
             + "submitted_at = clock_timestamp(), owner = NULL, lease_expires_at = NULL, polls = 0, "
             + "next_poll_at = clock_timestamp() + make_interval(secs => ?) WHERE id = ?",
-        name, sqlState(state), firstPoll.toMillis() / 1000.0, job);
+        name, stateOf(state).sqlName(), firstPoll.toMillis() / 1000.0, job);
   }
 
   /** Up to {@code max} jobs due a poll, or left creating by a worker whose lease ran out, leased to {@code worker}. */
@@ -139,7 +140,7 @@ public final class BatchJobs {
             + "FROM batchpilot_private.claim_batch_polls(?, ?, make_interval(secs => ?))", worker, max,
             lease.toMillis() / 1000.0)
         .map(r -> new Job(r.get("id", UUID.class), r.get("provider", String.class), r.get("model", String.class),
-            r.get("name", String.class), r.get("state", String.class), r.get("polls", Integer.class),
+            r.get("name", String.class), BatchJobState.fromSqlName(r.get("state", String.class)), r.get("polls", Integer.class),
             r.get("created_at", OffsetDateTime.class), r.get("lease_expires_at", OffsetDateTime.class)));
   }
 
@@ -147,7 +148,7 @@ public final class BatchJobs {
   public void polled(UUID job, BatchState state, Duration next) {
     dsl.execute("UPDATE batchpilot_private.batch_jobs SET state = ?::batchpilot_private.batch_job_state, owner = NULL, "
             + "lease_expires_at = NULL, next_poll_at = clock_timestamp() + make_interval(secs => ?) WHERE id = ?",
-        sqlState(state), next.toMillis() / 1000.0, job);
+        stateOf(state).sqlName(), next.toMillis() / 1000.0, job);
   }
 
   /** Asked about again after {@code next} (Google did not answer), the lease given up. */
@@ -156,11 +157,14 @@ public final class BatchJobs {
         + "next_poll_at = clock_timestamp() + make_interval(secs => ?) WHERE id = ?", why, next.toMillis() / 1000.0, job);
   }
 
-  /** The job is over: {@code state} is one of succeeded, failed, cancelled, expired, abandoned. */
-  public void end(UUID job, String state, String message) {
+  /** The job is over, in {@code state} (a final one). */
+  public void end(UUID job, BatchJobState state, String message) {
+    if (state.live()) {
+      throw new IllegalArgumentException("a batch job ends in a final state, not " + state);
+    }
     dsl.execute("UPDATE batchpilot_private.batch_jobs SET state = ?::batchpilot_private.batch_job_state, "
         + "ended_at = clock_timestamp(), owner = NULL, lease_expires_at = NULL, error_message = coalesce(?, error_message) "
-        + "WHERE id = ?", state, message, job);
+        + "WHERE id = ?", state.sqlName(), message, job);
   }
 
   /** Whether every session with files in the job was cancelled or failed, so nothing in it is wanted. */
@@ -210,14 +214,15 @@ public final class BatchJobs {
     return values.stream().map(String::valueOf).collect(Collectors.joining(","));
   }
 
-  private static String sqlState(BatchState state) {
+  /** Google's state as ours (one Google does not name is taken as not yet running). */
+  static BatchJobState stateOf(BatchState state) {
     return switch (state) {
-      case PENDING, UNSPECIFIED -> "pending";
-      case RUNNING -> "running";
-      case SUCCEEDED -> "succeeded";
-      case FAILED -> "failed";
-      case CANCELLED -> "cancelled";
-      case EXPIRED -> "expired";
+      case PENDING, UNSPECIFIED -> BatchJobState.PENDING;
+      case RUNNING -> BatchJobState.RUNNING;
+      case SUCCEEDED -> BatchJobState.SUCCEEDED;
+      case FAILED -> BatchJobState.FAILED;
+      case CANCELLED -> BatchJobState.CANCELLED;
+      case EXPIRED -> BatchJobState.EXPIRED;
     };
   }
 

@@ -81,7 +81,7 @@ final class JsonOutput {
           .put("job_id", j.jobId().toString())
           .put("name", j.name())
           .put("model", j.model())
-          .put("state", j.state())
+          .put("state", j.state().sqlName())
           .put("files", j.files())
           .put("files_at_google", j.filesAtGoogle())
           .put("created_at", text(j.createdAt()))

@@ -135,7 +135,7 @@ final class StatusCommand implements Callable<Integer> {
       out.printf("  %-10s  %-15s  %-25s  %-36s  %s%n", "STATE", "AT GOOGLE", "DUE BY", "JOB", "NAME");
       for (BatchJobStatus j : jobs) {
         String atGoogle = j.filesAtGoogle() + " of " + j.files() + " file" + (j.files() == 1 ? "" : "s");
-        out.printf("  %-10s  %-15s  %-25s  %-36s  %s%s%n", j.state(), atGoogle, j.live() ? time(j.dueBy()) : "ended " + shortTime(j.endedAt()),
+        out.printf("  %-10s  %-15s  %-25s  %-36s  %s%s%n", j.state().sqlName(), atGoogle, j.live() ? time(j.dueBy()) : "ended " + shortTime(j.endedAt()),
             j.jobId(), j.name() != null ? j.name() : j.live() ? "(not at Google yet)" : "(never at Google)",
             j.errorMessage() == null ? "" : ": " + j.errorMessage());
       }

@@ -170,7 +170,7 @@ public final class Sessions {
     var j = BATCHPILOT_SESSION_BATCH_JOBS(sessionId);
     return dsl.selectFrom(j)
         .orderBy(j.CREATED_AT.desc(), j.JOB_ID)
-        .fetch(r -> new BatchJobStatus(r.getJobId(), r.getName(), r.getModel(), r.getState(), r.getFiles(),
+        .fetch(r -> new BatchJobStatus(r.getJobId(), r.getName(), r.getModel(), BatchJobState.fromSqlName(r.getState()), r.getFiles(),
             r.getFilesAtGoogle(), r.getCreatedAt(), r.getSubmittedAt(), r.getEndedAt(), r.getDueBy(), r.getErrorMessage()));
   }
 
