@@ -265,6 +265,46 @@ class BatchDeliveryTest {
   }
 
   @Test
+  void aWorkerProcessKilledNineAfterCreatingTheJobLosesNothingAndNothingRunsTwice() throws Exception {
+    GeminiSimulator sim = simulator(quick());
+    UUID session = batchSession(4, false);
+    Path log = root.resolve("killed-worker.log");
+    ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), "io.batchpilot.cli.Main", "worker",
+        "--database-url", db.url().withCredentials(), "--gemini-base-url", sim.baseUrl(),
+        "--local-file-root", root.toAbsolutePath().toString())
+        .redirectErrorStream(true).redirectOutput(log.toFile());
+    builder.environment().put("GEMINI_API_KEY", KEY);
+    builder.environment().put(BatchDelivery.Config.INTERVAL.name(), "200ms");
+    builder.environment().put(BatchDelivery.Config.GATHER.name(), "0s");
+    // It would look at the job only after a minute: it is killed long before.
+    builder.environment().put(BatchDelivery.Config.FIRST_POLL.name(), "1m");
+    builder.environment().put(BatchDelivery.Config.MAX_POLL.name(), "1m");
+    Process worker = builder.start();
+    try {
+      Eventually.await("the worker process created the job and recorded its name", DEADLINE, () -> {
+        assertTrue(worker.isAlive(), "the worker exited: see " + log);
+        return dsl.fetchOne("SELECT count(*) FROM batchpilot_private.batch_jobs WHERE name IS NOT NULL")
+            .get(0, Integer.class) == 1;
+      });
+    } finally {
+      worker.destroyForcibly();
+      assertTrue(worker.waitFor(30, java.util.concurrent.TimeUnit.SECONDS));
+    }
+    assertEquals(Map.of("processing", 4L), filesByStatus(session), "at Google when the worker died");
+
+    // Another worker's first look would come a minute after the job's creation; make it due now.
+    dsl.execute("UPDATE batchpilot_private.batch_jobs SET next_poll_at = now()");
+    BatchDelivery survivor = worker(sim, "survivor");
+    pollUntil(survivor, "the survivor completed the killed worker's job",
+        () -> filesByStatus(session).equals(Map.of("completed", 4L)));
+    assertEquals(1, sim.batches().jobs().size(), "one job at Google: nothing was sent twice");
+    assertEquals(4, sim.batches().jobs().get(0).requests());
+    assertEquals(4, dsl.fetchOne("SELECT count(*) FROM public.batch_upload_files WHERE batch_session_id = ? "
+        + "AND attempts = 1 AND api_calls_made = 1", session).get(0, Integer.class), "each file's one call, counted once");
+  }
+
+  @Test
   void aWorkerKilledAfterGoogleHasTheJobLosesNothingAndNothingRunsTwice() throws Exception {
     GeminiSimulator sim = simulator(quick());
     UUID session = batchSession(4, false);
