@@ -186,7 +186,8 @@ public final class Completer implements AutoCloseable {
     }
   }
 
-  private static ObjectNode toJson(Outcome o) {
+  /** The JSON one outcome hands to complete_files (the keys it reads are documented at its top). */
+  static ObjectNode toJson(Outcome o) {
     ObjectNode n = JSON.createObjectNode();
     n.put("id", o.file().id().toString());
     n.put("claimed_by", o.file().claimedBy());
