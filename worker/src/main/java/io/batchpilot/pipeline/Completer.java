@@ -1,8 +1,10 @@
 package io.batchpilot.pipeline;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.batchpilot.gemini.Usage;
 import io.batchpilot.metrics.Metrics;
 import io.batchpilot.store.DatabaseOutage;
 import io.batchpilot.store.Jooq;
@@ -120,10 +122,11 @@ public final class Completer implements AutoCloseable {
     String model = o.file().model();
     switch (status) {
       case "completed" -> {
-        if (o.inputTokens() == null) {
+        Usage billed = o.billed();
+        if (billed == null) {
           metrics.duplicateCompleted(model);
         } else {
-          metrics.fileCompleted(model, o.inputTokens(), orZero(o.outputTokens()), orZero(o.thinkingTokens()));
+          metrics.fileCompleted(model, billed.promptTokens(), billed.candidatesTokens(), billed.thoughtsTokens());
         }
       }
       case "failed" -> metrics.fileFailed(model, o.errorType() == null ? "unknown" : o.errorType());
@@ -133,10 +136,6 @@ public final class Completer implements AutoCloseable {
         }
       }
     }
-  }
-
-  private static int orZero(Integer tokens) {
-    return tokens == null ? 0 : tokens;
   }
 
   private void writeLoop() {
@@ -186,42 +185,99 @@ public final class Completer implements AutoCloseable {
     }
   }
 
-  /** The JSON one outcome hands to complete_files (the keys it reads are documented at its top). */
+  /**
+   * The JSON one outcome hands to complete_files, the one place a case becomes the keys that
+   * function reads (documented at its top). Every key is written for every case, null when unset.
+   */
   static ObjectNode toJson(Outcome o) {
+    boolean countsAttempt = true;
+    Duration retryDelay = o.retryDelay();
+    JsonNode result = null;
+    JsonNode receipt = null;
+    UUID duplicateOf = null;
+    String errorMessage = null;
+    int apiCalls = 0;
+    boolean rateLimited = false;
+    String sessionError = null;
+    boolean sessionFailed = false;
+    if (o instanceof Outcome.Completed c) {
+      result = c.result();
+      receipt = c.receipt();
+      apiCalls = c.apiCalls();
+    } else if (o instanceof Outcome.Duplicate d) {
+      result = d.result();
+      receipt = d.receipt();
+      duplicateOf = d.earlierFile();
+    } else if (o instanceof Outcome.Retry r) {
+      errorMessage = r.errorMessage();
+      apiCalls = r.apiCalls();
+    } else if (o instanceof Outcome.RateLimited r) {
+      countsAttempt = false;
+      errorMessage = r.errorMessage();
+      apiCalls = 1;
+      rateLimited = true;
+    } else if (o instanceof Outcome.Failed f) {
+      errorMessage = f.errorMessage();
+      apiCalls = f.apiCalls();
+    } else if (o instanceof Outcome.QuotaWait q) {
+      countsAttempt = false;
+      errorMessage = q.sessionMessage();
+      apiCalls = q.apiCalls();
+      rateLimited = true;
+      sessionError = q.sessionMessage();
+    } else if (o instanceof Outcome.SessionStopped s) {
+      countsAttempt = false;
+      errorMessage = s.sessionMessage();
+      apiCalls = s.apiCalls();
+      sessionError = s.sessionMessage();
+      sessionFailed = true;
+    } else if (o instanceof Outcome.Wait w) {
+      countsAttempt = false;
+      errorMessage = w.errorMessage();
+    } else {
+      throw new IllegalArgumentException("the completer cannot write an outcome of " + o.getClass());
+    }
+
+    Outcome.Attempt attempt = o.attempt();
+    Usage billed = attempt.billed();
     ObjectNode n = JSON.createObjectNode();
     n.put("id", o.file().id().toString());
     n.put("claimed_by", o.file().claimedBy());
     n.put("attempts", o.file().attempts());
     n.put("status", o.status().column());
-    n.put("counts_attempt", o.countsAttempt());
-    n.put("retry_delay_ms", o.retryDelay().toMillis());
-    if (o.result() != null) {
-      n.set("result", o.result());
+    n.put("counts_attempt", countsAttempt);
+    n.put("retry_delay_ms", retryDelay.toMillis());
+    if (result != null) {
+      n.set("result", result);
     }
-    if (o.receipt() != null) {
-      n.set("receipt", o.receipt());
+    if (receipt != null) {
+      n.set("receipt", receipt);
     }
-    if (o.duplicateOf() != null) {
-      n.put("duplicate_of", o.duplicateOf().toString());
+    if (duplicateOf != null) {
+      n.put("duplicate_of", duplicateOf.toString());
     }
     n.put("error_type", o.errorType());
-    n.put("error_message", o.errorMessage());
-    n.put("duration_ms", o.durationMs());
-    n.put("input_tokens", o.inputTokens());
-    n.put("output_tokens", o.outputTokens());
-    n.put("thinking_tokens", o.thinkingTokens());
-    n.put("tokens_used", o.tokensUsed());
-    n.put("api_calls", o.apiCalls());
-    n.put("rate_limited", o.rateLimited());
-    n.put("session_error", o.sessionError());
-    n.put("session_failed", o.sessionFailed());
-    if (o.contentSha256() != null) {
-      n.put("content_sha256", HexFormat.of().formatHex(o.contentSha256()));
+    n.put("error_message", errorMessage);
+    n.put("duration_ms", attempt.durationMs());
+    n.put("input_tokens", billed == null ? null : tokens(billed.promptTokens()));
+    n.put("output_tokens", billed == null ? null : tokens(billed.candidatesTokens()));
+    n.put("thinking_tokens", billed == null ? null : tokens(billed.thoughtsTokens()));
+    n.put("tokens_used", billed == null ? 0 : tokens(billed.totalTokens()));
+    n.put("api_calls", apiCalls);
+    n.put("rate_limited", rateLimited);
+    n.put("session_error", sessionError);
+    n.put("session_failed", sessionFailed);
+    if (attempt.contentSha256() != null) {
+      n.put("content_sha256", HexFormat.of().formatHex(attempt.contentSha256()));
     }
-    if (o.call() != null) {
-      n.put("permit_id", o.call().permit().id().toString());
+    if (attempt.call() != null) {
+      n.put("permit_id", attempt.call().permit().id().toString());
     }
     return n;
+  }
+
+  private static Integer tokens(long count) {
+    return Math.toIntExact(count);
   }
 
   /** Outcomes that will never be written (a stop that could not wait): their leases run out instead. */

@@ -176,9 +176,9 @@ public final class ReceiptProcessor implements FileProcessor {
         // A 200 with an unusable answer is billed: its tokens go on the file like a completion's, and
         // Google counted its prompt, so the gate's window gets the real count when the permit ends.
         return failed.withBilledUsage(e.usage().get())
-            .withCall(new Outcome.CallPermit(permit, e.usage().get().promptTokens()));
+            .withCall(new CallPermit(permit, e.usage().get().promptTokens()));
       }
-      return failed.withCall(new Outcome.CallPermit(permit, null));
+      return failed.withCall(new CallPermit(permit, null));
     } catch (RuntimeException | Error e) {
       gate.releaseLater(permit);
       throw e;
@@ -188,7 +188,7 @@ public final class ReceiptProcessor implements FileProcessor {
     ObjectNode result = toJson(extraction);
     return Outcome.completed(file, result, result, extraction.usage())
         .withContentSha256(ready.sha256())
-        .withCall(new Outcome.CallPermit(permit, extraction.usage().promptTokens()));
+        .withCall(new CallPermit(permit, extraction.usage().promptTokens()));
   }
 
   /**
@@ -197,7 +197,7 @@ public final class ReceiptProcessor implements FileProcessor {
    */
   @Override
   public void written(Outcome outcome) {
-    Outcome.CallPermit call = outcome.call();
+    CallPermit call = outcome.call();
     if (call == null) {
       return;
     }

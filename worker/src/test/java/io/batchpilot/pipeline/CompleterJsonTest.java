@@ -45,7 +45,7 @@ class CompleterJsonTest {
             + "\"thinking_tokens\":438,\"tokens_used\":788,\"api_calls\":1,\"rate_limited\":false,\"session_error\":null,"
             + "\"session_failed\":false,\"content_sha256\":\"0102ff\",\"permit_id\":\"" + PERMIT.id() + "\""),
         json(Outcome.completed(CLAIMED, result, result, USAGE).withDurationMs(120).withContentSha256(SHA)
-            .withCall(new Outcome.CallPermit(PERMIT, 300L))));
+            .withCall(new CallPermit(PERMIT, 300L))));
     assertEquals(expected("\"status\":\"completed\",\"counts_attempt\":true,\"retry_delay_ms\":0,"
             + "\"result\":{\"merchant\":\"ACME\"},\"error_type\":null,\"error_message\":null,\"duration_ms\":0,"
             + "\"input_tokens\":258,\"output_tokens\":40,\"thinking_tokens\":0,\"tokens_used\":298,\"api_calls\":2,"
@@ -71,7 +71,7 @@ class CompleterJsonTest {
             + "\"output_tokens\":50,\"thinking_tokens\":438,\"tokens_used\":788,\"api_calls\":1,\"rate_limited\":false,"
             + "\"session_error\":null,\"session_failed\":false,\"permit_id\":\"" + PERMIT.id() + "\""),
         json(Outcome.retry(CLAIMED, "malformed_response", "cut off", Duration.ofMillis(1500), 1).withBilledUsage(USAGE)
-            .withCall(new Outcome.CallPermit(PERMIT, 300L))));
+            .withCall(new CallPermit(PERMIT, 300L))));
     assertEquals(expected("\"status\":\"pending\",\"counts_attempt\":true,\"retry_delay_ms\":0,"
             + "\"error_type\":\"timeout\",\"error_message\":\"the worker stopped\",\"duration_ms\":0,\"input_tokens\":null,"
             + "\"output_tokens\":null,\"thinking_tokens\":null,\"tokens_used\":0,\"api_calls\":0,\"rate_limited\":false,"
@@ -86,7 +86,7 @@ class CompleterJsonTest {
             + "\"output_tokens\":null,\"thinking_tokens\":null,\"tokens_used\":0,\"api_calls\":1,\"rate_limited\":true,"
             + "\"session_error\":null,\"session_failed\":false,\"permit_id\":\"" + PERMIT.id() + "\""),
         json(Outcome.rateLimited(CLAIMED, "rate_limited", "429", Duration.ofSeconds(20))
-            .withCall(new Outcome.CallPermit(PERMIT, null))));
+            .withCall(new CallPermit(PERMIT, null))));
   }
 
   @Test

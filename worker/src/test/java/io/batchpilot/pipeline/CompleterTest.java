@@ -172,7 +172,7 @@ class CompleterTest {
       Permit permit = granted(gate, "after-write", f);
 
       completer.write(List.of(Outcome.completed(f, JSON.createObjectNode(), null, 100, 20, 120, 1)
-          .withCall(new Outcome.CallPermit(permit, 100L))));
+          .withCall(new CallPermit(permit, 100L))));
       // The worker is killed here, before it ends the permit.
       lapses(gate, "after-write", permit);
 
@@ -190,7 +190,7 @@ class CompleterTest {
       assertEquals(1, sessions.progress(session).apiCalls(), "the lapsed permit counts its call");
 
       completer.write(List.of(Outcome.failed(f, "invalid_request", "refused", 1)
-          .withCall(new Outcome.CallPermit(permit, null))));
+          .withCall(new CallPermit(permit, null))));
 
       assertEquals(1, sessions.progress(session).apiCalls(), "the outcome does not count it again");
       assertEquals(1, row(f).getApiCallsMade());

@@ -281,9 +281,9 @@ class ReceiptPipelineTest {
       Permit permit = outcome.call().permit();
       assertEquals(List.of(claimed.id()), dsl.select(QUOTA_PERMITS.FILE_ID).from(QUOTA_PERMITS)
           .where(QUOTA_PERMITS.ID.eq(permit.id())).fetch(QUOTA_PERMITS.FILE_ID), "still in flight, still the file's");
-      assertEquals(outcome.inputTokens().longValue(), outcome.call().actualInputTokens());
+      assertEquals(outcome.billed().promptTokens(), outcome.call().actualInputTokens());
       long billed = sim.requests().get(0).inputTokens();
-      assertEquals(billed, outcome.inputTokens().longValue(), "the file carries what the simulator billed");
+      assertEquals(billed, outcome.billed().promptTokens(), "the file carries what the simulator billed");
       assertTrue(permit.estimatedInputTokens() != billed, "the client's estimate (" + permit.estimatedInputTokens()
           + ") is not the simulator's count (" + billed + "): the end of the permit has something to reconcile");
 
