@@ -5,7 +5,7 @@ import java.util.Objects;
 
 /**
  * The quota permit a Gemini call was granted, and what to end it with once the call's outcome is
- * written ({@link FileProcessor#written}): ended only then, so a worker killed in between never loses the
+ * written ({@link GatedCall#end}): ended only then, so a worker killed in between never loses the
  * call from its session's count nor counts it twice.
  *
  * @param actualInputTokens the response's prompt tokens; null ends it without a count (a failed call,

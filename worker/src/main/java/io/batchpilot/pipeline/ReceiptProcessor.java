@@ -22,11 +22,7 @@ import io.batchpilot.gemini.GeminiException;
 import io.batchpilot.gemini.LineItem;
 import io.batchpilot.gemini.Receipt;
 import io.batchpilot.gemini.ReceiptSchema;
-import io.batchpilot.limiter.Admission;
-import io.batchpilot.limiter.Permit;
 import io.batchpilot.limiter.QuotaGate;
-import io.batchpilot.limiter.Strategy;
-import io.batchpilot.limiter.WaitReason;
 import io.batchpilot.metrics.Metrics;
 import io.batchpilot.settings.Range;
 import io.batchpilot.settings.Setting;
@@ -36,13 +32,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
-import java.time.temporal.ChronoUnit;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
@@ -52,8 +42,8 @@ import org.slf4j.LoggerFactory;
 /**
  * One receipt, from its bytes to an {@link Outcome}: load, validate (before spending quota), wait
  * for an identical file in flight, reuse an earlier result for the same content, preprocess,
- * estimate tokens, pass the quota gate, call Gemini, reconcile the tokens. Every failure becomes an outcome with its error_type; only the
- * completer writes rows.
+ * estimate tokens, then one {@link GatedCall} (the quota gate, Gemini, and what the answer means).
+ * Every failure becomes an outcome with its error_type; only the completer writes rows.
  */
 public final class ReceiptProcessor implements FileProcessor {
 
@@ -94,10 +84,9 @@ public final class ReceiptProcessor implements FileProcessor {
   private final FileValidator validator;
   private final DuplicateFinder duplicates;
   private final ImagePreprocessor preprocessor;
-  private final QuotaGate gate;
   private final GeminiClient gemini;
   private final Config config;
-  private final Metrics metrics;
+  private final GatedCall calls;
 
   /** @param metrics where the gate waits and the Gemini calls are measured */
   public ReceiptProcessor(FileSource source, FileValidator validator, DuplicateFinder duplicates,
@@ -107,10 +96,9 @@ public final class ReceiptProcessor implements FileProcessor {
     this.validator = validator;
     this.duplicates = duplicates;
     this.preprocessor = preprocessor;
-    this.gate = gate;
     this.gemini = gemini;
     this.config = config;
-    this.metrics = metrics;
+    this.calls = new GatedCall(gate, config.backoff(), config.maxQuotaWait(), "files", metrics);
   }
 
   @Override
@@ -137,58 +125,47 @@ public final class ReceiptProcessor implements FileProcessor {
       return done.outcome();
     }
     Prepared.Ready ready = (Prepared.Ready) prepared;
-    long estimate = ready.estimateInputTokens(gemini);
+    GatedCall.Decision<ExtractionResult> decision = calls.call(
+        GatedCall.Request.forFile(file, ready.estimateInputTokens(gemini)),
+        () -> ready.send(gemini, file.model()), ExtractionResult::usage);
+    Outcome outcome = outcome(file, decision);
+    // A deferral leaves the file as it was; anything later records the content for its duplicates.
+    return decision instanceof GatedCall.Deferred ? outcome : outcome.withContentSha256(ready.sha256());
+  }
 
-    long askedAt = System.nanoTime();
-    // A database outage is waited out here, holding the file: no attempt is spent on it.
-    Admission admission = DatabaseOutage.waitOut(file.describe() + ": asking the quota gate",
-        () -> gate.acquireWithin(file.provider(), file.model(), estimate,
-            Strategy.fromSqlName(file.processingStrategy()), config.maxQuotaWait(), file.id()));
-    long waited = System.nanoTime() - askedAt;
-    if (admission instanceof Admission.Wait wait) {
-      metrics.gateWait(file.model(), waited);
-      if (wait.reason() == WaitReason.DAILY_QUOTA_EXHAUSTED) {
-        return Outcome.waitForQuota(file, wait.delay(), dailyQuotaMessage(file.model(), Instant.now(), wait.delay()), 0)
-            .withContentSha256(ready.sha256());
-      }
-      return Outcome.deferred(file, wait.delay(), "waiting " + wait.delay().toSeconds() + " s for the "
-          + file.model() + " quota (" + wait.reason().name().toLowerCase() + ")");
+  /** The file's outcome for what its call came to, carrying the call's permit. */
+  private static Outcome outcome(ClaimedFile file, GatedCall.Decision<ExtractionResult> decision) {
+    if (decision instanceof GatedCall.Answered<ExtractionResult> answered) {
+      ObjectNode result = toJson(answered.answer());
+      return Outcome.completed(file, result, result, answered.usage()).withCall(answered.call());
     }
-    Permit permit = ((Admission.Granted) admission).permit();
-    long sentAt = System.nanoTime();
-    ExtractionResult extraction;
-    try {
-      extraction = ready.send(gemini, file.model());
-    } catch (GeminiException e) {
-      metrics.geminiCall(file.model(), e.error().errorType(), System.nanoTime() - sentAt);
-      // Recorded after the call: nothing may delay a granted request (the first record loads classes),
-      // or Gemini's window sees requests closer together than the gate spaced them.
-      metrics.gateWait(file.model(), waited);
-      Outcome failed;
-      try {
-        failed = failure(file, e);
-      } catch (InterruptedException | RuntimeException | Error t) {
-        gate.releaseLater(permit); // no outcome will carry it
-        throw t;
-      }
-      failed = failed.withContentSha256(ready.sha256());
-      if (e.usage().isPresent()) {
-        // A 200 with an unusable answer is billed: its tokens go on the file like a completion's, and
-        // Google counted its prompt, so the gate's window gets the real count when the permit ends.
-        return failed.withBilledUsage(e.usage().get())
-            .withCall(new CallPermit(permit, e.usage().get().promptTokens()));
-      }
-      return failed.withCall(new CallPermit(permit, null));
-    } catch (RuntimeException | Error e) {
-      gate.releaseLater(permit);
-      throw e;
+    if (decision instanceof GatedCall.Deferred<ExtractionResult> deferred) {
+      return Outcome.deferred(file, deferred.delay(), deferred.message());
     }
-    metrics.geminiCall(file.model(), Metrics.OK, System.nanoTime() - sentAt);
-    metrics.gateWait(file.model(), waited);
-    ObjectNode result = toJson(extraction);
-    return Outcome.completed(file, result, result, extraction.usage())
-        .withContentSha256(ready.sha256())
-        .withCall(new CallPermit(permit, extraction.usage().promptTokens()));
+    if (decision instanceof GatedCall.DailyQuotaSpent<ExtractionResult> spent) {
+      return Outcome.waitForQuota(file, spent.untilReset(), spent.message(), spent.call() == null ? 0 : 1)
+          .withCall(spent.call());
+    }
+    GatedCall.Failure<ExtractionResult> failure = (GatedCall.Failure<ExtractionResult>) decision;
+    GeminiException e = failure.error();
+    String type = e.error().errorType();
+    Outcome outcome;
+    if (failure instanceof GatedCall.RateLimited<ExtractionResult> limited) {
+      outcome = Outcome.rateLimited(file, type, e.getMessage(), limited.delay());
+    } else if (failure instanceof GatedCall.KeyRefused) {
+      outcome = Outcome.stopSession(file, type, "Gemini refused the API key (" + e.getMessage()
+          + "): set GEMINI_API_KEY to a valid key with access to " + file.model()
+          + ", restart the workers, then resume this session", 1);
+    } else if (failure instanceof GatedCall.Retryable<ExtractionResult> retryable) {
+      outcome = Outcome.retry(file, type, e.getMessage(), retryable.delay(), 1);
+    } else {
+      outcome = Outcome.failed(file, type, e.getMessage(), 1);
+    }
+    // A 200 with an unusable answer is billed: its tokens go on the file like a completion's.
+    if (failure.billed().isPresent()) {
+      outcome = outcome.withBilledUsage(failure.billed().get());
+    }
+    return outcome.withCall(failure.call());
   }
 
   /**
@@ -197,15 +174,7 @@ public final class ReceiptProcessor implements FileProcessor {
    */
   @Override
   public void written(Outcome outcome) {
-    CallPermit call = outcome.call();
-    if (call == null) {
-      return;
-    }
-    if (call.actualInputTokens() == null) {
-      gate.releaseLater(call.permit());
-    } else {
-      gate.finishLater(call.permit(), call.actualInputTokens());
-    }
+    calls.end(outcome.call());
   }
 
   /**
@@ -345,48 +314,6 @@ public final class ReceiptProcessor implements FileProcessor {
       return Prepared.Ready.asUploaded(valid);
     }
   }
-
-  private Outcome failure(ClaimedFile file, GeminiException e) throws InterruptedException {
-    String type = e.error().errorType();
-    switch (e.error()) {
-      case RATE_LIMITED -> {
-        Duration delay = e.retryDelay().orElse(config.backoff().delay(file.attempts()));
-        // The whole fleet waits, not just this file.
-        DatabaseOutage.waitOut(file.describe() + ": reporting a 429 to the quota gate",
-            () -> gate.rateLimited(file.provider(), file.model(), delay, e.quotaId().orElse(null)));
-        return Outcome.rateLimited(file, type, e.getMessage(), delay);
-      }
-      case QUOTA_EXHAUSTED -> {
-        OffsetDateTime reset = DatabaseOutage.waitOut(file.describe() + ": parking the model's daily quota",
-            () -> gate.dailyQuotaExhausted(file.provider(), file.model()));
-        Duration untilReset = Duration.between(OffsetDateTime.now(), reset);
-        return Outcome.waitForQuota(file, untilReset.isNegative() ? Duration.ZERO : untilReset,
-            dailyQuotaMessage(file.model(), Instant.now(), untilReset), 1);
-      }
-      case PERMISSION_DENIED -> {
-        return Outcome.stopSession(file, type, "Gemini refused the API key (" + e.getMessage()
-            + "): set GEMINI_API_KEY to a valid key with access to " + file.model()
-            + ", restart the workers, then resume this session", 1);
-      }
-      default -> {
-        return e.retryable()
-            ? Outcome.retry(file, type, e.getMessage(), e.retryDelay().orElse(config.backoff().delay(file.attempts())), 1)
-            : Outcome.failed(file, type, e.getMessage(), 1);
-      }
-    }
-  }
-
-  /** Says when the quota comes back, as a time and as a wait: "… at midnight Pacific time (2026-12-04 08:00 UTC, in 7 h 12 min) …". */
-  static String dailyQuotaMessage(String model, Instant now, Duration untilReset) {
-    Duration wait = untilReset.isNegative() ? Duration.ZERO : untilReset;
-    String at = RESET_TIME.format(now.plus(wait).plusSeconds(59).truncatedTo(ChronoUnit.MINUTES));
-    return "the daily quota of " + model + " is spent; this session's files wait for its reset at midnight "
-        + "Pacific time (" + at + ", in " + wait.toHours() + " h " + wait.toMinutesPart() + " min) and then continue "
-        + "by themselves";
-  }
-
-  private static final DateTimeFormatter RESET_TIME =
-      DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm 'UTC'", Locale.ROOT).withZone(ZoneOffset.UTC);
 
   /** The extraction as stored in the file's result and written into its receipt. */
   static ObjectNode toJson(ExtractionResult extraction) {

@@ -14,7 +14,7 @@ class DailyQuotaMessageTest {
     Instant now = Instant.parse("2026-12-03T00:47:30Z");
     assertEquals("the daily quota of gemini-2.5-flash is spent; this session's files wait for its reset at midnight "
             + "Pacific time (2026-12-03 08:00 UTC, in 7 h 12 min) and then continue by themselves",
-        ReceiptProcessor.dailyQuotaMessage("gemini-2.5-flash", now, Duration.ofHours(7).plusMinutes(12).plusSeconds(30)));
+        GatedCall.dailyQuotaMessage("gemini-2.5-flash", "files", now, Duration.ofHours(7).plusMinutes(12).plusSeconds(30)));
   }
 
   @Test
@@ -22,6 +22,6 @@ class DailyQuotaMessageTest {
     Instant now = Instant.parse("2026-12-03T08:00:00Z");
     assertEquals("the daily quota of m is spent; this session's files wait for its reset at midnight Pacific time "
         + "(2026-12-03 08:00 UTC, in 0 h 0 min) and then continue by themselves",
-        ReceiptProcessor.dailyQuotaMessage("m", now, Duration.ofSeconds(-3)));
+        GatedCall.dailyQuotaMessage("m", "files", now, Duration.ofSeconds(-3)));
   }
 }
