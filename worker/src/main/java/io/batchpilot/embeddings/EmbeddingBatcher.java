@@ -5,18 +5,15 @@ import io.batchpilot.gemini.GeminiClient;
 import io.batchpilot.gemini.GeminiError;
 import io.batchpilot.gemini.GeminiException;
 import io.batchpilot.gemini.TokenCounter;
-import io.batchpilot.limiter.Admission;
-import io.batchpilot.limiter.Permit;
 import io.batchpilot.limiter.QuotaGate;
 import io.batchpilot.metrics.Metrics;
+import io.batchpilot.pipeline.GatedCall;
+import io.batchpilot.settings.Durations;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -29,7 +26,8 @@ import org.slf4j.LoggerFactory;
  * per batchEmbedContents call, sent as soon as a batch is full, or once due embeddings have waited
  * {@link EmbeddingConfig#linger()} for company. The rows are the source of truth (claimed with SKIP
  * LOCKED under a lease, outcomes fenced by the claim), so a crash loses nothing and two workers never
- * embed the same file at once. A batch is one quota acquisition: one request and all its tokens.
+ * embed the same file at once. A batch is one {@link GatedCall}: one request and all its tokens, under
+ * the rules every Gemini call follows.
  *
  * <p>{@link #runOnce()} does one round and returns what it did, so tests drive it with an injected
  * {@link Clock} instead of sleeping; {@link #start()} runs it every poll interval.
@@ -50,10 +48,9 @@ public final class EmbeddingBatcher implements AutoCloseable {
   private final EmbeddingConfig config;
   private final EmbeddingQueue queue;
   private final GeminiClient gemini;
-  private final QuotaGate gate;
   private final String workerId;
   private final Clock clock;
-  private final Metrics metrics;
+  private final GatedCall calls;
   private final EmbeddingOptions options;
   private final Object roundLock = new Object();
   private ScheduledExecutorService timer;
@@ -61,7 +58,8 @@ public final class EmbeddingBatcher implements AutoCloseable {
   private Instant lingerStartedAt;
 
   /**
-   * @param metrics where each batchEmbedContents call is measured (model = the embedding model)
+   * @param metrics where each batchEmbedContents call and its wait at the gate are measured (model = the
+   *     embedding model)
    * @throws IllegalStateException when the configured dimensionality differs from the one the
    *     schema was migrated with
    */
@@ -70,10 +68,10 @@ public final class EmbeddingBatcher implements AutoCloseable {
     this.config = config;
     this.queue = new EmbeddingQueue(dataSource);
     this.gemini = gemini;
-    this.gate = gate;
     this.workerId = workerId;
     this.clock = clock;
-    this.metrics = metrics;
+    // A batch never holds its thread at the gate: a wait puts its rows back, due when the quota frees.
+    this.calls = new GatedCall(gate, config.backoff(), Duration.ZERO, "embeddings", metrics);
     this.options = new EmbeddingOptions(EmbeddingOptions.TaskType.RETRIEVAL_DOCUMENT, config.dimensions());
     int migrated = queue.columnDimensions();
     if (migrated != config.dimensions()) {
@@ -125,7 +123,14 @@ public final class EmbeddingBatcher implements AutoCloseable {
         if (lingerOver) {
           lingerStartedAt = null;
         }
-        Round round = send(claimed);
+        Round round;
+        try {
+          round = send(claimed);
+        } catch (InterruptedException e) {
+          // Stopping while the database is waited for: the claimed rows come back when their lease ends.
+          Thread.currentThread().interrupt();
+          return total;
+        }
         total = total.plus(round.result());
         if (round.quotaWait()) {
           return total;
@@ -137,7 +142,7 @@ public final class EmbeddingBatcher implements AutoCloseable {
   /** One claimed batch's result; quotaWait when the gate or the server said to hold off. */
   private record Round(RunResult result, boolean quotaWait) {}
 
-  private Round send(List<ClaimedEmbedding> claimed) {
+  private Round send(List<ClaimedEmbedding> claimed) throws InterruptedException {
     List<EmbeddingOutcome> outcomes = new ArrayList<>(claimed.size());
     List<ClaimedEmbedding> batch = new ArrayList<>(claimed.size());
     List<String> texts = new ArrayList<>(claimed.size());
@@ -167,16 +172,27 @@ public final class EmbeddingBatcher implements AutoCloseable {
       tokens += textTokens;
     }
     int requests = 0;
+    boolean quotaWait = false;
     if (!batch.isEmpty()) {
-      Admission admission = gate.acquire(EmbeddingConfig.PROVIDER, config.model(), tokens, config.strategy());
-      if (admission instanceof Admission.Wait wait) {
-        batch.forEach(c -> outcomes.add(EmbeddingOutcome.postpone(c, wait.delay())));
-      } else {
-        requests = 1;
-        outcomes.addAll(embed(((Admission.Granted) admission).permit(), batch, texts));
+      int attempt = batch.stream().mapToInt(ClaimedEmbedding::attempts).max().getAsInt();
+      GatedCall.Decision<List<float[]>> decision = calls.call(
+          new GatedCall.Request("embedding " + batch.size() + " files with " + config.model(), EmbeddingConfig.PROVIDER,
+              config.model(), tokens, config.strategy(), null, attempt),
+          () -> gemini.embedBatch(config.model(), texts, options));
+      requests = decision.call() == null ? 0 : 1;
+      // The quota or the key turned the batch away: this round ends, the rows wait in the database.
+      quotaWait = !decision.spendsAttempt();
+      outcomes.addAll(outcomes(batch, texts, decision));
+      try {
+        queue.record(outcomes);
+      } finally {
+        // batchEmbedContents reports no usage: the estimate stands. The permit counts no session's
+        // call, so one whose outcome could not be written is ended all the same.
+        calls.end(decision.call());
       }
+    } else {
+      queue.record(outcomes);
     }
-    queue.record(outcomes);
     int embedded = 0;
     int retried = 0;
     int failed = 0;
@@ -194,67 +210,53 @@ public final class EmbeddingBatcher implements AutoCloseable {
         }
       }
     }
-    // Texts left over for the token budget go in the next round; a quota wait ends this one.
-    Set<UUID> sent = new HashSet<>();
-    batch.forEach(c -> sent.add(c.fileId()));
-    boolean quotaWait = outcomes.stream().anyMatch(o -> !o.countsAttempt() && sent.contains(o.fileId()));
     return new Round(new RunResult(requests, embedded, retried, failed, postponed), quotaWait);
   }
 
-  private List<EmbeddingOutcome> embed(Permit permit, List<ClaimedEmbedding> batch, List<String> texts) {
+  /** Each embedding's outcome for what the batch's call came to. */
+  private List<EmbeddingOutcome> outcomes(List<ClaimedEmbedding> batch, List<String> texts,
+                                          GatedCall.Decision<List<float[]>> decision) {
     List<EmbeddingOutcome> outcomes = new ArrayList<>(batch.size());
-    long sentAt = System.nanoTime();
-    try {
-      List<float[]> vectors = gemini.embedBatch(config.model(), texts, options);
-      metrics.geminiCall(config.model(), Metrics.OK, System.nanoTime() - sentAt);
+    if (decision instanceof GatedCall.Answered<List<float[]>> answered) {
+      List<float[]> vectors = answered.answer();
       for (int i = 0; i < batch.size(); i++) {
         outcomes.add(EmbeddingOutcome.completed(batch.get(i), config.model(), TASK_TYPE, texts.get(i), vectors.get(i)));
       }
-    } catch (GeminiException e) {
-      metrics.geminiCall(config.model(), e.error().errorType(), System.nanoTime() - sentAt);
-      Duration quotaWait = reportQuota(e);
-      for (ClaimedEmbedding c : batch) {
-        outcomes.add(quotaWait != null ? EmbeddingOutcome.postpone(c, quotaWait) : afterFailure(c, e));
-      }
-    } finally {
-      // batchEmbedContents reports no token usage: the estimate stands as the reconciled count.
-      gate.release(permit);
+      return outcomes;
+    }
+    for (ClaimedEmbedding c : batch) {
+      outcomes.add(outcome(c, decision));
     }
     return outcomes;
   }
 
-  /**
-   * A 429 is the quota's doing, not the texts': tells the gate once for the batch (which blocks or
-   * parks the fleet) and returns how long the batch waits, spending no attempt; null otherwise.
-   */
-  private Duration reportQuota(GeminiException e) {
-    if (e.error() == GeminiError.RATE_LIMITED) {
-      Duration delay = e.retryDelay().orElse(config.backoff().base());
-      gate.rateLimited(EmbeddingConfig.PROVIDER, config.model(), delay, e.quotaId().orElse(null));
-      return delay;
+  private EmbeddingOutcome outcome(ClaimedEmbedding c, GatedCall.Decision<List<float[]>> decision) {
+    if (decision instanceof GatedCall.Deferred<List<float[]>> deferred) {
+      return EmbeddingOutcome.postpone(c, deferred.delay());
     }
-    if (e.error() == GeminiError.QUOTA_EXHAUSTED) {
-      // Parked until the daily reset; the next claim's acquire answers how long that is.
-      gate.dailyQuotaExhausted(EmbeddingConfig.PROVIDER, config.model());
-      return Duration.ZERO;
+    if (decision instanceof GatedCall.DailyQuotaSpent<List<float[]>> spent) {
+      return EmbeddingOutcome.postpone(c, spent.untilReset(), GeminiError.QUOTA_EXHAUSTED.errorType(), spent.message());
     }
-    return null;
-  }
-
-  private EmbeddingOutcome afterFailure(ClaimedEmbedding c, GeminiException e) {
-    GeminiError error = e.error();
-    String what = "embedding file " + c.fileId() + " with " + config.model() + " failed (" + error.errorType() + "): "
-        + e.getMessage();
-    if (!error.retryable() || c.attempts() >= config.maxAttempts()) {
-      return EmbeddingOutcome.failed(c, error.errorType(), what + (error.retryable()
-          ? "; gave up after " + c.attempts() + " attempts (BATCHPILOT_EMBEDDING_MAX_ATTEMPTS)" : ""));
+    GatedCall.Failure<List<float[]>> failure = (GatedCall.Failure<List<float[]>>) decision;
+    GeminiException e = failure.error();
+    String type = e.error().errorType();
+    if (failure instanceof GatedCall.KeyRefused) {
+      // No session to stop from here: the embedding waits, spending no attempt, and asks again now and then.
+      Duration again = config.backoff().cap();
+      return EmbeddingOutcome.postpone(c, again, type, "Gemini refused the API key (" + e.getMessage()
+          + "): set GEMINI_API_KEY to a valid key with access to " + config.model() + " and restart the workers; "
+          + "file " + c.fileId() + "'s embedding is tried again every " + Durations.format(again) + " until then");
     }
-    Duration delay = config.backoff().delay(c.attempts());
-    if (e.retryDelay().isPresent() && e.retryDelay().get().compareTo(delay) > 0) {
-      delay = e.retryDelay().get();
+    String what = "embedding file " + c.fileId() + " with " + config.model() + " failed (" + type + "): " + e.getMessage();
+    if (failure instanceof GatedCall.RateLimited<List<float[]>> limited) {
+      return EmbeddingOutcome.postpone(c, limited.delay(), type, what);
     }
-    return EmbeddingOutcome.retry(c, delay, error.errorType(),
-        what + "; attempt " + c.attempts() + " of " + config.maxAttempts() + ", retried in " + delay.toMillis() + " ms");
+    if (failure instanceof GatedCall.Retryable<List<float[]>> retryable && c.attempts() < config.maxAttempts()) {
+      return EmbeddingOutcome.retry(c, retryable.delay(), type, what + "; attempt " + c.attempts() + " of "
+          + config.maxAttempts() + ", retried in " + retryable.delay().toMillis() + " ms");
+    }
+    return EmbeddingOutcome.failed(c, type, what + (failure instanceof GatedCall.Retryable
+        ? "; gave up after " + c.attempts() + " attempts (BATCHPILOT_EMBEDDING_MAX_ATTEMPTS)" : ""));
   }
 
   private void runLogged() {

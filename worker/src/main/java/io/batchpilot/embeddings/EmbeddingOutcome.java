@@ -51,6 +51,16 @@ public final class EmbeddingOutcome {
     return outcome;
   }
 
+  /**
+   * Turned away by the quota or the key (a 429, a spent daily quota, a refused key): pending again
+   * after {@code delay}, no attempt spent, and the row says why.
+   */
+  public static EmbeddingOutcome postpone(ClaimedEmbedding claim, Duration delay, String errorType, String message) {
+    EmbeddingOutcome outcome = postpone(claim, delay);
+    outcome.json.put("error_type", Objects.requireNonNull(errorType, "errorType")).put("error_message", message);
+    return outcome;
+  }
+
   /** Given up: the embedding stays failed with its reason; the extraction is untouched. */
   public static EmbeddingOutcome failed(ClaimedEmbedding claim, String errorType, String message) {
     EmbeddingOutcome outcome = new EmbeddingOutcome(claim, "failed");

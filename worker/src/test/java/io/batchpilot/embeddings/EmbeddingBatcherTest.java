@@ -242,6 +242,61 @@ class EmbeddingBatcherTest {
   }
 
   @Test
+  void aSpentDailyQuotaParksTheModelAndTheEmbeddingsWaitForItsResetSayingWhy() throws IOException {
+    ExtractedFiles.Session session = ExtractedFiles.completed(db.dataSource(), null, 200);
+    // The server allows one request a day; the gate knows no daily limit and lets the second through.
+    try (GeminiSimulator daily = GeminiSimulator.start(SimulatorConfig.defaults()
+            .withModelLimits(MODEL, new ModelLimits(0, 0, 1)));
+        GeminiClient dailyClient = new GeminiClient(GeminiConfig.of(daily.baseUrl(), "test-key"))) {
+      EmbeddingBatcher.RunResult result = batcher(dailyClient, EmbeddingConfig.defaults()).runOnce();
+
+      assertEquals(2, result.requests());
+      assertEquals(100, result.embedded());
+      assertEquals(100, result.postponed());
+      assertEquals(List.of(200, 429), embeddingCalls(daily).stream().map(RecordedRequest::status).toList());
+    }
+    Instant parkedUntil = gate.status(EmbeddingConfig.PROVIDER, MODEL).orElseThrow().parkedUntil()
+        .orElseThrow(() -> new AssertionError("the embedding model is not parked for the fleet"));
+    List<BatchUploadFilesRecord> waiting = dsl.selectFrom(BATCH_UPLOAD_FILES)
+        .where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session.id()))
+        .and(BATCH_UPLOAD_FILES.EMBEDDING_STATUS.eq("pending")).fetch();
+    assertEquals(100, waiting.size());
+    for (BatchUploadFilesRecord row : waiting) {
+      assertEquals(0, row.getEmbeddingAttempts(), "a spent daily quota costs no attempt");
+      assertEquals("quota_exhausted", row.getEmbeddingErrorType());
+      assertTrue(row.getEmbeddingError().startsWith("the daily quota of " + MODEL + " is spent; this session's "
+          + "embeddings wait for its reset at midnight Pacific time"), row.getEmbeddingError());
+      Duration offReset = Duration.between(parkedUntil, row.getEmbeddingNextAttemptAt().toInstant()).abs();
+      assertTrue(offReset.compareTo(Duration.ofSeconds(5)) < 0, "due at the reset " + parkedUntil + ", not "
+          + row.getEmbeddingNextAttemptAt());
+    }
+  }
+
+  @Test
+  void aRefusedKeyFailsNoEmbeddingSpendsNoAttemptAndSaysWhatToDo() throws IOException {
+    ExtractedFiles.Session session = ExtractedFiles.completed(db.dataSource(), null, 5);
+    EmbeddingConfig config = EmbeddingConfig.defaults().withLinger(Duration.ZERO);
+    try (GeminiSimulator keyed = GeminiSimulator.start(SimulatorConfig.defaults().withApiKeys(java.util.Set.of("good")));
+        GeminiClient refused = new GeminiClient(GeminiConfig.of(keyed.baseUrl(), "a-refused-key"))) {
+      EmbeddingBatcher.RunResult result = batcher(refused, config).runOnce();
+
+      assertEquals(1, result.requests(), "one call, and the round ends");
+      assertEquals(5, result.postponed());
+      assertEquals(0, result.failed());
+    }
+    for (UUID file : session.files()) {
+      BatchUploadFilesRecord row = fileRow(file);
+      assertEquals("pending", row.getEmbeddingStatus(), "no embedding is failed for the key");
+      assertEquals(0, row.getEmbeddingAttempts());
+      assertEquals("permission_denied", row.getEmbeddingErrorType());
+      assertTrue(row.getEmbeddingError().contains("set GEMINI_API_KEY"), row.getEmbeddingError());
+      assertTrue(!row.getEmbeddingError().contains("a-refused-key"), "the key never appears in the message");
+      assertTrue(row.getEmbeddingNextAttemptAt().toInstant()
+          .isAfter(Instant.now().plus(config.backoff().cap()).minusSeconds(30)), "asked again after the backoff's cap");
+    }
+  }
+
+  @Test
   void aWorkerWhoseDimensionalityDiffersFromTheSchemaRefusesToStart() {
     IllegalStateException e = assertThrows(IllegalStateException.class,
         () -> batcher(healthyClient, EmbeddingConfig.defaults().withDimensions(1536)));
