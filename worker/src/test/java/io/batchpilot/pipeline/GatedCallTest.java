@@ -118,7 +118,7 @@ class GatedCallTest {
     try (GeminiSimulator sim = simulator(SimulatorConfig.defaults()); GeminiClient client = client(sim)) {
       GatedCall.Decision<ExtractionResult> decision = extract(calls, client, 1);
 
-      GatedCall.Answered<ExtractionResult> answered = assertInstanceOf(GatedCall.Answered.class, decision);
+      GatedCall.Answered<?> answered = assertInstanceOf(GatedCall.Answered.class, decision);
       assertTrue(answered.spendsAttempt());
       long billed = sim.requests().get(0).inputTokens();
       assertEquals(billed, answered.usage().promptTokens());
@@ -138,7 +138,7 @@ class GatedCallTest {
     try (GeminiSimulator sim = simulator(SimulatorConfig.defaults()); GeminiClient client = client(sim)) {
       GatedCall.Decision<ExtractionResult> decision = extract(gatedCall(Backoff.defaults()), client, 1);
 
-      GatedCall.Deferred<ExtractionResult> deferred = assertInstanceOf(GatedCall.Deferred.class, decision);
+      GatedCall.Deferred<?> deferred = assertInstanceOf(GatedCall.Deferred.class, decision);
       assertEquals(WaitReason.RATE_LIMITED, deferred.reason());
       assertTrue(deferred.delay().compareTo(Duration.ofMinutes(59)) > 0, deferred.delay().toString());
       assertTrue(deferred.message().contains("for the " + MODEL + " quota (rate_limited)"), deferred.message());
@@ -159,7 +159,7 @@ class GatedCallTest {
       Instant before = Instant.now();
       GatedCall.Decision<ExtractionResult> decision = extract(calls, client, 1);
 
-      GatedCall.RateLimited<ExtractionResult> limited = assertInstanceOf(GatedCall.RateLimited.class, decision);
+      GatedCall.RateLimited<?> limited = assertInstanceOf(GatedCall.RateLimited.class, decision);
       assertEquals(GeminiError.RATE_LIMITED, limited.error().error());
       assertEquals(limited.error().retryDelay().orElseThrow(), limited.delay(), "the server's delay, not the backoff");
       assertFalse(limited.spendsAttempt());
@@ -183,7 +183,7 @@ class GatedCallTest {
         Instant before = Instant.now();
         GatedCall.Decision<ExtractionResult> decision = extract(calls, client, 1);
 
-        GatedCall.RateLimited<ExtractionResult> limited = assertInstanceOf(GatedCall.RateLimited.class, decision);
+        GatedCall.RateLimited<?> limited = assertInstanceOf(GatedCall.RateLimited.class, decision);
         assertTrue(limited.error().retryDelay().isEmpty());
         assertTrue(limited.delay().compareTo(Duration.ofSeconds(30)) <= 0, limited.delay().toString());
         Instant blockedUntil = status().blockedUntil().orElseThrow(() -> new AssertionError("the fleet is not blocked"));
@@ -203,7 +203,7 @@ class GatedCallTest {
 
       GatedCall.Decision<ExtractionResult> decision = extract(calls, client, 1);
 
-      GatedCall.DailyQuotaSpent<ExtractionResult> spent = assertInstanceOf(GatedCall.DailyQuotaSpent.class, decision);
+      GatedCall.DailyQuotaSpent<?> spent = assertInstanceOf(GatedCall.DailyQuotaSpent.class, decision);
       assertFalse(spent.spendsAttempt());
       assertNotNull(spent.call(), "the call that met the spent quota was made");
       Instant parkedUntil = status().parkedUntil().orElseThrow(() -> new AssertionError("the model is not parked"));
@@ -215,7 +215,7 @@ class GatedCallTest {
           + "its reset at midnight Pacific time"), spent.message());
       calls.end(spent.call());
 
-      GatedCall.DailyQuotaSpent<ExtractionResult> parked =
+      GatedCall.DailyQuotaSpent<?> parked =
           assertInstanceOf(GatedCall.DailyQuotaSpent.class, extract(calls, client, 1), "the gate has the model parked");
       assertNull(parked.call(), "nothing is sent while parked");
       assertTrue(parked.message().startsWith("the daily quota of " + MODEL + " is spent"), parked.message());
@@ -229,7 +229,7 @@ class GatedCallTest {
          GeminiClient refused = new GeminiClient(GeminiConfig.of(sim.baseUrl(), "not-the-key"))) {
       GatedCall.Decision<ExtractionResult> decision = extract(gatedCall(Backoff.defaults()), refused, 1);
 
-      GatedCall.KeyRefused<ExtractionResult> key = assertInstanceOf(GatedCall.KeyRefused.class, decision);
+      GatedCall.KeyRefused<?> key = assertInstanceOf(GatedCall.KeyRefused.class, decision);
       assertEquals(GeminiError.PERMISSION_DENIED, key.error().error());
       assertFalse(key.spendsAttempt());
       assertNotNull(key.call());
@@ -245,7 +245,7 @@ class GatedCallTest {
     try (GeminiSimulator sim = simulator(SimulatorConfig.defaults().withFaults(FaultPlan.NONE.with(Fault.OVERLOADED, 1.0)));
          GeminiClient client = client(sim)) {
       for (int i = 0; i < 20; i++) {
-        GatedCall.Retryable<ExtractionResult> retryable =
+        GatedCall.Retryable<?> retryable =
             assertInstanceOf(GatedCall.Retryable.class, extract(calls, client, 3));
         assertEquals(GeminiError.OVERLOADED, retryable.error().error());
         assertTrue(retryable.error().retryDelay().isEmpty());
@@ -270,7 +270,7 @@ class GatedCallTest {
               + "\"status\":\"UNAVAILABLE\",\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\","
               + "\"retryDelay\":\"2s\"}]}}").build());
       try (GeminiClient client = new GeminiClient(GeminiConfig.of(google.url("/").toString(), KEY))) {
-        GatedCall.Retryable<ExtractionResult> retryable =
+        GatedCall.Retryable<?> retryable =
             assertInstanceOf(GatedCall.Retryable.class, extract(calls, client, 1));
 
         assertEquals(Duration.ofSeconds(2), retryable.delay(), "the server's delay, not the hour of backoff");
@@ -289,7 +289,7 @@ class GatedCallTest {
          GeminiClient client = client(sim)) {
       GatedCall.Decision<ExtractionResult> decision = extract(calls, client, 1);
 
-      GatedCall.Permanent<ExtractionResult> permanent = assertInstanceOf(GatedCall.Permanent.class, decision);
+      GatedCall.Permanent<?> permanent = assertInstanceOf(GatedCall.Permanent.class, decision);
       assertEquals(GeminiError.BLOCKED_OUTPUT, permanent.error().error());
       assertTrue(permanent.spendsAttempt());
       long billed = sim.requests().get(0).inputTokens();
