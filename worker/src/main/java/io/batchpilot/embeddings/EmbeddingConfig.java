@@ -66,7 +66,7 @@ public record EmbeddingConfig(
       Range.above(Duration.ZERO), "the first backoff between attempts; it doubles up to the cap, with full jitter")
       .formerly("BATCHPILOT_EMBEDDING_BACKOFF_BASE_MS");
   public static final Setting<Duration> BACKOFF_CAP = Setting.duration("BATCHPILOT_EMBEDDING_BACKOFF_CAP", "5m",
-      Range.above(Duration.ZERO), "the longest backoff between attempts; at least the base")
+      Range.above(Duration.ZERO), "the longest backoff between attempts, and how often embeddings refused for the API key are tried again; at least the base")
       .formerly("BATCHPILOT_EMBEDDING_BACKOFF_CAP_MS");
   public static final Setting<Strategy> STRATEGY = Setting.of("BATCHPILOT_EMBEDDING_STRATEGY",
       Kind.oneOf(Strategy::sqlName, Strategy.values()), Strategy.ADAPTIVE,
