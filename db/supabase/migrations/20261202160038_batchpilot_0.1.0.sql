@@ -310,6 +310,9 @@ CREATE INDEX batch_upload_files_claimable_idx
 -- The lease rescuer: files whose lease may have run out.
 CREATE INDEX batch_upload_files_lease_idx
   ON public.batch_upload_files (lease_expires_at) WHERE status = 'processing';
+-- Files naming a model of their own (rare): Batch Mode groups due files by model.
+CREATE INDEX batch_upload_files_own_model_idx
+  ON public.batch_upload_files (batch_session_id) WHERE status = 'pending' AND model IS NOT NULL;
 -- Duplicate content: an earlier completed result for the same bytes and model.
 CREATE INDEX batch_upload_files_content_idx
   ON public.batch_upload_files (content_sha256, model) WHERE status = 'completed';
@@ -2676,8 +2679,12 @@ SELECT batchpilot_private.map_receipts();
 -- statement may run again on an installed database and changes nothing.
 
 -- ---------------------------------------------------------------------------------------------
--- The models that have due files in batch sessions, how many, and since when the oldest has been
--- due: a submitter opens a job for a model once it has a job's worth or has gathered long enough.
+-- The models that have due files in batch sessions, about how many (the sessions' pending
+-- counters: some may not be due yet, and the claim takes only those that are), and since when the
+-- oldest has been due: a submitter opens a job for a model once it has a job's worth or has
+-- gathered long enough. Every worker asks every few seconds, so it reads counters and one index
+-- entry per session, never the files of a million-file import; files naming their own model (rare,
+-- partly indexed) are counted under it.
 -- ---------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION batchpilot_private.batch_models_due()
   RETURNS TABLE (provider text, model text, files bigint, oldest_due_at timestamptz)
@@ -2685,15 +2692,28 @@ CREATE OR REPLACE FUNCTION batchpilot_private.batch_models_due()
   STABLE
   SET search_path = ''
 AS $$
-  SELECT s.provider, coalesce(f.model, s.model), count(*), min(f.next_attempt_at)
-    FROM public.batch_upload_sessions s
-    JOIN public.batch_upload_files f ON f.batch_session_id = s.id
-   WHERE s.delivery = 'batch'
-     AND s.status IN ('pending', 'processing')
-     AND s.files_pending > 0
-     AND f.status = 'pending'
-     AND f.next_attempt_at <= clock_timestamp()
-   GROUP BY 1, 2
+  WITH open_sessions AS (
+    SELECT s.id, s.provider, s.model, s.files_pending
+      FROM public.batch_upload_sessions s
+     WHERE s.delivery = 'batch' AND s.status IN ('pending', 'processing') AND s.files_pending > 0
+  ), by_session AS (
+    SELECT o.provider, o.model, o.files_pending AS files, d.due_at
+      FROM open_sessions o
+     CROSS JOIN LATERAL (
+       SELECT f.next_attempt_at AS due_at FROM public.batch_upload_files f
+        WHERE f.batch_session_id = o.id AND f.status = 'pending' AND f.next_attempt_at <= clock_timestamp()
+        ORDER BY f.next_attempt_at LIMIT 1) d
+  ), own_models AS (
+    SELECT o.provider, f.model, count(*) AS files, min(f.next_attempt_at) AS due_at
+      FROM open_sessions o
+      JOIN public.batch_upload_files f ON f.batch_session_id = o.id
+     WHERE f.status = 'pending' AND f.model IS NOT NULL AND f.model <> o.model
+       AND f.next_attempt_at <= clock_timestamp()
+     GROUP BY o.provider, f.model
+  )
+  SELECT u.provider, u.model, sum(u.files)::bigint, min(u.due_at)
+    FROM (SELECT * FROM by_session UNION ALL SELECT * FROM own_models) u
+   GROUP BY u.provider, u.model
 $$;
 
 -- ---------------------------------------------------------------------------------------------

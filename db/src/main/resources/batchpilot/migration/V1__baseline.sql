@@ -303,6 +303,9 @@ CREATE INDEX batch_upload_files_claimable_idx
 -- The lease rescuer: files whose lease may have run out.
 CREATE INDEX batch_upload_files_lease_idx
   ON public.batch_upload_files (lease_expires_at) WHERE status = 'processing';
+-- Files naming a model of their own (rare): Batch Mode groups due files by model.
+CREATE INDEX batch_upload_files_own_model_idx
+  ON public.batch_upload_files (batch_session_id) WHERE status = 'pending' AND model IS NOT NULL;
 -- Duplicate content: an earlier completed result for the same bytes and model.
 CREATE INDEX batch_upload_files_content_idx
   ON public.batch_upload_files (content_sha256, model) WHERE status = 'completed';

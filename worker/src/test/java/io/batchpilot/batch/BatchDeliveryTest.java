@@ -305,6 +305,22 @@ class BatchDeliveryTest {
   }
 
   @Test
+  void aFileNamingAModelOfItsOwnGoesInThatModelsJob() throws Exception {
+    GeminiSimulator sim = simulator(quick());
+    UUID session = batchSession(3, false);
+    dsl.execute("UPDATE public.batch_upload_files SET model = 'gemini-2.5-flash-lite' WHERE batch_session_id = ? "
+        + "AND original_filename = 'r0.png'", session);
+    // The session's counter counts every pending file under its model: "about how many" is enough to decide.
+    assertEquals(List.of("gemini-2.5-flash:3", "gemini-2.5-flash-lite:1"), dsl.fetch("SELECT model || ':' || files "
+        + "FROM batchpilot_private.batch_models_due() ORDER BY model").getValues(0, String.class));
+    BatchDelivery worker = worker(sim, "w1");
+    assertEquals(2, worker.submitOnce().jobs());
+    assertEquals(Map.of("gemini-2.5-flash", 2, "gemini-2.5-flash-lite", 1), sim.batches().jobs().stream()
+        .collect(Collectors.toMap(SimulatedBatches.Snapshot::model, SimulatedBatches.Snapshot::requests)));
+    pollUntil(worker, "both jobs completed", () -> filesByStatus(session).equals(Map.of("completed", 3L)));
+  }
+
+  @Test
   void aWorkerKilledAfterGoogleHasTheJobLosesNothingAndNothingRunsTwice() throws Exception {
     GeminiSimulator sim = simulator(quick());
     UUID session = batchSession(4, false);
