@@ -422,9 +422,20 @@ public final class BatchDelivery implements AutoCloseable {
     for (BatchJobs.HeldFile held : jobs.heldFiles(job.id())) {
       ClaimedFile file = held.file();
       BatchResult result = byKey.get(file.id().toString());
-      Outcome outcome = result == null
-          ? Outcome.retry(file, "malformed_response", "Google's batch results have no answer for this file", Duration.ZERO, 0)
-          : receipts.batchOutcome(file, result);
+      Outcome outcome;
+      if (result == null) {
+        outcome = Outcome.retry(file, "malformed_response", "Google's batch results have no answer for this file",
+            Duration.ZERO, 0);
+      } else {
+        try {
+          outcome = receipts.batchOutcome(file, result);
+        } catch (RuntimeException e) {
+          // A bug reading one answer fails that file's attempt, with a word; the job's other files complete.
+          log.error("{}: could not read its result in batch job {}", file.describe(), job.id(), e);
+          outcome = Outcome.retry(file, "processing_failed", "unexpected error reading its batch result: " + e,
+              GATE_RETRY, 1);
+        }
+      }
       outcomes.add(held.sha256().length == 0 ? outcome : outcome.withContentSha256(held.sha256()));
     }
     List<Completer.Written> written = write(outcomes);
