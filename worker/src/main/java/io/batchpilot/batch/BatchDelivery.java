@@ -26,7 +26,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,6 +51,8 @@ public final class BatchDelivery implements AutoCloseable {
 
   /** Longer than building a job's requests and one create call take. */
   static final Duration CREATE_LEASE = Duration.ofMinutes(10);
+  /** Files prepared at once for a job: decoding and encoding images is CPU work. */
+  static final int PREPARERS = Math.max(2, Runtime.getRuntime().availableProcessors());
   /** Longer than one poll and a finished job's completion take. */
   static final Duration POLL_LEASE = Duration.ofMinutes(5);
   /** Pages of batches.list read when looking for a job a killed worker may have created. */
@@ -118,6 +125,7 @@ public final class BatchDelivery implements AutoCloseable {
   private final String worker;
   private final FairShare fairShare;
   private final Thread thread;
+  private final ExecutorService preparers;
   private volatile boolean running;
 
   public BatchDelivery(Config config, BatchJobs jobs, ReceiptProcessor receipts, GeminiBatchClient google,
@@ -131,6 +139,12 @@ public final class BatchDelivery implements AutoCloseable {
     this.fairShare = fairShare;
     this.thread = new Thread(this::loop, "batchpilot-batch-delivery");
     this.thread.setDaemon(true);
+    AtomicInteger preparer = new AtomicInteger();
+    this.preparers = Executors.newFixedThreadPool(PREPARERS, task -> {
+      Thread t = new Thread(task, "batchpilot-batch-prepare-" + preparer.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
   }
 
   public void start() {
@@ -196,26 +210,77 @@ public final class BatchDelivery implements AutoCloseable {
     return new Submitted(sentJobs, sentFiles, settled, sentBack);
   }
 
-  private record SendResult(int sent, int settled, int sentBack) {}
+  record SendResult(int sent, int settled, int sentBack) {}
 
-  private SendResult send(UUID job, String model, List<ClaimedFile> files) throws InterruptedException {
+  /**
+   * The job's creation lease ran out and another worker took the job over (it looked for it at
+   * Google, did not find it, and gave its files back): this worker must not create it now, or the
+   * files would go to Google twice. Its outcomes, were any written, were refused as a stale holder's.
+   */
+  private SendResult lostCreation(UUID job, int files) {
+    log.warn("batch job {}: its creation lease ran out and another worker took it over; not sending its {} files",
+        job, files);
+    return new SendResult(0, 0, 0);
+  }
+
+  /**
+   * Each file loaded, validated and made a request on the preparers' threads (a job of 1,000 photos
+   * is minutes on one), in the files' order; the creation lease is renewed as they finish.
+   */
+  private List<ReceiptProcessor.BatchPreparation> prepareAll(UUID job, List<ClaimedFile> files)
+      throws InterruptedException {
+    List<Future<ReceiptProcessor.BatchPreparation>> futures = new ArrayList<>();
+    for (ClaimedFile file : files) {
+      futures.add(preparers.submit(() -> prepare(job, file)));
+    }
+    List<ReceiptProcessor.BatchPreparation> prepared = new ArrayList<>(files.size());
+    long renewedAt = System.nanoTime();
+    try {
+      for (int i = 0; i < futures.size(); i++) {
+        try {
+          prepared.add(futures.get(i).get());
+        } catch (ExecutionException e) {
+          prepared.add(unexpected(job, files.get(i), e.getCause()));
+        }
+        if (System.nanoTime() - renewedAt > CREATE_LEASE.toNanos() / 3) {
+          jobs.renewCreation(job, worker, CREATE_LEASE);
+          renewedAt = System.nanoTime();
+        }
+      }
+    } finally {
+      futures.forEach(f -> f.cancel(true));
+    }
+    return prepared;
+  }
+
+  private ReceiptProcessor.BatchPreparation prepare(UUID job, ClaimedFile file) throws InterruptedException {
+    try {
+      return receipts.prepareBatchRequest(file);
+    } catch (RuntimeException | Error e) {
+      return unexpected(job, file, e);
+    }
+  }
+
+  /** A bug or a dead dependency fails this file's attempt alone, with a word; the job goes on. */
+  private static ReceiptProcessor.BatchPreparation unexpected(UUID job, ClaimedFile file, Throwable e) {
+    log.error("{}: could not be prepared for batch job {}", file.describe(), job, e);
+    return new ReceiptProcessor.BatchPreparation.Done(Outcome.retry(file, "processing_failed",
+        "unexpected error preparing the file for Batch Mode: " + e, GATE_RETRY, 0));
+  }
+
+  /** Prepares the job's files, sends the job, records it. Package-private: a test drives a creator whose lease was lost. */
+  SendResult send(UUID job, String model, List<ClaimedFile> files) throws InterruptedException {
     List<Outcome> settled = new ArrayList<>();
     List<ReceiptProcessor.BatchPreparation.Request> requests = new ArrayList<>();
-    for (ClaimedFile file : files) {
-      ReceiptProcessor.BatchPreparation prepared;
-      try {
-        prepared = receipts.prepareBatchRequest(file);
-      } catch (RuntimeException e) {
-        // A bug or a dead dependency fails this file alone, with a word; the job goes on.
-        log.error("{}: could not be prepared for batch job {}", file.describe(), job, e);
-        prepared = new ReceiptProcessor.BatchPreparation.Done(Outcome.retry(file, "processing_failed",
-            "unexpected error preparing the file for Batch Mode: " + e, GATE_RETRY, 0));
-      }
+    for (ReceiptProcessor.BatchPreparation prepared : prepareAll(job, files)) {
       if (prepared instanceof ReceiptProcessor.BatchPreparation.Request request) {
         requests.add(request);
       } else {
         settled.add(((ReceiptProcessor.BatchPreparation.Done) prepared).outcome());
       }
+    }
+    if (!jobs.renewCreation(job, worker, CREATE_LEASE)) {
+      return lostCreation(job, files.size());
     }
 
     int admitted = 0;
@@ -252,6 +317,10 @@ public final class BatchDelivery implements AutoCloseable {
     write(settled);
     jobs.detach(job, settled.stream().map(o -> o.file().id()).toList());
 
+    // The last moment the job can still be given up: past it, Google may have it.
+    if (!jobs.renewCreation(job, worker, CREATE_LEASE)) {
+      return lostCreation(job, files.size());
+    }
     BatchJob created;
     try {
       created = google.create(model, BatchJobs.Job.displayName(job),
@@ -472,6 +541,7 @@ public final class BatchDelivery implements AutoCloseable {
   public void close() {
     running = false;
     thread.interrupt();
+    preparers.shutdownNow();
     try {
       thread.join(1000);
     } catch (InterruptedException e) {

@@ -99,6 +99,16 @@ public final class BatchJobs {
     });
   }
 
+  /**
+   * Renews {@code worker}'s creation lease on the job; false when the job is no longer its to
+   * create (its lease ran out and another worker took it over, or it was given up).
+   */
+  public boolean renewCreation(UUID job, String worker, Duration lease) {
+    return dsl.execute("UPDATE batchpilot_private.batch_jobs SET lease_expires_at = clock_timestamp() "
+        + "+ make_interval(secs => ?) WHERE id = ? AND state = 'creating' AND owner = ?",
+        lease.toMillis() / 1000.0, job, worker) == 1;
+  }
+
   /** How many of the requests (in order, with these estimated tokens) the batch gate admits into the job. */
   public int admit(UUID job, long[] requestTokens) {
     return dsl.fetchOne("SELECT batchpilot_private.admit_batch_job(?, string_to_array(?, ',')::bigint[])", job,

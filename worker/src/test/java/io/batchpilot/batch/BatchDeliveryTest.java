@@ -381,6 +381,26 @@ class BatchDeliveryTest {
   }
 
   @Test
+  void aCreatorWhoseLeaseRanOutAndWhoseJobWasTakenOverDoesNotSendItAfterAll() throws Exception {
+    GeminiSimulator sim = simulator(quick());
+    UUID session = batchSession(3, false);
+    UUID job = UUID.randomUUID();
+    BatchDelivery slow = worker(sim, "slow");
+    List<ClaimedFile> files = new BatchJobs(db.dataSource()).open(job, "gemini", MODEL, "slow", 10, FairShare.TEAM,
+        Duration.ofMinutes(10));
+    // The slow creator's lease runs out while it prepares; another worker takes the job over, finds
+    // nothing at Google and gives the files back.
+    dsl.execute("UPDATE batchpilot_private.batch_jobs SET lease_expires_at = clock_timestamp() - interval '1 second'");
+    assertEquals(3, worker(sim, "survivor").pollOnce().filesSentBack());
+
+    assertEquals(0, slow.send(job, MODEL, files).sent(), "the slow creator gives up instead of creating the job");
+    assertEquals(List.of(), sim.batches().jobs(), "nothing went to Google");
+    assertEquals(Map.of("pending", 3L), filesByStatus(session));
+    assertEquals("abandoned", dsl.fetchOne("SELECT state::text FROM batchpilot_private.batch_jobs WHERE id = ?", job)
+        .get(0, String.class));
+  }
+
+  @Test
   void anExpiredJobSendsItsFilesBackToANewJob() throws Exception {
     GeminiSimulator sim = simulator(quick().withFault("job-expired", 1.0).withExpireAfter(Duration.ofMillis(500)));
     UUID session = batchSession(3, false);
