@@ -51,8 +51,11 @@ public final class BatchDelivery implements AutoCloseable {
 
   /** Longer than building a job's requests and one create call take. */
   static final Duration CREATE_LEASE = Duration.ofMinutes(10);
-  /** Files prepared at once for a job: decoding and encoding images is CPU work. */
-  static final int PREPARERS = Math.max(2, Runtime.getRuntime().availableProcessors());
+  /**
+   * Files prepared at once for a job: decoding and re-encoding is CPU work, the duplicate lookups
+   * database round trips, so twice the cores.
+   */
+  static final int PREPARERS = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
   /** Longer than one poll and a finished job's completion take. */
   static final Duration POLL_LEASE = Duration.ofMinutes(5);
   /** Pages of batches.list read when looking for a job a killed worker may have created. */
@@ -272,6 +275,7 @@ public final class BatchDelivery implements AutoCloseable {
   SendResult send(UUID job, String model, List<ClaimedFile> files) throws InterruptedException {
     List<Outcome> settled = new ArrayList<>();
     List<ReceiptProcessor.BatchPreparation.Request> requests = new ArrayList<>();
+    long startedAt = System.nanoTime();
     for (ReceiptProcessor.BatchPreparation prepared : prepareAll(job, files)) {
       if (prepared instanceof ReceiptProcessor.BatchPreparation.Request request) {
         requests.add(request);
@@ -321,6 +325,7 @@ public final class BatchDelivery implements AutoCloseable {
     if (!jobs.renewCreation(job, worker, CREATE_LEASE)) {
       return lostCreation(job, files.size());
     }
+    long preparedAt = System.nanoTime();
     BatchJob created;
     try {
       created = google.create(model, BatchJobs.Job.displayName(job),
@@ -336,7 +341,8 @@ public final class BatchDelivery implements AutoCloseable {
       return new SendResult(0, settled.size() - waiting.size(), waiting.size() + going.size());
     }
     jobs.submitted(job, created.name(), created.state(), config.firstPoll());
-    log.info("batch job {} ({}) sent to Google: {} files of {}", job, created.name(), going.size(), model);
+    log.info("batch job {} ({}) sent to Google: {} files of {} (prepared in {} ms, created in {} ms)", job,
+        created.name(), going.size(), model, (preparedAt - startedAt) / 1_000_000, (System.nanoTime() - preparedAt) / 1_000_000);
     return new SendResult(going.size(), settled.size() - waiting.size(), waiting.size());
   }
 
