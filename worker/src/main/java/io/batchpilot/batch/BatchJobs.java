@@ -3,6 +3,7 @@ package io.batchpilot.batch;
 import io.batchpilot.gemini.BatchState;
 import io.batchpilot.pipeline.ClaimedFile;
 import io.batchpilot.pipeline.FairShare;
+import io.batchpilot.pipeline.FileClaims;
 import io.batchpilot.session.BatchJobState;
 import io.batchpilot.store.Jooq;
 import java.time.Duration;
@@ -87,7 +88,7 @@ public final class BatchJobs {
       String claimant = claimant(job);
       List<ClaimedFile> files = t.fetch("SELECT * FROM batchpilot_private.claim_files(?, ?, make_interval(secs => ?), ?, "
               + "'batch', ?)", claimant, maxFiles, FILE_LEASE.toSeconds(), share.sqlName(), model)
-          .map(r -> claimedFile(r, claimant));
+          .map(r -> FileClaims.toClaimedFile(r, claimant));
       if (files.isEmpty()) {
         t.execute("DELETE FROM batchpilot_private.batch_jobs WHERE id = ?", job);
         return files;
@@ -201,7 +202,7 @@ public final class BatchJobs {
             job, claimant)
         .map(r -> {
           byte[] sha = r.get("content_sha256", byte[].class);
-          return new HeldFile(claimedFile(r, claimant), sha == null ? new byte[0] : sha);
+          return new HeldFile(FileClaims.toClaimedFile(r, claimant), sha == null ? new byte[0] : sha);
         });
   }
 
@@ -234,27 +235,5 @@ public final class BatchJobs {
       case CANCELLED -> BatchJobState.CANCELLED;
       case EXPIRED -> BatchJobState.EXPIRED;
     };
-  }
-
-  private static ClaimedFile claimedFile(Record r, String claimant) {
-    return new ClaimedFile(
-        r.get("file_id", UUID.class),
-        r.get("batch_session_id", UUID.class),
-        r.get("receipt_id", UUID.class),
-        r.get("original_filename", String.class),
-        r.get("file_type", String.class),
-        r.get("file_size_bytes", Long.class),
-        r.get("storage_bucket", String.class),
-        r.get("storage_path", String.class),
-        r.get("source_url", String.class),
-        r.get("content_sha256", byte[].class),
-        r.get("attempts", Integer.class),
-        r.get("max_attempts", Integer.class),
-        r.get("provider", String.class),
-        r.get("model", String.class),
-        r.get("processing_strategy", String.class),
-        r.get("team_id", UUID.class),
-        r.get("user_id", UUID.class),
-        claimant);
   }
 }

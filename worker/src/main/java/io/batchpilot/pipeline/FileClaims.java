@@ -54,7 +54,11 @@ public final class FileClaims {
         .execute();
   }
 
-  private static ClaimedFile toClaimedFile(Record r, String worker) {
+  /**
+   * A claimed file from a row with {@code claim_files}' columns (file_id, batch_session_id, ...,
+   * team_id, user_id), held by {@code worker}: the claim's own rows, and a batch job's files.
+   */
+  public static ClaimedFile toClaimedFile(Record r, String worker) {
     return new ClaimedFile(
         r.get("file_id", UUID.class),
         r.get("batch_session_id", UUID.class),
