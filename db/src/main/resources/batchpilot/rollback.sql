@@ -25,6 +25,7 @@ DROP FUNCTION IF EXISTS batchpilot_private.stamp_cancelled_session();
 DROP FUNCTION IF EXISTS batchpilot_private.skip_files_of_cancelled_session();
 DROP FUNCTION IF EXISTS batchpilot_private.check_session_status_change();
 DROP FUNCTION IF EXISTS batchpilot_private.estimate_completion(interval, timestamptz);
+DROP FUNCTION IF EXISTS batchpilot_private.run_progress_round(interval);
 
 -- R__40_embeddings
 DROP FUNCTION IF EXISTS public.match_receipts;
@@ -76,6 +77,9 @@ DROP FUNCTION IF EXISTS batchpilot_private.mark_ledger_limited(public.quota_limi
 DROP FUNCTION IF EXISTS batchpilot_private.adaptive_factor_at(public.quota_limits, timestamptz);
 DROP FUNCTION IF EXISTS batchpilot_private.next_pacific_midnight(timestamptz);
 
+-- V2__session_progress
+DROP TABLE IF EXISTS batchpilot_private.session_progress;
+
 -- V1__baseline: the tables (with them their triggers, policies and publication membership), then
 -- the functions their triggers called and the schemas.
 DROP TABLE IF EXISTS batchpilot_private.batch_job_files;
@@ -105,6 +109,8 @@ DROP FUNCTION IF EXISTS batchpilot_private.touch_updated_at();
 DROP FUNCTION IF EXISTS batchpilot_private.queue_embedding();
 DROP FUNCTION IF EXISTS batchpilot_private.count_file_statuses();
 DROP FUNCTION IF EXISTS batchpilot_private.apply_file_status_changes(uuid[], text[], integer[]);
+DROP FUNCTION IF EXISTS batchpilot_private.publish_progress(uuid[], interval);
+DROP FUNCTION IF EXISTS batchpilot_private.create_session_progress();
 DROP FUNCTION IF EXISTS batchpilot_private.notify_claimable_files();
 DROP FUNCTION IF EXISTS batchpilot_private.notify_resumed_sessions();
 DROP FUNCTION IF EXISTS batchpilot_private.notify_sessions(uuid[]);

@@ -362,14 +362,15 @@ CREATE OR REPLACE FUNCTION batchpilot_private.end_abandoned_permits(permit_ids u
   SET search_path = ''
 AS $$
 BEGIN
-  UPDATE public.batch_upload_sessions s
-     SET total_api_calls = s.total_api_calls + c.calls
+  -- Published by the maintenance leader's next round.
+  UPDATE batchpilot_private.session_progress s
+     SET total_api_calls = s.total_api_calls + c.calls, unpublished = true
     FROM (SELECT f.batch_session_id, count(*) AS calls
             FROM public.quota_permits p
             JOIN public.batch_upload_files f ON f.id = p.file_id
            WHERE p.id = ANY (permit_ids)
            GROUP BY f.batch_session_id) c
-   WHERE s.id = c.batch_session_id;
+   WHERE s.session_id = c.batch_session_id;
   RETURN public.batchpilot_finish_quotas(permit_ids, array_fill(NULL::bigint, ARRAY[cardinality(permit_ids)]));
 END
 $$;

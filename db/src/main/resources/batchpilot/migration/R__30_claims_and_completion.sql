@@ -5,19 +5,88 @@
 
 -- ---------------------------------------------------------------------------------------------
 -- Session counters: statement-level triggers sum the status changes of every row a statement
--- touched and update each session once. They run as the owner, so a frontend that may not write
--- the counters still keeps them true. Sessions are locked in id order, so two statements touching
--- the same sessions never deadlock, whatever order their rows come in.
+-- touched and update each session's private progress row once (batchpilot_private.session_progress,
+-- exact: the claim reads it). They run as the owner, so a frontend that may not write the counters
+-- still keeps them true. Progress rows are locked in id order, so two statements touching the same
+-- sessions never deadlock, whatever order their rows come in.
+--
+-- The session row, which Realtime sends to every subscriber, gets the copy (publish_progress): at
+-- once for any other statement's change and for a session not running; the claim and the
+-- completion (they set the transaction setting batchpilot.progress = 'held' while they write)
+-- publish at their end only a session last published a second ago or more, and the maintenance
+-- leader's round publishes the rest, so a running session's row changes about once a second. Lock order: a
+-- session row before its progress row; whoever holds a progress row never waits for a session row
+-- (publishing skips a session row held elsewhere: it stays unpublished for the next round).
 -- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION batchpilot_private.publish_progress(session_ids uuid[], min_interval interval)
+  RETURNS integer
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+DECLARE
+  now_time timestamptz := clock_timestamp();
+  published_ids uuid[];
+BEGIN
+  WITH due AS (
+    SELECT p.session_id
+      FROM batchpilot_private.session_progress p
+     WHERE p.unpublished
+       AND (publish_progress.session_ids IS NULL OR p.session_id = ANY (publish_progress.session_ids))
+     ORDER BY p.session_id
+       FOR NO KEY UPDATE OF p SKIP LOCKED
+  ), unlocked AS (
+    SELECT s.id
+      FROM public.batch_upload_sessions s
+      JOIN batchpilot_private.session_progress p ON p.session_id = s.id
+     WHERE s.id IN (SELECT due.session_id FROM due)
+       AND (s.status NOT IN ('pending', 'processing') OR p.published_at IS NULL
+            OR p.published_at <= now_time - min_interval)
+     ORDER BY s.id
+       FOR NO KEY UPDATE OF s SKIP LOCKED
+  ), published AS (
+    UPDATE public.batch_upload_sessions s
+       SET files_uploading = p.files_uploading,
+           files_pending = p.files_pending,
+           files_processing = p.files_processing,
+           files_completed = p.files_completed,
+           files_failed = p.files_failed,
+           files_skipped = p.files_skipped,
+           total_processing_time_ms = p.total_processing_time_ms,
+           total_api_calls = p.total_api_calls,
+           total_tokens_used = p.total_tokens_used,
+           total_thinking_tokens = p.total_thinking_tokens,
+           rate_limit_hits = p.rate_limit_hits,
+           -- Every attempt's time, over the files that are done: what a finished file cost on average.
+           avg_file_processing_time_ms = round(p.total_processing_time_ms::numeric
+               / nullif(p.files_completed + p.files_failed, 0), 2),
+           -- The first claim starts a pending session.
+           status = CASE WHEN s.status = 'pending' AND p.started_at IS NOT NULL THEN 'processing' ELSE s.status END,
+           started_at = coalesce(s.started_at, p.started_at)
+      FROM batchpilot_private.session_progress p
+     WHERE p.session_id = s.id
+       AND s.id IN (SELECT unlocked.id FROM unlocked)
+    RETURNING s.id
+  )
+  SELECT coalesce(array_agg(published.id), '{}') INTO published_ids FROM published;
+
+  UPDATE batchpilot_private.session_progress p
+     SET unpublished = false, published_at = now_time
+   WHERE p.session_id = ANY (published_ids);
+  RETURN cardinality(published_ids);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION batchpilot_private.apply_file_status_changes(
   session_ids uuid[], statuses text[], deltas integer[]) RETURNS void
   LANGUAGE plpgsql
   SET search_path = ''
 AS $$
+DECLARE
+  changed_ids uuid[];
 BEGIN
-  -- Lock the sessions in one order, so two statements that touch the same sessions cannot deadlock.
-  PERFORM 1 FROM public.batch_upload_sessions
-   WHERE id = ANY (session_ids) ORDER BY id FOR NO KEY UPDATE;
+  -- Lock the progress rows in one order, so two statements that touch the same sessions cannot deadlock.
+  PERFORM 1 FROM batchpilot_private.session_progress
+   WHERE session_id = ANY (session_ids) ORDER BY session_id FOR NO KEY UPDATE;
 
   WITH changes AS (
     SELECT * FROM unnest(session_ids, statuses, deltas) AS c (batch_session_id, status, delta)
@@ -31,20 +100,47 @@ BEGIN
            coalesce(sum(delta) FILTER (WHERE status = 'skipped'), 0)    AS skipped
       FROM changes
      GROUP BY batch_session_id
+  ), changed AS (
+    UPDATE batchpilot_private.session_progress p
+       SET files_uploading  = p.files_uploading  + c.uploading,
+           files_pending    = p.files_pending    + c.pending,
+           files_processing = p.files_processing + c.processing,
+           files_completed  = p.files_completed  + c.completed,
+           files_failed     = p.files_failed     + c.failed,
+           files_skipped    = p.files_skipped    + c.skipped,
+           unpublished = true
+      FROM per_session c
+     WHERE p.session_id = c.batch_session_id
+       AND (c.uploading, c.pending, c.processing, c.completed, c.failed, c.skipped)
+           IS DISTINCT FROM (0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint)
+    RETURNING p.session_id
   )
-  UPDATE public.batch_upload_sessions s
-     SET files_uploading  = s.files_uploading  + c.uploading,
-         files_pending    = s.files_pending    + c.pending,
-         files_processing = s.files_processing + c.processing,
-         files_completed  = s.files_completed  + c.completed,
-         files_failed     = s.files_failed     + c.failed,
-         files_skipped    = s.files_skipped    + c.skipped
-    FROM per_session c
-   WHERE s.id = c.batch_session_id
-     AND (c.uploading, c.pending, c.processing, c.completed, c.failed, c.skipped)
-         IS DISTINCT FROM (0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint);
+  SELECT array_agg(changed.session_id) INTO changed_ids FROM changed;
+
+  -- The claim and the completion publish for themselves when they are done ('held').
+  IF changed_ids IS NOT NULL AND current_setting('batchpilot.progress', true) IS DISTINCT FROM 'held' THEN
+    PERFORM batchpilot_private.publish_progress(changed_ids, interval '0');
+  END IF;
 END
 $$;
+
+-- Every session has its progress row from its insert on.
+CREATE OR REPLACE FUNCTION batchpilot_private.create_session_progress() RETURNS trigger
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+BEGIN
+  INSERT INTO batchpilot_private.session_progress (session_id) SELECT n.id FROM new_sessions n;
+  RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS batch_upload_sessions_create_progress ON public.batch_upload_sessions;
+CREATE TRIGGER batch_upload_sessions_create_progress
+  AFTER INSERT ON public.batch_upload_sessions
+  REFERENCING NEW TABLE AS new_sessions
+  FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.create_session_progress();
 
 -- A trigger with transition tables fires for one event only, so each event has its own.
 CREATE OR REPLACE FUNCTION batchpilot_private.count_file_statuses() RETURNS trigger
@@ -209,6 +305,7 @@ AS $$
 DECLARE
   claim_time timestamptz := clock_timestamp();
   claimed_ids uuid[];
+  started_ids uuid[];
 BEGIN
   IF fair_share IS NULL OR fair_share NOT IN ('session', 'team') THEN
     RAISE EXCEPTION 'claim_files: fair_share must be session or team, got %', fair_share USING ERRCODE = '22023';
@@ -220,20 +317,25 @@ BEGIN
     RETURN;
   END IF;
 
+  -- The counters change below; the session rows get them at the end.
+  PERFORM set_config('batchpilot.progress', 'held', true);
+
   WITH open_sessions AS MATERIALIZED (
-    -- Locked in id order, as the counter trigger locks them: claimers of one session take turns and
-    -- each sees the files_processing the previous one committed, so max_concurrent holds fleet-wide.
+    -- Progress rows locked in id order, as the counter trigger locks them: claimers of one session
+    -- take turns and each sees the files_processing the previous one committed, so max_concurrent
+    -- holds fleet-wide.
     SELECT s.id, s.model,
-           CASE WHEN claim_files.delivery = 'batch' THEN max_files ELSE s.max_concurrent - s.files_processing END AS room,
-           s.files_processing AS in_flight,
+           CASE WHEN claim_files.delivery = 'batch' THEN max_files ELSE s.max_concurrent - p.files_processing END AS room,
+           p.files_processing AS in_flight,
            CASE WHEN fair_share = 'team' THEN coalesce(s.team_id, s.user_id, s.id) ELSE s.id END AS tenant
       FROM public.batch_upload_sessions s
+      JOIN batchpilot_private.session_progress p ON p.session_id = s.id
      WHERE s.status IN ('pending', 'processing')
-       AND s.files_pending > 0
+       AND p.files_pending > 0
        AND s.delivery = claim_files.delivery
-       AND (claim_files.delivery = 'batch' OR s.files_processing < s.max_concurrent)
+       AND (claim_files.delivery = 'batch' OR p.files_processing < s.max_concurrent)
      ORDER BY s.id
-       FOR NO KEY UPDATE OF s
+       FOR NO KEY UPDATE OF p
   ), tenant_load AS (
     -- Each tenant's files in flight, over all of its sessions (one at max_concurrent, or with
     -- nothing left to claim, still holds its share). The open sessions' counts are the ones read
@@ -243,9 +345,10 @@ BEGIN
       FROM (SELECT os.tenant, os.in_flight FROM open_sessions os
             UNION ALL
             SELECT CASE WHEN fair_share = 'team' THEN coalesce(s.team_id, s.user_id, s.id) ELSE s.id END,
-                   s.files_processing
+                   p.files_processing
               FROM public.batch_upload_sessions s
-             WHERE s.status IN ('pending', 'processing') AND s.files_processing > 0
+              JOIN batchpilot_private.session_progress p ON p.session_id = s.id
+             WHERE s.status IN ('pending', 'processing') AND p.files_processing > 0
                AND s.id NOT IN (SELECT os.id FROM open_sessions os)) t
      GROUP BY t.tenant
   ), session_turns AS (
@@ -295,11 +398,22 @@ BEGIN
   )
   SELECT coalesce(array_agg(claimed.id), '{}') INTO claimed_ids FROM claimed;
 
-  UPDATE public.batch_upload_sessions s
-     SET status = 'processing',
-         started_at = coalesce(s.started_at, claim_time)
-   WHERE s.id IN (SELECT f.batch_session_id FROM public.batch_upload_files f WHERE f.id = ANY (claimed_ids))
-     AND (s.status = 'pending' OR s.started_at IS NULL);
+  -- A session's first claim starts it, and a start is published at once.
+  WITH started AS (
+    UPDATE batchpilot_private.session_progress p
+       SET started_at = claim_time, unpublished = true
+     WHERE p.session_id IN (SELECT f.batch_session_id FROM public.batch_upload_files f WHERE f.id = ANY (claimed_ids))
+       AND p.started_at IS NULL
+    RETURNING p.session_id
+  )
+  SELECT coalesce(array_agg(started.session_id), '{}') INTO started_ids FROM started;
+  PERFORM batchpilot_private.publish_progress(started_ids, interval '0');
+  -- The others now if quiet for a second; otherwise by the next claim or the leader.
+  PERFORM batchpilot_private.publish_progress(
+    ARRAY(SELECT DISTINCT f.batch_session_id FROM public.batch_upload_files f
+           WHERE f.id = ANY (claimed_ids) AND f.batch_session_id <> ALL (started_ids)),
+    interval '1 second');
+  PERFORM set_config('batchpilot.progress', '', true);
 
   RETURN QUERY
   SELECT f.id, f.batch_session_id, f.receipt_id, f.original_filename, f.file_type, f.file_size_bytes,
@@ -545,7 +659,17 @@ BEGIN
                          WHERE p.id IN (SELECT (e ->> 'permit_id')::uuid FROM jsonb_array_elements(outcomes) e)
                          ORDER BY p.id FOR UPDATE SKIP LOCKED);
 
-  -- Statement 1: the files. Its counter trigger locks the sessions in id order, so the session
+  -- The counters change below; the session rows get them, with the totals, at the end.
+  PERFORM set_config('batchpilot.progress', 'held', true);
+  -- The sessions, in id order, before their progress rows (the counter trigger's): a session's
+  -- error and a receipt's copy error are written on the session row while the progress rows are
+  -- held, and a cancel holds the session row while its trigger skips files.
+  PERFORM 1 FROM public.batch_upload_sessions s
+   WHERE s.id IN (SELECT f.batch_session_id FROM public.batch_upload_files f
+                   WHERE f.id IN (SELECT (e ->> 'id')::uuid FROM jsonb_array_elements(outcomes) e))
+   ORDER BY s.id FOR NO KEY UPDATE OF s;
+
+  -- Statement 1: the files. Its counter trigger locks the progress rows in id order, so the
   -- update below never takes locks in an order that could deadlock with another worker.
   WITH o AS (
     SELECT * FROM jsonb_to_recordset(outcomes) AS o (
@@ -633,23 +757,28 @@ BEGIN
            bool_or(coalesce(o.session_failed, false)) AS session_failed
       FROM o JOIN public.batch_upload_files f ON f.id = o.id
      GROUP BY f.batch_session_id
+  ), totals AS (
+    -- Runs whether or not the statement below reads it, as every data-modifying WITH does.
+    UPDATE batchpilot_private.session_progress sp
+       SET total_api_calls = sp.total_api_calls + p.api_calls,
+           total_tokens_used = sp.total_tokens_used + p.tokens_used,
+           total_thinking_tokens = sp.total_thinking_tokens + p.thinking_tokens,
+           rate_limit_hits = sp.rate_limit_hits + p.rate_limit_hits,
+           total_processing_time_ms = sp.total_processing_time_ms + p.duration_ms,
+           unpublished = true
+      FROM per_session p
+     WHERE sp.session_id = p.id
   )
+  -- A session's error, and a stop, are published at once.
   UPDATE public.batch_upload_sessions s
-     SET total_api_calls = s.total_api_calls + p.api_calls,
-         total_tokens_used = s.total_tokens_used + p.tokens_used,
-         total_thinking_tokens = s.total_thinking_tokens + p.thinking_tokens,
-         rate_limit_hits = s.rate_limit_hits + p.rate_limit_hits,
-         total_processing_time_ms = s.total_processing_time_ms + p.duration_ms,
-         -- Every attempt's time, over the files that are done: what a finished file cost on average.
-         avg_file_processing_time_ms = round((s.total_processing_time_ms + p.duration_ms)::numeric
-             / nullif(s.files_completed + s.files_failed, 0), 2),
-         error_message = coalesce(p.session_error, s.error_message),
+     SET error_message = coalesce(p.session_error, s.error_message),
          last_error_at = CASE WHEN p.session_error IS NULL THEN s.last_error_at ELSE done_time END,
          status = CASE WHEN p.session_failed AND s.status IN ('pending', 'processing') THEN 'failed' ELSE s.status END,
          completed_at = CASE WHEN p.session_failed AND s.status IN ('pending', 'processing') THEN done_time
                         ELSE s.completed_at END
     FROM per_session p
-   WHERE s.id = p.id;
+   WHERE s.id = p.id
+     AND (p.session_error IS NOT NULL OR p.session_failed);
 
   -- Statement 3: the extraction, typed, and its copy into the receipt the file names (if any).
   PERFORM batchpilot_private.store_extraction(o.id, o.receipt, done_time)
@@ -657,6 +786,12 @@ BEGIN
     WHERE o.id = ANY (applied_ids)
       AND o.status = 'completed'
       AND o.receipt IS NOT NULL;
+
+  -- Published now if quiet for a second or stopped; otherwise by the next completion or the leader.
+  PERFORM batchpilot_private.publish_progress(
+    ARRAY(SELECT DISTINCT f.batch_session_id FROM public.batch_upload_files f WHERE f.id = ANY (applied_ids)),
+    interval '1 second');
+  PERFORM set_config('batchpilot.progress', '', true);
 
   RETURN QUERY
   SELECT f.id, f.batch_session_id, f.status FROM public.batch_upload_files f WHERE f.id = ANY (applied_ids);
@@ -708,12 +843,12 @@ CREATE TRIGGER batch_upload_files_check_storage_path
 REVOKE ALL ON FUNCTION batchpilot_private.apply_file_status_changes(uuid[], text[], integer[]),
   batchpilot_private.count_file_statuses(), batchpilot_private.notify_sessions(uuid[]),
   batchpilot_private.notify_claimable_files(), batchpilot_private.notify_resumed_sessions(),
-  batchpilot_private.check_storage_path()
+  batchpilot_private.check_storage_path(), batchpilot_private.create_session_progress()
   FROM PUBLIC, anon, authenticated, service_role;
 REVOKE ALL ON FUNCTION batchpilot_private.claim_files(text, integer, interval, text, text, text),
-  batchpilot_private.complete_files(jsonb) FROM PUBLIC;
+  batchpilot_private.complete_files(jsonb), batchpilot_private.publish_progress(uuid[], interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION batchpilot_private.claim_files(text, integer, interval, text, text, text),
-  batchpilot_private.complete_files(jsonb) TO service_role;
+  batchpilot_private.complete_files(jsonb), batchpilot_private.publish_progress(uuid[], interval) TO service_role;
 
 -- ---------------------------------------------------------------------------------------------
 -- Files follow their session. A frontend registers files as uploading or pending and may retry or

@@ -18,9 +18,10 @@ CREATE OR REPLACE FUNCTION batchpilot_private.batch_models_due()
   SET search_path = ''
 AS $$
   WITH open_sessions AS (
-    SELECT s.id, s.provider, s.model, s.files_pending
+    SELECT s.id, s.provider, s.model, p.files_pending
       FROM public.batch_upload_sessions s
-     WHERE s.delivery = 'batch' AND s.status IN ('pending', 'processing') AND s.files_pending > 0
+      JOIN batchpilot_private.session_progress p ON p.session_id = s.id
+     WHERE s.delivery = 'batch' AND s.status IN ('pending', 'processing') AND p.files_pending > 0
   ), by_session AS (
     SELECT o.provider, o.model, o.files_pending AS files, d.due_at
       FROM open_sessions o

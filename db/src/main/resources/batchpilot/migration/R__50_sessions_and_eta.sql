@@ -148,11 +148,12 @@ BEGIN
   WITH sharing AS (
     -- The sessions that share a model's capacity now or from their first claim; paused ones wait.
     SELECT s.id, s.provider, s.model, s.status, s.started_at, s.processing_strategy,
-           s.files_pending + s.files_processing AS files_left
+           p.files_pending + p.files_processing AS files_left
       FROM public.batch_upload_sessions s
+      JOIN batchpilot_private.session_progress p ON p.session_id = s.id
      WHERE s.status IN ('pending', 'processing')
        AND s.delivery = 'interactive'
-       AND s.files_pending + s.files_processing > 0
+       AND p.files_pending + p.files_processing > 0
   ), output AS (
     -- What the fleet finished per model in the window, sessions that ended meanwhile included.
     -- n files from the first of them to now are n - 1 intervals: the start-up before the first
@@ -332,7 +333,7 @@ BEGIN
   -- not yet in a job go in the next one, so 24 hours from now. An upper bound, as Google gives no other.
   WITH batch_estimate AS (
     SELECT s.id,
-           greatest(CASE WHEN s.files_pending > 0 THEN now_time END,
+           greatest(CASE WHEN p.files_pending > 0 THEN now_time END,
                     (SELECT max(j.created_at) FROM batchpilot_private.batch_jobs j
                       WHERE j.state IN ('creating', 'pending', 'running')
                         AND EXISTS (SELECT 1 FROM batchpilot_private.batch_job_files jf
@@ -340,9 +341,10 @@ BEGIN
                                     WHERE jf.job_id = j.id AND f.batch_session_id = s.id AND f.status = 'processing')))
              + interval '24 hours' AS due_by
       FROM public.batch_upload_sessions s
+      JOIN batchpilot_private.session_progress p ON p.session_id = s.id
      WHERE s.status IN ('pending', 'processing')
        AND s.delivery = 'batch'
-       AND s.files_pending + s.files_processing > 0
+       AND p.files_pending + p.files_processing > 0
   ), unlocked AS (
     SELECT s.id FROM public.batch_upload_sessions s JOIN batch_estimate e ON e.id = s.id
      WHERE e.due_by IS NOT NULL AND s.estimated_completion_at IS DISTINCT FROM e.due_by
@@ -358,6 +360,85 @@ BEGIN
   RETURN updated + batch_updated;
 END
 $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- The maintenance leader's progress round, about once a second: ends the sessions that have
+-- nothing left to do, then publishes the running sessions' counters and totals that changed since
+-- their rows last got them (publish_progress). A session ends when no file is uploading, pending or
+-- processing and at least total_files files finished (completed, failed or skipped), so a session
+-- whose frontend is still registering files is not ended early; it completes, unless nothing could
+-- be done (every finished file failed, none completed): then it fails, saying so. Its row gets the
+-- exact counters in the same update. Paused sessions wait for their resume; a pending session
+-- never claimed ends only with a finished file (every file skipped before a worker saw it).
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION batchpilot_private.run_progress_round(min_interval interval DEFAULT interval '1 second')
+  RETURNS TABLE (completed integer, failed integer, published integer)
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+DECLARE
+  now_time timestamptz := clock_timestamp();
+  ended text[];
+BEGIN
+  WITH finished AS (
+    SELECT p.session_id
+      FROM batchpilot_private.session_progress p
+      JOIN public.batch_upload_sessions s ON s.id = p.session_id
+     WHERE (s.status = 'processing'
+            OR (s.status = 'pending' AND p.files_completed + p.files_failed + p.files_skipped > 0))
+       AND p.files_uploading + p.files_pending + p.files_processing = 0
+       AND p.files_completed + p.files_failed + p.files_skipped >= s.total_files
+     ORDER BY p.session_id
+       FOR NO KEY UPDATE OF p SKIP LOCKED
+  ), unlocked AS (
+    SELECT s.id FROM public.batch_upload_sessions s
+     WHERE s.id IN (SELECT finished.session_id FROM finished)
+     ORDER BY s.id
+       FOR NO KEY UPDATE OF s SKIP LOCKED
+  ), ended_sessions AS (
+    UPDATE public.batch_upload_sessions s
+       SET status = CASE WHEN p.files_completed = 0 AND p.files_failed > 0 THEN 'failed' ELSE 'completed' END,
+           completed_at = now_time,
+           started_at = coalesce(s.started_at, p.started_at, now_time),
+           estimated_completion_at = NULL,
+           error_message = CASE WHEN p.files_completed = 0 AND p.files_failed > 0
+             THEN 'every file failed (' || p.files_failed
+                  || ' of them), so nothing was extracted: each file''s error_message says why'
+             ELSE s.error_message END,
+           last_error_at = CASE WHEN p.files_completed = 0 AND p.files_failed > 0 THEN now_time ELSE s.last_error_at END,
+           files_uploading = p.files_uploading,
+           files_pending = p.files_pending,
+           files_processing = p.files_processing,
+           files_completed = p.files_completed,
+           files_failed = p.files_failed,
+           files_skipped = p.files_skipped,
+           total_processing_time_ms = p.total_processing_time_ms,
+           total_api_calls = p.total_api_calls,
+           total_tokens_used = p.total_tokens_used,
+           total_thinking_tokens = p.total_thinking_tokens,
+           rate_limit_hits = p.rate_limit_hits,
+           avg_file_processing_time_ms = round(p.total_processing_time_ms::numeric
+               / nullif(p.files_completed + p.files_failed, 0), 2)
+      FROM batchpilot_private.session_progress p
+     WHERE p.session_id = s.id
+       AND s.id IN (SELECT unlocked.id FROM unlocked)
+    RETURNING s.id, s.status
+  ), marked AS (
+    UPDATE batchpilot_private.session_progress p
+       SET unpublished = false, published_at = now_time
+     WHERE p.session_id IN (SELECT ended_sessions.id FROM ended_sessions)
+  )
+  SELECT coalesce(array_agg(ended_sessions.status), '{}') INTO ended FROM ended_sessions;
+
+  completed := cardinality(array_positions(ended, 'completed'));
+  failed := cardinality(array_positions(ended, 'failed'));
+  published := batchpilot_private.publish_progress(NULL, min_interval);
+  RETURN NEXT;
+END
+$$;
+
+REVOKE ALL ON FUNCTION batchpilot_private.run_progress_round(interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION batchpilot_private.run_progress_round(interval) TO service_role;
 
 -- Trigger functions need no EXECUTE to fire; nobody calls them directly.
 REVOKE ALL ON FUNCTION batchpilot_private.check_session_status_change(),

@@ -26,7 +26,11 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
-/** The statement-level trigger keeps a session's files_* counters equal to its files' statuses. */
+/**
+ * The statement-level trigger keeps a session's exact counters (batchpilot_private.session_progress)
+ * equal to its files' statuses, and its row's published files_* counters with them: at once for
+ * these statements, or, where another transaction held the row, after the leader's progress round.
+ */
 @ExtendWith(PostgresExtension.class)
 class SessionCountersTest {
 
@@ -136,7 +140,7 @@ class SessionCountersTest {
          Connection other = db.getConnection()) {
       blocker.setAutoCommit(false);
       try (PreparedStatement lock = TestData.prepare(blocker,
-          "SELECT 1 FROM public.batch_upload_sessions WHERE id = ? FOR UPDATE", low)) {
+          "SELECT 1 FROM batchpilot_private.session_progress WHERE session_id = ? FOR UPDATE", low)) {
         lock.executeQuery().close();
       }
       int writerPid = pid(writer);
@@ -225,19 +229,28 @@ class SessionCountersTest {
     }
   }
 
-  /** Every session's counters, side by side with a count of its files by status. */
+  /**
+   * Every session's exact counters, side by side with a count of its files by status; then, after a
+   * progress round, its published ones.
+   */
   private void assertCountersEqualFileCounts() throws SQLException {
-    String sql = "SELECT s.id, format('%s/%s/%s/%s/%s/%s', s.files_uploading, s.files_pending, s.files_processing,"
+    assertCountersEqualFileCounts("batchpilot_private.session_progress", "session_id");
+    data.update("SELECT batchpilot_private.run_progress_round(interval '0')");
+    assertCountersEqualFileCounts("public.batch_upload_sessions", "id");
+  }
+
+  private void assertCountersEqualFileCounts(String table, String id) throws SQLException {
+    String sql = "SELECT s." + id + ", format('%s/%s/%s/%s/%s/%s', s.files_uploading, s.files_pending, s.files_processing,"
         + " s.files_completed, s.files_failed, s.files_skipped),"
         + " format('%s/%s/%s/%s/%s/%s', count(f.id) FILTER (WHERE f.status = 'uploading'),"
         + " count(f.id) FILTER (WHERE f.status = 'pending'), count(f.id) FILTER (WHERE f.status = 'processing'),"
         + " count(f.id) FILTER (WHERE f.status = 'completed'), count(f.id) FILTER (WHERE f.status = 'failed'),"
         + " count(f.id) FILTER (WHERE f.status = 'skipped'))"
-        + " FROM public.batch_upload_sessions s LEFT JOIN public.batch_upload_files f ON f.batch_session_id = s.id"
-        + " GROUP BY s.id";
+        + " FROM " + table + " s LEFT JOIN public.batch_upload_files f ON f.batch_session_id = s." + id
+        + " GROUP BY s." + id;
     try (Connection c = db.getConnection(); PreparedStatement s = c.prepareStatement(sql); ResultSet rs = s.executeQuery()) {
       while (rs.next()) {
-        assertEquals(rs.getString(3), rs.getString(2), "session " + rs.getString(1)
+        assertEquals(rs.getString(3), rs.getString(2), table + ": session " + rs.getString(1)
             + " counters (uploading/pending/processing/completed/failed/skipped) differ from its files");
       }
     }

@@ -45,19 +45,21 @@ class SupabaseMigrationFileTest {
     }
     assertTrue(rendered.indexOf(Installation.recordStatement(release)) > last, "the installation record comes last");
     assertEquals("V1__baseline.sql", release.migrations().get(0));
-    assertTrue(release.migrations().get(1).startsWith("R__10_"), release.migrations().toString());
+    assertEquals("V2__session_progress.sql", release.migrations().get(1));
+    assertTrue(release.migrations().get(2).startsWith("R__10_"), release.migrations().toString());
   }
 
   @Test
   void upgradeHoldsTheNewVersionedMigrationsEveryRepeatableAndTheRecord(@TempDir Path folder) {
     Release next = FixtureRelease.create(folder);
-    assertEquals(2, next.schemaVersion());
+    assertEquals(3, next.schemaVersion());
 
-    String upgrade = SupabaseMigrationFile.upgrade(next, new Installed(Release.current().name(), 1)).orElseThrow();
+    String upgrade = SupabaseMigrationFile.upgrade(next, new Installed(Release.current().name(), 2)).orElseThrow();
 
-    assertTrue(upgrade.startsWith("-- batchpilot release " + FixtureRelease.NAME + " schema 2\n"), upgrade.substring(0, 80));
+    assertTrue(upgrade.startsWith("-- batchpilot release " + FixtureRelease.NAME + " schema 3\n"), upgrade.substring(0, 80));
     assertFalse(upgrade.contains("-- ==== V1__baseline.sql ===="), "the baseline is installed already");
-    assertTrue(upgrade.contains("-- ==== V2__fixture.sql ===="));
+    assertFalse(upgrade.contains("-- ==== V2__session_progress.sql ===="), "so is this release's V2");
+    assertTrue(upgrade.contains("-- ==== V3__fixture.sql ===="));
     for (String repeatable : next.repeatables()) {
       assertTrue(upgrade.contains("-- ==== " + repeatable + " ===="), repeatable);
     }
@@ -68,7 +70,7 @@ class SupabaseMigrationFileTest {
   @Test
   void upgradeFromTheSameReleaseIsNothing(@TempDir Path folder) {
     Release next = FixtureRelease.create(folder);
-    assertEquals(Optional.empty(), SupabaseMigrationFile.upgrade(next, new Installed(FixtureRelease.NAME, 2)));
+    assertEquals(Optional.empty(), SupabaseMigrationFile.upgrade(next, new Installed(FixtureRelease.NAME, 3)));
   }
 
   @Test
@@ -82,8 +84,8 @@ class SupabaseMigrationFileTest {
 
   @Test
   void releasesCompareAsSemanticVersions() {
-    assertTrue(SupabaseMigrationFile.compareReleases("0.1.0", "0.2.0-test") < 0);
-    assertTrue(SupabaseMigrationFile.compareReleases("0.2.0-test", "0.2.0") < 0);
+    assertTrue(SupabaseMigrationFile.compareReleases("0.2.0", "0.3.0-test") < 0);
+    assertTrue(SupabaseMigrationFile.compareReleases("0.3.0-test", "0.3.0") < 0);
     assertTrue(SupabaseMigrationFile.compareReleases("0.10.0", "0.9.1") > 0);
     assertEquals(0, SupabaseMigrationFile.compareReleases("1.2.3", "1.2.3"));
   }
@@ -98,11 +100,11 @@ class SupabaseMigrationFileTest {
         SupabaseMigrationFile.render());
     Release next = FixtureRelease.create(Files.createDirectories(folder.resolve("next")));
     String nextName = SupabaseMigrationFile.fileName(next, Instant.parse("2026-12-24T17:05:09Z"));
-    assertEquals("20261224170509_batchpilot_0.2.0-test.sql", nextName);
+    assertEquals("20261224170509_batchpilot_0.3.0-test.sql", nextName);
     Files.writeString(folder.resolve(nextName),
-        SupabaseMigrationFile.upgrade(next, new Installed(Release.current().name(), 1)).orElseThrow());
+        SupabaseMigrationFile.upgrade(next, new Installed(Release.current().name(), 2)).orElseThrow());
 
-    assertEquals(Optional.of(new Installed(FixtureRelease.NAME, 2)), SupabaseMigrationFile.newestIn(folder));
+    assertEquals(Optional.of(new Installed(FixtureRelease.NAME, 3)), SupabaseMigrationFile.newestIn(folder));
   }
 
   @Test

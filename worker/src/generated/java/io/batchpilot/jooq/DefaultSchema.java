@@ -76,8 +76,9 @@ public class DefaultSchema extends SchemaImpl {
     public final BatchUploadFiles BATCH_UPLOAD_FILES = BatchUploadFiles.BATCH_UPLOAD_FILES;
 
     /**
-     * A batch of uploaded files processed together; counters always equal the
-     * counts of its files by status.
+     * A batch of uploaded files processed together; its counters and totals are
+     * published from batchpilot_private.session_progress, about a second behind
+     * at most while it runs, exact when it ends.
      */
     public final BatchUploadSessions BATCH_UPLOAD_SESSIONS = BatchUploadSessions.BATCH_UPLOAD_SESSIONS;
 

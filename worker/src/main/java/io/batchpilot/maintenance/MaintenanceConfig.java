@@ -16,7 +16,8 @@ import java.util.Map;
  * @param electionInterval how often every worker tries to take (or the leader renews) the
  *     leadership; shorter than the term
  * @param rescueInterval how often expired leases are rescued
- * @param finaliseInterval how often finished sessions are ended
+ * @param progressInterval how often finished sessions are ended and running sessions' progress
+ *     left unpublished reaches their rows (what Realtime sends)
  * @param etaInterval how often session ETAs are recomputed
  * @param etaWindow the recent past whose finished files measure the fleet's pace
  * @param retentionInterval how often old rows are pruned
@@ -30,7 +31,7 @@ public record MaintenanceConfig(
     Duration leaderTerm,
     Duration electionInterval,
     Duration rescueInterval,
-    Duration finaliseInterval,
+    Duration progressInterval,
     Duration etaInterval,
     Duration etaWindow,
     Duration retentionInterval,
@@ -42,7 +43,8 @@ public record MaintenanceConfig(
   public static final Duration DEFAULT_LEADER_TERM = Duration.ofSeconds(5);
   public static final Duration DEFAULT_ELECTION_INTERVAL = Duration.ofSeconds(1);
   public static final Duration DEFAULT_RESCUE_INTERVAL = Duration.ofSeconds(5);
-  public static final Duration DEFAULT_FINALISE_INTERVAL = Duration.ofSeconds(2);
+  /** Realtime subscribers see a running session's counters move about once a second. */
+  public static final Duration DEFAULT_PROGRESS_INTERVAL = Duration.ofSeconds(1);
   public static final Duration DEFAULT_ETA_INTERVAL = Duration.ofSeconds(5);
   public static final Duration DEFAULT_ETA_WINDOW = Duration.ofSeconds(60);
   public static final Duration DEFAULT_RETENTION_INTERVAL = Duration.ofMinutes(10);
@@ -67,7 +69,7 @@ public record MaintenanceConfig(
     positive("leaderTerm", leaderTerm);
     positive("electionInterval", electionInterval);
     positive("rescueInterval", rescueInterval);
-    positive("finaliseInterval", finaliseInterval);
+    positive("progressInterval", progressInterval);
     positive("etaInterval", etaInterval);
     positive("etaWindow", etaWindow);
     positive("retentionInterval", retentionInterval);
@@ -85,7 +87,7 @@ public record MaintenanceConfig(
 
   public static MaintenanceConfig defaults() {
     return new MaintenanceConfig(DEFAULT_LEADER_TERM, DEFAULT_ELECTION_INTERVAL, DEFAULT_RESCUE_INTERVAL,
-        DEFAULT_FINALISE_INTERVAL, DEFAULT_ETA_INTERVAL, DEFAULT_ETA_WINDOW, DEFAULT_RETENTION_INTERVAL,
+        DEFAULT_PROGRESS_INTERVAL, DEFAULT_ETA_INTERVAL, DEFAULT_ETA_WINDOW, DEFAULT_RETENTION_INTERVAL,
         LEDGER_RETENTION.defaultValue(), METRICS_RETENTION.defaultValue(), UPLOAD_TIMEOUT.defaultValue(),
         DEFAULT_BATCH_SIZE);
   }
@@ -93,7 +95,7 @@ public record MaintenanceConfig(
   /** The defaults, with the retentions and the upload timeout from the environment when set. */
   public static MaintenanceConfig fromEnvironment(Map<String, String> env) {
     MaintenanceConfig d = defaults();
-    return new MaintenanceConfig(d.leaderTerm, d.electionInterval, d.rescueInterval, d.finaliseInterval,
+    return new MaintenanceConfig(d.leaderTerm, d.electionInterval, d.rescueInterval, d.progressInterval,
         d.etaInterval, d.etaWindow, d.retentionInterval, LEDGER_RETENTION.from(env), METRICS_RETENTION.from(env),
         UPLOAD_TIMEOUT.from(env), d.batchSize);
   }

@@ -25,7 +25,7 @@ public final class MaintenanceService implements AutoCloseable {
   private final LeaderElector elector;
   private final LeaseRescuer rescuer;
   private final StaleUploadSkipper uploads;
-  private final SessionFinaliser finaliser;
+  private final SessionProgress progress;
   private final EtaEstimator eta;
   private final Retention retention;
   private ScheduledExecutorService duties;
@@ -40,7 +40,7 @@ public final class MaintenanceService implements AutoCloseable {
     this.elector = new LeaderElector(dataSource, workerId, config.leaderTerm(), config.electionInterval());
     this.rescuer = new LeaseRescuer(dataSource, config.batchSize());
     this.uploads = new StaleUploadSkipper(dataSource, config.uploadTimeout(), config.batchSize());
-    this.finaliser = new SessionFinaliser(dataSource);
+    this.progress = new SessionProgress(dataSource);
     this.eta = new EtaEstimator(dataSource);
     List<Retention.Target> pruned = new ArrayList<>();
     pruned.add(Retention.ledger(config.ledgerRetention()));
@@ -68,9 +68,9 @@ public final class MaintenanceService implements AutoCloseable {
       int skipped = uploads.runOnce();
       return skipped == 0 ? null : "skipped " + skipped + " files left uploading past " + config.uploadTimeout();
     });
-    schedule("session finaliser", config.finaliseInterval(), () -> {
-      SessionFinaliser.Result r = finaliser.runOnce();
-      return r.total() == 0 ? null : "completed " + r.completed() + " sessions, failed " + r.failed();
+    schedule("session progress", config.progressInterval(), () -> {
+      SessionProgress.Result r = progress.runOnce();
+      return r.ended() == 0 ? null : "completed " + r.completed() + " sessions, failed " + r.failed();
     });
     schedule("ETA", config.etaInterval(), () -> {
       eta.runOnce(config.etaWindow());

@@ -14,7 +14,7 @@ import org.jooq.DSLContext;
  * Skips files left {@code uploading} longer than the upload timeout since their row last changed:
  * the frontend registered them and never said the bytes were in Storage (a tab closed mid-upload,
  * a lost network). Without this their session would wait for them forever; skipped, with
- * {@code upload_failed} and a message saying why, the session finaliser can end it. Found through
+ * {@code upload_failed} and a message saying why, the progress round can end it. Found through
  * the sessions' {@code files_uploading} counter, so no statement scans finished files; a batch of
  * files per statement.
  */

@@ -11,7 +11,13 @@ import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.UUID;
 import javax.sql.DataSource;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import org.jooq.DSLContext;
+import org.jooq.Field;
+import org.jooq.Record;
+import org.jooq.SelectOnConditionStep;
+import org.jooq.Table;
 import org.jooq.InsertValuesStep10;
 import org.jooq.impl.DSL;
 
@@ -23,6 +29,14 @@ public final class Sessions {
 
   /** Files go in by the thousand: one statement each, well under PostgreSQL's 65,535 parameters. */
   private static final int INSERT_CHUNK = 1000;
+
+  /** Each session's exact counters and totals (the V2 migration's private table). */
+  private static final Table<?> PROGRESS = DSL.table("batchpilot_private.session_progress").as("p");
+  private static final List<Field<?>> EXACT = List.of("files_pending", "files_processing", "files_completed",
+          "files_failed", "files_skipped", "total_api_calls", "total_tokens_used", "total_thinking_tokens",
+          "rate_limit_hits", "total_processing_time_ms").stream()
+      .<Field<?>>map(column -> DSL.field(DSL.name("p", column)).as("exact_" + column))
+      .toList();
 
   private final DSLContext dsl;
 
@@ -101,32 +115,40 @@ public final class Sessions {
   public int cancel(UUID sessionId) {
     return dsl.transactionResult(tx -> {
       DSLContext t = tx.dsl();
-      Integer skippedBefore = t.select(BATCH_UPLOAD_SESSIONS.FILES_SKIPPED)
+      boolean open = t.selectOne()
           .from(BATCH_UPLOAD_SESSIONS)
           .where(BATCH_UPLOAD_SESSIONS.ID.eq(sessionId))
           .and(BATCH_UPLOAD_SESSIONS.STATUS.in("pending", "processing", "paused"))
           .forUpdate()
-          .fetchOne(BATCH_UPLOAD_SESSIONS.FILES_SKIPPED);
-      if (skippedBefore == null) {
+          .fetchOptional().isPresent();
+      if (!open) {
         return -1;
       }
+      int skippedBefore = exactSkipped(t, sessionId);
       t.update(BATCH_UPLOAD_SESSIONS)
           .set(BATCH_UPLOAD_SESSIONS.STATUS, "cancelled")
           .where(BATCH_UPLOAD_SESSIONS.ID.eq(sessionId))
           .execute();
-      return t.select(BATCH_UPLOAD_SESSIONS.FILES_SKIPPED)
-          .from(BATCH_UPLOAD_SESSIONS)
-          .where(BATCH_UPLOAD_SESSIONS.ID.eq(sessionId))
-          .fetchOne(BATCH_UPLOAD_SESSIONS.FILES_SKIPPED) - skippedBefore;
+      return exactSkipped(t, sessionId) - skippedBefore;
     });
   }
 
+  /** The session's skipped files now: its exact counter, not the row's copy published a moment ago. */
+  private static int exactSkipped(DSLContext t, UUID sessionId) {
+    return ((Number) t.fetchValue("SELECT files_skipped FROM batchpilot_private.session_progress WHERE session_id = ?",
+        sessionId)).intValue();
+  }
+
+  /**
+   * Where the session is now: its row, with the exact counters and totals of its progress row
+   * (the row's own copy, what Realtime sends, is published about once a second while it runs).
+   */
   public Progress progress(UUID sessionId) {
-    return progressOf(dsl.selectFrom(BATCH_UPLOAD_SESSIONS)
+    return withExactProgress()
         .where(BATCH_UPLOAD_SESSIONS.ID.eq(sessionId))
-        .fetchOptional()
+        .fetchOptional(Sessions::progressOf)
         .orElseThrow(() -> new IllegalArgumentException("no batch session " + sessionId
-            + ": check the id (batchpilot status lists the sessions)")));
+            + ": check the id (batchpilot status lists the sessions)"));
   }
 
   /** Files waiting in sessions that are not over: read from the sessions' counters, not the file table. */
@@ -139,7 +161,7 @@ public final class Sessions {
 
   /** The most recently created sessions, newest first. */
   public List<Progress> recent(int limit) {
-    return dsl.selectFrom(BATCH_UPLOAD_SESSIONS)
+    return withExactProgress()
         .orderBy(BATCH_UPLOAD_SESSIONS.CREATED_AT.desc(), BATCH_UPLOAD_SESSIONS.ID)
         .limit(limit)
         .fetch(Sessions::progressOf);
@@ -174,11 +196,28 @@ public final class Sessions {
             r.getFilesAtGoogle(), r.getCreatedAt(), r.getSubmittedAt(), r.getEndedAt(), r.getDueBy(), r.getErrorMessage()));
   }
 
-  private static Progress progressOf(BatchUploadSessionsRecord s) {
-    return new Progress(s.getId(), s.getStatus(), s.getTotalFiles(), s.getFilesPending(), s.getFilesProcessing(),
-        s.getFilesCompleted(), s.getFilesFailed(), s.getFilesSkipped(), s.getTotalApiCalls(), s.getTotalTokensUsed(),
-        s.getTotalThinkingTokens(), s.getRateLimitHits(), s.getAvgFileProcessingTimeMs(), s.getStartedAt(), s.getCompletedAt(),
-        s.getEstimatedCompletionAt(), s.getErrorMessage(), s.getSessionName(), s.getCreatedAt(),
-        Delivery.fromSqlName(s.getDelivery()), s.getInteractiveFallback());
+  private SelectOnConditionStep<Record> withExactProgress() {
+    return dsl.select(BATCH_UPLOAD_SESSIONS.fields()).select(EXACT)
+        .from(BATCH_UPLOAD_SESSIONS)
+        .join(PROGRESS).on(DSL.field(DSL.name("p", "session_id"), UUID.class).eq(BATCH_UPLOAD_SESSIONS.ID));
+  }
+
+  private static Progress progressOf(Record r) {
+    BatchUploadSessionsRecord s = r.into(BATCH_UPLOAD_SESSIONS);
+    int completed = exact(r, "files_completed", Integer.class);
+    int failed = exact(r, "files_failed", Integer.class);
+    BigDecimal averageMs = completed + failed == 0 ? null
+        : BigDecimal.valueOf(exact(r, "total_processing_time_ms", Long.class))
+            .divide(BigDecimal.valueOf(completed + failed), 2, RoundingMode.HALF_UP);
+    return new Progress(s.getId(), s.getStatus(), s.getTotalFiles(), exact(r, "files_pending", Integer.class),
+        exact(r, "files_processing", Integer.class), completed, failed, exact(r, "files_skipped", Integer.class),
+        exact(r, "total_api_calls", Integer.class), exact(r, "total_tokens_used", Long.class),
+        exact(r, "total_thinking_tokens", Long.class), exact(r, "rate_limit_hits", Integer.class), averageMs,
+        s.getStartedAt(), s.getCompletedAt(), s.getEstimatedCompletionAt(), s.getErrorMessage(), s.getSessionName(),
+        s.getCreatedAt(), Delivery.fromSqlName(s.getDelivery()), s.getInteractiveFallback());
+  }
+
+  private static <T> T exact(Record r, String column, Class<T> type) {
+    return r.get("exact_" + column, type);
   }
 }

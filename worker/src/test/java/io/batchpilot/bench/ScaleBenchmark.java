@@ -6,7 +6,7 @@ import io.batchpilot.db.testing.TestPostgres;
 import io.batchpilot.maintenance.LeaseRescuer;
 import io.batchpilot.maintenance.MaintenanceConfig;
 import io.batchpilot.maintenance.Retention;
-import io.batchpilot.maintenance.SessionFinaliser;
+import io.batchpilot.maintenance.SessionProgress;
 import io.batchpilot.maintenance.StaleUploadSkipper;
 import io.batchpilot.metrics.Metrics;
 import io.batchpilot.pipeline.ClaimedFile;
@@ -31,7 +31,7 @@ import org.jooq.DSLContext;
  * by default. Per N, in a fresh database: the claim's latency (claims of 16 files, each claim's
  * files then completed by an instant processor in one write, so the fleet's in-flight stays
  * bounded), files per second through that loop, an ETA round, a maintenance round (lease rescue,
- * stale uploads, session finaliser, retention), and the bytes a file takes on disk (table, TOAST
+ * stale uploads, progress round, retention), and the bytes a file takes on disk (table, TOAST
  * and indexes). Files are inserted by SQL, one statement per session.
  *
  * <p>Arguments: sizes, comma-separated (default 10000,100000,1000000); sessions (1000); teams (100).
@@ -87,12 +87,12 @@ public final class ScaleBenchmark {
         double etaMs = medianMs(5, () -> eta.runOnce(MaintenanceConfig.DEFAULT_ETA_WINDOW));
         LeaseRescuer rescuer = new LeaseRescuer(db.dataSource(), 500);
         StaleUploadSkipper uploads = new StaleUploadSkipper(db.dataSource(), Duration.ofHours(24), 500);
-        SessionFinaliser finaliser = new SessionFinaliser(db.dataSource());
+        SessionProgress progress = new SessionProgress(db.dataSource());
         Retention retention = new Retention(db.dataSource(), List.of(Retention.ledger(Duration.ofDays(30))), 500);
         double maintenanceMs = medianMs(3, () -> {
           rescuer.runOnce();
           uploads.runOnce();
-          finaliser.runOnce();
+          progress.runOnce();
           return retention.runOnce();
         });
         Arrays.sort(claimMs);

@@ -163,8 +163,9 @@ class QuotaGateTest {
     // The worker died mid-call; the next grant after the lease ends its permit.
     assertTrue(stepped.acquire(model, 1, Strategy.AGGRESSIVE, T0.plusSeconds(2), 2000L, null).granted());
 
-    assertEquals(1, stepped.dsl().fetchOne("select total_api_calls from public.batch_upload_sessions where id = ?",
-        session).get(0, Integer.class));
+    // Counted in the session's exact totals; its row gets them at the leader's next progress round.
+    assertEquals(1, stepped.dsl().fetchOne("select total_api_calls from batchpilot_private.session_progress"
+        + " where session_id = ?", session).get(0, Integer.class));
   }
 
   private long leaseLeftMs(Permit permit) {

@@ -13,6 +13,7 @@ import io.batchpilot.db.testing.PostgresExtension;
 import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
 import io.batchpilot.jooq.tables.records.BatchUploadSessionsRecord;
+import io.batchpilot.session.Sessions;
 import io.batchpilot.store.Jooq;
 import java.sql.Connection;
 import java.sql.Statement;
@@ -146,7 +147,7 @@ class LeaseRescuerTest {
     assertEquals(0, dsl.fetchCount(QUOTA_PERMITS, QUOTA_PERMITS.FILE_ID.eq(killedMidCall)),
         "the dead worker's permits no longer count as in flight");
     assertEquals(1, dsl.fetchCount(QUOTA_PERMITS, QUOTA_PERMITS.FILE_ID.eq(alive)));
-    assertEquals(2, dsl.selectFrom(BATCH_UPLOAD_SESSIONS).where(BATCH_UPLOAD_SESSIONS.ID.eq(session)).fetchOne()
-        .getTotalApiCalls(), "the killed worker's two calls are counted; the live one's is its worker's to report");
+    assertEquals(2, new Sessions(db.dataSource()).progress(session).apiCalls(),
+        "the killed worker's two calls are counted; the live one's is its worker's to report");
   }
 }

@@ -52,7 +52,7 @@ class StaleUploadSkipperTest {
     assertEquals(1, dsl.fetchValue(BATCH_UPLOAD_SESSIONS.FILES_SKIPPED, BATCH_UPLOAD_SESSIONS.ID.eq(mixed)));
     assertEquals(0, skipper.runOnce(), "nothing is skipped twice");
 
-    new SessionFinaliser(db.dataSource()).runOnce(); // the class's other tests leave sessions of their own
+    new SessionProgress(db.dataSource()).runOnce(); // the class's other tests leave sessions of their own
     assertEquals("completed", dsl.fetchValue(BATCH_UPLOAD_SESSIONS.STATUS, BATCH_UPLOAD_SESSIONS.ID.eq(abandoned)));
     assertEquals("processing", dsl.fetchValue(BATCH_UPLOAD_SESSIONS.STATUS, BATCH_UPLOAD_SESSIONS.ID.eq(mixed)));
   }

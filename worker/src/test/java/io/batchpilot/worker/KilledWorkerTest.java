@@ -17,7 +17,7 @@ import io.batchpilot.limiter.QuotaGateConfig;
 import io.batchpilot.limiter.Strategy;
 import io.batchpilot.limiter.WaitReason;
 import io.batchpilot.maintenance.LeaseRescuer;
-import io.batchpilot.maintenance.SessionFinaliser;
+import io.batchpilot.maintenance.SessionProgress;
 import io.batchpilot.metrics.Metrics;
 import io.batchpilot.notify.NotifierConfig;
 import io.batchpilot.pipeline.Outcome;
@@ -109,7 +109,7 @@ class KilledWorkerTest {
           .where(BATCH_UPLOAD_FILES.ID.eq(fileId)).fetchOne();
       assertEquals("completed", done.getStatus());
       assertTrue(done.getAttempts() >= 2, "the killed attempt is counted: " + done.getAttempts());
-      new SessionFinaliser(db.dataSource()).runOnce();
+      new SessionProgress(db.dataSource()).runOnce();
       assertEquals("completed", sessions.progress(session).status());
     } finally {
       child.destroyForcibly();

@@ -33,7 +33,7 @@ import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
 import io.batchpilot.limiter.Permit;
 import io.batchpilot.limiter.QuotaGate;
 import io.batchpilot.limiter.QuotaGateConfig;
-import io.batchpilot.maintenance.SessionFinaliser;
+import io.batchpilot.maintenance.SessionProgress;
 import io.batchpilot.metrics.Metrics;
 import io.batchpilot.notify.NotifierConfig;
 import io.batchpilot.pipeline.Backoff;
@@ -197,7 +197,7 @@ class ReceiptPipelineTest {
         tokens += row.getTokensUsed();
       }
       assertEquals(tokens, p.tokensUsed(), "the session's tokens are the sum of its files'");
-      new SessionFinaliser(db.dataSource()).runOnce();
+      new SessionProgress(db.dataSource()).runOnce();
       assertEquals("completed", sessions.progress(session).status());
     } finally {
       for (Worker w : workers) {

@@ -47,8 +47,9 @@ import org.jooq.impl.TableImpl;
 
 
 /**
- * A batch of uploaded files processed together; counters always equal the
- * counts of its files by status.
+ * A batch of uploaded files processed together; its counters and totals are
+ * published from batchpilot_private.session_progress, about a second behind at
+ * most while it runs, exact when it ends.
  */
 @SuppressWarnings({ "all", "unchecked", "rawtypes" })
 public class BatchUploadSessions extends TableImpl<BatchUploadSessionsRecord> {
@@ -236,7 +237,7 @@ public class BatchUploadSessions extends TableImpl<BatchUploadSessionsRecord> {
     }
 
     private BatchUploadSessions(Name alias, Table<BatchUploadSessionsRecord> aliased, Field<?>[] parameters, Condition where) {
-        super(alias, null, aliased, parameters, DSL.comment("A batch of uploaded files processed together; counters always equal the counts of its files by status."), TableOptions.table(), where);
+        super(alias, null, aliased, parameters, DSL.comment("A batch of uploaded files processed together; its counters and totals are published from batchpilot_private.session_progress, about a second behind at most while it runs, exact when it ends."), TableOptions.table(), where);
     }
 
     /**

@@ -16,8 +16,9 @@ import org.jooq.impl.UpdatableRecordImpl;
 
 
 /**
- * A batch of uploaded files processed together; counters always equal the
- * counts of its files by status.
+ * A batch of uploaded files processed together; its counters and totals are
+ * published from batchpilot_private.session_progress, about a second behind at
+ * most while it runs, exact when it ends.
  */
 @SuppressWarnings({ "all", "unchecked", "rawtypes" })
 public class BatchUploadSessionsRecord extends UpdatableRecordImpl<BatchUploadSessionsRecord> {

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 @ExtendWith(PostgresExtension.class)
-class SessionFinaliserTest {
+class SessionProgressTest {
 
   private static BatchUploadSessionsRecord session(DSLContext dsl, UUID id) {
     return dsl.selectFrom(BATCH_UPLOAD_SESSIONS).where(BATCH_UPLOAD_SESSIONS.ID.eq(id)).fetchOne();
@@ -54,8 +54,8 @@ class SessionFinaliserTest {
     UUID pendingStillRegistering = sessionWith(rows, "pending", 2, "skipped");
     UUID pendingWithWork = sessionWith(rows, "pending", 2, "skipped", "pending");
 
-    SessionFinaliser finaliser = new SessionFinaliser(db.dataSource());
-    assertEquals(new SessionFinaliser.Result(4, 2), finaliser.runOnce());
+    SessionProgress rounds = new SessionProgress(db.dataSource());
+    assertEquals(new SessionProgress.Result(4, 2, 0), rounds.runOnce());
     assertEquals("completed", session(dsl, neverClaimedAllSkipped).getStatus(),
         "a session whose every file was skipped before any claim ends too");
     assertNotNull(session(dsl, neverClaimedAllSkipped).getCompletedAt());
@@ -84,10 +84,10 @@ class SessionFinaliserTest {
     }
     assertEquals("paused", session(dsl, paused).getStatus());
 
-    assertEquals(new SessionFinaliser.Result(0, 0), finaliser.runOnce(), "nothing is ended twice");
+    assertEquals(new SessionProgress.Result(0, 0, 0), rounds.runOnce(), "nothing is ended twice");
 
     rows.file(stillRegistering, "completed");
-    assertEquals(new SessionFinaliser.Result(1, 0), finaliser.runOnce());
+    assertEquals(new SessionProgress.Result(1, 0, 0), rounds.runOnce());
     assertEquals("completed", session(dsl, stillRegistering).getStatus());
   }
 }
