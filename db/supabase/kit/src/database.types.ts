@@ -84,31 +84,19 @@ export type Database = {
       batch_upload_files: {
         Row: {
           api_calls_made: number
-          attempts: number
           batch_session_id: string
-          claimed_by: string | null
           content_sha256: string | null
           created_at: string
           delivery: string | null
           duplicate_of: string | null
-          embedded_at: string | null
-          embedding_attempts: number
-          embedding_claimed_by: string | null
-          embedding_error: string | null
-          embedding_error_type: string | null
-          embedding_lease_expires_at: string | null
-          embedding_next_attempt_at: string | null
-          embedding_status: string | null
           error_message: string | null
           error_type: string | null
           file_size_bytes: number | null
           file_type: string | null
           id: string
           input_tokens: number | null
-          lease_expires_at: string | null
           max_attempts: number
           model: string | null
-          next_attempt_at: string
           original_filename: string
           output_tokens: number | null
           processing_completed_at: string | null
@@ -117,7 +105,6 @@ export type Database = {
           rate_limited: boolean
           receipt_id: string | null
           result: Json | null
-          retry_count: number | null
           source_url: string | null
           status: string
           storage_bucket: string | null
@@ -129,31 +116,19 @@ export type Database = {
         }
         Insert: {
           api_calls_made?: number
-          attempts?: number
           batch_session_id: string
-          claimed_by?: string | null
           content_sha256?: string | null
           created_at?: string
           delivery?: string | null
           duplicate_of?: string | null
-          embedded_at?: string | null
-          embedding_attempts?: number
-          embedding_claimed_by?: string | null
-          embedding_error?: string | null
-          embedding_error_type?: string | null
-          embedding_lease_expires_at?: string | null
-          embedding_next_attempt_at?: string | null
-          embedding_status?: string | null
           error_message?: string | null
           error_type?: string | null
           file_size_bytes?: number | null
           file_type?: string | null
           id?: string
           input_tokens?: number | null
-          lease_expires_at?: string | null
           max_attempts?: number
           model?: string | null
-          next_attempt_at?: string
           original_filename: string
           output_tokens?: number | null
           processing_completed_at?: string | null
@@ -162,7 +137,6 @@ export type Database = {
           rate_limited?: boolean
           receipt_id?: string | null
           result?: Json | null
-          retry_count?: never
           source_url?: string | null
           status?: string
           storage_bucket?: string | null
@@ -174,31 +148,19 @@ export type Database = {
         }
         Update: {
           api_calls_made?: number
-          attempts?: number
           batch_session_id?: string
-          claimed_by?: string | null
           content_sha256?: string | null
           created_at?: string
           delivery?: string | null
           duplicate_of?: string | null
-          embedded_at?: string | null
-          embedding_attempts?: number
-          embedding_claimed_by?: string | null
-          embedding_error?: string | null
-          embedding_error_type?: string | null
-          embedding_lease_expires_at?: string | null
-          embedding_next_attempt_at?: string | null
-          embedding_status?: string | null
           error_message?: string | null
           error_type?: string | null
           file_size_bytes?: number | null
           file_type?: string | null
           id?: string
           input_tokens?: number | null
-          lease_expires_at?: string | null
           max_attempts?: number
           model?: string | null
-          next_attempt_at?: string
           original_filename?: string
           output_tokens?: number | null
           processing_completed_at?: string | null
@@ -207,7 +169,6 @@ export type Database = {
           rate_limited?: boolean
           receipt_id?: string | null
           result?: Json | null
-          retry_count?: never
           source_url?: string | null
           status?: string
           storage_bucket?: string | null

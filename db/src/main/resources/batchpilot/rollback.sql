@@ -39,6 +39,7 @@ DROP TRIGGER IF EXISTS batch_upload_files_check_storage_path ON public.batch_upl
 DROP FUNCTION IF EXISTS batchpilot_private.check_storage_path();
 DROP FUNCTION IF EXISTS batchpilot_private.claim_files(text, integer, interval, text, text, text);
 DROP FUNCTION IF EXISTS batchpilot_private.complete_files(jsonb);
+DROP FUNCTION IF EXISTS batchpilot_private.rescue_jobs(integer);
 DROP TABLE IF EXISTS public.receipt_extractions;
 DROP TRIGGER IF EXISTS batch_upload_files_check_receipt_tenant ON public.batch_upload_files;
 DROP FUNCTION IF EXISTS batchpilot_private.check_receipt_tenant();
@@ -77,6 +78,12 @@ DROP FUNCTION IF EXISTS batchpilot_private.mark_ledger_limited(public.quota_limi
 DROP FUNCTION IF EXISTS batchpilot_private.adaptive_factor_at(public.quota_limits, timestamptz);
 DROP FUNCTION IF EXISTS batchpilot_private.next_pacific_midnight(timestamptz);
 
+-- V3__jobs
+DROP TABLE IF EXISTS batchpilot_private.jobs;
+DROP TYPE IF EXISTS batchpilot_private.job_state;
+DROP TYPE IF EXISTS batchpilot_private.job_kind;
+DROP FUNCTION IF EXISTS batchpilot_private.notify_due_jobs();
+
 -- V2__session_progress
 DROP TABLE IF EXISTS batchpilot_private.session_progress;
 
@@ -111,7 +118,7 @@ DROP FUNCTION IF EXISTS batchpilot_private.count_file_statuses();
 DROP FUNCTION IF EXISTS batchpilot_private.apply_file_status_changes(uuid[], text[], integer[]);
 DROP FUNCTION IF EXISTS batchpilot_private.publish_progress(uuid[], interval);
 DROP FUNCTION IF EXISTS batchpilot_private.create_session_progress();
-DROP FUNCTION IF EXISTS batchpilot_private.notify_claimable_files();
+DROP FUNCTION IF EXISTS batchpilot_private.queue_extractions();
 DROP FUNCTION IF EXISTS batchpilot_private.notify_resumed_sessions();
 DROP FUNCTION IF EXISTS batchpilot_private.notify_sessions(uuid[]);
 DROP FUNCTION IF EXISTS batchpilot_private.my_session_ids();

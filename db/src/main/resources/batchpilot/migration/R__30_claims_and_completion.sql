@@ -203,7 +203,58 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION batchpilot_private.notify_claimable_files() RETURNS trigger
+-- A file that becomes pending (uploaded, or a person's retry of a failed or skipped file) gets
+-- its extraction job, due now; one that a person takes out of pending again (back to uploading,
+-- skipped, or a cancelled session) has its waiting job cancelled. The workers' own functions move
+-- the jobs they hold. SECURITY DEFINER: a frontend's statement writes the private queue.
+CREATE OR REPLACE FUNCTION batchpilot_private.queue_extractions() RETURNS trigger
+  LANGUAGE plpgsql
+  SECURITY DEFINER
+  SET search_path = ''
+AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO batchpilot_private.jobs (file_id, kind, batch_session_id, max_attempts, scheduled_at)
+    SELECT n.id, 'extraction', n.batch_session_id, n.max_attempts, clock_timestamp()
+      FROM new_files n
+     WHERE n.status = 'pending';
+    RETURN NULL;
+  END IF;
+  INSERT INTO batchpilot_private.jobs AS j (file_id, kind, batch_session_id, max_attempts, scheduled_at)
+  SELECT n.id, 'extraction', n.batch_session_id, n.max_attempts, clock_timestamp()
+    FROM new_files n JOIN old_files o USING (id)
+   WHERE n.status = 'pending' AND o.status <> 'pending'
+  ON CONFLICT (file_id, kind) DO UPDATE
+     SET state = 'available', scheduled_at = excluded.scheduled_at, finished_at = NULL
+   WHERE j.state IN ('completed', 'failed', 'cancelled');
+  -- max_attempts is the file's setting (the workers' to change); its job counts against it.
+  UPDATE batchpilot_private.jobs j
+     SET max_attempts = n.max_attempts
+    FROM new_files n JOIN old_files o USING (id)
+   WHERE j.file_id = n.id AND j.kind = 'extraction' AND n.max_attempts <> o.max_attempts;
+  UPDATE batchpilot_private.jobs j
+     SET state = 'cancelled', finished_at = clock_timestamp()
+    FROM new_files n JOIN old_files o USING (id)
+   WHERE j.file_id = n.id AND j.kind = 'extraction' AND j.state = 'available'
+     AND n.status IN ('uploading', 'skipped', 'failed', 'completed') AND o.status IS DISTINCT FROM n.status;
+  RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS batch_upload_files_queue_inserted ON public.batch_upload_files;
+CREATE TRIGGER batch_upload_files_queue_inserted
+  AFTER INSERT ON public.batch_upload_files
+  REFERENCING NEW TABLE AS new_files
+  FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.queue_extractions();
+DROP TRIGGER IF EXISTS batch_upload_files_queue_updated ON public.batch_upload_files;
+CREATE TRIGGER batch_upload_files_queue_updated
+  AFTER UPDATE ON public.batch_upload_files
+  REFERENCING OLD TABLE AS old_files NEW TABLE AS new_files
+  FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.queue_extractions();
+
+-- Extraction jobs that became due: a new one, a retry or release due now, a rescued one. A
+-- worker's own writes (claims, a retry due later) stay silent.
+CREATE OR REPLACE FUNCTION batchpilot_private.notify_due_jobs() RETURNS trigger
   LANGUAGE plpgsql
   SECURITY DEFINER
   SET search_path = ''
@@ -211,30 +262,28 @@ AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
     PERFORM batchpilot_private.notify_sessions(array_agg(DISTINCT batch_session_id))
-       FROM new_files
-      WHERE status = 'pending' AND next_attempt_at <= clock_timestamp();
+       FROM new_jobs
+      WHERE kind = 'extraction' AND state = 'available' AND scheduled_at <= clock_timestamp();
   ELSE
-    -- Only rows that were not claimable before: a worker's own writes and a rename stay silent.
     PERFORM batchpilot_private.notify_sessions(array_agg(DISTINCT n.batch_session_id))
-       FROM new_files n JOIN old_files o USING (id)
-      WHERE n.status = 'pending' AND n.next_attempt_at <= clock_timestamp()
-        AND (o.status <> 'pending' OR o.next_attempt_at > clock_timestamp()
-             OR o.batch_session_id <> n.batch_session_id);
+       FROM new_jobs n JOIN old_jobs o USING (file_id, kind)
+      WHERE n.kind = 'extraction' AND n.state = 'available' AND n.scheduled_at <= clock_timestamp()
+        AND (o.state <> 'available' OR o.scheduled_at > clock_timestamp());
   END IF;
   RETURN NULL;
 END
 $$;
 
-DROP TRIGGER IF EXISTS batch_upload_files_notify_inserted ON public.batch_upload_files;
-CREATE TRIGGER batch_upload_files_notify_inserted
-  AFTER INSERT ON public.batch_upload_files
-  REFERENCING NEW TABLE AS new_files
-  FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.notify_claimable_files();
-DROP TRIGGER IF EXISTS batch_upload_files_notify_updated ON public.batch_upload_files;
-CREATE TRIGGER batch_upload_files_notify_updated
-  AFTER UPDATE ON public.batch_upload_files
-  REFERENCING OLD TABLE AS old_files NEW TABLE AS new_files
-  FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.notify_claimable_files();
+DROP TRIGGER IF EXISTS jobs_notify_inserted ON batchpilot_private.jobs;
+CREATE TRIGGER jobs_notify_inserted
+  AFTER INSERT ON batchpilot_private.jobs
+  REFERENCING NEW TABLE AS new_jobs
+  FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.notify_due_jobs();
+DROP TRIGGER IF EXISTS jobs_notify_updated ON batchpilot_private.jobs;
+CREATE TRIGGER jobs_notify_updated
+  AFTER UPDATE ON batchpilot_private.jobs
+  REFERENCING OLD TABLE AS old_jobs NEW TABLE AS new_jobs
+  FOR EACH STATEMENT EXECUTE FUNCTION batchpilot_private.notify_due_jobs();
 
 CREATE OR REPLACE FUNCTION batchpilot_private.notify_resumed_sessions() RETURNS trigger
   LANGUAGE plpgsql
@@ -304,6 +353,7 @@ CREATE OR REPLACE FUNCTION batchpilot_private.claim_files(worker text, max_files
 AS $$
 DECLARE
   claim_time timestamptz := clock_timestamp();
+  open_ids uuid[];
   claimed_ids uuid[];
   started_ids uuid[];
 BEGIN
@@ -320,53 +370,65 @@ BEGIN
   -- The counters change below; the session rows get them at the end.
   PERFORM set_config('batchpilot.progress', 'held', true);
 
-  WITH open_sessions AS MATERIALIZED (
-    -- Progress rows locked in id order, as the counter trigger locks them: claimers of one session
-    -- take turns and each sees the files_processing the previous one committed, so max_concurrent
-    -- holds fleet-wide.
-    SELECT s.id, s.model,
-           CASE WHEN claim_files.delivery = 'batch' THEN max_files ELSE s.max_concurrent - p.files_processing END AS room,
-           p.files_processing AS in_flight,
-           CASE WHEN fair_share = 'team' THEN coalesce(s.team_id, s.user_id, s.id) ELSE s.id END AS tenant
+  -- Statement 1: the sessions with due jobs, their progress rows locked in id order (as the
+  -- counter trigger locks them): claimers of one session take turns, and the next statement, with
+  -- a snapshot taken after the locks, sees the jobs the previous claimer committed, so
+  -- max_concurrent holds fleet-wide.
+  open_ids := ARRAY(
+    SELECT s.id
       FROM public.batch_upload_sessions s
       JOIN batchpilot_private.session_progress p ON p.session_id = s.id
      WHERE s.status IN ('pending', 'processing')
-       AND p.files_pending > 0
        AND s.delivery = claim_files.delivery
-       AND (claim_files.delivery = 'batch' OR p.files_processing < s.max_concurrent)
+       AND EXISTS (SELECT 1 FROM batchpilot_private.jobs j
+                    WHERE j.batch_session_id = s.id AND j.kind = 'extraction' AND j.state = 'available'
+                      AND j.scheduled_at <= claim_time)
      ORDER BY s.id
-       FOR NO KEY UPDATE OF p
+       FOR NO KEY UPDATE OF p);
+
+  -- Statement 2: the claim.
+  WITH running AS (
+    -- Extractions in flight per session (a job waiting for its retry or for quota is not).
+    SELECT j.batch_session_id, count(*) AS in_flight
+      FROM batchpilot_private.jobs j
+     WHERE j.kind = 'extraction' AND j.state = 'running'
+     GROUP BY j.batch_session_id
+  ), open_sessions AS MATERIALIZED (
+    SELECT s.id, s.model,
+           CASE WHEN claim_files.delivery = 'batch' THEN max_files
+                ELSE s.max_concurrent - coalesce(r.in_flight, 0) END AS room,
+           coalesce(r.in_flight, 0) AS in_flight,
+           CASE WHEN fair_share = 'team' THEN coalesce(s.team_id, s.user_id, s.id) ELSE s.id END AS tenant
+      FROM public.batch_upload_sessions s
+      LEFT JOIN running r ON r.batch_session_id = s.id
+     WHERE s.id = ANY (open_ids)
   ), tenant_load AS (
-    -- Each tenant's files in flight, over all of its sessions (one at max_concurrent, or with
-    -- nothing left to claim, still holds its share). The open sessions' counts are the ones read
-    -- under their locks: this statement's snapshot may predate the claim it waited for, and a stale
-    -- count would hand the last claimer's session more than its share.
-    SELECT t.tenant, sum(t.in_flight) AS in_flight
-      FROM (SELECT os.tenant, os.in_flight FROM open_sessions os
-            UNION ALL
-            SELECT CASE WHEN fair_share = 'team' THEN coalesce(s.team_id, s.user_id, s.id) ELSE s.id END,
-                   p.files_processing
-              FROM public.batch_upload_sessions s
-              JOIN batchpilot_private.session_progress p ON p.session_id = s.id
-             WHERE s.status IN ('pending', 'processing') AND p.files_processing > 0
-               AND s.id NOT IN (SELECT os.id FROM open_sessions os)) t
-     GROUP BY t.tenant
+    -- Each tenant's files in flight, over all of its running sessions (one at max_concurrent, or
+    -- with nothing left to claim, still holds its share).
+    SELECT CASE WHEN fair_share = 'team' THEN coalesce(s.team_id, s.user_id, s.id) ELSE s.id END AS tenant,
+           sum(r.in_flight) AS in_flight
+      FROM running r
+      JOIN public.batch_upload_sessions s ON s.id = r.batch_session_id
+     WHERE s.status IN ('pending', 'processing')
+     GROUP BY 1
   ), session_turns AS (
     -- A session's due files get turns in_flight + 1, + 2...; taking the lowest turns first fills
     -- the sessions with the fewest files in flight first, so a 10,000-file session cannot starve a
     -- 10-file one and two equal sessions hold equal shares of the fleet.
-    SELECT d.id, d.next_attempt_at, s.tenant,
-           s.in_flight + row_number() OVER (PARTITION BY d.batch_session_id ORDER BY d.next_attempt_at, d.upload_order, d.id) AS session_turn
+    SELECT d.file_id AS id, s.tenant,
+           s.in_flight + row_number() OVER (PARTITION BY s.id ORDER BY d.scheduled_at, d.upload_order, d.file_id) AS session_turn
       FROM open_sessions s
       CROSS JOIN LATERAL (
-        SELECT f.id, f.batch_session_id, f.next_attempt_at, f.upload_order
-          FROM public.batch_upload_files f
-         WHERE f.batch_session_id = s.id
-           AND f.status = 'pending'
-           AND f.next_attempt_at <= claim_time
+        SELECT j.file_id, j.scheduled_at, f.upload_order
+          FROM batchpilot_private.jobs j
+          JOIN public.batch_upload_files f ON f.id = j.file_id
+         WHERE j.batch_session_id = s.id
+           AND j.kind = 'extraction'
+           AND j.state = 'available'
+           AND j.scheduled_at <= claim_time
            AND (only_model IS NULL OR coalesce(f.model, s.model) = only_model)
-         ORDER BY f.next_attempt_at
-         LIMIT least(s.room, max_files)) d
+         ORDER BY j.scheduled_at
+         LIMIT greatest(least(s.room, max_files), 0)) d
   ), due AS (
     -- The same one level up: a tenant's turns start after its files in flight, its sessions' files
     -- taking them in their own turns' order (at the session level each session is its own tenant).
@@ -379,24 +441,28 @@ BEGIN
     -- tie and stay one file ahead.
     SELECT due.id FROM due ORDER BY due.turn, random() LIMIT max_files
   ), locked AS (
-    -- The session locks keep other claimers out; SKIP LOCKED steps over a file that a frontend or
-    -- the lease rescuer is changing at this moment instead of waiting for it.
-    SELECT f.id
-      FROM public.batch_upload_files f
-     WHERE f.id IN (SELECT chosen.id FROM chosen) AND f.status = 'pending'
-       FOR UPDATE OF f SKIP LOCKED
+    -- The session locks keep other claimers out; SKIP LOCKED steps over a job that a frontend's
+    -- retry or the rescuer is changing at this moment instead of waiting for it.
+    SELECT j.file_id
+      FROM batchpilot_private.jobs j
+     WHERE j.kind = 'extraction' AND j.file_id IN (SELECT chosen.id FROM chosen) AND j.state = 'available'
+       FOR UPDATE OF j SKIP LOCKED
   ), claimed AS (
-    UPDATE public.batch_upload_files f
-       SET status = 'processing',
+    UPDATE batchpilot_private.jobs j
+       SET state = 'running',
            claimed_by = worker,
            lease_expires_at = claim_time + lease,
-           attempts = f.attempts + 1,
-           processing_started_at = claim_time
+           attempts = j.attempts + 1
       FROM locked
-     WHERE f.id = locked.id
-    RETURNING f.id
+     WHERE j.file_id = locked.file_id AND j.kind = 'extraction'
+    RETURNING j.file_id
   )
-  SELECT coalesce(array_agg(claimed.id), '{}') INTO claimed_ids FROM claimed;
+  SELECT coalesce(array_agg(claimed.file_id), '{}') INTO claimed_ids FROM claimed;
+
+  -- Statement 3: a file's first attempt starts it (the published row's one change until it ends).
+  UPDATE public.batch_upload_files f
+     SET status = 'processing', processing_started_at = claim_time
+   WHERE f.id = ANY (claimed_ids) AND f.status = 'pending';
 
   -- A session's first claim starts it, and a start is published at once.
   WITH started AS (
@@ -417,11 +483,13 @@ BEGIN
 
   RETURN QUERY
   SELECT f.id, f.batch_session_id, f.receipt_id, f.original_filename, f.file_type, f.file_size_bytes,
-         f.storage_bucket, f.storage_path, f.source_url, f.content_sha256, f.attempts, f.max_attempts,
-         s.provider, coalesce(f.model, s.model), s.processing_strategy, s.team_id, s.user_id
-    FROM public.batch_upload_files f
+         f.storage_bucket, f.storage_path, f.source_url, coalesce(j.content_sha256, f.content_sha256),
+         j.attempts, j.max_attempts, s.provider, coalesce(f.model, s.model), s.processing_strategy,
+         s.team_id, s.user_id
+    FROM batchpilot_private.jobs j
+    JOIN public.batch_upload_files f ON f.id = j.file_id
     JOIN public.batch_upload_sessions s ON s.id = f.batch_session_id
-   WHERE f.id = ANY (claimed_ids);
+   WHERE j.kind = 'extraction' AND j.file_id = ANY (claimed_ids);
 END
 $$;
 
@@ -616,15 +684,16 @@ GRANT EXECUTE ON FUNCTION batchpilot_private.store_extraction(uuid, jsonb, times
 
 -- ---------------------------------------------------------------------------------------------
 -- Complete: a batch of outcomes in one transaction. An outcome applies only while its worker still
--- holds the file (claimed_by and attempts as they were at the claim, status processing): a worker
--- whose lease expired and whose file was claimed again changes nothing. Returns the outcomes that
--- applied, with the status each file ended in.
+-- holds the file's extraction job (claimed_by and attempts as they were at the claim, running): a
+-- worker whose lease expired and whose file was claimed again changes nothing. Returns the outcomes
+-- that applied, with the status each file went to (pending: its job is due again; the published
+-- row stays processing).
 --
 -- outcomes: a JSON array of objects with
 --   id, claimed_by, attempts      the claim being completed
 --   status                        completed | failed | pending (retry or release)
 --   counts_attempt                false for a release or a quota wait: the claim's attempt is undone
---   retry_delay_ms                for pending: next_attempt_at = now + this
+--   retry_delay_ms                for pending: the job is due again this long from now
 --   result, duplicate_of, receipt for completed (receipt: merchant, date, currency, subtotal, tax,
 --                                 total, line_items: stored in receipt_extractions and copied into
 --                                 the file's receipt through the mapping, by store_extraction)
@@ -669,39 +738,63 @@ BEGIN
                    WHERE f.id IN (SELECT (e ->> 'id')::uuid FROM jsonb_array_elements(outcomes) e))
    ORDER BY s.id FOR NO KEY UPDATE OF s;
 
-  -- Statement 1: the files. Its counter trigger locks the progress rows in id order, so the
-  -- update below never takes locks in an order that could deadlock with another worker.
+  -- Statement 1: the jobs, and the files that ended or were billed (a retry or a wait for quota
+  -- leaves the published row alone). The files' counter trigger locks the progress rows in id
+  -- order, so the update below never takes locks in an order that could deadlock with another worker.
   WITH o AS (
     SELECT * FROM jsonb_to_recordset(outcomes) AS o (
       id uuid, claimed_by text, attempts integer, status text, counts_attempt boolean,
       retry_delay_ms bigint, result jsonb, duplicate_of uuid, error_type text, error_message text,
       duration_ms integer, input_tokens integer, output_tokens integer, thinking_tokens integer,
-      tokens_used integer, api_calls integer, rate_limited boolean, content_sha256 text)
+      tokens_used integer, api_calls integer, rate_limited boolean, content_sha256 text, session_failed boolean)
   ), decided AS (
+    -- Only while the worker still holds the job (claimed_by and attempts as at its claim).
     -- A retry past max_attempts fails instead; a release or a quota wait never counts as an attempt.
     -- A file going back to a session cancelled meanwhile is skipped: nothing would claim it again.
-    SELECT o.*,
+    SELECT o.*, j.claimed_by AS holder,
+           -- A file going back to a session that stopped (failed, paused), or given back unworked (its
+           -- worker stopping: no attempt, no delay, no error), is pending again on the published row.
+           (coalesce(o.session_failed, false) OR s.status NOT IN ('pending', 'processing')
+            OR (NOT coalesce(o.counts_attempt, true) AND o.error_type IS NULL AND o.error_message IS NULL
+                AND coalesce(o.retry_delay_ms, 0) = 0)) AS stopped,
            CASE WHEN o.status = 'pending' AND s.status = 'cancelled' THEN 'skipped'
-                WHEN o.status = 'pending' AND coalesce(o.counts_attempt, true) AND f.attempts >= f.max_attempts
+                WHEN o.status = 'pending' AND coalesce(o.counts_attempt, true) AND j.attempts >= j.max_attempts
                 THEN 'failed' ELSE o.status END AS final_status,
            CASE WHEN o.status = 'pending' AND s.status = 'cancelled'
                 THEN 'the session was cancelled before this file was processed'
-                WHEN o.status = 'pending' AND coalesce(o.counts_attempt, true) AND f.attempts >= f.max_attempts
-                THEN 'gave up after ' || f.attempts || ' attempts; the last: ' || o.error_message
+                WHEN o.status = 'pending' AND coalesce(o.counts_attempt, true) AND j.attempts >= j.max_attempts
+                THEN 'gave up after ' || j.attempts || ' attempts; the last: ' || o.error_message
                 ELSE o.error_message END AS final_message
-      FROM o JOIN public.batch_upload_files f ON f.id = o.id
-             JOIN public.batch_upload_sessions s ON s.id = f.batch_session_id
+      FROM o JOIN batchpilot_private.jobs j ON j.file_id = o.id AND j.kind = 'extraction'
+             JOIN public.batch_upload_sessions s ON s.id = j.batch_session_id
+     WHERE j.state = 'running' AND j.claimed_by = o.claimed_by AND j.attempts = o.attempts
   ), applied AS (
-    UPDATE public.batch_upload_files f
-       SET status = o.final_status,
-           error_message = CASE WHEN o.final_status = 'completed' THEN NULL ELSE o.final_message END,
-           error_type = CASE WHEN o.final_status IN ('completed', 'skipped') THEN NULL ELSE o.error_type END,
-           attempts = CASE WHEN coalesce(o.counts_attempt, true) THEN f.attempts ELSE f.attempts - 1 END,
-           next_attempt_at = CASE
+    UPDATE batchpilot_private.jobs j
+       SET state = CASE o.final_status WHEN 'pending' THEN 'available' WHEN 'completed' THEN 'completed'
+                                        WHEN 'failed' THEN 'failed' ELSE 'cancelled' END::batchpilot_private.job_state,
+           attempts = CASE WHEN coalesce(o.counts_attempt, true) THEN j.attempts ELSE j.attempts - 1 END,
+           scheduled_at = CASE
              WHEN o.final_status = 'pending' THEN done_time + make_interval(secs => coalesce(o.retry_delay_ms, 0) / 1000.0)
-             ELSE f.next_attempt_at END,
+             ELSE j.scheduled_at END,
            claimed_by = NULL,
            lease_expires_at = NULL,
+           error_type = CASE WHEN o.final_status IN ('completed', 'skipped') THEN NULL
+                             ELSE coalesce(o.error_type, j.error_type) END,
+           error_message = CASE WHEN o.final_status IN ('completed', 'skipped') THEN NULL
+                                ELSE coalesce(o.final_message, j.error_message) END,
+           content_sha256 = coalesce(decode(o.content_sha256, 'hex'), j.content_sha256),
+           finished_at = CASE WHEN o.final_status = 'pending' THEN NULL ELSE done_time END
+      FROM decided o
+     WHERE j.file_id = o.id AND j.kind = 'extraction'
+    RETURNING j.file_id AS id
+  ), published AS (
+    UPDATE public.batch_upload_files f
+       SET status = CASE WHEN o.final_status = 'pending' AND o.stopped THEN 'pending'
+                         WHEN o.final_status = 'pending' THEN f.status ELSE o.final_status END,
+           error_message = CASE WHEN o.final_status = 'pending' THEN f.error_message
+                                WHEN o.final_status = 'completed' THEN NULL ELSE o.final_message END,
+           error_type = CASE WHEN o.final_status = 'pending' THEN f.error_type
+                             WHEN o.final_status IN ('completed', 'skipped') THEN NULL ELSE o.error_type END,
            processing_completed_at = CASE WHEN o.final_status = 'pending' THEN NULL ELSE done_time END,
            processing_duration_ms = coalesce(o.duration_ms, f.processing_duration_ms),
            result = CASE WHEN o.final_status = 'completed' THEN o.result ELSE f.result END,
@@ -718,14 +811,12 @@ BEGIN
            rate_limited = f.rate_limited OR coalesce(o.rate_limited, false),
            -- A batch job's claim (claimed_by 'batch:<job id>') is billed at the batch price.
            delivery = CASE WHEN o.input_tokens IS NULL THEN f.delivery
-                           WHEN starts_with(f.claimed_by, 'batch:') THEN 'batch' ELSE 'interactive' END,
-           content_sha256 = coalesce(decode(o.content_sha256, 'hex'), f.content_sha256)
+                           WHEN starts_with(o.holder, 'batch:') THEN 'batch' ELSE 'interactive' END,
+           content_sha256 = CASE WHEN o.final_status = 'pending' THEN f.content_sha256
+                                 ELSE coalesce(decode(o.content_sha256, 'hex'), f.content_sha256) END
       FROM decided o
      WHERE f.id = o.id
-       AND f.status = 'processing'
-       AND f.claimed_by = o.claimed_by
-       AND f.attempts = o.attempts
-    RETURNING f.id
+       AND (o.final_status <> 'pending' OR o.stopped OR o.input_tokens IS NOT NULL OR coalesce(o.api_calls, 0) > 0)
   )
   SELECT coalesce(array_agg(applied.id), '{}') INTO applied_ids FROM applied;
 
@@ -794,9 +885,88 @@ BEGIN
   PERFORM set_config('batchpilot.progress', '', true);
 
   RETURN QUERY
-  SELECT f.id, f.batch_session_id, f.status FROM public.batch_upload_files f WHERE f.id = ANY (applied_ids);
+  SELECT j.file_id, j.batch_session_id,
+         CASE j.state WHEN 'available' THEN 'pending' WHEN 'cancelled' THEN 'skipped' ELSE j.state::text END
+    FROM batchpilot_private.jobs j
+   WHERE j.kind = 'extraction' AND j.file_id = ANY (applied_ids);
 END
 $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Rescue: jobs of either kind whose worker stopped renewing their lease (it crashed, hung or lost
+-- the database), up to max_jobs, oldest lease first. Each is due again at once, or failed with
+-- lease_expired when that was its last allowed attempt (the claim counted it), or, for an
+-- extraction whose session was cancelled meanwhile, cancelled and its file skipped. A failed
+-- extraction fails its file. The quota permits of the calls those files had in flight end, and
+-- the calls count in their sessions' total_api_calls (their worker never reported them).
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION batchpilot_private.rescue_jobs(max_jobs integer)
+  RETURNS TABLE (file_id uuid, kind batchpilot_private.job_kind, state batchpilot_private.job_state)
+  LANGUAGE plpgsql
+  SET search_path = ''
+AS $$
+DECLARE
+  now_time timestamptz := clock_timestamp();
+  rescued_ids uuid[];
+  rescued_kinds batchpilot_private.job_kind[];
+  rescued_states batchpilot_private.job_state[];
+BEGIN
+  WITH lapsed AS (
+    SELECT j.file_id, j.kind
+      FROM batchpilot_private.jobs j
+     WHERE j.state = 'running' AND j.lease_expires_at < now_time
+     ORDER BY j.lease_expires_at
+     LIMIT max_jobs
+       FOR UPDATE OF j SKIP LOCKED
+  ), decided AS (
+    SELECT j.file_id, j.kind,
+           CASE WHEN j.kind = 'extraction' AND s.status = 'cancelled' THEN 'cancelled'
+                WHEN j.attempts >= j.max_attempts THEN 'failed'
+                ELSE 'available' END::batchpilot_private.job_state AS state,
+           format('the worker %s this file stopped before finishing it (its lease expired) on attempt %s of %s%s',
+                  CASE j.kind WHEN 'extraction' THEN 'processing' ELSE 'embedding' END, j.attempts, j.max_attempts,
+                  CASE j.kind WHEN 'extraction' THEN ': set it back to pending to try again' ELSE '' END) AS message
+      FROM lapsed l
+      JOIN batchpilot_private.jobs j ON j.file_id = l.file_id AND j.kind = l.kind
+      JOIN public.batch_upload_sessions s ON s.id = j.batch_session_id
+  ), rescued AS (
+    UPDATE batchpilot_private.jobs j
+       SET state = d.state,
+           claimed_by = NULL,
+           lease_expires_at = NULL,
+           scheduled_at = CASE WHEN d.state = 'available' THEN now_time ELSE j.scheduled_at END,
+           error_type = CASE WHEN d.state = 'failed' THEN 'lease_expired' ELSE j.error_type END,
+           error_message = CASE WHEN d.state = 'failed' THEN d.message ELSE j.error_message END,
+           finished_at = CASE WHEN d.state = 'available' THEN NULL ELSE now_time END
+      FROM decided d
+     WHERE j.file_id = d.file_id AND j.kind = d.kind
+    RETURNING j.file_id, j.kind, j.state
+  ), ended_files AS (
+    UPDATE public.batch_upload_files f
+       SET status = CASE WHEN d.state = 'cancelled' THEN 'skipped' ELSE 'failed' END,
+           processing_completed_at = now_time,
+           error_type = CASE WHEN d.state = 'failed' THEN 'lease_expired' ELSE f.error_type END,
+           error_message = CASE WHEN d.state = 'failed' THEN d.message ELSE f.error_message END
+      FROM decided d
+     WHERE f.id = d.file_id AND d.kind = 'extraction' AND d.state IN ('failed', 'cancelled')
+  )
+  SELECT coalesce(array_agg(r.file_id), '{}'), coalesce(array_agg(r.kind), '{}'), coalesce(array_agg(r.state), '{}')
+    INTO rescued_ids, rescued_kinds, rescued_states
+    FROM rescued r;
+
+  IF cardinality(rescued_ids) > 0 THEN
+    PERFORM batchpilot_private.end_permits_of_files(rescued_ids);
+    -- The calls just counted, published now: the published file rows may not have changed.
+    PERFORM batchpilot_private.publish_progress(
+      ARRAY(SELECT DISTINCT j.batch_session_id FROM batchpilot_private.jobs j
+             WHERE j.file_id = ANY (rescued_ids)), interval '0');
+  END IF;
+  RETURN QUERY SELECT * FROM unnest(rescued_ids, rescued_kinds, rescued_states);
+END
+$$;
+
+REVOKE ALL ON FUNCTION batchpilot_private.rescue_jobs(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION batchpilot_private.rescue_jobs(integer) TO service_role;
 
 -- ---------------------------------------------------------------------------------------------
 -- Which Storage objects a frontend may name. Workers read storage_path with the service-role key,
@@ -842,7 +1012,8 @@ CREATE TRIGGER batch_upload_files_check_storage_path
 -- ---------------------------------------------------------------------------------------------
 REVOKE ALL ON FUNCTION batchpilot_private.apply_file_status_changes(uuid[], text[], integer[]),
   batchpilot_private.count_file_statuses(), batchpilot_private.notify_sessions(uuid[]),
-  batchpilot_private.notify_claimable_files(), batchpilot_private.notify_resumed_sessions(),
+  batchpilot_private.queue_extractions(), batchpilot_private.notify_due_jobs(),
+  batchpilot_private.notify_resumed_sessions(),
   batchpilot_private.check_storage_path(), batchpilot_private.create_session_progress()
   FROM PUBLIC, anon, authenticated, service_role;
 REVOKE ALL ON FUNCTION batchpilot_private.claim_files(text, integer, interval, text, text, text),

@@ -21,20 +21,23 @@ AS $$
     SELECT s.id, s.provider, s.model, p.files_pending
       FROM public.batch_upload_sessions s
       JOIN batchpilot_private.session_progress p ON p.session_id = s.id
-     WHERE s.delivery = 'batch' AND s.status IN ('pending', 'processing') AND p.files_pending > 0
+     WHERE s.delivery = 'batch' AND s.status IN ('pending', 'processing')
   ), by_session AS (
-    SELECT o.provider, o.model, o.files_pending AS files, d.due_at
+    -- A session whose due jobs are all retries has no file pending: it counts one.
+    SELECT o.provider, o.model, greatest(o.files_pending, 1) AS files, d.due_at
       FROM open_sessions o
      CROSS JOIN LATERAL (
-       SELECT f.next_attempt_at AS due_at FROM public.batch_upload_files f
-        WHERE f.batch_session_id = o.id AND f.status = 'pending' AND f.next_attempt_at <= clock_timestamp()
-        ORDER BY f.next_attempt_at LIMIT 1) d
+       SELECT j.scheduled_at AS due_at FROM batchpilot_private.jobs j
+        WHERE j.batch_session_id = o.id AND j.kind = 'extraction' AND j.state = 'available'
+          AND j.scheduled_at <= clock_timestamp()
+        ORDER BY j.scheduled_at LIMIT 1) d
   ), own_models AS (
-    SELECT o.provider, f.model, count(*) AS files, min(f.next_attempt_at) AS due_at
+    SELECT o.provider, f.model, count(*) AS files, min(j.scheduled_at) AS due_at
       FROM open_sessions o
       JOIN public.batch_upload_files f ON f.batch_session_id = o.id
-     WHERE f.status = 'pending' AND f.model IS NOT NULL AND f.model <> o.model
-       AND f.next_attempt_at <= clock_timestamp()
+      JOIN batchpilot_private.jobs j ON j.file_id = f.id AND j.kind = 'extraction'
+     WHERE f.status IN ('pending', 'processing') AND f.model IS NOT NULL AND f.model <> o.model
+       AND j.state = 'available' AND j.scheduled_at <= clock_timestamp()
      GROUP BY o.provider, f.model
   )
   SELECT u.provider, u.model, sum(u.files)::bigint, min(u.due_at)
@@ -137,10 +140,10 @@ CREATE OR REPLACE FUNCTION batchpilot_private.batch_job_unwanted(job uuid)
 AS $$
   SELECT NOT EXISTS (
     SELECT 1 FROM batchpilot_private.batch_job_files jf
-      JOIN public.batch_upload_files f ON f.id = jf.file_id
-      JOIN public.batch_upload_sessions s ON s.id = f.batch_session_id
+      JOIN batchpilot_private.jobs fj ON fj.file_id = jf.file_id AND fj.kind = 'extraction'
+      JOIN public.batch_upload_sessions s ON s.id = fj.batch_session_id
      WHERE jf.job_id = job
-       AND f.status = 'processing' AND f.claimed_by = 'batch:' || job::text AND f.attempts = jf.attempts
+       AND fj.state = 'running' AND fj.claimed_by = 'batch:' || job::text AND fj.attempts = jf.attempts
        AND s.status NOT IN ('cancelled', 'failed'))
 $$;
 
@@ -159,12 +162,12 @@ CREATE OR REPLACE FUNCTION public.batchpilot_session_batch_jobs(session_id uuid)
 AS $$
   SELECT j.id, j.name, j.model, j.state::text,
          count(*)::integer,
-         (count(*) FILTER (WHERE f.status = 'processing' AND f.claimed_by = 'batch:' || j.id::text))::integer,
+         (count(*) FILTER (WHERE fj.state = 'running' AND fj.claimed_by = 'batch:' || j.id::text))::integer,
          j.created_at, j.submitted_at, j.ended_at, j.created_at + interval '24 hours', j.error_message
     FROM batchpilot_private.batch_jobs j
     JOIN batchpilot_private.batch_job_files jf ON jf.job_id = j.id
-    JOIN public.batch_upload_files f ON f.id = jf.file_id
-   WHERE f.batch_session_id = batchpilot_session_batch_jobs.session_id
+    JOIN batchpilot_private.jobs fj ON fj.file_id = jf.file_id AND fj.kind = 'extraction'
+   WHERE fj.batch_session_id = batchpilot_session_batch_jobs.session_id
      -- SECURITY DEFINER: current_user is the owner here; the caller's API role is the role setting.
      AND (current_setting('role') NOT IN ('authenticated', 'anon')
           OR batchpilot_session_batch_jobs.session_id IN (SELECT batchpilot_private.my_session_ids()))

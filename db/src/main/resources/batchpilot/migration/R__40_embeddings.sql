@@ -1,38 +1,37 @@
 -- batchpilot, repeatable: every extracted receipt becomes searchable. When a file's extraction
--- completes, its embedding becomes due (embedding_status pending, set by a trigger in the same
--- transaction, so a crash loses nothing); workers claim due files in batches (FOR UPDATE SKIP
--- LOCKED, with a lease), embed up to 100 texts per batchEmbedContents call and store the vectors
--- in receipt_embeddings. The extraction is never undone by an embedding failure: only the
--- embedding_* columns change. Every statement may run again on an installed database and changes
--- nothing.
+-- completes, its embedding job becomes due (batchpilot_private.jobs, kind embedding, written by a
+-- trigger in the same transaction, so a crash loses nothing); workers claim due jobs in batches
+-- (FOR UPDATE SKIP LOCKED, with a lease; the shared rescue takes back lapsed ones), embed up to 100
+-- texts per batchEmbedContents call and store the vectors in receipt_embeddings. The extraction is
+-- never undone by an embedding failure, and the published file row never changes for it. Every
+-- statement may run again on an installed database and changes nothing.
 
 -- ---------------------------------------------------------------------------------------------
 -- A file whose extraction completes (or is replaced by a new one) needs an embedding.
 -- ---------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION batchpilot_private.queue_embedding() RETURNS trigger
   LANGUAGE plpgsql
+  SECURITY DEFINER
   SET search_path = ''
 AS $$
 BEGIN
-  NEW.embedding_status := 'pending';
-  NEW.embedding_attempts := 0;
-  NEW.embedding_next_attempt_at := clock_timestamp();
-  NEW.embedding_claimed_by := NULL;
-  NEW.embedding_lease_expires_at := NULL;
-  NEW.embedding_error_type := NULL;
-  NEW.embedding_error := NULL;
-  RETURN NEW;
+  INSERT INTO batchpilot_private.jobs AS j (file_id, kind, batch_session_id, scheduled_at)
+  VALUES (NEW.id, 'embedding', NEW.batch_session_id, clock_timestamp())
+  ON CONFLICT (file_id, kind) DO UPDATE
+     SET state = 'available', attempts = 0, scheduled_at = excluded.scheduled_at, claimed_by = NULL,
+         lease_expires_at = NULL, error_type = NULL, error_message = NULL, finished_at = NULL;
+  RETURN NULL;
 END
 $$;
 
 DROP TRIGGER IF EXISTS batch_upload_files_queue_embedding_inserted ON public.batch_upload_files;
 CREATE TRIGGER batch_upload_files_queue_embedding_inserted
-  BEFORE INSERT ON public.batch_upload_files
+  AFTER INSERT ON public.batch_upload_files
   FOR EACH ROW WHEN (NEW.status = 'completed' AND NEW.result IS NOT NULL)
   EXECUTE FUNCTION batchpilot_private.queue_embedding();
 DROP TRIGGER IF EXISTS batch_upload_files_queue_embedding_updated ON public.batch_upload_files;
 CREATE TRIGGER batch_upload_files_queue_embedding_updated
-  BEFORE UPDATE OF status, result ON public.batch_upload_files
+  AFTER UPDATE OF status, result ON public.batch_upload_files
   FOR EACH ROW WHEN (NEW.status = 'completed' AND NEW.result IS NOT NULL
                      AND (OLD.status IS DISTINCT FROM 'completed' OR OLD.result IS DISTINCT FROM NEW.result))
   EXECUTE FUNCTION batchpilot_private.queue_embedding();
@@ -139,8 +138,7 @@ SELECT batchpilot_private.use_pgvector();
 
 -- ---------------------------------------------------------------------------------------------
 -- Claim: up to max_files due embeddings for one worker, or none unless at least min_files are due
--- (a batcher waits for a full batch until its linger has passed). Embeddings whose lease ran out
--- (their worker stopped) are due again; each claim counts an attempt.
+-- (a batcher waits for a full batch until its linger has passed). Each claim counts an attempt.
 -- ---------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION batchpilot_private.claim_embeddings(
     worker text, max_files integer, min_files integer, lease interval)
@@ -153,24 +151,26 @@ DECLARE
 BEGIN
   RETURN QUERY
   WITH due AS MATERIALIZED (
-    SELECT f.id
-      FROM public.batch_upload_files f
-     WHERE (f.embedding_status = 'pending' AND f.embedding_next_attempt_at <= claim_time)
-        OR (f.embedding_status = 'processing' AND f.embedding_lease_expires_at <= claim_time)
-     ORDER BY f.embedding_next_attempt_at
+    SELECT j.file_id
+      FROM batchpilot_private.jobs j
+     WHERE j.kind = 'embedding' AND j.state = 'available' AND j.scheduled_at <= claim_time
+     ORDER BY j.scheduled_at
      LIMIT max_files
-       FOR UPDATE OF f SKIP LOCKED
+       FOR UPDATE OF j SKIP LOCKED
   ), enough AS (
     SELECT count(*) >= greatest(min_files, 1) AS go FROM due
+  ), claimed AS (
+    UPDATE batchpilot_private.jobs j
+       SET state = 'running',
+           claimed_by = worker,
+           lease_expires_at = claim_time + lease,
+           attempts = j.attempts + 1
+      FROM due
+     WHERE j.file_id = due.file_id AND j.kind = 'embedding' AND (SELECT enough.go FROM enough)
+    RETURNING j.file_id, j.batch_session_id, j.attempts
   )
-  UPDATE public.batch_upload_files f
-     SET embedding_status = 'processing',
-         embedding_claimed_by = worker,
-         embedding_lease_expires_at = claim_time + lease,
-         embedding_attempts = f.embedding_attempts + 1
-    FROM due
-   WHERE f.id = due.id AND (SELECT enough.go FROM enough)
-  RETURNING f.id, f.batch_session_id, f.embedding_attempts, f.result;
+  SELECT c.file_id, c.batch_session_id, c.attempts, f.result
+    FROM claimed c JOIN public.batch_upload_files f ON f.id = c.file_id;
 END
 $$;
 
@@ -179,21 +179,19 @@ CREATE OR REPLACE FUNCTION batchpilot_private.embeddings_due() RETURNS boolean
   LANGUAGE sql STABLE
   SET search_path = ''
 AS $$
-  SELECT EXISTS (SELECT 1 FROM public.batch_upload_files f
-                  WHERE f.embedding_status = 'pending' AND f.embedding_next_attempt_at <= clock_timestamp())
-      OR EXISTS (SELECT 1 FROM public.batch_upload_files f
-                  WHERE f.embedding_status = 'processing' AND f.embedding_lease_expires_at <= clock_timestamp())
+  SELECT EXISTS (SELECT 1 FROM batchpilot_private.jobs j
+                  WHERE j.kind = 'embedding' AND j.state = 'available' AND j.scheduled_at <= clock_timestamp())
 $$;
 
 -- ---------------------------------------------------------------------------------------------
 -- Record: a batch of outcomes in one transaction. An outcome applies only while its worker still
--- holds the embedding (claimed_by and attempts as at the claim, status processing).
+-- holds the embedding job (claimed_by and attempts as at the claim, running).
 --
 -- outcomes: a JSON array of objects with
 --   id, claimed_by, attempts       the claim being finished
 --   status                         completed | pending (retry, or a quota wait) | failed
 --   counts_attempt                 false for a quota wait: the claim's attempt is undone
---   retry_delay_ms                 for pending: embedding_next_attempt_at = now + this
+--   retry_delay_ms                 for pending: due again this long from now
 --   error_type, error_message      for pending after a failure, and failed
 --   model, task_type, content,
 --   embedding                      for completed: the vector as a JSON array of numbers
@@ -213,27 +211,25 @@ BEGIN
       retry_delay_ms bigint, error_type text, error_message text,
       model text, task_type text, content text, embedding jsonb)
   ), applied AS (
-    UPDATE public.batch_upload_files f
-       SET embedding_status = o.status,
-           embedding_attempts = CASE WHEN coalesce(o.counts_attempt, true) THEN f.embedding_attempts
-                                     ELSE f.embedding_attempts - 1 END,
-           embedding_next_attempt_at = CASE
+    UPDATE batchpilot_private.jobs j
+       SET state = CASE o.status WHEN 'pending' THEN 'available' ELSE o.status END::batchpilot_private.job_state,
+           attempts = CASE WHEN coalesce(o.counts_attempt, true) THEN j.attempts ELSE j.attempts - 1 END,
+           scheduled_at = CASE
              WHEN o.status = 'pending'
                THEN done_time + make_interval(secs => coalesce(o.retry_delay_ms, 0) / 1000.0)
-             ELSE f.embedding_next_attempt_at END,
-           embedding_claimed_by = NULL,
-           embedding_lease_expires_at = NULL,
-           embedding_error_type = CASE WHEN o.status = 'completed' THEN NULL
-                                       ELSE coalesce(o.error_type, f.embedding_error_type) END,
-           embedding_error = CASE WHEN o.status = 'completed' THEN NULL
-                                  ELSE coalesce(o.error_message, f.embedding_error) END,
-           embedded_at = CASE WHEN o.status = 'completed' THEN done_time ELSE f.embedded_at END
+             ELSE j.scheduled_at END,
+           claimed_by = NULL,
+           lease_expires_at = NULL,
+           error_type = CASE WHEN o.status = 'completed' THEN NULL ELSE coalesce(o.error_type, j.error_type) END,
+           error_message = CASE WHEN o.status = 'completed' THEN NULL ELSE coalesce(o.error_message, j.error_message) END,
+           finished_at = CASE WHEN o.status = 'pending' THEN NULL ELSE done_time END
       FROM o
-     WHERE f.id = o.id
-       AND f.embedding_status = 'processing'
-       AND f.embedding_claimed_by = o.claimed_by
-       AND f.embedding_attempts = o.attempts
-    RETURNING f.id, f.batch_session_id
+     WHERE j.file_id = o.id
+       AND j.kind = 'embedding'
+       AND j.state = 'running'
+       AND j.claimed_by = o.claimed_by
+       AND j.attempts = o.attempts
+    RETURNING j.file_id AS id, j.batch_session_id
   ), stored AS (
     -- A JSON array's text is a real[] literal once its brackets become braces; real[] is assigned
     -- to a pgvector column by pgvector's own cast.

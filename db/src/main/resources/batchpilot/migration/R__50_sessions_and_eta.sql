@@ -101,9 +101,16 @@ CREATE OR REPLACE FUNCTION batchpilot_private.skip_files_of_cancelled_session() 
   SET search_path = ''
 AS $$
 BEGIN
+  -- Files not started, and started ones waiting for a retry or for quota (their job is due
+  -- later, not running); the file table's trigger cancels their jobs. A job running finishes, and
+  -- its file is skipped if it would be retried.
   UPDATE public.batch_upload_files f
      SET status = 'skipped', error_message = 'the session was cancelled before this file was processed'
-   WHERE f.batch_session_id = NEW.id AND f.status IN ('uploading', 'pending');
+   WHERE f.batch_session_id = NEW.id
+     AND (f.status IN ('uploading', 'pending')
+          OR (f.status = 'processing'
+              AND EXISTS (SELECT 1 FROM batchpilot_private.jobs j
+                           WHERE j.file_id = f.id AND j.kind = 'extraction' AND j.state = 'available')));
   RETURN NULL;
 END
 $$;
@@ -337,8 +344,8 @@ BEGIN
                     (SELECT max(j.created_at) FROM batchpilot_private.batch_jobs j
                       WHERE j.state IN ('creating', 'pending', 'running')
                         AND EXISTS (SELECT 1 FROM batchpilot_private.batch_job_files jf
-                                     JOIN public.batch_upload_files f ON f.id = jf.file_id
-                                    WHERE jf.job_id = j.id AND f.batch_session_id = s.id AND f.status = 'processing')))
+                                     JOIN batchpilot_private.jobs fj ON fj.file_id = jf.file_id AND fj.kind = 'extraction'
+                                    WHERE jf.job_id = j.id AND fj.batch_session_id = s.id AND fj.state = 'running')))
              + interval '24 hours' AS due_by
       FROM public.batch_upload_sessions s
       JOIN batchpilot_private.session_progress p ON p.session_id = s.id

@@ -80,7 +80,6 @@ class ConstraintTest {
       "batch_upload_files    | content_sha256              | '\\x00ff'::bytea",
       "batch_upload_files    | status                      | 'done'",
       "batch_upload_files    | processing_duration_ms      | -1",
-      "batch_upload_files    | attempts                    | -1",
       "batch_upload_files    | max_attempts                | 0",
       "batch_upload_files    | model                       | 'models/gemini-2.5-flash'",
       "batch_upload_files    | api_calls_made              | -1",
@@ -111,7 +110,6 @@ class ConstraintTest {
       "batch_upload_sessions | status",
       "batch_upload_files    | original_filename",
       "batch_upload_files    | status",
-      "batch_upload_files    | next_attempt_at",
   })
   void requiredColumnRejectsNullAndNamesTheColumn(String table, String column) {
     SQLException refused = assertThrows(SQLException.class, () -> set(table, column, "NULL"));

@@ -203,15 +203,15 @@ class FrontendKitFunctionsTest {
     UUID atGoogle = data.file(teamSession, "pending");
     UUID done = data.file(teamSession, "pending");
     UUID job = batchJob("running", "batches/kit-" + UUID.randomUUID(), atGoogle, done);
-    data.update("UPDATE public.batch_upload_files SET status = 'completed', claimed_by = NULL,"
-        + " lease_expires_at = NULL WHERE id = ?", done);
+    endJob(done, "completed");
+    data.update("UPDATE public.batch_upload_files SET status = 'completed' WHERE id = ?", done);
     UUID sentBack = data.file(teamSession, "pending");
     UUID older = batchJob("expired", null, sentBack);
     data.update("UPDATE batchpilot_private.batch_jobs SET created_at = now() - interval '25 hours',"
         + " ended_at = now() - interval '1 hour', error_message = 'expired at Google' WHERE id = ?", older);
     // An expired job's files go back to pending (a new job, or interactive): none of them is at Google.
-    data.update("UPDATE public.batch_upload_files SET status = 'pending', claimed_by = NULL,"
-        + " lease_expires_at = NULL WHERE id = ?", sentBack);
+    endJob(sentBack, "available");
+    data.update("UPDATE public.batch_upload_files SET status = 'pending' WHERE id = ?", sentBack);
 
     List<Map<String, Object>> jobs = batchJobs(SupabaseRequest.authenticated(bob), teamSession);
     assertEquals(2, jobs.size(), jobs.toString());
@@ -244,6 +244,12 @@ class FrontendKitFunctionsTest {
     assertEquals("42501", anon.getSQLState(), anon.getMessage());
   }
 
+  /** The hold on a file's extraction job ends: it goes to {@code state}. */
+  private void endJob(UUID file, String state) throws SQLException {
+    data.update("UPDATE batchpilot_private.jobs SET state = ?::batchpilot_private.job_state, claimed_by = NULL,"
+        + " lease_expires_at = NULL WHERE file_id = ? AND kind = 'extraction'", state, file);
+  }
+
   /** A batch job (as a worker writes it) holding these files, each claimed by it. */
   private UUID batchJob(String state, String name, UUID... files) throws SQLException {
     UUID job;
@@ -253,10 +259,12 @@ class FrontendKitFunctionsTest {
           + " CASE WHEN ?::text IS NULL THEN NULL ELSE now() END) RETURNING id", model, name, state, files.length, name);
     }
     for (UUID file : files) {
-      data.update("UPDATE public.batch_upload_files SET status = 'processing', claimed_by = 'batch:' || ?::text,"
-          + " lease_expires_at = now() + interval '1 day', attempts = attempts + 1 WHERE id = ?", job, file);
+      data.update("UPDATE public.batch_upload_files SET status = 'processing' WHERE id = ?", file);
+      data.update("UPDATE batchpilot_private.jobs SET state = 'running', claimed_by = 'batch:' || ?::text,"
+          + " lease_expires_at = now() + interval '1 day', attempts = attempts + 1"
+          + " WHERE file_id = ? AND kind = 'extraction'", job, file);
       data.update("INSERT INTO batchpilot_private.batch_job_files (job_id, file_id, attempts)"
-          + " SELECT ?, id, attempts FROM public.batch_upload_files WHERE id = ?", job, file);
+          + " SELECT ?, file_id, attempts FROM batchpilot_private.jobs WHERE file_id = ? AND kind = 'extraction'", job, file);
     }
     return job;
   }

@@ -64,11 +64,11 @@ class MigrationTest {
 
       Migrator.Result upgraded = new Migrator(db.dataSource(), next).migrate();
 
-      assertEquals(2, upgraded.migrationsApplied(), "V3__fixture.sql and the changed R__10_common.sql");
-      assertEquals("3", upgraded.schemaVersion());
+      assertEquals(2, upgraded.migrationsApplied(), "V4__fixture.sql and the changed R__10_common.sql");
+      assertEquals("4", upgraded.schemaVersion());
       Installation.Installed installed = installed(db);
       assertEquals(FixtureRelease.NAME, installed.release());
-      assertEquals(3, installed.schemaVersion());
+      assertEquals(4, installed.schemaVersion());
       try (Connection c = db.connect(); Statement s = c.createStatement();
            ResultSet rs = s.executeQuery("SELECT batchpilot_private.fixture_release(), "
                + "(SELECT count(*) FROM information_schema.columns WHERE table_name = 'batchpilot_leader' AND column_name = 'fixture_note')")) {

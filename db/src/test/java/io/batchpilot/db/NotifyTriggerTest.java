@@ -85,8 +85,10 @@ class NotifyTriggerTest {
 
   @Test
   void filesThatAreNotYetClaimableSendNothing() throws Exception {
-    data.update("INSERT INTO public.batch_upload_files (batch_session_id, original_filename, next_attempt_at)"
-        + " VALUES (?, 'later.jpg', now() + interval '1 hour')", first);
+    UUID waiting = data.file(first, "pending");
+    notificationsSoFar();
+    data.update("UPDATE batchpilot_private.jobs SET scheduled_at = now() + interval '1 hour'"
+        + " WHERE file_id = ? AND kind = 'extraction'", waiting);
     data.file(first, "uploading");
     data.file(first, "processing");
     assertEquals(List.of(), notificationsSoFar());
@@ -95,23 +97,29 @@ class NotifyTriggerTest {
   @Test
   void filesBecomingClaimableNotifyAndOtherWritesDoNot() throws Exception {
     UUID uploading = data.file(first, "uploading");
-    UUID held = data.file(second, "processing");
+    UUID held = data.file(second, "pending");
     UUID pending = data.file(first, "pending");
+    data.update(CLAIM, "w0", held);
     notificationsSoFar();
 
     data.update("UPDATE public.batch_upload_files SET status = 'pending' WHERE id = ?", uploading);
     assertEquals(List.of(""), notificationsSoFar(), "an upload finished: the file is claimable");
 
-    // The lease rescuer hands a file back: claimable again.
-    data.update("UPDATE public.batch_upload_files SET status = 'pending', claimed_by = NULL WHERE id = ?", held);
+    // The rescuer hands a job back: claimable again.
+    data.update("UPDATE batchpilot_private.jobs SET state = 'available', claimed_by = NULL, lease_expires_at = NULL,"
+        + " scheduled_at = now() WHERE file_id = ? AND kind = 'extraction'", held);
     assertEquals(List.of(""), notificationsSoFar());
 
     // A worker claims, a retry is scheduled for later, a pending file is renamed: no new work.
-    data.update("UPDATE public.batch_upload_files SET status = 'processing', claimed_by = 'w1' WHERE id = ?", held);
-    data.update("UPDATE public.batch_upload_files SET next_attempt_at = now() + interval '1 minute' WHERE id = ?", uploading);
+    data.update(CLAIM, "w1", held);
+    data.update("UPDATE batchpilot_private.jobs SET scheduled_at = now() + interval '1 minute'"
+        + " WHERE file_id = ? AND kind = 'extraction'", uploading);
     data.update("UPDATE public.batch_upload_files SET original_filename = 'renamed.jpg' WHERE id = ?", pending);
     assertEquals(List.of(), notificationsSoFar());
   }
+
+  private static final String CLAIM = "UPDATE batchpilot_private.jobs SET state = 'running', claimed_by = ?,"
+      + " lease_expires_at = now() + interval '1 minute' WHERE file_id = ? AND kind = 'extraction'";
 
   @Test
   void resumingASessionNotifies() throws Exception {

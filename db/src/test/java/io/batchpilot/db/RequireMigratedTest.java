@@ -35,7 +35,7 @@ class RequireMigratedTest {
     try (TestDatabase db = TestPostgres.get().createDatabase(true)) {
       SchemaMissingException e = assertThrows(SchemaMissingException.class,
           () -> new Migrator(db.dataSource(), next).requireMigrated());
-      assertTrue(e.getMessage().contains("older than this build's " + FixtureRelease.NAME + " (schema version 3)")
+      assertTrue(e.getMessage().contains("older than this build's " + FixtureRelease.NAME + " (schema version 4)")
           && e.getMessage().contains(Release.current().name()) && e.getMessage().contains("run `batchpilot migrate`"),
           e.getMessage());
       new Migrator(db.dataSource(), next).migrate();

@@ -207,8 +207,10 @@ class RowLevelSecurityTest {
         "UPDATE public.batch_upload_files SET input_tokens = 1 WHERE id = '" + fileOfA + "'",
         "UPDATE public.batch_upload_files SET thinking_tokens = 0 WHERE id = '" + fileOfA + "'",
         "UPDATE public.batch_upload_sessions SET total_thinking_tokens = 0 WHERE id = '" + sessionOfA + "'",
-        "UPDATE public.batch_upload_files SET attempts = 0 WHERE id = '" + fileOfA + "'",
-        "UPDATE public.batch_upload_files SET claimed_by = 'me', lease_expires_at = now() WHERE id = '" + fileOfA + "'",
+        "UPDATE public.batch_upload_files SET api_calls_made = 0 WHERE id = '" + fileOfA + "'",
+        "UPDATE public.batch_upload_files SET processing_started_at = now() WHERE id = '" + fileOfA + "'",
+        "SELECT * FROM batchpilot_private.jobs",
+        "UPDATE batchpilot_private.jobs SET claimed_by = 'me', lease_expires_at = now()",
         "INSERT INTO public.batch_upload_files (batch_session_id, original_filename, result)"
             + " VALUES ('" + sessionOfA + "', 'x.jpg', '{}'::jsonb)")) {
       SQLException refused = assertThrows(SQLException.class, () -> update(asMemberOfA, workerOnly), workerOnly);

@@ -46,20 +46,22 @@ class SupabaseMigrationFileTest {
     assertTrue(rendered.indexOf(Installation.recordStatement(release)) > last, "the installation record comes last");
     assertEquals("V1__baseline.sql", release.migrations().get(0));
     assertEquals("V2__session_progress.sql", release.migrations().get(1));
-    assertTrue(release.migrations().get(2).startsWith("R__10_"), release.migrations().toString());
+    assertEquals("V3__jobs.sql", release.migrations().get(2));
+    assertTrue(release.migrations().get(3).startsWith("R__10_"), release.migrations().toString());
   }
 
   @Test
   void upgradeHoldsTheNewVersionedMigrationsEveryRepeatableAndTheRecord(@TempDir Path folder) {
     Release next = FixtureRelease.create(folder);
-    assertEquals(3, next.schemaVersion());
+    assertEquals(4, next.schemaVersion());
 
-    String upgrade = SupabaseMigrationFile.upgrade(next, new Installed(Release.current().name(), 2)).orElseThrow();
+    String upgrade = SupabaseMigrationFile.upgrade(next, new Installed(Release.current().name(), 3)).orElseThrow();
 
-    assertTrue(upgrade.startsWith("-- batchpilot release " + FixtureRelease.NAME + " schema 3\n"), upgrade.substring(0, 80));
+    assertTrue(upgrade.startsWith("-- batchpilot release " + FixtureRelease.NAME + " schema 4\n"), upgrade.substring(0, 80));
     assertFalse(upgrade.contains("-- ==== V1__baseline.sql ===="), "the baseline is installed already");
-    assertFalse(upgrade.contains("-- ==== V2__session_progress.sql ===="), "so is this release's V2");
-    assertTrue(upgrade.contains("-- ==== V3__fixture.sql ===="));
+    assertFalse(upgrade.contains("-- ==== V2__session_progress.sql ===="), "so is 0.2.0's V2");
+    assertFalse(upgrade.contains("-- ==== V3__jobs.sql ===="), "and this release's V3");
+    assertTrue(upgrade.contains("-- ==== V4__fixture.sql ===="));
     for (String repeatable : next.repeatables()) {
       assertTrue(upgrade.contains("-- ==== " + repeatable + " ===="), repeatable);
     }
@@ -70,7 +72,7 @@ class SupabaseMigrationFileTest {
   @Test
   void upgradeFromTheSameReleaseIsNothing(@TempDir Path folder) {
     Release next = FixtureRelease.create(folder);
-    assertEquals(Optional.empty(), SupabaseMigrationFile.upgrade(next, new Installed(FixtureRelease.NAME, 3)));
+    assertEquals(Optional.empty(), SupabaseMigrationFile.upgrade(next, new Installed(FixtureRelease.NAME, 4)));
   }
 
   @Test
@@ -84,8 +86,8 @@ class SupabaseMigrationFileTest {
 
   @Test
   void releasesCompareAsSemanticVersions() {
-    assertTrue(SupabaseMigrationFile.compareReleases("0.2.0", "0.3.0-test") < 0);
-    assertTrue(SupabaseMigrationFile.compareReleases("0.3.0-test", "0.3.0") < 0);
+    assertTrue(SupabaseMigrationFile.compareReleases("0.3.0", "0.4.0-test") < 0);
+    assertTrue(SupabaseMigrationFile.compareReleases("0.4.0-test", "0.4.0") < 0);
     assertTrue(SupabaseMigrationFile.compareReleases("0.10.0", "0.9.1") > 0);
     assertEquals(0, SupabaseMigrationFile.compareReleases("1.2.3", "1.2.3"));
   }
@@ -100,11 +102,11 @@ class SupabaseMigrationFileTest {
         SupabaseMigrationFile.render());
     Release next = FixtureRelease.create(Files.createDirectories(folder.resolve("next")));
     String nextName = SupabaseMigrationFile.fileName(next, Instant.parse("2026-12-24T17:05:09Z"));
-    assertEquals("20261224170509_batchpilot_0.3.0-test.sql", nextName);
+    assertEquals("20261224170509_batchpilot_0.4.0-test.sql", nextName);
     Files.writeString(folder.resolve(nextName),
         SupabaseMigrationFile.upgrade(next, new Installed(Release.current().name(), 2)).orElseThrow());
 
-    assertEquals(Optional.of(new Installed(FixtureRelease.NAME, 3)), SupabaseMigrationFile.newestIn(folder));
+    assertEquals(Optional.of(new Installed(FixtureRelease.NAME, 4)), SupabaseMigrationFile.newestIn(folder));
   }
 
   @Test

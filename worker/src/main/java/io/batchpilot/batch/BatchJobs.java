@@ -94,7 +94,8 @@ public final class BatchJobs {
         return files;
       }
       t.execute("INSERT INTO batchpilot_private.batch_job_files (job_id, file_id, attempts) "
-              + "SELECT ?, f.id, f.attempts FROM public.batch_upload_files f WHERE f.id = ANY (string_to_array(?, ',')::uuid[])",
+              + "SELECT ?, j.file_id, j.attempts FROM batchpilot_private.jobs j "
+              + "WHERE j.kind = 'extraction' AND j.file_id = ANY (string_to_array(?, ',')::uuid[])",
           job, list(files.stream().map(ClaimedFile::id).toList()));
       return files;
     });
@@ -187,18 +188,19 @@ public final class BatchJobs {
   public record HeldFile(ClaimedFile file, byte[] sha256) {}
 
   /**
-   * The job's files it still holds (processing, claimed by it, in the claim it made): claimed files
+   * The job's files it still holds (their extraction jobs running, claimed by it, in the claim it made): claimed files
    * whose outcomes the completer applies.
    */
   public List<HeldFile> heldFiles(UUID job) {
     String claimant = claimant(job);
     return dsl.fetch("SELECT f.id AS file_id, f.batch_session_id, f.receipt_id, f.original_filename, f.file_type, "
-            + "f.file_size_bytes, f.storage_bucket, f.storage_path, f.source_url, jf.content_sha256, f.attempts, "
-            + "f.max_attempts, s.provider, coalesce(f.model, s.model) AS model, s.processing_strategy, s.team_id, s.user_id "
+            + "f.file_size_bytes, f.storage_bucket, f.storage_path, f.source_url, jf.content_sha256, j.attempts, "
+            + "j.max_attempts, s.provider, coalesce(f.model, s.model) AS model, s.processing_strategy, s.team_id, s.user_id "
             + "FROM batchpilot_private.batch_job_files jf "
+            + "JOIN batchpilot_private.jobs j ON j.file_id = jf.file_id AND j.kind = 'extraction' "
             + "JOIN public.batch_upload_files f ON f.id = jf.file_id "
             + "JOIN public.batch_upload_sessions s ON s.id = f.batch_session_id "
-            + "WHERE jf.job_id = ? AND f.status = 'processing' AND f.claimed_by = ? AND f.attempts = jf.attempts",
+            + "WHERE jf.job_id = ? AND j.state = 'running' AND j.claimed_by = ? AND j.attempts = jf.attempts",
             job, claimant)
         .map(r -> {
           byte[] sha = r.get("content_sha256", byte[].class);

@@ -15,6 +15,11 @@ import io.batchpilot.db.EmbeddedPostgres;
 import io.batchpilot.db.Migrator;
 import io.batchpilot.files.FileSourceConfig;
 import io.batchpilot.gemini.GeminiConfig;
+import io.batchpilot.session.Delivery;
+import io.batchpilot.session.NewFile;
+import io.batchpilot.session.NewSession;
+import io.batchpilot.session.Progress;
+import io.batchpilot.session.Sessions;
 import io.batchpilot.simulator.ExtractionError;
 import io.batchpilot.simulator.ExtractionErrorPlan;
 import io.batchpilot.simulator.GeminiSimulator;
@@ -22,11 +27,9 @@ import io.batchpilot.simulator.ModelLimits;
 import io.batchpilot.simulator.SimulatorConfig;
 import io.batchpilot.simulator.SyntheticReceipts;
 import io.batchpilot.simulator.WindowAudit;
-import io.batchpilot.session.NewFile;
-import io.batchpilot.session.Delivery;
-import io.batchpilot.session.NewSession;
-import io.batchpilot.session.Progress;
-import io.batchpilot.session.Sessions;
+import io.batchpilot.store.JobKind;
+import io.batchpilot.store.JobState;
+import io.batchpilot.store.Jobs;
 import io.batchpilot.store.Jooq;
 import io.batchpilot.worker.WorkerConfig;
 import io.batchpilot.worker.WorkerProcess;
@@ -47,6 +50,7 @@ import java.util.UUID;
 import java.util.concurrent.Callable;
 import org.jooq.DSLContext;
 import org.jooq.Record;
+import org.jooq.impl.DSL;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -307,8 +311,8 @@ final class DemoCommand implements Callable<Integer> {
   /** Embeddings run after extraction, batched: the demo waits for them, within a limit. */
   private static void awaitEmbeddings(DSLContext dsl, UUID session, Duration limit) throws InterruptedException {
     long deadline = System.nanoTime() + limit.toNanos();
-    while (System.nanoTime() < deadline && dsl.fetchCount(BATCH_UPLOAD_FILES,
-        BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session).and(BATCH_UPLOAD_FILES.EMBEDDING_STATUS.in("pending", "processing"))) > 0) {
+    while (System.nanoTime() < deadline && dsl.fetchCount(Jobs.JOBS, Jobs.BATCH_SESSION_ID.eq(session)
+        .and(Jobs.kindIs(JobKind.EMBEDDING)).and(Jobs.stateIs(JobState.AVAILABLE).or(Jobs.stateIs(JobState.RUNNING)))) > 0) {
       Thread.sleep(250);
     }
   }
@@ -397,12 +401,16 @@ final class DemoCommand implements Callable<Integer> {
     int embedded = 0;
     long batchInput = 0;
     long batchOutput = 0;
-    for (Record r : dsl.select(BATCH_UPLOAD_FILES.ORIGINAL_FILENAME, BATCH_UPLOAD_FILES.STATUS, BATCH_UPLOAD_FILES.EMBEDDING_STATUS,
-            BATCH_UPLOAD_FILES.RETRY_COUNT, BATCH_UPLOAD_FILES.INPUT_TOKENS, BATCH_UPLOAD_FILES.OUTPUT_TOKENS,
+    UUID sessionId = progress.sessionId();
+    retries = dsl.select(DSL.coalesce(DSL.sum(DSL.greatest(Jobs.ATTEMPTS.minus(1), DSL.inline(0))), DSL.inline(java.math.BigDecimal.ZERO)))
+        .from(Jobs.JOBS).where(Jobs.BATCH_SESSION_ID.eq(sessionId)).and(Jobs.kindIs(JobKind.EXTRACTION))
+        .fetchSingle().value1().intValue();
+    embedded = dsl.fetchCount(Jobs.JOBS, Jobs.BATCH_SESSION_ID.eq(sessionId)
+        .and(Jobs.kindIs(JobKind.EMBEDDING)).and(Jobs.stateIs(JobState.COMPLETED)));
+    for (Record r : dsl.select(BATCH_UPLOAD_FILES.ORIGINAL_FILENAME, BATCH_UPLOAD_FILES.STATUS,
+            BATCH_UPLOAD_FILES.INPUT_TOKENS, BATCH_UPLOAD_FILES.OUTPUT_TOKENS,
             BATCH_UPLOAD_FILES.THINKING_TOKENS, BATCH_UPLOAD_FILES.RESULT, BATCH_UPLOAD_FILES.DELIVERY)
         .from(BATCH_UPLOAD_FILES).where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(progress.sessionId())).fetch()) {
-      retries += r.get(BATCH_UPLOAD_FILES.RETRY_COUNT);
-      embedded += "completed".equals(r.get(BATCH_UPLOAD_FILES.EMBEDDING_STATUS)) ? 1 : 0;
       input += r.get(BATCH_UPLOAD_FILES.INPUT_TOKENS) == null ? 0 : r.get(BATCH_UPLOAD_FILES.INPUT_TOKENS);
       output += r.get(BATCH_UPLOAD_FILES.OUTPUT_TOKENS) == null ? 0 : r.get(BATCH_UPLOAD_FILES.OUTPUT_TOKENS);
       thinking += r.get(BATCH_UPLOAD_FILES.THINKING_TOKENS) == null ? 0 : r.get(BATCH_UPLOAD_FILES.THINKING_TOKENS);

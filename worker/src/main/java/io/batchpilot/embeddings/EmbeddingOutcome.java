@@ -23,7 +23,7 @@ public final class EmbeddingOutcome {
         .put("status", status);
   }
 
-  /** The vector is stored and the file's embedding_status becomes completed. */
+  /** The vector is stored and the embedding job completes. */
   public static EmbeddingOutcome completed(ClaimedEmbedding claim, String model, String taskType, String content,
       float[] vector) {
     EmbeddingOutcome outcome = new EmbeddingOutcome(claim, "completed");

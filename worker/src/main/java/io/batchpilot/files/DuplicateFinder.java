@@ -3,11 +3,13 @@ package io.batchpilot.files;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
 import static org.jooq.impl.DSL.coalesce;
-import static org.jooq.impl.DSL.noCondition;
 import static org.jooq.impl.DSL.when;
 
 import io.batchpilot.jooq.tables.BatchUploadFiles;
 import io.batchpilot.jooq.tables.BatchUploadSessions;
+import io.batchpilot.store.JobKind;
+import io.batchpilot.store.JobState;
+import io.batchpilot.store.Jobs;
 import io.batchpilot.store.Jooq;
 import java.nio.ByteBuffer;
 import java.util.Objects;
@@ -54,7 +56,7 @@ public final class DuplicateFinder {
   }
 
   /**
-   * Records this file's SHA-256 on its row, and returns an identical file (same content, model and
+   * Records this file's SHA-256 on its extraction job, and returns an identical file (same content, model and
    * owner, as {@link #find} matches them) that a worker is processing and recorded first: this one
    * should wait for that result rather than call Gemini for the same bytes. Files with the same
    * content take turns on a transaction-scoped advisory lock (safe through any pooler), so of two
@@ -64,11 +66,12 @@ public final class DuplicateFinder {
     return dsl.transactionResult(tx -> {
       DSLContext t = tx.dsl();
       t.execute("SELECT 1 FROM pg_advisory_xact_lock(?, ?)", CONTENT_LOCK_CLASS, ByteBuffer.wrap(sha256).getInt());
-      Optional<UUID> earlier = matching(t, fileId, sha256, "processing").fetchOptional(Record2::value1);
-      t.update(BATCH_UPLOAD_FILES)
-          .set(BATCH_UPLOAD_FILES.CONTENT_SHA256, sha256)
-          .where(BATCH_UPLOAD_FILES.ID.eq(fileId))
-          .and(BATCH_UPLOAD_FILES.CONTENT_SHA256.isDistinctFrom(sha256))
+      Optional<UUID> earlier = matching(t, fileId, sha256, false).fetchOptional(Record2::value1);
+      t.update(Jobs.JOBS)
+          .set(Jobs.CONTENT_SHA256, sha256)
+          .where(Jobs.FILE_ID.eq(fileId))
+          .and(Jobs.kindIs(JobKind.EXTRACTION))
+          .and(Jobs.CONTENT_SHA256.isDistinctFrom(sha256))
           .execute();
       return earlier;
     });
@@ -76,22 +79,32 @@ public final class DuplicateFinder {
 
   /** The query {@link #find} runs; tests EXPLAIN it. */
   Select<Record2<UUID, JSONB>> query(UUID fileId, byte[] sha256) {
-    return matching(dsl, fileId, sha256, "completed");
+    return matching(dsl, fileId, sha256, true);
   }
 
-  private static Select<Record2<UUID, JSONB>> matching(DSLContext dsl, UUID fileId, byte[] sha256, String status) {
+  /** Completed files with this content, or ({@code completed} false) files whose extraction is in flight with it. */
+  private static Select<Record2<UUID, JSONB>> matching(DSLContext dsl, UUID fileId, byte[] sha256, boolean completed) {
     BatchUploadFiles me = BATCH_UPLOAD_FILES.as("me");
     BatchUploadSessions mySession = BATCH_UPLOAD_SESSIONS.as("my_session");
     BatchUploadFiles earlier = BATCH_UPLOAD_FILES.as("earlier");
     BatchUploadSessions theirSession = BATCH_UPLOAD_SESSIONS.as("their_session");
-    boolean completed = status.equals("completed");
-    return dsl.select(earlier.ID, earlier.RESULT)
-        .from(me)
-        .join(mySession).on(mySession.ID.eq(me.BATCH_SESSION_ID))
-        .join(earlier).on(earlier.CONTENT_SHA256.eq(sha256)
-            .and(earlier.STATUS.eq(status))
-            .and(completed ? earlier.RESULT.isNotNull() : noCondition())
-            .and(earlier.ID.ne(me.ID)))
+    var candidates = completed
+        ? dsl.select(earlier.ID, earlier.RESULT)
+            .from(me)
+            .join(mySession).on(mySession.ID.eq(me.BATCH_SESSION_ID))
+            .join(earlier).on(earlier.CONTENT_SHA256.eq(sha256)
+                .and(earlier.STATUS.eq("completed"))
+                .and(earlier.RESULT.isNotNull())
+                .and(earlier.ID.ne(me.ID)))
+        : dsl.select(earlier.ID, earlier.RESULT)
+            .from(me)
+            .join(mySession).on(mySession.ID.eq(me.BATCH_SESSION_ID))
+            .join(Jobs.JOBS).on(Jobs.CONTENT_SHA256.eq(sha256)
+                .and(Jobs.kindIs(JobKind.EXTRACTION))
+                .and(Jobs.stateIs(JobState.RUNNING))
+                .and(Jobs.FILE_ID.ne(me.ID)))
+            .join(earlier).on(earlier.ID.eq(Jobs.FILE_ID));
+    return candidates
         .join(theirSession).on(theirSession.ID.eq(earlier.BATCH_SESSION_ID))
         .where(me.ID.eq(fileId))
         .and(coalesce(earlier.MODEL, theirSession.MODEL).eq(coalesce(me.MODEL, mySession.MODEL)))

@@ -1,7 +1,9 @@
 package io.batchpilot.pipeline;
 
-import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
 
+import io.batchpilot.store.JobKind;
+import io.batchpilot.store.JobState;
+import io.batchpilot.store.Jobs;
 import io.batchpilot.store.Jooq;
 import java.time.Duration;
 import java.time.OffsetDateTime;
@@ -44,13 +46,14 @@ public final class FileClaims {
    * is rescued when it runs out.
    */
   public int extendLeases(String worker, Collection<UUID> files, Duration lease) {
-    return dsl.update(BATCH_UPLOAD_FILES)
-        .set(BATCH_UPLOAD_FILES.LEASE_EXPIRES_AT,
+    return dsl.update(Jobs.JOBS)
+        .set(Jobs.LEASE_EXPIRES_AT,
             DSL.field("clock_timestamp() + make_interval(secs => {0})", OffsetDateTime.class,
                 DSL.val(lease.toMillis() / 1000.0)))
-        .where(BATCH_UPLOAD_FILES.CLAIMED_BY.eq(worker))
-        .and(BATCH_UPLOAD_FILES.STATUS.eq("processing"))
-        .and(BATCH_UPLOAD_FILES.ID.in(files))
+        .where(Jobs.kindIs(JobKind.EXTRACTION))
+        .and(Jobs.stateIs(JobState.RUNNING))
+        .and(Jobs.CLAIMED_BY.eq(worker))
+        .and(Jobs.FILE_ID.in(files))
         .execute();
   }
 

@@ -1,24 +1,26 @@
 package io.batchpilot.session;
 
+import static io.batchpilot.jooq.Tables.BATCHPILOT_SESSION_BATCH_JOBS;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
-import static io.batchpilot.jooq.Tables.BATCHPILOT_SESSION_BATCH_JOBS;
 
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
 import io.batchpilot.jooq.tables.records.BatchUploadSessionsRecord;
+import io.batchpilot.store.JobKind;
+import io.batchpilot.store.Jobs;
 import io.batchpilot.store.Jooq;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.UUID;
 import javax.sql.DataSource;
-import java.math.BigDecimal;
-import java.math.RoundingMode;
 import org.jooq.DSLContext;
 import org.jooq.Field;
+import org.jooq.InsertValuesStep10;
 import org.jooq.Record;
 import org.jooq.SelectOnConditionStep;
 import org.jooq.Table;
-import org.jooq.InsertValuesStep10;
 import org.jooq.impl.DSL;
 
 /**
@@ -178,9 +180,10 @@ public final class Sessions {
 
   /** The session's files in upload order; {@code onlyFailed} keeps those that failed. */
   public List<FileStatus> files(UUID sessionId, boolean onlyFailed) {
-    return dsl.select(BATCH_UPLOAD_FILES.ORIGINAL_FILENAME, BATCH_UPLOAD_FILES.STATUS, BATCH_UPLOAD_FILES.ATTEMPTS,
-            BATCH_UPLOAD_FILES.ERROR_TYPE, BATCH_UPLOAD_FILES.ERROR_MESSAGE)
+    return dsl.select(BATCH_UPLOAD_FILES.ORIGINAL_FILENAME, BATCH_UPLOAD_FILES.STATUS,
+            DSL.coalesce(Jobs.ATTEMPTS, DSL.inline(0)), BATCH_UPLOAD_FILES.ERROR_TYPE, BATCH_UPLOAD_FILES.ERROR_MESSAGE)
         .from(BATCH_UPLOAD_FILES)
+        .leftJoin(Jobs.JOBS).on(Jobs.FILE_ID.eq(BATCH_UPLOAD_FILES.ID)).and(Jobs.kindIs(JobKind.EXTRACTION))
         .where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(sessionId))
         .and(onlyFailed ? BATCH_UPLOAD_FILES.STATUS.eq("failed") : DSL.noCondition())
         .orderBy(BATCH_UPLOAD_FILES.UPLOAD_ORDER, BATCH_UPLOAD_FILES.ID)

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.batchpilot.db.testing.PostgresExtension;
 import io.batchpilot.db.testing.TestDatabase;
+import io.batchpilot.embeddings.EmbeddingConfig;
 import io.batchpilot.files.DuplicateFinder;
 import io.batchpilot.files.FileSource;
 import io.batchpilot.files.FileSourceConfig;
@@ -18,9 +19,6 @@ import io.batchpilot.gemini.GeminiConfig;
 import io.batchpilot.limiter.QuotaGate;
 import io.batchpilot.limiter.QuotaGateConfig;
 import io.batchpilot.maintenance.MaintenanceConfig;
-import io.batchpilot.embeddings.EmbeddingConfig;
-import io.batchpilot.worker.WorkerConfig;
-import io.batchpilot.worker.WorkerProcess;
 import io.batchpilot.metrics.Metrics;
 import io.batchpilot.pipeline.Backoff;
 import io.batchpilot.pipeline.ClaimedFile;
@@ -38,6 +36,8 @@ import io.batchpilot.simulator.SimulatorConfig;
 import io.batchpilot.simulator.SyntheticReceipts;
 import io.batchpilot.store.Jooq;
 import io.batchpilot.testing.Eventually;
+import io.batchpilot.worker.WorkerConfig;
+import io.batchpilot.worker.WorkerProcess;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.file.Files;
@@ -144,7 +144,10 @@ class BatchDeliveryTest {
   }
 
   private Map<String, Long> filesByStatus(UUID session) {
-    return dsl.fetch("SELECT status, count(*) AS n FROM public.batch_upload_files WHERE batch_session_id = ? GROUP BY status",
+    // Where each file's extraction job is, in a file status's words (due again: pending).
+    return dsl.fetch("SELECT CASE state WHEN 'available' THEN 'pending' WHEN 'running' THEN 'processing'"
+            + " WHEN 'cancelled' THEN 'skipped' ELSE state::text END AS status, count(*) AS n FROM batchpilot_private.jobs"
+            + " WHERE batch_session_id = ? AND kind = 'extraction' GROUP BY 1",
         session).stream().collect(Collectors.toMap(r -> r.get("status", String.class), r -> r.get("n", Long.class)));
   }
 
@@ -300,8 +303,8 @@ class BatchDeliveryTest {
         () -> filesByStatus(session).equals(Map.of("completed", 4L)));
     assertEquals(1, sim.batches().jobs().size(), "one job at Google: nothing was sent twice");
     assertEquals(4, sim.batches().jobs().get(0).requests());
-    assertEquals(4, dsl.fetchOne("SELECT count(*) FROM public.batch_upload_files WHERE batch_session_id = ? "
-        + "AND attempts = 1 AND api_calls_made = 1", session).get(0, Integer.class), "each file's one call, counted once");
+    assertEquals(4, dsl.fetchOne("SELECT count(*) FROM public.batch_upload_files f JOIN batchpilot_private.jobs j ON j.file_id = f.id AND j.kind = 'extraction' WHERE f.batch_session_id = ? "
+        + "AND j.attempts = 1 AND f.api_calls_made = 1", session).get(0, Integer.class), "each file's one call, counted once");
   }
 
   @Test
@@ -370,7 +373,7 @@ class BatchDeliveryTest {
     BatchDelivery.Polled polled = survivor.pollOnce();
     assertEquals(3, polled.filesSentBack());
     assertEquals(Map.of("pending", 3L), filesByStatus(session));
-    assertEquals(0, dsl.fetchOne("SELECT max(attempts) FROM public.batch_upload_files WHERE batch_session_id = ?", session)
+    assertEquals(0, dsl.fetchOne("SELECT max(j.attempts) FROM public.batch_upload_files f JOIN batchpilot_private.jobs j ON j.file_id = f.id AND j.kind = 'extraction' WHERE f.batch_session_id = ?", session)
         .get(0, Integer.class), "no attempt spent");
     assertEquals("abandoned", dsl.fetchOne("SELECT state::text FROM batchpilot_private.batch_jobs WHERE id = ?", job)
         .get(0, String.class));
@@ -407,8 +410,8 @@ class BatchDeliveryTest {
     BatchDelivery worker = worker(sim, "w1");
     worker.submitOnce();
     pollUntil(worker, "the job expired and its files came back", () -> filesByStatus(session).equals(Map.of("pending", 3L)));
-    Record file = dsl.fetchOne("SELECT error_type, error_message, attempts FROM public.batch_upload_files "
-        + "WHERE batch_session_id = ? LIMIT 1", session);
+    Record file = dsl.fetchOne("SELECT j.error_type, j.error_message, j.attempts FROM public.batch_upload_files f JOIN batchpilot_private.jobs j ON j.file_id = f.id AND j.kind = 'extraction' "
+        + "WHERE f.batch_session_id = ? LIMIT 1", session);
     assertEquals("batch_job_expired", file.get("error_type", String.class));
     assertTrue(file.get("error_message", String.class).contains("expired"), file.get("error_message", String.class));
     assertEquals(0, file.get("attempts", Integer.class), "an expired job is not the file's failure");
@@ -445,8 +448,8 @@ class BatchDeliveryTest {
     long retried = status.getOrDefault("pending", 0L);
     assertEquals(6, completed + retried, status.toString());
     assertTrue(completed > 0 && retried > 0, "with half the requests failing, some of each: " + status);
-    assertEquals(retried, dsl.fetchOne("SELECT count(*) FROM public.batch_upload_files WHERE batch_session_id = ? "
-        + "AND status = 'pending' AND attempts = 1 AND error_type IS NOT NULL", session).get(0, Long.class),
+    assertEquals(retried, dsl.fetchOne("SELECT count(*) FROM batchpilot_private.jobs WHERE batch_session_id = ? "
+        + "AND kind = 'extraction' AND state = 'available' AND attempts = 1 AND error_type IS NOT NULL", session).get(0, Long.class),
         "each failed request spent its file's attempt and says why");
   }
 

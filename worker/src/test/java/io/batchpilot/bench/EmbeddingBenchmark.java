@@ -15,15 +15,15 @@ import io.batchpilot.gemini.EmbeddingOptions;
 import io.batchpilot.gemini.GeminiClient;
 import io.batchpilot.gemini.GeminiConfig;
 import io.batchpilot.gemini.TokenCounter;
-import io.batchpilot.simulator.GeminiSimulator;
-import io.batchpilot.simulator.LatencyDistribution;
-import io.batchpilot.simulator.RecordedRequest;
-import io.batchpilot.simulator.SimulatorConfig;
 import io.batchpilot.limiter.Admission;
 import io.batchpilot.limiter.Permit;
 import io.batchpilot.limiter.QuotaGate;
 import io.batchpilot.limiter.QuotaGateConfig;
 import io.batchpilot.metrics.Metrics;
+import io.batchpilot.simulator.GeminiSimulator;
+import io.batchpilot.simulator.LatencyDistribution;
+import io.batchpilot.simulator.RecordedRequest;
+import io.batchpilot.simulator.SimulatorConfig;
 import io.batchpilot.store.Jooq;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -137,8 +137,8 @@ public final class EmbeddingBenchmark {
 
   private static void reset(DSLContext dsl, GeminiSimulator simulator) {
     dsl.execute("DELETE FROM public.receipt_embeddings");
-    dsl.execute("UPDATE public.batch_upload_files SET embedding_status = 'pending', embedding_attempts = 0,"
-        + " embedding_next_attempt_at = clock_timestamp(), embedded_at = NULL");
+    dsl.execute("UPDATE batchpilot_private.jobs SET state = 'available', attempts = 0, scheduled_at = clock_timestamp(),"
+        + " claimed_by = NULL, lease_expires_at = NULL, finished_at = NULL WHERE kind = 'embedding'");
     dsl.execute("DELETE FROM public.quota_permits");
     dsl.execute("DELETE FROM public.quota_permit_releases");
     dsl.execute("UPDATE public.quota_limits SET ring_bucket = NULL, window_requests = 0, window_input_tokens = 0,"

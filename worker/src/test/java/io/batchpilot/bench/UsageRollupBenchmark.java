@@ -64,8 +64,8 @@ public final class UsageRollupBenchmark {
       try (ResultSet rs = s.executeQuery("WITH t AS (INSERT INTO public.teams (name) VALUES ('bench') RETURNING id),"
           + " session AS (INSERT INTO public.batch_upload_sessions (team_id, total_files, status)"
           + "   SELECT id, " + FILES + ", 'processing' FROM t RETURNING id),"
-          + " f AS (INSERT INTO public.batch_upload_files (batch_session_id, original_filename, status, attempts, claimed_by)"
-          + "   SELECT session.id, 'f' || n, 'processing', 1, 'bench' FROM session, generate_series(1, " + FILES + ") n"
+          + " f AS (INSERT INTO public.batch_upload_files (batch_session_id, original_filename, status)"
+          + "   SELECT session.id, 'f' || n, 'processing' FROM session, generate_series(1, " + FILES + ") n"
           + "   RETURNING id) SELECT id FROM f")) {
         while (rs.next()) {
           files.add(rs.getObject(1, UUID.class));
@@ -89,9 +89,9 @@ public final class UsageRollupBenchmark {
 
   private static Void complete(DataSource dataSource, ConcurrentLinkedQueue<UUID> files) throws SQLException {
     try (Connection c = dataSource.getConnection(); PreparedStatement update = c.prepareStatement(
-        "UPDATE public.batch_upload_files SET status = 'completed', claimed_by = NULL, api_calls_made = 1,"
+        "UPDATE public.batch_upload_files SET status = 'completed', api_calls_made = 1,"
             + " input_tokens = 1290, output_tokens = 180, tokens_used = 1470, processing_completed_at = now()"
-            + " WHERE id = ? AND status = 'processing' AND claimed_by = 'bench'")) {
+            + " WHERE id = ? AND status = 'processing'")) {
       UUID id;
       while ((id = files.poll()) != null) {
         update.setObject(1, id);

@@ -304,14 +304,14 @@ class SessionCommandsTest {
     UUID session = UUID.fromString(m.group(1));
     // a.png and b.png went into a job now at Google, where b.png is done; c.png was in one that expired.
     UUID running = batchJob("running", "batches/status-test-running", session, "a.png", "b.png");
+    endJob(session, "b.png", "completed");
     dsl.update(BATCH_UPLOAD_FILES).set(BATCH_UPLOAD_FILES.STATUS, "completed")
-        .set(BATCH_UPLOAD_FILES.CLAIMED_BY, (String) null).set(BATCH_UPLOAD_FILES.LEASE_EXPIRES_AT, (OffsetDateTime) null)
         .where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session), BATCH_UPLOAD_FILES.ORIGINAL_FILENAME.eq("b.png")).execute();
     UUID expired = batchJob("expired", null, session, "c.png");
     dsl.execute("UPDATE batchpilot_private.batch_jobs SET created_at = now() - interval '25 hours',"
         + " ended_at = now() - interval '1 hour', error_message = 'the job expired at Google' WHERE id = ?", expired);
+    endJob(session, "c.png", "available");
     dsl.update(BATCH_UPLOAD_FILES).set(BATCH_UPLOAD_FILES.STATUS, "pending")
-        .set(BATCH_UPLOAD_FILES.CLAIMED_BY, (String) null).set(BATCH_UPLOAD_FILES.LEASE_EXPIRES_AT, (OffsetDateTime) null)
         .where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session), BATCH_UPLOAD_FILES.ORIGINAL_FILENAME.eq("c.png")).execute();
     OffsetDateTime dueBy = dsl.resultQuery("SELECT created_at + interval '24 hours' FROM batchpilot_private.batch_jobs"
         + " WHERE id = ?", running).fetchOne(0, OffsetDateTime.class);
@@ -363,11 +363,15 @@ class SessionCommandsTest {
         + " CASE WHEN ?::text IS NULL THEN NULL ELSE now() END) RETURNING id", name, state, filenames.length, name)
         .fetchOne(0, UUID.class);
     for (String filename : filenames) {
-      dsl.execute("UPDATE public.batch_upload_files SET status = 'processing', claimed_by = 'batch:' || ?::text,"
-          + " lease_expires_at = now() + interval '1 day', attempts = attempts + 1"
-          + " WHERE batch_session_id = ? AND original_filename = ?", job, session, filename);
-      dsl.execute("INSERT INTO batchpilot_private.batch_job_files (job_id, file_id, attempts) SELECT ?, id, attempts"
-          + " FROM public.batch_upload_files WHERE batch_session_id = ? AND original_filename = ?", job, session, filename);
+      dsl.execute("UPDATE public.batch_upload_files SET status = 'processing'"
+          + " WHERE batch_session_id = ? AND original_filename = ?", session, filename);
+      dsl.execute("UPDATE batchpilot_private.jobs j SET state = 'running', claimed_by = 'batch:' || ?::text,"
+          + " lease_expires_at = now() + interval '1 day', attempts = attempts + 1 FROM public.batch_upload_files f"
+          + " WHERE f.id = j.file_id AND j.kind = 'extraction' AND f.batch_session_id = ? AND f.original_filename = ?",
+          job, session, filename);
+      dsl.execute("INSERT INTO batchpilot_private.batch_job_files (job_id, file_id, attempts) SELECT ?, j.file_id, j.attempts"
+          + " FROM batchpilot_private.jobs j JOIN public.batch_upload_files f ON f.id = j.file_id"
+          + " WHERE j.kind = 'extraction' AND f.batch_session_id = ? AND f.original_filename = ?", job, session, filename);
     }
     return job;
   }
@@ -380,5 +384,12 @@ class SessionCommandsTest {
     dsl.update(BATCH_UPLOAD_FILES).set(BATCH_UPLOAD_FILES.STATUS, "failed").set(BATCH_UPLOAD_FILES.ERROR_TYPE, errorType)
         .set(BATCH_UPLOAD_FILES.ERROR_MESSAGE, message)
         .where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session), BATCH_UPLOAD_FILES.ORIGINAL_FILENAME.eq(filename)).execute();
+  }
+
+  /** The batch job's hold on a file ends: its extraction job goes to {@code state}. */
+  private void endJob(UUID session, String filename, String state) {
+    dsl.execute("UPDATE batchpilot_private.jobs j SET state = ?::batchpilot_private.job_state, claimed_by = NULL,"
+        + " lease_expires_at = NULL FROM public.batch_upload_files f WHERE f.id = j.file_id AND j.kind = 'extraction'"
+        + " AND f.batch_session_id = ? AND f.original_filename = ?", state, session, filename);
   }
 }

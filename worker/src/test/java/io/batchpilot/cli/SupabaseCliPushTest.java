@@ -82,7 +82,7 @@ class SupabaseCliPushTest {
       assertTrue(install.out().contains("the whole install of batchpilot " + Release.current().name()), install.out());
       Path installFile = onlyNewBatchpilotFile(migrations, List.of());
       assertPushed(push(project, cliUrl), installFile.getFileName().toString());
-      assertInstalled(db, Release.current().name(), 2);
+      assertInstalled(db, Release.current().name(), Release.current().schemaVersion());
       assertEquals(1, count(db, "SELECT count(*) FROM pg_tables WHERE tablename = 'batch_upload_files'"));
 
       // The app at work on what the CLI installed: members submit through RLS, a worker fills their receipts.
@@ -93,14 +93,14 @@ class SupabaseCliPushTest {
       CliRun upgrade = CliRun.of("supabase-migration", migrations.toString(), "--database-url", db.url().withCredentials(),
           "--release-folder", project.resolve("next-release").toString());
       assertEquals(ExitCode.OK, upgrade.exitCode(), upgrade.err());
-      assertTrue(upgrade.out().contains("the upgrade from batchpilot " + Release.current().name() + " (schema 2) to "
-          + FixtureRelease.NAME + " (schema 3)"), upgrade.out());
+      assertTrue(upgrade.out().contains("the upgrade from batchpilot " + Release.current().name() + " (schema " + Release.current().schemaVersion() + ") to "
+          + FixtureRelease.NAME + " (schema 4)"), upgrade.out());
       Path upgradeFile = onlyNewBatchpilotFile(migrations, List.of(installFile));
       assertTrue(upgradeFile.getFileName().toString().endsWith("_batchpilot_" + next.name() + ".sql"), upgradeFile.toString());
       assertTrue(upgradeFile.getFileName().toString().compareTo(installFile.getFileName().toString()) > 0,
           "the upgrade must be newer than the install: " + upgradeFile.getFileName());
       assertPushed(push(project, cliUrl), upgradeFile.getFileName().toString());
-      assertInstalled(db, FixtureRelease.NAME, 3);
+      assertInstalled(db, FixtureRelease.NAME, 4);
       assertEquals(1, count(db, "SELECT count(*) FROM pg_proc WHERE proname = 'fixture_release'"));
       assertEquals(1, count(db, "SELECT count(*) FROM information_schema.columns"
           + " WHERE table_name = 'batchpilot_leader' AND column_name = 'fixture_note'"));

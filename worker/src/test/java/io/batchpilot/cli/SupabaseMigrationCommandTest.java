@@ -61,8 +61,8 @@ class SupabaseMigrationCommandTest {
           "--release-folder", project.resolve("next").toString());
       assertEquals(ExitCode.OK, upgrade.exitCode(), upgrade.err());
       String text = Files.readString(list(migrations).get(0));
-      assertTrue(text.startsWith("-- batchpilot release " + FixtureRelease.NAME + " schema 3\n"), text.substring(0, 60));
-      assertTrue(text.contains("-- ==== V3__fixture.sql ====") && !text.contains("-- ==== V1__baseline.sql ====")
+      assertTrue(text.startsWith("-- batchpilot release " + FixtureRelease.NAME + " schema 4\n"), text.substring(0, 60));
+      assertTrue(text.contains("-- ==== V4__fixture.sql ====") && !text.contains("-- ==== V1__baseline.sql ====")
           && !text.contains("-- ==== V2__session_progress.sql ===="));
     }
   }

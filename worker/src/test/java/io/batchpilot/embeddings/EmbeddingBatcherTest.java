@@ -14,19 +14,23 @@ import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.gemini.GeminiClient;
 import io.batchpilot.gemini.GeminiConfig;
 import io.batchpilot.gemini.TokenCounter;
-import io.batchpilot.simulator.Fault;
-import io.batchpilot.simulator.FaultPlan;
-import io.batchpilot.simulator.GeminiSimulator;
-import io.batchpilot.simulator.ModelLimits;
-import io.batchpilot.simulator.RecordedRequest;
-import io.batchpilot.simulator.SimulatorConfig;
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
 import io.batchpilot.limiter.QuotaGate;
 import io.batchpilot.limiter.QuotaGateConfig;
 import io.batchpilot.limiter.QuotaStatus;
 import io.batchpilot.metrics.Metrics;
 import io.batchpilot.pipeline.Backoff;
+import io.batchpilot.simulator.Fault;
+import io.batchpilot.simulator.FaultPlan;
+import io.batchpilot.simulator.GeminiSimulator;
+import io.batchpilot.simulator.ModelLimits;
+import io.batchpilot.simulator.RecordedRequest;
+import io.batchpilot.simulator.SimulatorConfig;
+import io.batchpilot.store.JobKind;
+import io.batchpilot.store.JobState;
+import io.batchpilot.store.Jobs;
 import io.batchpilot.store.Jooq;
+import io.batchpilot.testing.JobRow;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
@@ -35,6 +39,7 @@ import java.util.Map;
 import java.util.UUID;
 import org.jooq.DSLContext;
 import org.jooq.Record2;
+import org.jooq.impl.DSL;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -99,8 +104,8 @@ class EmbeddingBatcherTest {
     assertEquals(3, calls.size(), calls::toString);
     assertEquals(List.of("batchEmbedContents", "batchEmbedContents", "batchEmbedContents"),
         calls.stream().map(RecordedRequest::method).toList());
-    assertEquals(250, dsl.fetchCount(BATCH_UPLOAD_FILES, BATCH_UPLOAD_FILES.EMBEDDING_STATUS.eq("completed")
-        .and(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session.id()))));
+    assertEquals(250, dsl.fetchCount(Jobs.JOBS, Jobs.kindIs(JobKind.EMBEDDING).and(Jobs.stateIs(JobState.COMPLETED))
+        .and(Jobs.BATCH_SESSION_ID.eq(session.id()))));
     assertEquals(250, dsl.fetchCount(RECEIPT_EMBEDDINGS, RECEIPT_EMBEDDINGS.DIMENSIONS.eq(768)));
     for (Float[] vector : dsl.select(RECEIPT_EMBEDDINGS.EMBEDDING).from(RECEIPT_EMBEDDINGS).fetch().getValues(0, Float[].class)) {
       assertEquals(768, vector.length);
@@ -152,10 +157,10 @@ class EmbeddingBatcherTest {
       BatchUploadFilesRecord row = fileRow(file);
       assertEquals("completed", row.getStatus(), "the extraction is not undone");
       assertEquals(resultsBefore.get(file), row.getResult().data());
-      assertEquals("pending", row.getEmbeddingStatus());
-      assertEquals(1, row.getEmbeddingAttempts());
-      assertEquals("overloaded", row.getEmbeddingErrorType());
-      assertTrue(row.getEmbeddingError().contains(file.toString()), row.getEmbeddingError());
+      assertEquals("pending", JobRow.embedding(dsl, row.getId()).status());
+      assertEquals(1, JobRow.embedding(dsl, row.getId()).attempts());
+      assertEquals("overloaded", JobRow.embedding(dsl, row.getId()).errorType());
+      assertTrue(JobRow.embedding(dsl, row.getId()).errorMessage().contains(file.toString()), JobRow.embedding(dsl, row.getId()).errorMessage());
     }
     assertEquals(30, dsl.fetchValue(BATCH_UPLOAD_SESSIONS.FILES_COMPLETED));
 
@@ -166,10 +171,10 @@ class EmbeddingBatcherTest {
     assertEquals(30, other.runOnce().embedded());
     for (UUID file : session.files()) {
       BatchUploadFilesRecord row = fileRow(file);
-      assertEquals("completed", row.getEmbeddingStatus());
-      assertEquals(2, row.getEmbeddingAttempts());
-      assertNull(row.getEmbeddingError());
-      assertNotNull(row.getEmbeddedAt());
+      assertEquals("completed", JobRow.embedding(dsl, row.getId()).status());
+      assertEquals(2, JobRow.embedding(dsl, row.getId()).attempts());
+      assertNull(JobRow.embedding(dsl, row.getId()).errorMessage());
+      assertNotNull(JobRow.embedding(dsl, row.getId()).finishedAt());
       assertEquals(resultsBefore.get(file), row.getResult().data());
     }
     assertEquals(1, embeddingCalls(healthy).size());
@@ -186,13 +191,13 @@ class EmbeddingBatcherTest {
       EmbeddingBatcher batcher = batcher(brokenClient, config);
       do {
         batcher.runOnce();
-      } while (fileRow(file).getEmbeddingStatus().equals("pending"));
+      } while (JobRow.embedding(dsl, fileRow(file).getId()).status().equals("pending"));
       assertEquals(2, embeddingCalls(broken).size());
     }
     BatchUploadFilesRecord row = fileRow(file);
-    assertEquals("failed", row.getEmbeddingStatus());
-    assertEquals("server_error", row.getEmbeddingErrorType());
-    assertTrue(row.getEmbeddingError().contains("gave up after 2 attempts"), row.getEmbeddingError());
+    assertEquals("failed", JobRow.embedding(dsl, row.getId()).status());
+    assertEquals("server_error", JobRow.embedding(dsl, row.getId()).errorType());
+    assertTrue(JobRow.embedding(dsl, row.getId()).errorMessage().contains("gave up after 2 attempts"), JobRow.embedding(dsl, row.getId()).errorMessage());
     assertEquals("completed", row.getStatus());
     assertNotNull(row.getResult());
   }
@@ -210,9 +215,9 @@ class EmbeddingBatcherTest {
     assertEquals(0, embeddingCalls(healthy).size());
     for (UUID file : session.files()) {
       BatchUploadFilesRecord row = fileRow(file);
-      assertEquals("pending", row.getEmbeddingStatus());
-      assertEquals(0, row.getEmbeddingAttempts());
-      assertTrue(row.getEmbeddingNextAttemptAt().toInstant().isAfter(Instant.now().plus(Duration.ofMinutes(30))),
+      assertEquals("pending", JobRow.embedding(dsl, row.getId()).status());
+      assertEquals(0, JobRow.embedding(dsl, row.getId()).attempts());
+      assertTrue(JobRow.embedding(dsl, row.getId()).scheduledAt().toInstant().isAfter(Instant.now().plus(Duration.ofMinutes(30))),
           "not before the gate opens");
     }
   }
@@ -235,9 +240,10 @@ class EmbeddingBatcherTest {
     assertTrue(quota.blockedUntil().isPresent(), "the whole fleet holds off the embedding model");
     List<BatchUploadFilesRecord> waiting = dsl.selectFrom(BATCH_UPLOAD_FILES)
         .where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session.id()))
-        .and(BATCH_UPLOAD_FILES.EMBEDDING_STATUS.eq("pending")).fetch();
+        .and(BATCH_UPLOAD_FILES.ID.in(DSL.select(Jobs.FILE_ID).from(Jobs.JOBS)
+            .where(Jobs.kindIs(JobKind.EMBEDDING)).and(Jobs.stateIs(JobState.AVAILABLE)))).fetch();
     assertEquals(100, waiting.size());
-    assertTrue(waiting.stream().allMatch(r -> r.getEmbeddingAttempts() == 0), "a 429 costs no attempt");
+    assertTrue(waiting.stream().allMatch(r -> JobRow.embedding(dsl, r.getId()).attempts() == 0), "a 429 costs no attempt");
     assertTrue(waiting.stream().allMatch(r -> r.getStatus().equals("completed")));
   }
 
@@ -259,16 +265,17 @@ class EmbeddingBatcherTest {
         .orElseThrow(() -> new AssertionError("the embedding model is not parked for the fleet"));
     List<BatchUploadFilesRecord> waiting = dsl.selectFrom(BATCH_UPLOAD_FILES)
         .where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session.id()))
-        .and(BATCH_UPLOAD_FILES.EMBEDDING_STATUS.eq("pending")).fetch();
+        .and(BATCH_UPLOAD_FILES.ID.in(DSL.select(Jobs.FILE_ID).from(Jobs.JOBS)
+            .where(Jobs.kindIs(JobKind.EMBEDDING)).and(Jobs.stateIs(JobState.AVAILABLE)))).fetch();
     assertEquals(100, waiting.size());
     for (BatchUploadFilesRecord row : waiting) {
-      assertEquals(0, row.getEmbeddingAttempts(), "a spent daily quota costs no attempt");
-      assertEquals("quota_exhausted", row.getEmbeddingErrorType());
-      assertTrue(row.getEmbeddingError().startsWith("the daily quota of " + MODEL + " is spent; this session's "
-          + "embeddings wait for its reset at midnight Pacific time"), row.getEmbeddingError());
-      Duration offReset = Duration.between(parkedUntil, row.getEmbeddingNextAttemptAt().toInstant()).abs();
+      assertEquals(0, JobRow.embedding(dsl, row.getId()).attempts(), "a spent daily quota costs no attempt");
+      assertEquals("quota_exhausted", JobRow.embedding(dsl, row.getId()).errorType());
+      assertTrue(JobRow.embedding(dsl, row.getId()).errorMessage().startsWith("the daily quota of " + MODEL + " is spent; this session's "
+          + "embeddings wait for its reset at midnight Pacific time"), JobRow.embedding(dsl, row.getId()).errorMessage());
+      Duration offReset = Duration.between(parkedUntil, JobRow.embedding(dsl, row.getId()).scheduledAt().toInstant()).abs();
       assertTrue(offReset.compareTo(Duration.ofSeconds(5)) < 0, "due at the reset " + parkedUntil + ", not "
-          + row.getEmbeddingNextAttemptAt());
+          + JobRow.embedding(dsl, row.getId()).scheduledAt());
     }
   }
 
@@ -286,12 +293,12 @@ class EmbeddingBatcherTest {
     }
     for (UUID file : session.files()) {
       BatchUploadFilesRecord row = fileRow(file);
-      assertEquals("pending", row.getEmbeddingStatus(), "no embedding is failed for the key");
-      assertEquals(0, row.getEmbeddingAttempts());
-      assertEquals("permission_denied", row.getEmbeddingErrorType());
-      assertTrue(row.getEmbeddingError().contains("set GEMINI_API_KEY"), row.getEmbeddingError());
-      assertTrue(!row.getEmbeddingError().contains("a-refused-key"), "the key never appears in the message");
-      assertTrue(row.getEmbeddingNextAttemptAt().toInstant()
+      assertEquals("pending", JobRow.embedding(dsl, row.getId()).status(), "no embedding is failed for the key");
+      assertEquals(0, JobRow.embedding(dsl, row.getId()).attempts());
+      assertEquals("permission_denied", JobRow.embedding(dsl, row.getId()).errorType());
+      assertTrue(JobRow.embedding(dsl, row.getId()).errorMessage().contains("set GEMINI_API_KEY"), JobRow.embedding(dsl, row.getId()).errorMessage());
+      assertTrue(!JobRow.embedding(dsl, row.getId()).errorMessage().contains("a-refused-key"), "the key never appears in the message");
+      assertTrue(JobRow.embedding(dsl, row.getId()).scheduledAt().toInstant()
           .isAfter(Instant.now().plus(config.backoff().cap()).minusSeconds(30)), "asked again after the backoff's cap");
     }
   }

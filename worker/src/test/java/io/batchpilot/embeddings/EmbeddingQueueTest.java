@@ -12,7 +12,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.batchpilot.db.testing.PostgresExtension;
 import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
+import io.batchpilot.maintenance.LeaseRescuer;
+import io.batchpilot.store.JobKind;
+import io.batchpilot.store.Jobs;
 import io.batchpilot.store.Jooq;
+import io.batchpilot.testing.JobRow;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
@@ -53,8 +57,8 @@ class EmbeddingQueueTest {
     UUID file = ExtractedFiles.completed(db.dataSource(), null, 1).files().get(0);
 
     BatchUploadFilesRecord row = fileRow(file);
-    assertEquals("pending", row.getEmbeddingStatus());
-    assertEquals(0, row.getEmbeddingAttempts());
+    assertEquals("pending", JobRow.embedding(dsl, row.getId()).status());
+    assertEquals(0, JobRow.embedding(dsl, row.getId()).attempts());
     assertTrue(queue.anyDue());
   }
 
@@ -66,7 +70,7 @@ class EmbeddingQueueTest {
         .set(BATCH_UPLOAD_FILES.ORIGINAL_FILENAME, "a.png").returning(BATCH_UPLOAD_FILES.ID).fetchOne().getId();
     dsl.update(BATCH_UPLOAD_FILES).set(BATCH_UPLOAD_FILES.STATUS, "failed").where(BATCH_UPLOAD_FILES.ID.eq(file)).execute();
 
-    assertNull(fileRow(file).getEmbeddingStatus());
+    assertNull(JobRow.embedding(dsl, file));
     assertFalse(queue.anyDue());
     assertTrue(queue.claim("w1", 100, 1, LEASE).isEmpty());
   }
@@ -116,10 +120,10 @@ class EmbeddingQueueTest {
     ClaimedEmbedding first = queue.claim("dead-worker", 100, 1, LEASE).get(0);
     assertTrue(queue.claim("live-worker", 100, 1, LEASE).isEmpty(), "held while the lease runs");
     // The lease runs out: moved into the past rather than waited for.
-    dsl.update(BATCH_UPLOAD_FILES)
-        .set(BATCH_UPLOAD_FILES.EMBEDDING_LEASE_EXPIRES_AT,
-            DSL.field("clock_timestamp() - interval '1 second'", OffsetDateTime.class))
-        .where(BATCH_UPLOAD_FILES.ID.eq(file)).execute();
+    dsl.update(Jobs.JOBS)
+        .set(Jobs.LEASE_EXPIRES_AT, DSL.field("clock_timestamp() - interval '1 second'", OffsetDateTime.class))
+        .where(Jobs.FILE_ID.eq(file)).and(Jobs.kindIs(JobKind.EMBEDDING)).execute();
+    assertEquals(1, new LeaseRescuer(db.dataSource(), 10).runOnce().pending(), "the shared rescue takes it back");
 
     ClaimedEmbedding second = queue.claim("live-worker", 100, 1, LEASE).get(0);
     assertEquals(file, second.fileId());
@@ -129,7 +133,7 @@ class EmbeddingQueueTest {
         vector(768, 1)))), "the dead worker's claim no longer holds");
     assertEquals(1, queue.record(List.of(EmbeddingOutcome.completed(second, "m", "RETRIEVAL_DOCUMENT", "x",
         vector(768, 2)))));
-    assertEquals("completed", fileRow(file).getEmbeddingStatus());
+    assertEquals("completed", JobRow.embedding(dsl, fileRow(file).getId()).status());
     Float[] stored = dsl.select(RECEIPT_EMBEDDINGS.EMBEDDING).from(RECEIPT_EMBEDDINGS).fetchOne().value1();
     assertEquals(2f, stored[0], "the live worker's vector");
   }
@@ -143,9 +147,9 @@ class EmbeddingQueueTest {
         "Merchant: Shop 0\n", vector(768, 0.25f))));
 
     BatchUploadFilesRecord row = fileRow(file);
-    assertEquals("completed", row.getEmbeddingStatus());
-    assertTrue(row.getEmbeddedAt() != null);
-    assertNull(row.getEmbeddingClaimedBy());
+    assertEquals("completed", JobRow.embedding(dsl, row.getId()).status());
+    assertTrue(JobRow.embedding(dsl, row.getId()).finishedAt() != null);
+    assertNull(JobRow.embedding(dsl, row.getId()).claimedBy());
     var stored = dsl.selectFrom(RECEIPT_EMBEDDINGS).fetchOne();
     assertEquals(768, stored.getDimensions());
     assertEquals(768, stored.getEmbedding().length);
@@ -181,11 +185,11 @@ class EmbeddingQueueTest {
       assertNull(row.getErrorMessage(), "the file's own error is the extraction's");
     }
     assertEquals(JSONB.valueOf(resultBefore).toString(), fileRow(claimed.get(0).fileId()).getResult().toString());
-    Set<String> statuses = session.files().stream().map(f -> fileRow(f).getEmbeddingStatus()).collect(Collectors.toSet());
+    Set<String> statuses = session.files().stream().map(f -> JobRow.embedding(dsl, fileRow(f).getId()).status()).collect(Collectors.toSet());
     assertEquals(Set.of("pending", "failed"), statuses);
     BatchUploadFilesRecord retried = fileRow(claimed.get(0).fileId());
-    assertEquals("overloaded", retried.getEmbeddingErrorType());
-    assertEquals("the model is overloaded", retried.getEmbeddingError());
+    assertEquals("overloaded", JobRow.embedding(dsl, retried.getId()).errorType());
+    assertEquals("the model is overloaded", JobRow.embedding(dsl, retried.getId()).errorMessage());
     assertEquals(2, dsl.fetchValue(BATCH_UPLOAD_SESSIONS.FILES_COMPLETED));
     assertFalse(queue.anyDue(), "the retry is an hour away");
     assertTrue(queue.claim("w1", 100, 1, LEASE).isEmpty());
@@ -199,7 +203,7 @@ class EmbeddingQueueTest {
 
     queue.record(List.of(EmbeddingOutcome.postpone(claim, Duration.ZERO)));
 
-    assertEquals(0, fileRow(file).getEmbeddingAttempts());
+    assertEquals(0, JobRow.embedding(dsl, fileRow(file).getId()).attempts());
     assertEquals(1, queue.claim("w1", 100, 1, LEASE).get(0).attempts());
   }
 
@@ -212,7 +216,7 @@ class EmbeddingQueueTest {
     dsl.update(BATCH_UPLOAD_FILES).set(BATCH_UPLOAD_FILES.RESULT, JSONB.valueOf(ExtractedFiles.result(7)))
         .where(BATCH_UPLOAD_FILES.ID.eq(file)).execute();
 
-    assertEquals("pending", fileRow(file).getEmbeddingStatus());
+    assertEquals("pending", JobRow.embedding(dsl, fileRow(file).getId()).status());
   }
 
   private BatchUploadFilesRecord fileRow(UUID file) {

@@ -49,10 +49,17 @@ class DuplicateFinderTest {
         + " values (?, ?, 10, ?, 'processing') returning id", user, team, model);
   }
 
+  /** A file; one in processing has its extraction job running, as a claim leaves it. */
   private UUID file(UUID session, byte[] sha, String status, String model, String result) {
-    return uuid("insert into public.batch_upload_files (batch_session_id, original_filename,"
+    UUID file = uuid("insert into public.batch_upload_files (batch_session_id, original_filename,"
         + " content_sha256, status, model, result, processing_completed_at)"
         + " values (?, 'r.jpg', ?, ?, ?, ?::jsonb, case when ? = 'completed' then clock_timestamp() end) returning id", session, sha, status, model, result, status);
+    if (status.equals("processing")) {
+      dsl.execute("insert into batchpilot_private.jobs (file_id, kind, batch_session_id, state, attempts, claimed_by,"
+          + " lease_expires_at, content_sha256) values (?, 'extraction', ?, 'running', 1, 'w', clock_timestamp()"
+          + " + interval '1 minute', ?)", file, session, sha);
+    }
+    return file;
   }
 
   private UUID uuid(String sql, Object... bindings) {
@@ -122,8 +129,11 @@ class DuplicateFinderTest {
     assertEquals(Optional.empty(), finder.inFlight(first, content), "nothing identical in flight yet");
     assertEquals(Optional.of(first), finder.inFlight(second, content), "the first recorded its content");
 
-    dsl.execute("update public.batch_upload_files set status = 'completed', result = '{}'::jsonb,"
-        + " processing_completed_at = clock_timestamp() where id = ?", first);
+    // Its completion, as complete_files writes it: the job ends, the file row gets the hash.
+    dsl.execute("update batchpilot_private.jobs set state = 'completed', claimed_by = null, lease_expires_at = null"
+        + " where file_id = ?", first);
+    dsl.execute("update public.batch_upload_files set status = 'completed', result = '{}'::jsonb, content_sha256 = ?,"
+        + " processing_completed_at = clock_timestamp() where id = ?", content, first);
     assertEquals(Optional.empty(), finder.inFlight(second, content));
     assertEquals(first, finder.find(second, content).orElseThrow().fileId());
   }

@@ -14,7 +14,10 @@ import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
 import io.batchpilot.jooq.tables.records.BatchUploadSessionsRecord;
 import io.batchpilot.session.Sessions;
+import io.batchpilot.store.JobState;
+import io.batchpilot.store.Jobs;
 import io.batchpilot.store.Jooq;
+import io.batchpilot.testing.JobRow;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.util.UUID;
@@ -46,7 +49,7 @@ class LeaseRescuerTest {
   }
 
   @Test
-  void expiredLeasesGoBackToPendingDueNowWithTheirAttemptCounted() {
+  void expiredLeasesAreDueAgainAtOnceWithTheirAttemptCounted() {
     UUID session = rows.session("processing", 5);
     UUID first = rows.leased(session, 1, 5, 60);
     UUID second = rows.leased(session, 3, 5, 1);
@@ -60,16 +63,17 @@ class LeaseRescuerTest {
     assertEquals(new LeaseRescuer.Result(2, 1, 1), result);
     for (UUID id : new UUID[] {first, second}) {
       BatchUploadFilesRecord f = file(id);
-      assertEquals("pending", f.getStatus());
-      assertNull(f.getClaimedBy());
-      assertNull(f.getLeaseExpiresAt());
+      assertEquals("processing", f.getStatus(), "the published row is left alone");
+      assertEquals("pending", JobRow.extraction(dsl, f.getId()).status());
+      assertNull(JobRow.extraction(dsl, f.getId()).claimedBy());
+      assertNull(JobRow.extraction(dsl, f.getId()).leaseExpiresAt());
       assertNull(f.getErrorType());
-      assertTrue(dsl.fetchOne("select next_attempt_at <= clock_timestamp()"
-          + " and next_attempt_at > clock_timestamp() - interval '1 minute' from public.batch_upload_files"
-          + " where id = ?", id).get(0, Boolean.class), "due now, not an hour ago");
+      assertTrue(dsl.fetchOne("select scheduled_at <= clock_timestamp()"
+          + " and scheduled_at > clock_timestamp() - interval '1 minute' from batchpilot_private.jobs"
+          + " where file_id = ?", id).get(0, Boolean.class), "due now, not an hour ago");
     }
-    assertEquals(1, file(first).getAttempts());
-    assertEquals(3, file(second).getAttempts());
+    assertEquals(1, JobRow.extraction(dsl, file(first).getId()).attempts());
+    assertEquals(3, JobRow.extraction(dsl, file(second).getId()).attempts());
 
     BatchUploadFilesRecord failed = file(last);
     assertEquals("failed", failed.getStatus());
@@ -79,13 +83,13 @@ class LeaseRescuerTest {
     assertTrue(failed.getProcessingCompletedAt() != null);
 
     assertEquals("processing", file(alive).getStatus());
-    assertEquals("worker-dead", file(alive).getClaimedBy());
+    assertEquals("worker-dead", JobRow.extraction(dsl, file(alive).getId()).claimedBy());
     assertEquals("skipped", file(ofCancelled).getStatus());
 
     BatchUploadSessionsRecord counters = dsl.selectFrom(BATCH_UPLOAD_SESSIONS)
         .where(BATCH_UPLOAD_SESSIONS.ID.eq(session)).fetchOne();
-    assertEquals(2, counters.getFilesPending());
-    assertEquals(1, counters.getFilesProcessing());
+    assertEquals(0, counters.getFilesPending());
+    assertEquals(3, counters.getFilesProcessing(), "two due again and one alive: all started");
     assertEquals(1, counters.getFilesFailed());
 
     assertEquals(new LeaseRescuer.Result(0, 0, 0), new LeaseRescuer(db.dataSource(), 100).runOnce());
@@ -99,8 +103,8 @@ class LeaseRescuerTest {
     }
 
     assertEquals(new LeaseRescuer.Result(7, 0, 0), new LeaseRescuer(db.dataSource(), 3).runOnce());
-    assertEquals(7, dsl.fetchCount(BATCH_UPLOAD_FILES,
-        BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session).and(BATCH_UPLOAD_FILES.STATUS.eq("pending"))));
+    assertEquals(7, dsl.fetchCount(Jobs.JOBS,
+        Jobs.BATCH_SESSION_ID.eq(session).and(Jobs.stateIs(JobState.AVAILABLE))));
   }
 
   @Test

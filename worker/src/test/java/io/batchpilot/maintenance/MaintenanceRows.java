@@ -31,11 +31,14 @@ final class MaintenanceRows {
 
   /** A file in flight whose lease ended {@code secondsAgo} ago (negative: ends in the future). */
   UUID leased(UUID session, int attempts, int maxAttempts, int secondsAgo) {
-    return uuid("insert into public.batch_upload_files (batch_session_id, original_filename, status,"
-        + " claimed_by, attempts, max_attempts, processing_started_at, lease_expires_at, next_attempt_at)"
-        + " values (?, 'r.jpg', 'processing', 'worker-dead', ?, ?, clock_timestamp() - interval '1 hour',"
-        + " clock_timestamp() - make_interval(secs => ?), clock_timestamp() - interval '1 hour') returning id",
-        session, attempts, maxAttempts, secondsAgo);
+    UUID file = uuid("insert into public.batch_upload_files (batch_session_id, original_filename, status,"
+        + " max_attempts, processing_started_at) values (?, 'r.jpg', 'processing', ?, clock_timestamp() - interval '1 hour')"
+        + " returning id", session, maxAttempts);
+    dsl.execute("insert into batchpilot_private.jobs (file_id, kind, batch_session_id, state, attempts, max_attempts,"
+        + " scheduled_at, claimed_by, lease_expires_at) values (?, 'extraction', ?, 'running', ?, ?,"
+        + " clock_timestamp() - interval '1 hour', 'worker-dead', clock_timestamp() - make_interval(secs => ?))",
+        file, session, attempts, maxAttempts, secondsAgo);
+    return file;
   }
 
   private UUID uuid(String sql, Object... bindings) {

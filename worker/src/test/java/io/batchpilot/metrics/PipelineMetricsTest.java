@@ -70,8 +70,9 @@ class PipelineMetricsTest {
     assertEquals(extractions, outcomes(registries, MODEL), "Gemini calls by outcome");
     long calls = extractions.values().stream().mapToLong(Long::longValue).sum();
     assertEquals(files.get("calls", Long.class), calls, () -> "the rows' api_calls_made are the simulator's requests;"
-        + " the rows:\n" + dsl.fetch("SELECT original_filename, status, attempts, api_calls_made, error_type, error_message"
-        + " FROM public.batch_upload_files WHERE batch_session_id = ? ORDER BY original_filename",
+        + " the rows:\n" + dsl.fetch("SELECT original_filename, status, (SELECT attempts FROM batchpilot_private.jobs j WHERE j.file_id = f.id"
+        + " AND j.kind = 'extraction') AS attempts, api_calls_made, error_type, error_message"
+        + " FROM public.batch_upload_files f WHERE batch_session_id = ? ORDER BY original_filename",
         DSL.val(session, SQLDataType.UUID)).format(100) + "\nthe requests:\n" + requests);
     assertEquals(byOutcome(requests, "batchEmbedContents"), outcomes(registries, EmbeddingConfig.MODEL.defaultValue()),
         "embedding calls by outcome");

@@ -67,8 +67,7 @@ final class ReportingFixture {
   }
 
   private static void claim(DSLContext dsl, UUID session, int files) {
-    dsl.execute("UPDATE public.batch_upload_files SET status = 'processing', claimed_by = 'fixture-worker',"
-        + " lease_expires_at = now() + interval '2 minutes', attempts = attempts + 1, processing_started_at = now()"
+    dsl.execute("UPDATE public.batch_upload_files SET status = 'processing', processing_started_at = now()"
         + " WHERE id IN (SELECT id FROM public.batch_upload_files WHERE batch_session_id = ? AND status = 'pending'"
         + " ORDER BY upload_order LIMIT ? FOR UPDATE SKIP LOCKED)", uuid(session), files);
   }
@@ -76,7 +75,7 @@ final class ReportingFixture {
   /** Completes {@code files} files, each thinking twice as many tokens as it answers (a 2.5 model's habit). */
   private static void complete(DSLContext dsl, UUID session, int files, int inputTokens, int outputTokens) {
     int thinkingTokens = 2 * outputTokens;
-    dsl.execute("UPDATE public.batch_upload_files SET status = 'completed', claimed_by = NULL, lease_expires_at = NULL,"
+    dsl.execute("UPDATE public.batch_upload_files SET status = 'completed',"
         + " processing_completed_at = now(), processing_duration_ms = 900 + upload_order * 37, api_calls_made = api_calls_made + 1,"
         + " input_tokens = ?, output_tokens = ?, thinking_tokens = ?, tokens_used = ?, result = '{\"merchant\": \"ACME\"}'"
         + " WHERE id IN (SELECT id FROM public.batch_upload_files WHERE batch_session_id = ? AND status = 'processing'"
@@ -85,14 +84,14 @@ final class ReportingFixture {
   }
 
   private static void retry(DSLContext dsl, UUID session, int files, String errorType) {
-    dsl.execute("UPDATE public.batch_upload_files SET status = 'pending', claimed_by = NULL, lease_expires_at = NULL,"
-        + " api_calls_made = api_calls_made + 1, rate_limited = true, error_type = ?, next_attempt_at = now() + interval '20 seconds'"
+    dsl.execute("UPDATE public.batch_upload_files SET status = 'pending',"
+        + " api_calls_made = api_calls_made + 1, rate_limited = true, error_type = ?"
         + " WHERE id IN (SELECT id FROM public.batch_upload_files WHERE batch_session_id = ? AND status = 'processing'"
         + " ORDER BY upload_order LIMIT ?)", errorType, uuid(session), files);
   }
 
   private static void fail(DSLContext dsl, UUID session, int files, String errorType) {
-    dsl.execute("UPDATE public.batch_upload_files SET status = 'failed', claimed_by = NULL, lease_expires_at = NULL,"
+    dsl.execute("UPDATE public.batch_upload_files SET status = 'failed',"
         + " processing_completed_at = now(), processing_duration_ms = 120, error_type = ?, error_message = 'fixture'"
         + " WHERE id IN (SELECT id FROM public.batch_upload_files WHERE batch_session_id = ? AND status = 'processing'"
         + " ORDER BY upload_order LIMIT ?)", errorType, uuid(session), files);

@@ -10,12 +10,6 @@ import io.batchpilot.files.FileSourceConfig;
 import io.batchpilot.files.FileValidatorConfig;
 import io.batchpilot.files.ImagePreprocessorConfig;
 import io.batchpilot.gemini.GeminiConfig;
-import io.batchpilot.simulator.Fault;
-import io.batchpilot.simulator.FaultPlan;
-import io.batchpilot.simulator.GeminiSimulator;
-import io.batchpilot.simulator.ModelLimits;
-import io.batchpilot.simulator.SimulatorConfig;
-import io.batchpilot.simulator.SyntheticReceipts;
 import io.batchpilot.limiter.QuotaGateConfig;
 import io.batchpilot.maintenance.MaintenanceConfig;
 import io.batchpilot.notify.NotifierConfig;
@@ -25,6 +19,15 @@ import io.batchpilot.session.NewFile;
 import io.batchpilot.session.NewSession;
 import io.batchpilot.session.Progress;
 import io.batchpilot.session.Sessions;
+import io.batchpilot.simulator.Fault;
+import io.batchpilot.simulator.FaultPlan;
+import io.batchpilot.simulator.GeminiSimulator;
+import io.batchpilot.simulator.ModelLimits;
+import io.batchpilot.simulator.SimulatorConfig;
+import io.batchpilot.simulator.SyntheticReceipts;
+import io.batchpilot.store.JobKind;
+import io.batchpilot.store.JobState;
+import io.batchpilot.store.Jobs;
 import io.batchpilot.store.Jooq;
 import io.batchpilot.testing.Eventually;
 import io.batchpilot.worker.WorkerConfig;
@@ -107,9 +110,8 @@ final class SimulatedRun implements AutoCloseable {
         Progress p = sessions.progress(session);
         return p.completed() + p.failed() == files.size();
       });
-      Eventually.await("its receipts embedded", DEADLINE, () -> dsl.fetchCount(BATCH_UPLOAD_FILES,
-          BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session)
-              .and(BATCH_UPLOAD_FILES.EMBEDDING_STATUS.in("pending", "processing"))) == 0);
+      Eventually.await("its receipts embedded", DEADLINE, () -> dsl.fetchCount(Jobs.JOBS, Jobs.BATCH_SESSION_ID.eq(session).and(Jobs.kindIs(JobKind.EMBEDDING))
+              .and(Jobs.stateIs(JobState.AVAILABLE).or(Jobs.stateIs(JobState.RUNNING)))) == 0);
       run.workers.forEach(WorkerProcess::reportMetrics);
       return run;
     } catch (RuntimeException | Error e) {

@@ -1,8 +1,8 @@
 package io.batchpilot.pipeline;
 
+import static io.batchpilot.jooq.Tables.BATCHPILOT_USAGE_PER_MINUTE;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_FILES;
 import static io.batchpilot.jooq.Tables.BATCH_UPLOAD_SESSIONS;
-import static io.batchpilot.jooq.Tables.BATCHPILOT_USAGE_PER_MINUTE;
 import static io.batchpilot.jooq.Tables.QUOTA_PERMITS;
 import static io.batchpilot.jooq.Tables.RECEIPTS;
 import static io.batchpilot.jooq.Tables.RECEIPT_EXTRACTIONS;
@@ -27,7 +27,9 @@ import io.batchpilot.metrics.MetricKey;
 import io.batchpilot.metrics.Metrics;
 import io.batchpilot.session.Progress;
 import io.batchpilot.session.Sessions;
+import io.batchpilot.store.Jobs;
 import io.batchpilot.store.Jooq;
+import io.batchpilot.testing.JobRow;
 import java.math.BigDecimal;
 import java.time.Duration;
 import java.time.LocalDate;
@@ -100,8 +102,8 @@ class CompleterTest {
     for (ClaimedFile f : claimed) {
       BatchUploadFilesRecord r = row(f);
       assertEquals("completed", r.getStatus());
-      assertNull(r.getClaimedBy());
-      assertNull(r.getLeaseExpiresAt());
+      assertNull(JobRow.extraction(dsl, r.getId()).claimedBy());
+      assertNull(JobRow.extraction(dsl, r.getId()).leaseExpiresAt());
       assertNotNull(r.getProcessingCompletedAt());
       assertEquals(result, JSON.readTree(r.getResult().data()));
       assertEquals(1, r.getApiCallsMade());
@@ -236,8 +238,9 @@ class CompleterTest {
     Batches.submit(db.dataSource(), "stale", 1, 10);
     ClaimedFile first = claims.claim("w1", 1, LEASE).get(0);
     // w1's lease ran out; the rescuer put the file back and w2 claimed it.
-    dsl.update(BATCH_UPLOAD_FILES).set(BATCH_UPLOAD_FILES.STATUS, "pending")
-        .set(BATCH_UPLOAD_FILES.CLAIMED_BY, (String) null).where(BATCH_UPLOAD_FILES.ID.eq(first.id())).execute();
+    dsl.update(Jobs.JOBS).set(Jobs.STATE, DSL.field("'available'::batchpilot_private.job_state", String.class))
+        .set(Jobs.CLAIMED_BY, (String) null).set(Jobs.LEASE_EXPIRES_AT, (OffsetDateTime) null)
+        .where(Jobs.FILE_ID.eq(first.id())).execute();
     ClaimedFile second = claims.claim("w2", 1, LEASE).get(0);
 
     List<Completer.Written> stale = completer.write(List.of(
@@ -247,12 +250,12 @@ class CompleterTest {
     assertEquals(0, counted(Metrics.FILES_FAILED, first.model(), "invalid_request"), "a refused write is not counted");
     BatchUploadFilesRecord r = row(second);
     assertEquals("processing", r.getStatus());
-    assertEquals("w2", r.getClaimedBy());
+    assertEquals("w2", JobRow.extraction(dsl, r.getId()).claimedBy());
     assertEquals(0, r.getApiCallsMade());
     assertEquals(0, sessions.progress(second.sessionId()).apiCalls());
 
     // Even the same worker, claiming the file again, cannot complete its earlier attempt.
-    dsl.update(BATCH_UPLOAD_FILES).set(BATCH_UPLOAD_FILES.CLAIMED_BY, "w1").where(BATCH_UPLOAD_FILES.ID.eq(first.id())).execute();
+    dsl.update(Jobs.JOBS).set(Jobs.CLAIMED_BY, "w1").where(Jobs.FILE_ID.eq(first.id())).execute();
     assertFalse(completer.write(List.of(Outcome.failed(first, "invalid_request", "again", 1))).get(0).applied());
     assertEquals("processing", row(second).getStatus());
   }
@@ -267,13 +270,14 @@ class CompleterTest {
     completer.write(List.of(Outcome.retry(attempt1, "overloaded", "the model is overloaded", Duration.ofMinutes(10), 1)));
 
     BatchUploadFilesRecord r = row(attempt1);
-    assertEquals("pending", r.getStatus());
-    assertEquals("overloaded", r.getErrorType());
+    assertEquals("processing", r.getStatus(), "a retry leaves the published row alone");
+    assertEquals("pending", JobRow.extraction(dsl, r.getId()).status());
+    assertEquals("overloaded", JobRow.extraction(dsl, r.getId()).errorType());
     assertEquals(1, counted(Metrics.FILES_RETRIED, attempt1.model(), "overloaded"));
-    assertTrue(r.getNextAttemptAt().isAfter(before.plusMinutes(9)), "next_attempt_at honours the delay");
+    assertTrue(JobRow.extraction(dsl, r.getId()).scheduledAt().isAfter(before.plusMinutes(9)), "next_attempt_at honours the delay");
     assertEquals(List.of(), claims.claim("w1", 1, LEASE), "not due before its delay");
 
-    dsl.update(BATCH_UPLOAD_FILES).set(BATCH_UPLOAD_FILES.NEXT_ATTEMPT_AT, before).execute();
+    dsl.update(Jobs.JOBS).set(DSL.field(DSL.name("scheduled_at"), OffsetDateTime.class), before).execute();
     ClaimedFile attempt2 = claims.claim("w1", 1, LEASE).get(0);
     assertEquals(2, attempt2.attempts());
     completer.write(List.of(Outcome.retry(attempt2, "timeout", "Gemini did not answer within 60 s", Duration.ZERO, 1)));
@@ -299,8 +303,8 @@ class CompleterTest {
     completer.write(List.of(Outcome.rateLimited(f, "rate_limited", "429 RESOURCE_EXHAUSTED", Duration.ZERO)));
 
     BatchUploadFilesRecord r = row(f);
-    assertEquals("pending", r.getStatus(), "its only attempt is not spent by the quota");
-    assertEquals(0, r.getAttempts());
+    assertEquals("pending", JobRow.extraction(dsl, r.getId()).status(), "its only attempt is not spent by the quota");
+    assertEquals(0, JobRow.extraction(dsl, r.getId()).attempts());
     assertEquals(1, r.getApiCallsMade());
     assertTrue(r.getRateLimited());
     assertEquals(1, counted(Metrics.FILES_RETRIED, f.model(), "rate_limited"), "sent back after a failed call: a retry");
@@ -317,7 +321,7 @@ class CompleterTest {
     BatchUploadFilesRecord r = row(f);
     assertEquals("failed", r.getStatus());
     assertEquals("invalid_file", r.getErrorType());
-    assertEquals(1, r.getAttempts());
+    assertEquals(1, JobRow.extraction(dsl, r.getId()).attempts());
   }
 
   @Test
@@ -333,8 +337,9 @@ class CompleterTest {
     assertEquals("failed", p.status());
     assertEquals("Gemini refused the API key: set GEMINI_API_KEY", p.errorMessage());
     assertEquals(3, p.pending(), "no file is failed for the key");
+    claimed.forEach(f -> assertEquals("pending", JobRow.extraction(dsl, f.id()).status()));
     assertEquals(0, p.failed());
-    claimed.forEach(f -> assertEquals(0, row(f).getAttempts()));
+    claimed.forEach(f -> assertEquals(0, JobRow.extraction(dsl, row(f).getId()).attempts()));
     assertEquals(List.of(), claims.claim("w1", 3, LEASE), "a stopped session is not claimed from");
   }
 
@@ -348,8 +353,9 @@ class CompleterTest {
         "the daily quota of gemini-2.5-flash is spent; files wait for its reset at midnight Pacific time", 1)));
 
     BatchUploadFilesRecord r = row(f);
-    assertEquals("pending", r.getStatus(), "max_attempts = 1 must not fail a file waiting for quota");
-    assertEquals(0, r.getAttempts());
+    assertEquals("pending", JobRow.extraction(dsl, r.getId()).status(), "max_attempts = 1 must not fail a file waiting for quota");
+    assertEquals("processing", r.getStatus(), "waiting for quota leaves the published row alone");
+    assertEquals(0, JobRow.extraction(dsl, r.getId()).attempts());
     assertEquals(0, counted(Metrics.FILES_RETRIED, f.model(), "quota_exhausted"), "a quota wait is no retry");
     Progress p = sessions.progress(session);
     assertEquals("processing", p.status());
@@ -364,9 +370,9 @@ class CompleterTest {
     completer.write(List.of(Outcome.released(f)));
 
     BatchUploadFilesRecord r = row(f);
-    assertEquals("pending", r.getStatus());
-    assertEquals(0, r.getAttempts());
-    assertNull(r.getClaimedBy());
+    assertEquals("pending", JobRow.extraction(dsl, r.getId()).status());
+    assertEquals(0, JobRow.extraction(dsl, r.getId()).attempts());
+    assertNull(JobRow.extraction(dsl, r.getId()).claimedBy());
     assertEquals(1, claims.claim("w2", 1, LEASE).size());
   }
 }

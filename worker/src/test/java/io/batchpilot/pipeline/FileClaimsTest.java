@@ -12,7 +12,9 @@ import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.session.NewFile;
 import io.batchpilot.session.NewSession;
 import io.batchpilot.session.Sessions;
+import io.batchpilot.store.Jobs;
 import io.batchpilot.store.Jooq;
+import io.batchpilot.testing.JobRow;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
@@ -62,11 +64,11 @@ class FileClaimsTest {
     for (ClaimedFile f : claimed) {
       var row = dsl.selectFrom(BATCH_UPLOAD_FILES).where(BATCH_UPLOAD_FILES.ID.eq(f.id())).fetchOne();
       assertEquals("processing", row.getStatus());
-      assertEquals("w1", row.getClaimedBy());
-      assertEquals(1, row.getAttempts());
+      assertEquals("w1", JobRow.extraction(dsl, row.getId()).claimedBy());
+      assertEquals(1, JobRow.extraction(dsl, row.getId()).attempts());
       assertEquals(1, f.attempts());
       assertNotNull(row.getProcessingStartedAt());
-      assertTrue(row.getLeaseExpiresAt().isAfter(row.getProcessingStartedAt().plusSeconds(59)));
+      assertTrue(JobRow.extraction(dsl, row.getId()).leaseExpiresAt().isAfter(row.getProcessingStartedAt().plusSeconds(59)));
       assertEquals("gemini-2.5-flash", f.model());
     }
     var s = new Sessions(db.dataSource()).progress(session);
@@ -234,9 +236,10 @@ class FileClaimsTest {
     UUID paused = Batches.submit(db.dataSource(), "paused", 5, 10);
     UUID later = Batches.submit(db.dataSource(), "later", 5, 10);
     new Sessions(db.dataSource()).pause(paused);
-    dsl.update(BATCH_UPLOAD_FILES)
-        .set(BATCH_UPLOAD_FILES.NEXT_ATTEMPT_AT, DSL.field("clock_timestamp() + interval '1 hour'", OffsetDateTime.class))
-        .where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(later))
+    dsl.update(Jobs.JOBS)
+        .set(DSL.field(DSL.name("scheduled_at"), OffsetDateTime.class),
+            DSL.field("clock_timestamp() + interval '1 hour'", OffsetDateTime.class))
+        .where(Jobs.BATCH_SESSION_ID.eq(later))
         .execute();
 
     assertEquals(List.of(), claims.claim("w1", 20, LEASE));
@@ -257,8 +260,7 @@ class FileClaimsTest {
     named.add(theirs.get(0).id());
     assertEquals(2, claims.extendLeases("w1", named, Duration.ofHours(1)), "a file another worker holds is not extended");
 
-    Function<ClaimedFile, OffsetDateTime> lease = f -> dsl.select(BATCH_UPLOAD_FILES.LEASE_EXPIRES_AT)
-        .from(BATCH_UPLOAD_FILES).where(BATCH_UPLOAD_FILES.ID.eq(f.id())).fetchOne().value1();
+    Function<ClaimedFile, OffsetDateTime> lease = f -> JobRow.extraction(dsl, f.id()).leaseExpiresAt();
     OffsetDateTime inHalfAnHour = OffsetDateTime.now().plusMinutes(30);
     assertTrue(mine.stream().allMatch(f -> lease.apply(f).isAfter(inHalfAnHour)));
     assertTrue(theirs.stream().allMatch(f -> lease.apply(f).isBefore(inHalfAnHour)));
@@ -271,8 +273,7 @@ class FileClaimsTest {
 
     assertEquals(2, claims.extendLeases("w3", List.of(mine.get(0).id(), mine.get(1).id()), Duration.ofHours(1)));
 
-    OffsetDateTime left = dsl.select(BATCH_UPLOAD_FILES.LEASE_EXPIRES_AT).from(BATCH_UPLOAD_FILES)
-        .where(BATCH_UPLOAD_FILES.ID.eq(mine.get(2).id())).fetchOne().value1();
+    OffsetDateTime left = JobRow.extraction(dsl, mine.get(2).id()).leaseExpiresAt();
     assertTrue(left.isBefore(OffsetDateTime.now().plusMinutes(30)), "a file whose thread died keeps its old lease");
   }
 }

@@ -26,10 +26,10 @@ class JooqTest {
     UUID file = dsl.insertInto(BATCH_UPLOAD_FILES)
         .set(BATCH_UPLOAD_FILES.BATCH_SESSION_ID, session)
         .set(BATCH_UPLOAD_FILES.ORIGINAL_FILENAME, "a.jpg")
-        .set(BATCH_UPLOAD_FILES.NEXT_ATTEMPT_AT, due)
+        .set(BATCH_UPLOAD_FILES.PROCESSING_STARTED_AT, due)
         .returning(BATCH_UPLOAD_FILES.ID).fetchOne().getId();
 
-    OffsetDateTime read = dsl.select(BATCH_UPLOAD_FILES.NEXT_ATTEMPT_AT).from(BATCH_UPLOAD_FILES)
+    OffsetDateTime read = dsl.select(BATCH_UPLOAD_FILES.PROCESSING_STARTED_AT).from(BATCH_UPLOAD_FILES)
         .where(BATCH_UPLOAD_FILES.ID.eq(file)).fetchOne().value1();
     assertEquals(due.toInstant(), read.toInstant());
     assertEquals(1, dsl.fetchValue(BATCH_UPLOAD_SESSIONS.FILES_PENDING));

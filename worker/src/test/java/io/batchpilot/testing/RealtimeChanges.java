@@ -10,6 +10,9 @@ import io.batchpilot.db.Migrator;
 import io.batchpilot.session.NewSession;
 import io.batchpilot.session.Progress;
 import io.batchpilot.session.Sessions;
+import io.batchpilot.store.JobKind;
+import io.batchpilot.store.JobState;
+import io.batchpilot.store.Jobs;
 import io.batchpilot.store.Jooq;
 import io.batchpilot.worker.WorkerConfig;
 import java.io.IOException;
@@ -45,9 +48,10 @@ public final class RealtimeChanges {
    * @param fileUpdates of which updates
    * @param sessionChanges changes of the session's row, its insert included
    * @param lastFilesCompleted files_completed in the session row's last change
+   * @param mostChangesOfAFile the changes of the file row that changed most, its insert included
    */
   public record Result(double seconds, int files, int fileChanges, int fileUpdates, int sessionChanges,
-                       int lastFilesCompleted) {
+                       int lastFilesCompleted, int mostChangesOfAFile) {
     public double fileChangesPerFile() {
       return fileChanges / (double) files;
     }
@@ -79,14 +83,15 @@ public final class RealtimeChanges {
           WorkerConfig.defaults().withConcurrency(8))) {
         Eventually.await("the session ended, its receipts embedded", Duration.ofMinutes(3), () -> {
           Progress p = sessions.progress(session);
-          return p.status().equals("completed") && dsl.fetchCount(BATCH_UPLOAD_FILES, BATCH_UPLOAD_FILES.BATCH_SESSION_ID
-              .eq(session).and(BATCH_UPLOAD_FILES.EMBEDDING_STATUS.in("pending", "processing"))) == 0;
+          return p.status().equals("completed") && dsl.fetchCount(Jobs.JOBS, Jobs.BATCH_SESSION_ID.eq(session).and(Jobs.kindIs(JobKind.EMBEDDING))
+              .and(Jobs.stateIs(JobState.AVAILABLE).or(Jobs.stateIs(JobState.RUNNING)))) == 0;
         });
       }
       double seconds = (System.nanoTime() - start) / 1e9;
       int fileChanges = 0;
       int fileUpdates = 0;
       List<String> sessionChanges = new ArrayList<>();
+      java.util.Map<String, Integer> changesPerFile = new java.util.HashMap<>();
       for (String line : dsl.fetch("SELECT data FROM pg_logical_slot_get_changes('rt', NULL, NULL)").getValues(0, String.class)) {
         Matcher m = CHANGE.matcher(line);
         if (!m.find()) {
@@ -95,6 +100,7 @@ public final class RealtimeChanges {
         if (m.group(1).equals("batch_upload_files")) {
           fileChanges++;
           fileUpdates += m.group(2).equals("UPDATE") ? 1 : 0;
+          changesPerFile.merge(m.group(3), 1, Integer::sum);
         } else if (m.group(3).equals(session.toString())) {
           sessionChanges.add(line);
         }
@@ -102,7 +108,8 @@ public final class RealtimeChanges {
       dsl.fetch("SELECT pg_drop_replication_slot('rt')");
       Matcher last = FILES_COMPLETED.matcher(sessionChanges.get(sessionChanges.size() - 1));
       return new Result(seconds, files, fileChanges, fileUpdates, sessionChanges.size(),
-          last.find() ? Integer.parseInt(last.group(1)) : -1);
+          last.find() ? Integer.parseInt(last.group(1)) : -1,
+          changesPerFile.values().stream().mapToInt(Integer::intValue).max().orElse(0));
     } finally {
       deleteAll(folder);
     }

@@ -23,10 +23,6 @@ import io.batchpilot.files.ImagePreprocessor;
 import io.batchpilot.files.ImagePreprocessorConfig;
 import io.batchpilot.gemini.GeminiClient;
 import io.batchpilot.gemini.GeminiConfig;
-import io.batchpilot.simulator.GeminiSimulator;
-import io.batchpilot.simulator.LatencyDistribution;
-import io.batchpilot.simulator.SimulatorConfig;
-import io.batchpilot.simulator.SyntheticReceipts;
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
 import io.batchpilot.limiter.QuotaGate;
 import io.batchpilot.limiter.QuotaGateConfig;
@@ -38,8 +34,13 @@ import io.batchpilot.session.NewFile;
 import io.batchpilot.session.NewSession;
 import io.batchpilot.session.Progress;
 import io.batchpilot.session.Sessions;
+import io.batchpilot.simulator.GeminiSimulator;
+import io.batchpilot.simulator.LatencyDistribution;
+import io.batchpilot.simulator.SimulatorConfig;
+import io.batchpilot.simulator.SyntheticReceipts;
 import io.batchpilot.store.Jooq;
 import io.batchpilot.testing.Eventually;
+import io.batchpilot.testing.JobRow;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -173,7 +174,7 @@ class DatabaseOutageTest {
       assertEquals(sim.requests().size(), p.apiCalls(), "one call per file: none was repeated for the outage");
       assertEquals(40, p.apiCalls());
       for (BatchUploadFilesRecord row : files(session)) {
-        assertEquals(1, row.getAttempts(), row.getOriginalFilename() + ": the outage spent no attempt");
+        assertEquals(1, JobRow.extraction(dsl, row.getId()).attempts(), row.getOriginalFilename() + ": the outage spent no attempt");
         assertNull(row.getErrorType(), row.getOriginalFilename());
       }
     } finally {

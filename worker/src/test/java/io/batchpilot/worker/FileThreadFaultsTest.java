@@ -21,6 +21,7 @@ import io.batchpilot.session.NewSession;
 import io.batchpilot.session.Sessions;
 import io.batchpilot.store.Jooq;
 import io.batchpilot.testing.Eventually;
+import io.batchpilot.testing.JobRow;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -101,7 +102,7 @@ class FileThreadFaultsTest {
 
     BatchUploadFilesRecord oom = file(session, "oom.png");
     assertEquals("failed", oom.getStatus());
-    assertEquals(5, oom.getAttempts(), "every Error spent an attempt, up to max_attempts");
+    assertEquals(5, JobRow.extraction(dsl, oom.getId()).attempts(), "every Error spent an attempt, up to max_attempts");
     assertEquals("processing_failed", oom.getErrorType());
     assertTrue(oom.getErrorMessage().contains("ran out of memory on this file")
         && oom.getErrorMessage().contains("BATCHPILOT_JAVA_OPTS=-Xmx")
@@ -111,7 +112,7 @@ class FileThreadFaultsTest {
     assertEquals(5, threads.get("oom.png").size(), "each Error ended its thread and a fresh one took the next file: "
         + threads.get("oom.png"));
     for (String good : List.of("a.png", "b.png", "c.png")) {
-      assertEquals(1, file(session, good).getAttempts());
+      assertEquals(1, JobRow.extraction(dsl, file(session, good).getId()).attempts());
     }
   }
 
@@ -150,7 +151,7 @@ class FileThreadFaultsTest {
       });
     }
     assertEquals(2, calls.get());
-    assertEquals(2, file(session, "orphan.png").getAttempts(), "the orphaned attempt stays counted");
+    assertEquals(2, JobRow.extraction(dsl, file(session, "orphan.png").getId()).attempts(), "the orphaned attempt stays counted");
   }
 
   @Test
@@ -180,14 +181,16 @@ class FileThreadFaultsTest {
     }
 
     var rows = dsl.selectFrom(BATCH_UPLOAD_FILES).where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session)).fetch();
-    assertEquals(6, rows.stream().filter(r -> r.getStatus().equals("pending")).count());
-    assertEquals(4, rows.stream().filter(r -> r.getAttempts() == 1).count(), "the four started attempts stay counted");
-    assertEquals(2, rows.stream().filter(r -> r.getAttempts() == 0).count(), "the two never claimed are untouched");
-    rows.stream().filter(r -> r.getAttempts() == 1).forEach(r -> {
-      assertEquals("timeout", r.getErrorType());
-      assertTrue(r.getErrorMessage().contains("BATCHPILOT_SHUTDOWN_GRACE"), r.getErrorMessage());
+    assertEquals(6, rows.stream().filter(r -> JobRow.extraction(dsl, r.getId()).status().equals("pending")).count(),
+        "every file is due again");
+    assertEquals(4, rows.stream().filter(r -> JobRow.extraction(dsl, r.getId()).attempts() == 1).count(), "the four started attempts stay counted");
+    assertEquals(2, rows.stream().filter(r -> JobRow.extraction(dsl, r.getId()).attempts() == 0).count(), "the two never claimed are untouched");
+    rows.stream().filter(r -> JobRow.extraction(dsl, r.getId()).attempts() == 1).forEach(r -> {
+      JobRow job = JobRow.extraction(dsl, r.getId());
+      assertEquals("timeout", job.errorType());
+      assertTrue(job.errorMessage().contains("BATCHPILOT_SHUTDOWN_GRACE"), job.errorMessage());
     });
-    rows.forEach(r -> assertNull(r.getClaimedBy()));
+    rows.forEach(r -> assertNull(JobRow.extraction(dsl, r.getId()).claimedBy()));
     assertNotEquals(0, rows.size());
   }
 }

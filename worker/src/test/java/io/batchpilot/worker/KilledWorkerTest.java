@@ -24,8 +24,12 @@ import io.batchpilot.pipeline.Outcome;
 import io.batchpilot.session.NewFile;
 import io.batchpilot.session.NewSession;
 import io.batchpilot.session.Sessions;
+import io.batchpilot.store.JobKind;
+import io.batchpilot.store.JobState;
+import io.batchpilot.store.Jobs;
 import io.batchpilot.store.Jooq;
 import io.batchpilot.testing.Eventually;
+import io.batchpilot.testing.JobRow;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -108,7 +112,8 @@ class KilledWorkerTest {
       BatchUploadFilesRecord done = Jooq.using(db.dataSource()).selectFrom(BATCH_UPLOAD_FILES)
           .where(BATCH_UPLOAD_FILES.ID.eq(fileId)).fetchOne();
       assertEquals("completed", done.getStatus());
-      assertTrue(done.getAttempts() >= 2, "the killed attempt is counted: " + done.getAttempts());
+      int attempts = JobRow.extraction(Jooq.using(db.dataSource()), fileId).attempts();
+      assertTrue(attempts >= 2, "the killed attempt is counted: " + attempts);
       new SessionProgress(db.dataSource()).runOnce();
       assertEquals("completed", sessions.progress(session).status());
     } finally {
@@ -187,7 +192,8 @@ class KilledWorkerTest {
 
       Eventually.await("the killed worker's files rescued", DEADLINE, () -> {
         new LeaseRescuer(db.dataSource(), 100).runOnce();
-        return sessions.progress(session).pending() == 2;
+        return dsl.fetchCount(Jobs.JOBS, Jobs.BATCH_SESSION_ID.eq(session).and(Jobs.kindIs(JobKind.EXTRACTION))
+            .and(Jobs.stateIs(JobState.AVAILABLE))) == 2;
       });
       assertEquals(2, dsl.fetchOne("select total_api_calls from public.batch_upload_sessions where id = ?", session)
           .get(0, Integer.class), "both calls the killed worker sent are counted");

@@ -23,12 +23,6 @@ import io.batchpilot.files.ImagePreprocessor;
 import io.batchpilot.files.ImagePreprocessorConfig;
 import io.batchpilot.gemini.GeminiClient;
 import io.batchpilot.gemini.GeminiConfig;
-import io.batchpilot.simulator.Fault;
-import io.batchpilot.simulator.FaultPlan;
-import io.batchpilot.simulator.GeminiSimulator;
-import io.batchpilot.simulator.ModelLimits;
-import io.batchpilot.simulator.SimulatorConfig;
-import io.batchpilot.simulator.SyntheticReceipts;
 import io.batchpilot.jooq.tables.records.BatchUploadFilesRecord;
 import io.batchpilot.limiter.Permit;
 import io.batchpilot.limiter.QuotaGate;
@@ -46,8 +40,15 @@ import io.batchpilot.session.NewFile;
 import io.batchpilot.session.NewSession;
 import io.batchpilot.session.Progress;
 import io.batchpilot.session.Sessions;
+import io.batchpilot.simulator.Fault;
+import io.batchpilot.simulator.FaultPlan;
+import io.batchpilot.simulator.GeminiSimulator;
+import io.batchpilot.simulator.ModelLimits;
+import io.batchpilot.simulator.SimulatorConfig;
+import io.batchpilot.simulator.SyntheticReceipts;
 import io.batchpilot.store.Jooq;
 import io.batchpilot.testing.Eventually;
+import io.batchpilot.testing.JobRow;
 import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -192,7 +193,7 @@ class ReceiptPipelineTest {
         assertEquals(truth.truth().date().toString(), result.get("date").asText(), row.getOriginalFilename());
         assertEquals(0, truth.truth().total().compareTo(new BigDecimal(result.get("total").asText())), row.getOriginalFilename());
         assertEquals(truth.truth().lineItems().size(), result.get("line_items").size(), row.getOriginalFilename());
-        assertNull(row.getClaimedBy());
+        assertNull(JobRow.extraction(dsl, row.getId()).claimedBy());
         assertEquals(32, row.getContentSha256().length);
         tokens += row.getTokensUsed();
       }
@@ -371,7 +372,7 @@ class ReceiptPipelineTest {
       assertEquals(1, called.size());
       for (BatchUploadFilesRecord row : rows) {
         assertEquals(json(called.get(0)), json(row));
-        assertEquals(1, row.getAttempts(), "waiting for the identical file spent no attempt");
+        assertEquals(1, JobRow.extraction(dsl, row.getId()).attempts(), "waiting for the identical file spent no attempt");
       }
     }
   }
@@ -400,7 +401,7 @@ class ReceiptPipelineTest {
     assertEquals(0, p.failed(), "no file fails for the quota");
     assertTrue(p.rateLimitHits() > 0, "the simulator answered 429s: " + p.rateLimitHits());
     for (BatchUploadFilesRecord row : files(session)) {
-      assertEquals(1, row.getAttempts(), row.getOriginalFilename() + ": only the call that succeeded spent an attempt");
+      assertEquals(1, JobRow.extraction(dsl, row.getId()).attempts(), row.getOriginalFilename() + ": only the call that succeeded spent an attempt");
     }
   }
 

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.batchpilot.batch.BatchDelivery;
 import io.batchpilot.db.Migrator;
 import io.batchpilot.db.Release;
-import io.batchpilot.db.SupabaseMigrationFile;
 import io.batchpilot.db.SupabaseMigrationFile.Installed;
+import io.batchpilot.db.SupabaseMigrationFile;
 import io.batchpilot.db.testing.TestDatabase;
 import io.batchpilot.db.testing.TestPostgres;
 import io.batchpilot.embeddings.EmbeddingConfig;
@@ -44,13 +44,14 @@ import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.flywaydb.core.Flyway;
 import org.jooq.DSLContext;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The first upgrade, as a Supabase project meets it: a database that the Supabase CLI installed at
- * release 0.1.0 (the file that release shipped, kept under test resources) holds work in flight
- * when the upgrade file this build writes is pushed on top: files pending, one claimed by a 0.1.0
+ * release 0.1.0 or 0.2.0 (the files those releases shipped, kept under test resources) holds work in flight
+ * when the upgrade file this build writes is pushed on top: files pending, one claimed by a worker
  * worker that then died, one completed and embedded, one completed whose embedding the dead worker
  * held. After the upgrade a worker of this build finishes the session: nothing is lost, nothing
  * runs twice.
@@ -61,13 +62,15 @@ class ReleaseUpgradeTest {
   private static final String KEY = "test-key-for-the-simulator";
   private static final int FILES = 6;
 
-  @Test
-  void aSessionInFlightAt010FinishesAfterTheUpgradeWithEveryFileProcessedOnce(@TempDir Path root) throws Exception {
+  @ParameterizedTest(name = "from {0}")
+  @CsvSource({"0.1.0, 1", "0.2.0, 2"})
+  void aSessionInFlightAtAnEarlierReleaseFinishesAfterTheUpgradeWithEveryFileProcessedOnce(
+      String release, int schema, @TempDir Path root) throws Exception {
     try (TestDatabase db = TestPostgres.get().createDatabase(false)) {
       // What Supabase provides, then 0.1.0 as `supabase db push` ran it: one script.
       Flyway.configure().dataSource(db.dataSource()).locations(Migrator.COMPAT_MIGRATIONS)
           .table("supabase_own_history").placeholderReplacement(false).load().migrate();
-      execute(db, resource("releases/0.1.0.sql"));
+      execute(db, resource("releases/" + release + ".sql"));
       DSLContext dsl = Jooq.using(db.dataSource());
       dsl.execute("UPDATE public.quota_limits SET requests_per_minute = 1000000, input_tokens_per_minute = 1000000000,"
           + " max_in_flight = 1000, requests_per_day = NULL");
@@ -105,8 +108,14 @@ class ReleaseUpgradeTest {
       String embeddedAt = embeddedAt(dsl, embedded);
 
       // The upgrade, as `batchpilot supabase-migration` writes it from the database's record.
-      String upgrade = SupabaseMigrationFile.upgrade(Release.current(), new Installed("0.1.0", 1)).orElseThrow();
+      String upgrade = SupabaseMigrationFile.upgrade(Release.current(), new Installed(release, schema)).orElseThrow();
       execute(db, upgrade);
+      assertEquals(0L, dsl.fetchValue("SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.batch_upload_files'::regclass"
+          + " AND attname IN ('claimed_by', 'attempts', 'embedding_status') AND NOT attisdropped"), "the queue left the published row");
+      assertEquals("running/1", dsl.fetchValue("SELECT state || '/' || attempts FROM batchpilot_private.jobs"
+          + " WHERE file_id = ? AND kind = 'extraction'", orphaned), "the dead worker's claim carried over, its lease running out");
+      assertEquals("running", dsl.fetchValue("SELECT state::text FROM batchpilot_private.jobs"
+          + " WHERE file_id = ? AND kind = 'embedding'", extracted), "so did its embedding's claim");
       assertEquals(List.of(Release.current().name()), dsl.fetch("SELECT release FROM batchpilot_private.installation")
           .getValues(0, String.class));
       assertEquals("0/3/1/2/0/0", dsl.fetchValue("SELECT format('%s/%s/%s/%s/%s/%s', files_uploading, files_pending,"
@@ -128,7 +137,8 @@ class ReleaseUpgradeTest {
             "the three pending files and the dead worker's file, each once; the two completed ones never again");
         assertEquals(List.of(1), dsl.fetch("SELECT DISTINCT api_calls_made FROM public.batch_upload_files"
             + " WHERE batch_session_id = ?", session).getValues(0, Integer.class), "one call per file, over both releases");
-        assertEquals(2, (int) dsl.fetchValue("SELECT attempts FROM public.batch_upload_files WHERE id = ?", orphaned),
+        assertEquals(2, (int) dsl.fetchValue("SELECT attempts FROM batchpilot_private.jobs WHERE file_id = ?"
+            + " AND kind = 'extraction'", orphaned),
             "the dead worker's claim counted one attempt, the rescue a second");
         assertEquals(embeddedAt, embeddedAt(dsl, embedded), "the embedding 0.1.0 recorded is kept, not made again");
         assertEquals("Before The Upgrade", dsl.fetchValue("SELECT result ->> 'merchant' FROM public.batch_upload_files"

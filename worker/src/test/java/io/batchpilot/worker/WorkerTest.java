@@ -23,6 +23,7 @@ import io.batchpilot.session.Progress;
 import io.batchpilot.session.Sessions;
 import io.batchpilot.store.Jooq;
 import io.batchpilot.testing.Eventually;
+import io.batchpilot.testing.JobRow;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -121,7 +122,7 @@ class WorkerTest {
     dsl.selectFrom(BATCH_UPLOAD_FILES).where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session)).fetch().forEach(r -> {
       assertEquals(r.getOriginalFilename(), JSON.valueToTree(readJson(r.getResult().data())).get("file").asText());
       assertEquals(Integer.parseInt(r.getOriginalFilename().replaceAll("\\D", "")) % 5 == 0 ? 2 : 1, r.getApiCallsMade());
-      assertNull(r.getClaimedBy());
+      assertNull(JobRow.extraction(dsl, r.getId()).claimedBy());
     });
   }
 
@@ -234,8 +235,8 @@ class WorkerTest {
     assertEquals(6, p.pending());
     assertEquals(0, p.processing());
     dsl.selectFrom(BATCH_UPLOAD_FILES).where(BATCH_UPLOAD_FILES.BATCH_SESSION_ID.eq(session)).fetch().forEach(r -> {
-      assertEquals(0, r.getAttempts());
-      assertNull(r.getClaimedBy());
+      assertEquals(0, JobRow.extraction(dsl, r.getId()).attempts());
+      assertNull(JobRow.extraction(dsl, r.getId()).claimedBy());
     });
   }
 

@@ -10,13 +10,13 @@ import java.nio.file.Path;
 
 /**
  * A next release for upgrade tests, built from this build's release in a folder: release
- * {@value #NAME}, schema 3 (a {@code V3__fixture.sql} that adds {@code batchpilot_leader.fixture_note})
+ * {@value #NAME}, schema 4 (a {@code V4__fixture.sql} that adds {@code batchpilot_leader.fixture_note})
  * and a changed repeatable ({@code R__10_common.sql} also defines
  * {@code batchpilot_private.fixture_release()}).
  */
 public final class FixtureRelease {
 
-  public static final String NAME = "0.3.0-test";
+  public static final String NAME = "0.4.0-test";
 
   private FixtureRelease() {}
 
@@ -32,7 +32,7 @@ public final class FixtureRelease {
         }
         Files.writeString(migrations.resolve(name), text, StandardCharsets.UTF_8);
       }
-      Files.writeString(migrations.resolve("V3__fixture.sql"), resource("V3__fixture.sql"), StandardCharsets.UTF_8);
+      Files.writeString(migrations.resolve("V4__fixture.sql"), resource("V4__fixture.sql"), StandardCharsets.UTF_8);
       Files.writeString(folder.resolve("release.properties"), "release=" + NAME + "\n", StandardCharsets.UTF_8);
     } catch (IOException e) {
       throw new UncheckedIOException(e);

@@ -118,14 +118,17 @@ public class BatchUploadFiles extends TableImpl<BatchUploadFilesRecord> {
     public final TableField<BatchUploadFilesRecord, String> SOURCE_URL = createField(DSL.name("source_url"), SQLDataType.CLOB, this, "");
 
     /**
-     * The column <code>batch_upload_files.content_sha256</code>.
+     * The column <code>batch_upload_files.content_sha256</code>. The bytes'
+     * SHA-256: given by the frontend, or recorded when the file ends.
      */
-    public final TableField<BatchUploadFilesRecord, byte[]> CONTENT_SHA256 = createField(DSL.name("content_sha256"), SQLDataType.BLOB, this, "");
+    public final TableField<BatchUploadFilesRecord, byte[]> CONTENT_SHA256 = createField(DSL.name("content_sha256"), SQLDataType.BLOB, this, "The bytes' SHA-256: given by the frontend, or recorded when the file ends.");
 
     /**
-     * The column <code>batch_upload_files.status</code>.
+     * The column <code>batch_upload_files.status</code>. pending until its
+     * first attempt starts, processing until it ends (a wait for quota or a
+     * retry stays processing), then completed, failed or skipped.
      */
-    public final TableField<BatchUploadFilesRecord, String> STATUS = createField(DSL.name("status"), SQLDataType.CLOB.nullable(false).defaultValue(DSL.field(DSL.raw("'pending'::text"), SQLDataType.CLOB)), this, "");
+    public final TableField<BatchUploadFilesRecord, String> STATUS = createField(DSL.name("status"), SQLDataType.CLOB.nullable(false).defaultValue(DSL.field(DSL.raw("'pending'::text"), SQLDataType.CLOB)), this, "pending until its first attempt starts, processing until it ends (a wait for quota or a retry stays processing), then completed, failed or skipped.");
 
     /**
      * The column <code>batch_upload_files.processing_started_at</code>.
@@ -143,30 +146,11 @@ public class BatchUploadFiles extends TableImpl<BatchUploadFilesRecord> {
     public final TableField<BatchUploadFilesRecord, Integer> PROCESSING_DURATION_MS = createField(DSL.name("processing_duration_ms"), SQLDataType.INTEGER, this, "");
 
     /**
-     * The column <code>batch_upload_files.claimed_by</code>. The worker holding
-     * the file while its lease runs.
+     * The column <code>batch_upload_files.max_attempts</code>. How many
+     * attempts the file's extraction may take (set at insert; its job counts
+     * them).
      */
-    public final TableField<BatchUploadFilesRecord, String> CLAIMED_BY = createField(DSL.name("claimed_by"), SQLDataType.CLOB, this, "The worker holding the file while its lease runs.");
-
-    /**
-     * The column <code>batch_upload_files.lease_expires_at</code>.
-     */
-    public final TableField<BatchUploadFilesRecord, OffsetDateTime> LEASE_EXPIRES_AT = createField(DSL.name("lease_expires_at"), SQLDataType.TIMESTAMPWITHTIMEZONE(6), this, "");
-
-    /**
-     * The column <code>batch_upload_files.next_attempt_at</code>.
-     */
-    public final TableField<BatchUploadFilesRecord, OffsetDateTime> NEXT_ATTEMPT_AT = createField(DSL.name("next_attempt_at"), SQLDataType.TIMESTAMPWITHTIMEZONE(6).nullable(false).defaultValue(DSL.field(DSL.raw("now()"), SQLDataType.TIMESTAMPWITHTIMEZONE)), this, "");
-
-    /**
-     * The column <code>batch_upload_files.attempts</code>.
-     */
-    public final TableField<BatchUploadFilesRecord, Integer> ATTEMPTS = createField(DSL.name("attempts"), SQLDataType.INTEGER.nullable(false).defaultValue(DSL.field(DSL.raw("0"), SQLDataType.INTEGER)), this, "");
-
-    /**
-     * The column <code>batch_upload_files.max_attempts</code>.
-     */
-    public final TableField<BatchUploadFilesRecord, Integer> MAX_ATTEMPTS = createField(DSL.name("max_attempts"), SQLDataType.INTEGER.nullable(false).defaultValue(DSL.field(DSL.raw("5"), SQLDataType.INTEGER)), this, "");
+    public final TableField<BatchUploadFilesRecord, Integer> MAX_ATTEMPTS = createField(DSL.name("max_attempts"), SQLDataType.INTEGER.nullable(false).defaultValue(DSL.field(DSL.raw("5"), SQLDataType.INTEGER)), this, "How many attempts the file's extraction may take (set at insert; its job counts them).");
 
     /**
      * The column <code>batch_upload_files.model</code>.
@@ -215,12 +199,6 @@ public class BatchUploadFiles extends TableImpl<BatchUploadFilesRecord> {
     public final TableField<BatchUploadFilesRecord, String> DELIVERY = createField(DSL.name("delivery"), SQLDataType.CLOB, this, "");
 
     /**
-     * The column <code>batch_upload_files.retry_count</code>. attempts - 1:
-     * derived, read-only.
-     */
-    public final TableField<BatchUploadFilesRecord, Integer> RETRY_COUNT = createField(DSL.name("retry_count"), SQLDataType.INTEGER, this, "attempts - 1: derived, read-only.");
-
-    /**
      * The column <code>batch_upload_files.result</code>.
      */
     public final TableField<BatchUploadFilesRecord, JSONB> RESULT = createField(DSL.name("result"), SQLDataType.JSONB, this, "");
@@ -251,50 +229,6 @@ public class BatchUploadFiles extends TableImpl<BatchUploadFilesRecord> {
      * and model).
      */
     public final TableField<BatchUploadFilesRecord, UUID> DUPLICATE_OF = createField(DSL.name("duplicate_of"), SQLDataType.UUID, this, "The earlier file whose result this one reused without calling the API (same content, team and model).");
-
-    /**
-     * The column <code>batch_upload_files.embedding_status</code>. NULL until
-     * the extraction completes; then pending, processing (a worker holds it),
-     * completed or failed. Never changes status or result.
-     */
-    public final TableField<BatchUploadFilesRecord, String> EMBEDDING_STATUS = createField(DSL.name("embedding_status"), SQLDataType.CLOB, this, "NULL until the extraction completes; then pending, processing (a worker holds it), completed or failed. Never changes status or result.");
-
-    /**
-     * The column <code>batch_upload_files.embedding_attempts</code>.
-     */
-    public final TableField<BatchUploadFilesRecord, Integer> EMBEDDING_ATTEMPTS = createField(DSL.name("embedding_attempts"), SQLDataType.INTEGER.nullable(false).defaultValue(DSL.field(DSL.raw("0"), SQLDataType.INTEGER)), this, "");
-
-    /**
-     * The column <code>batch_upload_files.embedding_next_attempt_at</code>.
-     */
-    public final TableField<BatchUploadFilesRecord, OffsetDateTime> EMBEDDING_NEXT_ATTEMPT_AT = createField(DSL.name("embedding_next_attempt_at"), SQLDataType.TIMESTAMPWITHTIMEZONE(6), this, "");
-
-    /**
-     * The column <code>batch_upload_files.embedding_claimed_by</code>.
-     */
-    public final TableField<BatchUploadFilesRecord, String> EMBEDDING_CLAIMED_BY = createField(DSL.name("embedding_claimed_by"), SQLDataType.CLOB, this, "");
-
-    /**
-     * The column <code>batch_upload_files.embedding_lease_expires_at</code>.
-     */
-    public final TableField<BatchUploadFilesRecord, OffsetDateTime> EMBEDDING_LEASE_EXPIRES_AT = createField(DSL.name("embedding_lease_expires_at"), SQLDataType.TIMESTAMPWITHTIMEZONE(6), this, "");
-
-    /**
-     * The column <code>batch_upload_files.embedding_error_type</code>.
-     */
-    public final TableField<BatchUploadFilesRecord, String> EMBEDDING_ERROR_TYPE = createField(DSL.name("embedding_error_type"), SQLDataType.CLOB, this, "");
-
-    /**
-     * The column <code>batch_upload_files.embedding_error</code>. Why the last
-     * embedding attempt failed (kept while it is retried; cleared when it
-     * succeeds).
-     */
-    public final TableField<BatchUploadFilesRecord, String> EMBEDDING_ERROR = createField(DSL.name("embedding_error"), SQLDataType.CLOB, this, "Why the last embedding attempt failed (kept while it is retried; cleared when it succeeds).");
-
-    /**
-     * The column <code>batch_upload_files.embedded_at</code>.
-     */
-    public final TableField<BatchUploadFilesRecord, OffsetDateTime> EMBEDDED_AT = createField(DSL.name("embedded_at"), SQLDataType.TIMESTAMPWITHTIMEZONE(6), this, "");
 
     private BatchUploadFiles(Name alias, Table<BatchUploadFilesRecord> aliased) {
         this(alias, aliased, (Field<?>[]) null, null);
@@ -365,7 +299,7 @@ public class BatchUploadFiles extends TableImpl<BatchUploadFilesRecord> {
 
     @Override
     public List<Index> getIndexes() {
-        return Arrays.asList(Indexes.BATCH_UPLOAD_FILES_CLAIMABLE_IDX, Indexes.BATCH_UPLOAD_FILES_CONTENT_IDX, Indexes.BATCH_UPLOAD_FILES_DUPLICATE_OF_IDX, Indexes.BATCH_UPLOAD_FILES_EMBEDDING_DUE_IDX, Indexes.BATCH_UPLOAD_FILES_EMBEDDING_LEASE_IDX, Indexes.BATCH_UPLOAD_FILES_LEASE_IDX, Indexes.BATCH_UPLOAD_FILES_OWN_MODEL_IDX, Indexes.BATCH_UPLOAD_FILES_RECEIPT_IDX, Indexes.BATCH_UPLOAD_FILES_SESSION_STATUS_IDX);
+        return Arrays.asList(Indexes.BATCH_UPLOAD_FILES_CONTENT_IDX, Indexes.BATCH_UPLOAD_FILES_DUPLICATE_OF_IDX, Indexes.BATCH_UPLOAD_FILES_OWN_MODEL_IDX, Indexes.BATCH_UPLOAD_FILES_RECEIPT_IDX, Indexes.BATCH_UPLOAD_FILES_SESSION_STATUS_IDX);
     }
 
     @Override
@@ -445,12 +379,8 @@ public class BatchUploadFiles extends TableImpl<BatchUploadFilesRecord> {
     public List<Check<BatchUploadFilesRecord>> getChecks() {
         return Arrays.asList(
             Internal.createCheck(this, DSL.name("batch_upload_files_api_calls_made_check"), "((api_calls_made >= 0))", true),
-            Internal.createCheck(this, DSL.name("batch_upload_files_attempts_check"), "((attempts >= 0))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_content_sha256_check"), "((octet_length(content_sha256) = 32))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_delivery_check"), "((delivery = ANY (ARRAY['interactive'::text, 'batch'::text])))", true),
-            Internal.createCheck(this, DSL.name("batch_upload_files_embedding_attempts_check"), "((embedding_attempts >= 0))", true),
-            Internal.createCheck(this, DSL.name("batch_upload_files_embedding_error_type_check"), "((embedding_error_type = ANY (ARRAY['rate_limited'::text, 'quota_exhausted'::text, 'overloaded'::text, 'server_error'::text, 'timeout'::text, 'invalid_request'::text, 'permission_denied'::text, 'not_found'::text, 'blocked_output'::text, 'malformed_response'::text, 'lease_expired'::text, 'invalid_result'::text])))", true),
-            Internal.createCheck(this, DSL.name("batch_upload_files_embedding_status_check"), "((embedding_status = ANY (ARRAY['pending'::text, 'processing'::text, 'completed'::text, 'failed'::text])))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_error_type_check"), "((error_type = ANY (ARRAY['upload_failed'::text, 'processing_failed'::text, 'invalid_file'::text, 'file_unavailable'::text, 'rate_limited'::text, 'quota_exhausted'::text, 'overloaded'::text, 'server_error'::text, 'timeout'::text, 'invalid_request'::text, 'permission_denied'::text, 'not_found'::text, 'blocked_output'::text, 'malformed_response'::text, 'lease_expired'::text, 'batch_job_expired'::text, 'batch_job_failed'::text])))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_file_size_bytes_check"), "((file_size_bytes >= 0))", true),
             Internal.createCheck(this, DSL.name("batch_upload_files_file_type_length"), "((length(file_type) <= 255))", true),

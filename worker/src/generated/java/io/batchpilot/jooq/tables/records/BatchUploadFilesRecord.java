@@ -175,7 +175,8 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
     }
 
     /**
-     * Setter for <code>batch_upload_files.content_sha256</code>.
+     * Setter for <code>batch_upload_files.content_sha256</code>. The bytes'
+     * SHA-256: given by the frontend, or recorded when the file ends.
      */
     public BatchUploadFilesRecord setContentSha256(byte[] value) {
         set(10, value);
@@ -183,14 +184,17 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
     }
 
     /**
-     * Getter for <code>batch_upload_files.content_sha256</code>.
+     * Getter for <code>batch_upload_files.content_sha256</code>. The bytes'
+     * SHA-256: given by the frontend, or recorded when the file ends.
      */
     public byte[] getContentSha256() {
         return (byte[]) get(10);
     }
 
     /**
-     * Setter for <code>batch_upload_files.status</code>.
+     * Setter for <code>batch_upload_files.status</code>. pending until its
+     * first attempt starts, processing until it ends (a wait for quota or a
+     * retry stays processing), then completed, failed or skipped.
      */
     public BatchUploadFilesRecord setStatus(String value) {
         set(11, value);
@@ -198,7 +202,9 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
     }
 
     /**
-     * Getter for <code>batch_upload_files.status</code>.
+     * Getter for <code>batch_upload_files.status</code>. pending until its
+     * first attempt starts, processing until it ends (a wait for quota or a
+     * retry stays processing), then completed, failed or skipped.
      */
     public String getStatus() {
         return (String) get(11);
@@ -250,87 +256,29 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
     }
 
     /**
-     * Setter for <code>batch_upload_files.claimed_by</code>. The worker holding
-     * the file while its lease runs.
+     * Setter for <code>batch_upload_files.max_attempts</code>. How many
+     * attempts the file's extraction may take (set at insert; its job counts
+     * them).
      */
-    public BatchUploadFilesRecord setClaimedBy(String value) {
+    public BatchUploadFilesRecord setMaxAttempts(Integer value) {
         set(15, value);
         return this;
     }
 
     /**
-     * Getter for <code>batch_upload_files.claimed_by</code>. The worker holding
-     * the file while its lease runs.
-     */
-    public String getClaimedBy() {
-        return (String) get(15);
-    }
-
-    /**
-     * Setter for <code>batch_upload_files.lease_expires_at</code>.
-     */
-    public BatchUploadFilesRecord setLeaseExpiresAt(OffsetDateTime value) {
-        set(16, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>batch_upload_files.lease_expires_at</code>.
-     */
-    public OffsetDateTime getLeaseExpiresAt() {
-        return (OffsetDateTime) get(16);
-    }
-
-    /**
-     * Setter for <code>batch_upload_files.next_attempt_at</code>.
-     */
-    public BatchUploadFilesRecord setNextAttemptAt(OffsetDateTime value) {
-        set(17, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>batch_upload_files.next_attempt_at</code>.
-     */
-    public OffsetDateTime getNextAttemptAt() {
-        return (OffsetDateTime) get(17);
-    }
-
-    /**
-     * Setter for <code>batch_upload_files.attempts</code>.
-     */
-    public BatchUploadFilesRecord setAttempts(Integer value) {
-        set(18, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>batch_upload_files.attempts</code>.
-     */
-    public Integer getAttempts() {
-        return (Integer) get(18);
-    }
-
-    /**
-     * Setter for <code>batch_upload_files.max_attempts</code>.
-     */
-    public BatchUploadFilesRecord setMaxAttempts(Integer value) {
-        set(19, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>batch_upload_files.max_attempts</code>.
+     * Getter for <code>batch_upload_files.max_attempts</code>. How many
+     * attempts the file's extraction may take (set at insert; its job counts
+     * them).
      */
     public Integer getMaxAttempts() {
-        return (Integer) get(19);
+        return (Integer) get(15);
     }
 
     /**
      * Setter for <code>batch_upload_files.model</code>.
      */
     public BatchUploadFilesRecord setModel(String value) {
-        set(20, value);
+        set(16, value);
         return this;
     }
 
@@ -338,14 +286,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.model</code>.
      */
     public String getModel() {
-        return (String) get(20);
+        return (String) get(16);
     }
 
     /**
      * Setter for <code>batch_upload_files.api_calls_made</code>.
      */
     public BatchUploadFilesRecord setApiCallsMade(Integer value) {
-        set(21, value);
+        set(17, value);
         return this;
     }
 
@@ -353,7 +301,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.api_calls_made</code>.
      */
     public Integer getApiCallsMade() {
-        return (Integer) get(21);
+        return (Integer) get(17);
     }
 
     /**
@@ -362,7 +310,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * unusable is billed too).
      */
     public BatchUploadFilesRecord setInputTokens(Integer value) {
-        set(22, value);
+        set(18, value);
         return this;
     }
 
@@ -372,7 +320,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * unusable is billed too).
      */
     public Integer getInputTokens() {
-        return (Integer) get(22);
+        return (Integer) get(18);
     }
 
     /**
@@ -381,7 +329,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * is apart, in thinking_tokens.
      */
     public BatchUploadFilesRecord setOutputTokens(Integer value) {
-        set(23, value);
+        set(19, value);
         return this;
     }
 
@@ -391,7 +339,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * is apart, in thinking_tokens.
      */
     public Integer getOutputTokens() {
-        return (Integer) get(23);
+        return (Integer) get(19);
     }
 
     /**
@@ -400,7 +348,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * billed at the output price on 2.5 models.
      */
     public BatchUploadFilesRecord setThinkingTokens(Integer value) {
-        set(24, value);
+        set(20, value);
         return this;
     }
 
@@ -410,14 +358,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * billed at the output price on 2.5 models.
      */
     public Integer getThinkingTokens() {
-        return (Integer) get(24);
+        return (Integer) get(20);
     }
 
     /**
      * Setter for <code>batch_upload_files.tokens_used</code>.
      */
     public BatchUploadFilesRecord setTokensUsed(Integer value) {
-        set(25, value);
+        set(21, value);
         return this;
     }
 
@@ -425,14 +373,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.tokens_used</code>.
      */
     public Integer getTokensUsed() {
-        return (Integer) get(25);
+        return (Integer) get(21);
     }
 
     /**
      * Setter for <code>batch_upload_files.rate_limited</code>.
      */
     public BatchUploadFilesRecord setRateLimited(Boolean value) {
-        set(26, value);
+        set(22, value);
         return this;
     }
 
@@ -440,14 +388,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.rate_limited</code>.
      */
     public Boolean getRateLimited() {
-        return (Boolean) get(26);
+        return (Boolean) get(22);
     }
 
     /**
      * Setter for <code>batch_upload_files.delivery</code>.
      */
     public BatchUploadFilesRecord setDelivery(String value) {
-        set(27, value);
+        set(23, value);
         return this;
     }
 
@@ -455,31 +403,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.delivery</code>.
      */
     public String getDelivery() {
-        return (String) get(27);
-    }
-
-    /**
-     * Setter for <code>batch_upload_files.retry_count</code>. attempts - 1:
-     * derived, read-only.
-     */
-    public BatchUploadFilesRecord setRetryCount(Integer value) {
-        set(28, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>batch_upload_files.retry_count</code>. attempts - 1:
-     * derived, read-only.
-     */
-    public Integer getRetryCount() {
-        return (Integer) get(28);
+        return (String) get(23);
     }
 
     /**
      * Setter for <code>batch_upload_files.result</code>.
      */
     public BatchUploadFilesRecord setResult(JSONB value) {
-        set(29, value);
+        set(24, value);
         return this;
     }
 
@@ -487,14 +418,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.result</code>.
      */
     public JSONB getResult() {
-        return (JSONB) get(29);
+        return (JSONB) get(24);
     }
 
     /**
      * Setter for <code>batch_upload_files.error_type</code>.
      */
     public BatchUploadFilesRecord setErrorType(String value) {
-        set(30, value);
+        set(25, value);
         return this;
     }
 
@@ -502,14 +433,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.error_type</code>.
      */
     public String getErrorType() {
-        return (String) get(30);
+        return (String) get(25);
     }
 
     /**
      * Setter for <code>batch_upload_files.error_message</code>.
      */
     public BatchUploadFilesRecord setErrorMessage(String value) {
-        set(31, value);
+        set(26, value);
         return this;
     }
 
@@ -517,14 +448,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.error_message</code>.
      */
     public String getErrorMessage() {
-        return (String) get(31);
+        return (String) get(26);
     }
 
     /**
      * Setter for <code>batch_upload_files.created_at</code>.
      */
     public BatchUploadFilesRecord setCreatedAt(OffsetDateTime value) {
-        set(32, value);
+        set(27, value);
         return this;
     }
 
@@ -532,14 +463,14 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.created_at</code>.
      */
     public OffsetDateTime getCreatedAt() {
-        return (OffsetDateTime) get(32);
+        return (OffsetDateTime) get(27);
     }
 
     /**
      * Setter for <code>batch_upload_files.updated_at</code>.
      */
     public BatchUploadFilesRecord setUpdatedAt(OffsetDateTime value) {
-        set(33, value);
+        set(28, value);
         return this;
     }
 
@@ -547,7 +478,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * Getter for <code>batch_upload_files.updated_at</code>.
      */
     public OffsetDateTime getUpdatedAt() {
-        return (OffsetDateTime) get(33);
+        return (OffsetDateTime) get(28);
     }
 
     /**
@@ -556,7 +487,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * and model).
      */
     public BatchUploadFilesRecord setDuplicateOf(UUID value) {
-        set(34, value);
+        set(29, value);
         return this;
     }
 
@@ -566,135 +497,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
      * and model).
      */
     public UUID getDuplicateOf() {
-        return (UUID) get(34);
-    }
-
-    /**
-     * Setter for <code>batch_upload_files.embedding_status</code>. NULL until
-     * the extraction completes; then pending, processing (a worker holds it),
-     * completed or failed. Never changes status or result.
-     */
-    public BatchUploadFilesRecord setEmbeddingStatus(String value) {
-        set(35, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>batch_upload_files.embedding_status</code>. NULL until
-     * the extraction completes; then pending, processing (a worker holds it),
-     * completed or failed. Never changes status or result.
-     */
-    public String getEmbeddingStatus() {
-        return (String) get(35);
-    }
-
-    /**
-     * Setter for <code>batch_upload_files.embedding_attempts</code>.
-     */
-    public BatchUploadFilesRecord setEmbeddingAttempts(Integer value) {
-        set(36, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>batch_upload_files.embedding_attempts</code>.
-     */
-    public Integer getEmbeddingAttempts() {
-        return (Integer) get(36);
-    }
-
-    /**
-     * Setter for <code>batch_upload_files.embedding_next_attempt_at</code>.
-     */
-    public BatchUploadFilesRecord setEmbeddingNextAttemptAt(OffsetDateTime value) {
-        set(37, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>batch_upload_files.embedding_next_attempt_at</code>.
-     */
-    public OffsetDateTime getEmbeddingNextAttemptAt() {
-        return (OffsetDateTime) get(37);
-    }
-
-    /**
-     * Setter for <code>batch_upload_files.embedding_claimed_by</code>.
-     */
-    public BatchUploadFilesRecord setEmbeddingClaimedBy(String value) {
-        set(38, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>batch_upload_files.embedding_claimed_by</code>.
-     */
-    public String getEmbeddingClaimedBy() {
-        return (String) get(38);
-    }
-
-    /**
-     * Setter for <code>batch_upload_files.embedding_lease_expires_at</code>.
-     */
-    public BatchUploadFilesRecord setEmbeddingLeaseExpiresAt(OffsetDateTime value) {
-        set(39, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>batch_upload_files.embedding_lease_expires_at</code>.
-     */
-    public OffsetDateTime getEmbeddingLeaseExpiresAt() {
-        return (OffsetDateTime) get(39);
-    }
-
-    /**
-     * Setter for <code>batch_upload_files.embedding_error_type</code>.
-     */
-    public BatchUploadFilesRecord setEmbeddingErrorType(String value) {
-        set(40, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>batch_upload_files.embedding_error_type</code>.
-     */
-    public String getEmbeddingErrorType() {
-        return (String) get(40);
-    }
-
-    /**
-     * Setter for <code>batch_upload_files.embedding_error</code>. Why the last
-     * embedding attempt failed (kept while it is retried; cleared when it
-     * succeeds).
-     */
-    public BatchUploadFilesRecord setEmbeddingError(String value) {
-        set(41, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>batch_upload_files.embedding_error</code>. Why the last
-     * embedding attempt failed (kept while it is retried; cleared when it
-     * succeeds).
-     */
-    public String getEmbeddingError() {
-        return (String) get(41);
-    }
-
-    /**
-     * Setter for <code>batch_upload_files.embedded_at</code>.
-     */
-    public BatchUploadFilesRecord setEmbeddedAt(OffsetDateTime value) {
-        set(42, value);
-        return this;
-    }
-
-    /**
-     * Getter for <code>batch_upload_files.embedded_at</code>.
-     */
-    public OffsetDateTime getEmbeddedAt() {
-        return (OffsetDateTime) get(42);
+        return (UUID) get(29);
     }
 
     // -------------------------------------------------------------------------
@@ -720,7 +523,7 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
     /**
      * Create a detached, initialised BatchUploadFilesRecord
      */
-    public BatchUploadFilesRecord(UUID id, UUID batchSessionId, UUID receiptId, String originalFilename, Long fileSizeBytes, String fileType, Integer uploadOrder, String storageBucket, String storagePath, String sourceUrl, byte[] contentSha256, String status, OffsetDateTime processingStartedAt, OffsetDateTime processingCompletedAt, Integer processingDurationMs, String claimedBy, OffsetDateTime leaseExpiresAt, OffsetDateTime nextAttemptAt, Integer attempts, Integer maxAttempts, String model, Integer apiCallsMade, Integer inputTokens, Integer outputTokens, Integer thinkingTokens, Integer tokensUsed, Boolean rateLimited, String delivery, Integer retryCount, JSONB result, String errorType, String errorMessage, OffsetDateTime createdAt, OffsetDateTime updatedAt, UUID duplicateOf, String embeddingStatus, Integer embeddingAttempts, OffsetDateTime embeddingNextAttemptAt, String embeddingClaimedBy, OffsetDateTime embeddingLeaseExpiresAt, String embeddingErrorType, String embeddingError, OffsetDateTime embeddedAt) {
+    public BatchUploadFilesRecord(UUID id, UUID batchSessionId, UUID receiptId, String originalFilename, Long fileSizeBytes, String fileType, Integer uploadOrder, String storageBucket, String storagePath, String sourceUrl, byte[] contentSha256, String status, OffsetDateTime processingStartedAt, OffsetDateTime processingCompletedAt, Integer processingDurationMs, Integer maxAttempts, String model, Integer apiCallsMade, Integer inputTokens, Integer outputTokens, Integer thinkingTokens, Integer tokensUsed, Boolean rateLimited, String delivery, JSONB result, String errorType, String errorMessage, OffsetDateTime createdAt, OffsetDateTime updatedAt, UUID duplicateOf) {
         super(BatchUploadFiles.BATCH_UPLOAD_FILES);
 
         setId(id);
@@ -738,10 +541,6 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
         setProcessingStartedAt(processingStartedAt);
         setProcessingCompletedAt(processingCompletedAt);
         setProcessingDurationMs(processingDurationMs);
-        setClaimedBy(claimedBy);
-        setLeaseExpiresAt(leaseExpiresAt);
-        setNextAttemptAt(nextAttemptAt);
-        setAttempts(attempts);
         setMaxAttempts(maxAttempts);
         setModel(model);
         setApiCallsMade(apiCallsMade);
@@ -751,21 +550,12 @@ public class BatchUploadFilesRecord extends UpdatableRecordImpl<BatchUploadFiles
         setTokensUsed(tokensUsed);
         setRateLimited(rateLimited);
         setDelivery(delivery);
-        setRetryCount(retryCount);
         setResult(result);
         setErrorType(errorType);
         setErrorMessage(errorMessage);
         setCreatedAt(createdAt);
         setUpdatedAt(updatedAt);
         setDuplicateOf(duplicateOf);
-        setEmbeddingStatus(embeddingStatus);
-        setEmbeddingAttempts(embeddingAttempts);
-        setEmbeddingNextAttemptAt(embeddingNextAttemptAt);
-        setEmbeddingClaimedBy(embeddingClaimedBy);
-        setEmbeddingLeaseExpiresAt(embeddingLeaseExpiresAt);
-        setEmbeddingErrorType(embeddingErrorType);
-        setEmbeddingError(embeddingError);
-        setEmbeddedAt(embeddedAt);
         resetChangedOnNotNull();
     }
 }
