@@ -59,7 +59,7 @@ public final class LeaseRescuer {
 
   private List<String> rescueBatch() {
     return dsl.fetch("SELECT state::text FROM batchpilot_private.rescue_jobs(?)", batchSize)
-        .map(r -> switch (JobState.fromSql(r.get(0, String.class))) {
+        .map(r -> switch (JobState.fromSqlName(r.get(0, String.class))) {
           case AVAILABLE -> "pending";
           case FAILED -> "failed";
           default -> "skipped";

@@ -1,5 +1,7 @@
 package io.batchpilot.store;
 
+import java.util.Locale;
+
 /** What a job in {@code batchpilot_private.jobs} does: the SQL enum {@code batchpilot_private.job_kind}. */
 public enum JobKind {
   /** A file's structured extraction (generateContent, or a line of a batch job). */
@@ -9,10 +11,10 @@ public enum JobKind {
 
   /** The label in SQL. */
   public String sqlName() {
-    return name().toLowerCase(java.util.Locale.ROOT);
+    return name().toLowerCase(Locale.ROOT);
   }
 
-  public static JobKind fromSql(String label) {
-    return valueOf(label.toUpperCase(java.util.Locale.ROOT));
+  public static JobKind fromSqlName(String label) {
+    return valueOf(label.toUpperCase(Locale.ROOT));
   }
 }

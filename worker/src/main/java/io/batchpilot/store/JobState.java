@@ -1,5 +1,7 @@
 package io.batchpilot.store;
 
+import java.util.Locale;
+
 /** Where a job in {@code batchpilot_private.jobs} is: the SQL enum {@code batchpilot_private.job_state}. */
 public enum JobState {
   /** Due at its scheduled time. */
@@ -13,10 +15,10 @@ public enum JobState {
 
   /** The label in SQL. */
   public String sqlName() {
-    return name().toLowerCase(java.util.Locale.ROOT);
+    return name().toLowerCase(Locale.ROOT);
   }
 
-  public static JobState fromSql(String label) {
-    return valueOf(label.toUpperCase(java.util.Locale.ROOT));
+  public static JobState fromSqlName(String label) {
+    return valueOf(label.toUpperCase(Locale.ROOT));
   }
 }

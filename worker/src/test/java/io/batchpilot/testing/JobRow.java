@@ -40,7 +40,7 @@ public record JobRow(JobState state, int attempts, int maxAttempts, OffsetDateTi
     if (r == null) {
       return null;
     }
-    return new JobRow(JobState.fromSql(r.get("state", String.class)), r.get("attempts", Integer.class),
+    return new JobRow(JobState.fromSqlName(r.get("state", String.class)), r.get("attempts", Integer.class),
         r.get("max_attempts", Integer.class), r.get("scheduled_at", OffsetDateTime.class), r.get("claimed_by", String.class),
         r.get("lease_expires_at", OffsetDateTime.class), r.get("error_type", String.class),
         r.get("error_message", String.class), r.get("finished_at", OffsetDateTime.class));
